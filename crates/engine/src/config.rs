@@ -1,0 +1,86 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::paths::NameRules;
+
+/// Environment variable that overrides the data folder.
+pub const DATA_DIR_ENV: &str = "INBOUND_DATA_DIR";
+
+/// How the engine behaves. Start from [`EngineConfig::new`] and adjust.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Holds the database, the lock and the logs.
+    pub data_dir: PathBuf,
+    /// MASV API base URL.
+    pub api_url: String,
+    /// Parallel connections per download.
+    pub connections_per_download: usize,
+    /// Parallel connections over all downloads.
+    pub max_connections: usize,
+    /// Downloads transferring at once; the rest wait in the queue.
+    pub max_active_downloads: usize,
+    /// Size of one ranged request. Also the most a crash can cost per connection.
+    pub chunk_size: u64,
+    /// Global bandwidth limit in bytes per second.
+    pub bandwidth_limit: Option<u64>,
+    /// A body that sends nothing for this long is abandoned and retried.
+    pub stall_timeout: Duration,
+    /// Failures in a row (without any progress in between) before a download stops
+    /// with an error.
+    pub max_retries: u32,
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+    /// Restart unfinished downloads when the engine opens.
+    pub auto_resume: bool,
+    pub name_rules: NameRules,
+    /// Flush file data to the disk before recording it as done, so a power cut never
+    /// leaves a recorded range that is not on disk.
+    pub durable_writes: bool,
+    /// Download the whole-package zip entries too (by default the individual files are
+    /// downloaded and the tree rebuilt).
+    pub include_zips: bool,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            api_url: inbound_masv::api_url_from_env(),
+            connections_per_download: 8,
+            max_connections: 32,
+            max_active_downloads: 3,
+            chunk_size: 8 * 1024 * 1024,
+            bandwidth_limit: None,
+            stall_timeout: Duration::from_secs(30),
+            max_retries: 10,
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(30),
+            auto_resume: true,
+            name_rules: NameRules::native(),
+            durable_writes: true,
+            include_zips: false,
+        }
+    }
+
+    pub(crate) fn db_path(&self) -> PathBuf {
+        self.data_dir.join("inbound.sqlite")
+    }
+}
+
+/// `INBOUND_DATA_DIR` when set, else the platform's data folder for Inbound.
+pub fn default_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("app", "Inbound", "inbound").map(|p| p.data_dir().to_owned())
+}
+
+/// The default destination: the user's Downloads/MASV.
+pub fn default_destination() -> Option<PathBuf> {
+    let user = directories::UserDirs::new()?;
+    let downloads = user
+        .download_dir()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| user.home_dir().join("Downloads"));
+    Some(downloads.join("MASV"))
+}

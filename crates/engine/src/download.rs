@@ -1,0 +1,213 @@
+//! The in-memory state of one download, shared by the engine and its running task.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use inbound_masv::{LinkRef, Secret};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, FileState};
+use crate::paths::part_path;
+use crate::ranges::RangeSet;
+use crate::session::Session;
+use crate::store::{DownloadRow, FileRow};
+
+pub(crate) struct FileSlot {
+    pub idx: usize,
+    pub file_id: String,
+    pub kind: String,
+    pub package_path: String,
+    pub rel_path: PathBuf,
+    pub size: u64,
+    pub mtime: Option<i64>,
+    pub virus: bool,
+    /// Bytes written so far (recorded ranges plus what is arriving now).
+    pub done: AtomicU64,
+    state: AtomicU8,
+    pub error: Mutex<Option<String>>,
+    /// What the database says is on disk.
+    pub ranges: Mutex<RangeSet>,
+}
+
+impl FileSlot {
+    pub fn from_row(row: FileRow) -> Self {
+        let ranges = RangeSet::from_ranges(row.ranges);
+        let done = if row.state == FileState::Complete {
+            row.size
+        } else {
+            ranges.covered()
+        };
+        Self {
+            idx: row.idx,
+            file_id: row.file_id,
+            kind: row.kind,
+            package_path: row.package_path,
+            rel_path: row.rel_path,
+            size: row.size,
+            mtime: row.mtime,
+            virus: row.virus,
+            done: AtomicU64::new(done),
+            state: AtomicU8::new(row.state.to_u8()),
+            error: Mutex::new(row.error),
+            ranges: Mutex::new(ranges),
+        }
+    }
+
+    pub fn state(&self) -> FileState {
+        FileState::from_u8(self.state.load(Relaxed))
+    }
+
+    pub fn set_state(&self, s: FileState) {
+        self.state.store(s.to_u8(), Relaxed);
+    }
+
+    /// Counts toward the download's total (withheld and skipped files do not).
+    pub fn is_wanted(&self) -> bool {
+        !matches!(self.state(), FileState::VirusWithheld | FileState::Skipped)
+    }
+
+    pub fn error(&self) -> Option<String> {
+        lock(&self.error).clone()
+    }
+
+    pub fn final_path(&self, dst: &Path) -> PathBuf {
+        dst.join(&self.rel_path)
+    }
+
+    pub fn part_path(&self, dst: &Path) -> PathBuf {
+        part_path(&self.final_path(dst))
+    }
+
+    fn info(&self) -> FileInfo {
+        FileInfo {
+            index: self.idx,
+            file_id: self.file_id.clone(),
+            kind: self.kind.clone(),
+            package_path: self.package_path.clone(),
+            path: self.rel_path.clone(),
+            size: self.size,
+            bytes_done: self.done.load(Relaxed),
+            state: self.state(),
+            error: self.error(),
+            virus_detected: self.virus,
+        }
+    }
+}
+
+pub(crate) struct RunHandle {
+    pub run_id: u64,
+    pub cancel: CancellationToken,
+    pub join: Option<JoinHandle<()>>,
+}
+
+pub(crate) struct Status {
+    pub state: DownloadState,
+    pub error: Option<String>,
+    pub completed_at: Option<i64>,
+    pub run: Option<RunHandle>,
+}
+
+pub(crate) struct Download {
+    pub id: String,
+    pub link: LinkRef,
+    pub password: Option<Secret>,
+    pub dst: PathBuf,
+    pub name: String,
+    pub sender_email: String,
+    pub package_id: String,
+    pub created_at: i64,
+    pub files: Vec<FileSlot>,
+    pub status: Mutex<Status>,
+    /// The link session opened when the download was added, reused by its first run.
+    pub session: Mutex<Option<Arc<Session>>>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its data consistent, so a poisoned lock is usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Download {
+    pub fn from_rows(row: DownloadRow, files: Vec<FileRow>, link: LinkRef) -> Self {
+        Self {
+            id: row.id,
+            link,
+            password: row.password.map(Secret::new),
+            dst: row.dst_folder,
+            name: row.name,
+            sender_email: row.sender_email,
+            package_id: row.package_id,
+            created_at: row.created_at,
+            files: files.into_iter().map(FileSlot::from_row).collect(),
+            status: Mutex::new(Status {
+                state: row.state,
+                error: row.error,
+                completed_at: row.completed_at,
+                run: None,
+            }),
+            session: Mutex::new(None),
+        }
+    }
+
+    pub fn status(&self) -> MutexGuard<'_, Status> {
+        lock(&self.status)
+    }
+
+    pub fn state(&self) -> DownloadState {
+        self.status().state
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().filter(|f| f.is_wanted()).map(|f| f.size).sum()
+    }
+
+    pub fn bytes_done(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| f.is_wanted())
+            .map(|f| f.done.load(Relaxed))
+            .sum()
+    }
+
+    pub fn summary(&self) -> DownloadSummary {
+        let (state, error, completed_at) = {
+            let s = self.status();
+            (s.state, s.error.clone(), s.completed_at)
+        };
+        DownloadSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            package_id: self.package_id.clone(),
+            sender_email: self.sender_email.clone(),
+            link: self.link.redacted(),
+            dst_folder: self.dst.clone(),
+            state,
+            error,
+            total_bytes: self.total_bytes(),
+            bytes_done: self.bytes_done(),
+            file_count: self.files.len(),
+            files_complete: self
+                .files
+                .iter()
+                .filter(|f| f.state() == FileState::Complete)
+                .count(),
+            virus_files: self
+                .files
+                .iter()
+                .filter(|f| f.state() == FileState::VirusWithheld)
+                .map(|f| f.package_path.clone())
+                .collect(),
+            created_at: self.created_at,
+            completed_at,
+        }
+    }
+
+    pub fn detail(&self) -> DownloadDetail {
+        DownloadDetail {
+            summary: self.summary(),
+            files: self.files.iter().map(FileSlot::info).collect(),
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! The public face of the engine: add, pause, resume, retry, delete, list, events.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use inbound_masv::{FileKind, LinkRef, MasvClient, Secret};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bandwidth::Bandwidth;
+use crate::config::EngineConfig;
+use crate::download::{Download, RunHandle, lock};
+use crate::error::EngineError;
+use crate::fsutil::{DataDirLock, restrict_to_user};
+use crate::model::{
+    DownloadDetail, DownloadId, DownloadState, DownloadSummary, Event, FileState,
+};
+use crate::paths::PathPlanner;
+use crate::progress::Meter;
+use crate::runner::{self, RunEnd};
+use crate::session::{RetryPolicy, Session};
+use crate::store::{DownloadRow, FileRow, Store};
+
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+const EVENT_CAPACITY: usize = 4096;
+
+/// State shared by the engine handle and every running download.
+pub(crate) struct Shared {
+    pub config: EngineConfig,
+    pub store: Store,
+    pub client: MasvClient,
+    /// For storage: no overall timeout (stalls are detected per read instead).
+    pub http: reqwest::Client,
+    pub bandwidth: Bandwidth,
+    pub connections: Arc<Semaphore>,
+    connections_per_download: AtomicUsize,
+    max_active: AtomicUsize,
+    downloads: Mutex<Vec<Arc<Download>>>,
+    events: broadcast::Sender<Event>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    next_run: AtomicU64,
+    _lock: DataDirLock,
+}
+
+impl Shared {
+    pub fn emit(&self, e: Event) {
+        // No subscriber is fine: events are a view, not the record.
+        let _ = self.events.send(e);
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: self.config.retry_base_delay,
+            max: self.config.retry_max_delay,
+            attempts: self.config.max_retries,
+        }
+    }
+
+    pub fn connections_per_download(&self) -> usize {
+        self.connections_per_download.load(Relaxed).max(1)
+    }
+}
+
+/// The download manager. Cheap to clone; all clones drive the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Opens the engine on its data folder. Fails with
+    /// [`EngineError::AlreadyRunning`] if another engine holds the folder.
+    pub async fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        let dir_lock = DataDirLock::acquire(&config.data_dir)?;
+        let db_path = config.db_path();
+        let store = Store::open(&db_path).map_err(EngineError::db(&db_path))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db_path.clone().into_os_string();
+            p.push(suffix);
+            let _ = restrict_to_user(Path::new(&p), 0o600);
+        }
+        let client = MasvClient::new(config.api_url.clone())?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("Inbound/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EngineError::Masv(inbound_masv::MasvError::from_reqwest(e)))?;
+        let rows = store.load_all().map_err(EngineError::db(&db_path))?;
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let shared = Arc::new(Shared {
+            connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            connections_per_download: AtomicUsize::new(config.connections_per_download),
+            max_active: AtomicUsize::new(config.max_active_downloads),
+            bandwidth: Bandwidth::new(config.bandwidth_limit),
+            store,
+            client,
+            http,
+            downloads: Mutex::new(Vec::new()),
+            events,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            next_run: AtomicU64::new(1),
+            _lock: dir_lock,
+            config,
+        });
+        {
+            let mut list = lock(&shared.downloads);
+            for (row, files) in rows {
+                let Ok(link) = LinkRef::parse(&row.link_url) else {
+                    tracing::warn!(id = %row.id, "skipping a stored download with an unreadable link");
+                    continue;
+                };
+                let dl = Download::from_rows(row, files, link);
+                {
+                    let mut s = dl.status();
+                    if s.state.is_active() {
+                        // Unfinished when the last process stopped. Without auto-resume
+                        // it waits, paused in memory only, so the next full start still
+                        // resumes it.
+                        s.state = if shared.config.auto_resume {
+                            DownloadState::Queued
+                        } else {
+                            DownloadState::Paused
+                        };
+                    }
+                }
+                list.push(Arc::new(dl));
+            }
+        }
+        let engine = Self { shared };
+        engine.spawn_progress_ticker();
+        engine.schedule();
+        Ok(engine)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// Adds a package by link. The link is checked now, so a bad, expired or
+    /// password-protected link fails here and nothing is written. Adding the same link
+    /// to the same folder again returns the existing download (resuming it if it was
+    /// paused or failed).
+    pub async fn add(
+        &self,
+        url: &str,
+        dst_folder: &Path,
+        password: Option<Secret>,
+    ) -> Result<DownloadId, EngineError> {
+        let link = LinkRef::parse(url)?;
+        if !dst_folder.is_absolute() {
+            return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
+        }
+        if let Some(existing) = self.find_existing(&link, dst_folder) {
+            if matches!(existing.state(), DownloadState::Paused | DownloadState::Error) {
+                self.resume(&existing.id)?;
+            }
+            return Ok(existing.id.clone());
+        }
+        let (session, info) = Session::open(
+            self.shared.client.clone(),
+            link.clone(),
+            password.clone(),
+            self.shared.retry_policy(),
+        )
+        .await?;
+        let listing = session.list_files().await?;
+        std::fs::create_dir_all(dst_folder).map_err(|source| EngineError::Destination {
+            path: dst_folder.to_owned(),
+            source,
+        })?;
+        let mut planner = PathPlanner::new(dst_folder, self.shared.config.name_rules);
+        let files: Vec<FileRow> = listing
+            .iter()
+            .enumerate()
+            .map(|(idx, f)| {
+                let state = if f.virus_detected {
+                    FileState::VirusWithheld
+                } else if f.kind != FileKind::File && !self.shared.config.include_zips {
+                    FileState::Skipped
+                } else {
+                    FileState::Pending
+                };
+                let package_path = f.package_path();
+                let rel_path = if state == FileState::Pending {
+                    planner.plan(&package_path)
+                } else {
+                    PathBuf::new()
+                };
+                FileRow {
+                    idx,
+                    file_id: f.id.clone(),
+                    kind: serde_json::to_value(f.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "file".into()),
+                    package_path,
+                    rel_path,
+                    size: f.size,
+                    mtime: f.last_modified.map(|t| t.timestamp()),
+                    virus: f.virus_detected,
+                    state,
+                    error: None,
+                    ranges: Vec::new(),
+                }
+            })
+            .collect();
+        let row = DownloadRow {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            link_id: link.id.clone(),
+            link_url: link.to_url_with_secret(),
+            password: password.as_ref().map(|p| p.expose().to_owned()),
+            dst_folder: dst_folder.to_owned(),
+            name: if info.name.is_empty() {
+                format!("Package {}", info.package_id)
+            } else {
+                info.name.clone()
+            },
+            package_id: info.package_id.clone(),
+            sender_email: info.sender_email.clone(),
+            total_bytes: files.iter().map(|f| f.size).sum(),
+            state: DownloadState::Queued,
+            error: None,
+            created_at: chrono::Utc::now().timestamp(),
+            completed_at: None,
+        };
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .insert_download(&row, &files)
+            .map_err(EngineError::db(&db))?;
+        let id = row.id.clone();
+        let dl = Arc::new(Download::from_rows(row, files, link));
+        *lock(&dl.session) = Some(Arc::new(session));
+        lock(&self.shared.downloads).push(dl.clone());
+        tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
+        self.shared.emit(Event::Added {
+            download: dl.summary(),
+        });
+        self.schedule();
+        Ok(id)
+    }
+
+    fn find_existing(&self, link: &LinkRef, dst: &Path) -> Option<Arc<Download>> {
+        lock(&self.shared.downloads)
+            .iter()
+            .rev()
+            .find(|d| d.link.id == link.id && d.dst == dst)
+            .cloned()
+    }
+
+    fn find(&self, id: &str) -> Result<Arc<Download>, EngineError> {
+        lock(&self.shared.downloads)
+            .iter()
+            .find(|d| d.id == id)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownDownload(id.to_owned()))
+    }
+
+    pub fn list(&self) -> Vec<DownloadSummary> {
+        lock(&self.shared.downloads)
+            .iter()
+            .map(|d| d.summary())
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> Result<DownloadDetail, EngineError> {
+        Ok(self.find(id)?.detail())
+    }
+
+    /// Stops transferring; bytes already received are kept. Returns once the running
+    /// connections have stopped and their progress is saved.
+    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        let run = {
+            let mut s = dl.status();
+            if !s.state.is_active() {
+                return Ok(());
+            }
+            s.state = DownloadState::Paused;
+            s.run.take()
+        };
+        self.persist_state(&dl, DownloadState::Paused, None, None);
+        stop_run(run).await;
+        self.schedule();
+        Ok(())
+    }
+
+    /// Continues a paused download (or retries a failed one).
+    pub fn resume(&self, id: &str) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        {
+            let mut s = dl.status();
+            if !matches!(s.state, DownloadState::Paused | DownloadState::Error) {
+                return Ok(());
+            }
+            s.state = DownloadState::Queued;
+            s.error = None;
+        }
+        self.persist_state(&dl, DownloadState::Queued, None, None);
+        self.schedule();
+        Ok(())
+    }
+
+    /// Tries a failed download again from where it stopped.
+    pub fn retry(&self, id: &str) -> Result<(), EngineError> {
+        self.resume(id)
+    }
+
+    /// Forgets a download. With `remove_files`, deletes what this download wrote (its
+    /// files, part files and the folders it created, if empty) and nothing else.
+    pub async fn delete(&self, id: &str, remove_files: bool) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        let run = dl.status().run.take();
+        stop_run(run).await;
+        lock(&self.shared.downloads).retain(|d| d.id != dl.id);
+        let created_dirs = self.shared.store.created_dirs(&dl.id).unwrap_or_default();
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .delete(&dl.id)
+            .map_err(EngineError::db(&db))?;
+        self.shared.emit(Event::Removed { id: dl.id.clone() });
+        self.schedule();
+        if remove_files {
+            remove_written_files(&dl, created_dirs)?;
+        }
+        tracing::info!(id = %dl.id, remove_files, "download deleted");
+        Ok(())
+    }
+
+    pub fn set_bandwidth_limit(&self, bytes_per_sec: Option<u64>) {
+        self.shared.bandwidth.set(bytes_per_sec);
+    }
+
+    pub fn bandwidth_limit(&self) -> Option<u64> {
+        self.shared.bandwidth.limit()
+    }
+
+    pub fn set_max_active_downloads(&self, n: usize) {
+        self.shared.max_active.store(n.max(1), Relaxed);
+        self.schedule();
+    }
+
+    /// Applies to runs that start after the change.
+    pub fn set_connections_per_download(&self, n: usize) {
+        self.shared.connections_per_download.store(n.max(1), Relaxed);
+    }
+
+    /// Stops every transfer, saving progress; unfinished downloads resume on the next
+    /// open. Returns when all connections are closed.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+
+    /// Starts queued downloads while there are free slots.
+    fn schedule(&self) {
+        if self.shared.shutdown.is_cancelled() {
+            return;
+        }
+        let list = lock(&self.shared.downloads).clone();
+        let max = self.shared.max_active.load(Relaxed).max(1);
+        let mut running = list.iter().filter(|d| d.status().run.is_some()).count();
+        for dl in list {
+            if running >= max {
+                break;
+            }
+            let mut s = dl.status();
+            if s.state != DownloadState::Queued || s.run.is_some() {
+                continue;
+            }
+            s.state = DownloadState::Transferring;
+            let run_id = self.shared.next_run.fetch_add(1, Relaxed);
+            let cancel = self.shared.shutdown.child_token();
+            let engine = self.clone();
+            let (dl2, cancel2) = (dl.clone(), cancel.clone());
+            let join = self.shared.tasks.spawn(async move {
+                let end = runner::run(engine.shared.clone(), dl2.clone(), cancel2).await;
+                engine.finish_run(&dl2, run_id, end);
+            });
+            s.run = Some(RunHandle {
+                run_id,
+                cancel,
+                join: Some(join),
+            });
+            drop(s);
+            running += 1;
+            self.persist_state(&dl, DownloadState::Transferring, None, None);
+        }
+    }
+
+    fn finish_run(&self, dl: &Arc<Download>, run_id: u64, end: RunEnd) {
+        let outcome = {
+            let mut s = dl.status();
+            if s.run.as_ref().is_some_and(|r| r.run_id == run_id) {
+                s.run = None;
+            }
+            if s.state != DownloadState::Transferring || self.shared.shutdown.is_cancelled() {
+                None
+            } else {
+                match end {
+                    RunEnd::Cancelled => None,
+                    RunEnd::Complete => {
+                        let now = chrono::Utc::now().timestamp();
+                        s.state = DownloadState::Complete;
+                        s.error = None;
+                        s.completed_at = Some(now);
+                        Some((DownloadState::Complete, None, Some(now)))
+                    }
+                    RunEnd::Failed(msg) => {
+                        s.state = DownloadState::Error;
+                        s.error = Some(msg.clone());
+                        Some((DownloadState::Error, Some(msg), None))
+                    }
+                }
+            }
+        };
+        if let Some((state, error, completed_at)) = outcome {
+            tracing::info!(id = %dl.id, state = state.as_str(), "download finished");
+            self.persist_state(dl, state, error, completed_at);
+        }
+        self.schedule();
+    }
+
+    fn persist_state(
+        &self,
+        dl: &Download,
+        state: DownloadState,
+        error: Option<String>,
+        completed_at: Option<i64>,
+    ) {
+        if let Err(e) = self
+            .shared
+            .store
+            .set_state(&dl.id, state, error.as_deref(), completed_at)
+        {
+            tracing::error!(id = %dl.id, error = %e, "could not save a download's state");
+        }
+        self.shared.emit(Event::StateChanged {
+            id: dl.id.clone(),
+            state,
+            error,
+        });
+    }
+
+    fn spawn_progress_ticker(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        let shutdown = self.shared.shutdown.clone();
+        tokio::spawn(async move {
+            let mut meters: HashMap<String, Meter> = HashMap::new();
+            let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Some(shared) = weak.upgrade() else { break };
+                let running: Vec<_> = lock(&shared.downloads)
+                    .iter()
+                    .filter(|d| d.status().run.is_some())
+                    .cloned()
+                    .collect();
+                meters.retain(|id, _| running.iter().any(|d| &d.id == id));
+                let now = Instant::now();
+                let downloads: Vec<_> = running
+                    .iter()
+                    .filter_map(|d| meters.entry(d.id.clone()).or_default().sample(d, now))
+                    .collect();
+                if !downloads.is_empty() {
+                    shared.emit(Event::Progress { downloads });
+                }
+            }
+        });
+    }
+}
+
+async fn stop_run(run: Option<RunHandle>) {
+    if let Some(mut run) = run {
+        run.cancel.cancel();
+        if let Some(join) = run.join.take() {
+            let _ = join.await;
+        }
+    }
+}
+
+fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>) -> Result<(), EngineError> {
+    for f in &dl.files {
+        if f.rel_path.as_os_str().is_empty() {
+            continue;
+        }
+        if f.state() == FileState::Complete {
+            remove_if_present(&f.final_path(&dl.dst))?;
+        }
+        remove_if_present(&f.part_path(&dl.dst))?;
+    }
+    // Deepest first, and only folders this download created that are now empty.
+    created_dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for dir in created_dirs {
+        let _ = std::fs::remove_dir(dl.dst.join(dir));
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> Result<(), EngineError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(EngineError::RemoveFiles(e)),
+    }
+}

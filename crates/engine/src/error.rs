@@ -1,0 +1,43 @@
+use std::path::PathBuf;
+
+use inbound_masv::MasvError;
+
+/// What can go wrong with an engine call. Display texts are full sentences a person can
+/// act on, and never contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Inbound is already running with this data folder ({dir}); close the other Inbound (desktop app, agent or CLI) or set INBOUND_DATA_DIR to another folder")]
+    AlreadyRunning { dir: PathBuf },
+    #[error("{0}")]
+    Masv(#[from] MasvError),
+    #[error("the destination folder must be an absolute path, but got {0}")]
+    RelativeDestination(PathBuf),
+    #[error("cannot use the destination folder {path}: {source}")]
+    Destination {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no download with id {0}")]
+    UnknownDownload(String),
+    #[error("the download database at {path} cannot be used: {source}; move it aside to start fresh")]
+    Database {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot use the data folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not remove downloaded files: {0}")]
+    RemoveFiles(std::io::Error),
+}
+
+impl EngineError {
+    pub(crate) fn db(path: &std::path::Path) -> impl FnOnce(rusqlite::Error) -> Self + '_ {
+        move |source| Self::Database {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The Inbound download engine: a queue of MASV packages, each fetched over several
+//! ranged connections into part files, persisted in SQLite so that any crash resumes
+//! where it stopped. The desktop app, the agent API and the CLI are thin faces over
+//! [`Engine`].
+
+mod bandwidth;
+mod config;
+mod download;
+mod engine;
+mod error;
+mod fsutil;
+mod model;
+mod paths;
+mod progress;
+mod ranges;
+mod retry;
+mod runner;
+mod session;
+mod store;
+mod transfer;
+
+pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
+pub use engine::Engine;
+pub use error::EngineError;
+pub use inbound_masv::{MasvError, Secret};
+pub use model::{
+    DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event,
+    FileInfo, FileProgress, FileState,
+};
+pub use paths::{NameRules, PART_SUFFIX, sanitize_package_path};
+pub use runner::human_bytes;

@@ -1,0 +1,196 @@
+//! The engine's public data: what the UI, the agent API and the CLI show.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub type DownloadId = String;
+
+/// A download's state. `Queued` waits for a free slot (the agent API reports it as
+/// `transferring`, since the MASV Agent has no idle state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadState {
+    Queued,
+    Transferring,
+    Paused,
+    Complete,
+    Error,
+}
+
+impl DownloadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Transferring => "transferring",
+            Self::Paused => "paused",
+            Self::Complete => "complete",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Self::Queued,
+            "transferring" => Self::Transferring,
+            "paused" => Self::Paused,
+            "complete" => Self::Complete,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+
+    /// Wants to transfer: either running or waiting for a slot.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Transferring)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    Pending,
+    Transferring,
+    Complete,
+    /// Flagged by MASV's virus scan: never fetched.
+    VirusWithheld,
+    /// A whole-package zip entry, skipped because the individual files are fetched.
+    Skipped,
+    Error,
+}
+
+impl FileState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Transferring => "transferring",
+            Self::Complete => "complete",
+            Self::VirusWithheld => "virus_withheld",
+            Self::Skipped => "skipped",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "transferring" => Self::Transferring,
+            "complete" => Self::Complete,
+            "virus_withheld" => Self::VirusWithheld,
+            "skipped" => Self::Skipped,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+
+    /// Nothing more will be fetched for this file.
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Complete | Self::VirusWithheld | Self::Skipped)
+    }
+
+    pub(crate) fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::Pending,
+            1 => Self::Transferring,
+            2 => Self::Complete,
+            3 => Self::VirusWithheld,
+            4 => Self::Skipped,
+            _ => Self::Error,
+        }
+    }
+}
+
+/// One download as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadSummary {
+    pub id: DownloadId,
+    pub name: String,
+    pub package_id: String,
+    pub sender_email: String,
+    /// The link with its secret replaced by `***`.
+    pub link: String,
+    pub dst_folder: PathBuf,
+    pub state: DownloadState,
+    pub error: Option<String>,
+    pub total_bytes: u64,
+    pub bytes_done: u64,
+    pub file_count: usize,
+    pub files_complete: usize,
+    /// Names (package paths) of files withheld because MASV flagged them as infected.
+    pub virus_files: Vec<String>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+/// One file of a download.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub index: usize,
+    pub file_id: String,
+    /// `file`, or `zip_windows` / `zip_mac` for whole-package archives.
+    pub kind: String,
+    /// Where the sender put it, as the sender named it.
+    pub package_path: String,
+    /// Where it lands, relative to the destination folder (after sanitising).
+    pub path: PathBuf,
+    pub size: u64,
+    pub bytes_done: u64,
+    pub state: FileState,
+    pub error: Option<String>,
+    pub virus_detected: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadDetail {
+    pub summary: DownloadSummary,
+    pub files: Vec<FileInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileProgress {
+    pub index: usize,
+    pub bytes_done: u64,
+    pub rate: u64,
+}
+
+/// A throttled progress snapshot of one running download.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadProgress {
+    pub id: DownloadId,
+    pub bytes_done: u64,
+    pub total_bytes: u64,
+    /// Bytes per second, smoothed.
+    pub rate: u64,
+    pub eta_secs: Option<u64>,
+    /// Only files whose progress changed since the previous snapshot.
+    pub files: Vec<FileProgress>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Added {
+        download: DownloadSummary,
+    },
+    StateChanged {
+        id: DownloadId,
+        state: DownloadState,
+        error: Option<String>,
+    },
+    FileStateChanged {
+        id: DownloadId,
+        index: usize,
+        state: FileState,
+        error: Option<String>,
+    },
+    Progress {
+        downloads: Vec<DownloadProgress>,
+    },
+    Removed {
+        id: DownloadId,
+    },
+}

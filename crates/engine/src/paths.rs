@@ -1,0 +1,267 @@
+//! Turning the untrusted names in a package listing into safe relative paths.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Suffix of a file while it downloads.
+pub const PART_SUFFIX: &str = ".inbound-part";
+const MAX_COMPONENT_BYTES: usize = 255 - PART_SUFFIX.len();
+
+/// Which platform's file-name rules to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRules {
+    Unix,
+    MacOs,
+    Windows,
+}
+
+impl NameRules {
+    pub fn native() -> Self {
+        if cfg!(windows) {
+            Self::Windows
+        } else if cfg!(target_os = "macos") {
+            Self::MacOs
+        } else {
+            Self::Unix
+        }
+    }
+
+    fn case_insensitive(self) -> bool {
+        !matches!(self, Self::Unix)
+    }
+}
+
+/// Splits a sender's path on both separators and makes every component safe: no `..`,
+/// no root or drive prefix, no control characters, no names the platform reserves.
+/// Never returns an empty list.
+pub fn sanitize_package_path(raw: &str, rules: NameRules) -> Vec<String> {
+    let mut parts: Vec<String> = raw
+        .split(['/', '\\'])
+        .enumerate()
+        .filter(|(i, c)| !(*i == 0 && is_drive(c)))
+        .map(|(_, c)| c)
+        .filter(|c| !matches!(c.trim(), "" | "." | ".."))
+        .map(|c| sanitize_component(c, rules))
+        .collect();
+    if parts.is_empty() {
+        parts.push("unnamed".into());
+    }
+    parts
+}
+
+fn is_drive(c: &str) -> bool {
+    let b = c.as_bytes();
+    b.len() == 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+fn sanitize_component(c: &str, rules: NameRules) -> String {
+    let mut s: String = c
+        .chars()
+        .map(|ch| match ch {
+            '\0'..='\x1f' | '\x7f' => '_',
+            '<' | '>' | ':' | '"' | '|' | '?' | '*' if rules == NameRules::Windows => '_',
+            ':' if rules == NameRules::MacOs => '_',
+            _ => ch,
+        })
+        .collect();
+    if rules == NameRules::Windows {
+        s = s.trim_end_matches(['.', ' ']).to_owned();
+        if is_windows_reserved(&s) {
+            s.insert(0, '_');
+        }
+    }
+    if s.trim().is_empty() || s == "." || s == ".." {
+        s = "_".into();
+    }
+    truncate_keeping_extension(&s, MAX_COMPONENT_BYTES)
+}
+
+fn is_windows_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or_default().trim_end();
+    let upper = stem.to_ascii_uppercase();
+    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$")
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && stem.chars().count() == 4
+            && stem
+                .chars()
+                .nth(3)
+                .is_some_and(|d| matches!(d, '1'..='9' | '¹' | '²' | '³')))
+}
+
+fn truncate_keeping_extension(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let (stem, ext) = match s.rfind('.') {
+        Some(i) if i > 0 && s.len() - i <= 16 => (&s[..i], &s[i..]),
+        _ => (s, ""),
+    };
+    let mut cut = max.saturating_sub(ext.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &stem[..cut], ext)
+}
+
+/// Gives every file of a package its own relative path under the destination,
+/// de-duplicating names that collide after sanitising and never choosing a path that
+/// already exists on disk (so no existing file is ever overwritten).
+pub struct PathPlanner<'a> {
+    dst: &'a Path,
+    rules: NameRules,
+    /// Normalised relative path -> is a directory.
+    taken: HashMap<String, bool>,
+}
+
+impl<'a> PathPlanner<'a> {
+    pub fn new(dst: &'a Path, rules: NameRules) -> Self {
+        Self {
+            dst,
+            rules,
+            taken: HashMap::new(),
+        }
+    }
+
+    fn key(&self, parts: &[String]) -> String {
+        let joined = parts.join("/");
+        if self.rules.case_insensitive() {
+            joined.to_lowercase()
+        } else {
+            joined
+        }
+    }
+
+    /// Plans the path for one file given its raw package path.
+    pub fn plan(&mut self, raw: &str) -> PathBuf {
+        let mut parts = sanitize_package_path(raw, self.rules);
+        let last = parts.len() - 1;
+        for i in 0..last {
+            let base = parts[i].clone();
+            let mut n = 0;
+            while self.dir_blocked(&parts[..=i]) {
+                n += 1;
+                parts[i] = numbered(&base, n, false);
+            }
+            let key = self.key(&parts[..=i]);
+            self.taken.insert(key, true);
+        }
+        let base = parts[last].clone();
+        let mut n = 0;
+        while self.file_blocked(&parts) {
+            n += 1;
+            parts[last] = numbered(&base, n, true);
+        }
+        let key = self.key(&parts);
+        self.taken.insert(key, false);
+        parts.iter().collect()
+    }
+
+    fn dir_blocked(&self, parts: &[String]) -> bool {
+        match self.taken.get(&self.key(parts)) {
+            Some(is_dir) => !is_dir,
+            None => {
+                let on_disk = self.dst.join(parts.iter().collect::<PathBuf>());
+                std::fs::symlink_metadata(&on_disk).is_ok_and(|m| !m.is_dir())
+            }
+        }
+    }
+
+    fn file_blocked(&self, parts: &[String]) -> bool {
+        if self.taken.contains_key(&self.key(parts)) {
+            return true;
+        }
+        let rel: PathBuf = parts.iter().collect();
+        let on_disk = self.dst.join(&rel);
+        std::fs::symlink_metadata(&on_disk).is_ok()
+            || std::fs::symlink_metadata(part_path(&on_disk)).is_ok()
+    }
+}
+
+/// `name.ext` -> `name (n).ext` (files) or `name (n)` (folders).
+fn numbered(base: &str, n: u32, keep_extension: bool) -> String {
+    let (stem, ext) = match base.rfind('.') {
+        Some(i) if keep_extension && i > 0 => (&base[..i], &base[i..]),
+        _ => (base, ""),
+    };
+    let suffix = format!(" ({n}){ext}");
+    let mut cut = MAX_COMPONENT_BYTES.saturating_sub(suffix.len()).min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &stem[..cut], suffix)
+}
+
+/// Where a file's bytes go while it downloads.
+pub fn part_path(final_path: &Path) -> PathBuf {
+    let mut s = final_path.as_os_str().to_owned();
+    s.push(PART_SUFFIX);
+    PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unix(raw: &str) -> String {
+        sanitize_package_path(raw, NameRules::Unix).join("/")
+    }
+
+    fn win(raw: &str) -> String {
+        sanitize_package_path(raw, NameRules::Windows).join("/")
+    }
+
+    #[test]
+    fn traversal_roots_and_drives_are_removed() {
+        assert_eq!(unix("../../x"), "x");
+        assert_eq!(unix("/etc/passwd"), "etc/passwd");
+        assert_eq!(unix("C:\\x"), "x");
+        assert_eq!(unix("a/./b/../c"), "a/b/c");
+        assert_eq!(unix("..\\..\\win\\x.txt"), "win/x.txt");
+        assert_eq!(unix(""), "unnamed");
+        assert_eq!(unix("../.."), "unnamed");
+        assert_eq!(unix("a\u{0}b\nc"), "a_b_c");
+    }
+
+    #[test]
+    fn windows_rules() {
+        assert_eq!(win("CON.txt"), "_CON.txt");
+        assert_eq!(win("lpt1"), "_lpt1");
+        assert_eq!(win("COM²"), "_COM²");
+        assert_eq!(win("console.txt"), "console.txt");
+        assert_eq!(win("what?<>|*.mov"), "what_____.mov");
+        assert_eq!(win("trailing. . "), "trailing");
+        assert_eq!(win("..."), "_");
+        assert_eq!(unix("CON.txt"), "CON.txt");
+        assert_eq!(unix("what?.mov"), "what?.mov");
+        assert_eq!(
+            sanitize_package_path("a:b", NameRules::MacOs).join("/"),
+            "a_b"
+        );
+    }
+
+    #[test]
+    fn long_names_are_cut_on_char_boundaries_keeping_the_extension() {
+        let long = format!("{}.mov", "é".repeat(300));
+        let out = unix(&long);
+        assert!(out.len() <= MAX_COMPONENT_BYTES, "{}", out.len());
+        assert!(out.ends_with(".mov"));
+    }
+
+    #[test]
+    fn planner_deduplicates_collisions_and_existing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("taken.txt"), b"mine").unwrap();
+        std::fs::write(dir.path().join("folder"), b"a file named like a folder").unwrap();
+        let mut p = PathPlanner::new(dir.path(), NameRules::Unix);
+        assert_eq!(p.plan("a/b.txt"), PathBuf::from("a/b.txt"));
+        assert_eq!(p.plan("a\\b.txt"), PathBuf::from("a/b (1).txt"));
+        assert_eq!(p.plan("taken.txt"), PathBuf::from("taken (1).txt"));
+        assert_eq!(p.plan("folder/x"), PathBuf::from("folder (1)/x"));
+        assert_eq!(p.plan("a"), PathBuf::from("a (1)"));
+        assert_eq!(p.plan("../../x"), PathBuf::from("x"));
+        assert_eq!(p.plan("C:\\x"), PathBuf::from("x (1)"));
+        let mut w = PathPlanner::new(dir.path(), NameRules::Windows);
+        assert_eq!(w.plan("Read.me"), PathBuf::from("Read.me"));
+        assert_eq!(w.plan("READ.ME"), PathBuf::from("READ (1).ME"));
+    }
+}

@@ -1,0 +1,424 @@
+//! One run of a download: from opening the link to the last renamed file, or to the
+//! first error that needs a person.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use inbound_masv::MasvError;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::download::{Download, FileSlot, lock};
+use crate::engine::Shared;
+use crate::fsutil::{
+    available_space, create_dirs_inside, describe_io_error, finish_part, open_part_file,
+};
+use crate::model::{Event, FileState};
+use crate::session::Session;
+use crate::transfer::{FetchError, RangeRequest, fetch_range};
+
+/// Room kept free beyond the download itself, so the disk is never filled to the brim.
+const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
+/// Storage refusing fresh URLs this often in a row is not an expiry problem.
+const MAX_URL_REFRESHES: u32 = 5;
+
+pub(crate) enum RunEnd {
+    Complete,
+    Failed(String),
+    Cancelled,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Work {
+    idx: usize,
+    start: u64,
+    end: u64,
+}
+
+struct RunCtx {
+    shared: Arc<Shared>,
+    dl: Arc<Download>,
+    session: Arc<Session>,
+    cancel: CancellationToken,
+    queue: Mutex<VecDeque<Work>>,
+    open: Mutex<HashMap<usize, Arc<File>>>,
+    failure: Mutex<Option<String>>,
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    dl: Arc<Download>,
+    cancel: CancellationToken,
+) -> RunEnd {
+    let result = tokio::select! {
+        _ = cancel.cancelled() => return RunEnd::Cancelled,
+        r = prepare(&shared, &dl) => r,
+    };
+    let (session, queue) = match result {
+        Ok(v) => v,
+        Err(msg) => return RunEnd::Failed(msg),
+    };
+    let workers = shared
+        .connections_per_download()
+        .min(queue.len())
+        .max(usize::from(!queue.is_empty()));
+    let ctx = Arc::new(RunCtx {
+        shared,
+        dl,
+        session,
+        cancel: cancel.child_token(),
+        queue: Mutex::new(queue),
+        open: Mutex::new(HashMap::new()),
+        failure: Mutex::new(None),
+    });
+    let mut set = JoinSet::new();
+    for _ in 0..workers {
+        set.spawn(worker(ctx.clone()));
+    }
+    while set.join_next().await.is_some() {}
+    if cancel.is_cancelled() {
+        return RunEnd::Cancelled;
+    }
+    if let Some(msg) = lock(&ctx.failure).take() {
+        return RunEnd::Failed(msg);
+    }
+    match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
+        None => RunEnd::Complete,
+        Some(f) => RunEnd::Failed(
+            f.error()
+                .unwrap_or_else(|| format!("{} could not be downloaded", f.package_path)),
+        ),
+    }
+}
+
+/// Opens the link, checks the disk, creates folders and empty files, and lists the
+/// byte ranges still missing.
+async fn prepare(
+    shared: &Arc<Shared>,
+    dl: &Arc<Download>,
+) -> Result<(Arc<Session>, VecDeque<Work>), String> {
+    let cached = lock(&dl.session).take();
+    let session = match cached {
+        Some(s) => s,
+        None => {
+            let (s, _) = Session::open(
+                shared.client.clone(),
+                dl.link.clone(),
+                dl.password.clone(),
+                shared.retry_policy(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Arc::new(s)
+        }
+    };
+    let remaining: u64 = dl
+        .files
+        .iter()
+        .filter(|f| !f.state().is_settled())
+        .map(|f| f.size - f.done.load(Relaxed).min(f.size))
+        .sum();
+    std::fs::create_dir_all(&dl.dst)
+        .map_err(|e| describe_io_error("create the folder", &dl.dst, &e))?;
+    let free = available_space(&dl.dst)
+        .map_err(|e| describe_io_error("check free space in", &dl.dst, &e))?;
+    if remaining + FREE_SPACE_MARGIN > free {
+        return Err(format!(
+            "not enough free space in {}: {} needed, {} available; free some space or choose another folder, then retry",
+            dl.dst.display(),
+            human_bytes(remaining + FREE_SPACE_MARGIN),
+            human_bytes(free)
+        ));
+    }
+    let chunk = shared.config.chunk_size.max(64 * 1024);
+    let mut queue = VecDeque::new();
+    for f in &dl.files {
+        if f.state().is_settled() {
+            continue;
+        }
+        if f.state() == FileState::Error {
+            f.set_state(FileState::Pending);
+            *lock(&f.error) = None;
+        }
+        if let Some(parent) = f.rel_path.parent() {
+            let created = create_dirs_inside(&dl.dst, parent)
+                .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
+            for dir in created {
+                shared
+                    .store
+                    .add_created_dir(&dl.id, &dir)
+                    .map_err(|e| format!("could not save progress: {e}"))?;
+            }
+        }
+        if f.size == 0 {
+            finish_empty(shared, dl, f)?;
+            continue;
+        }
+        for (start, end) in lock(&f.ranges).missing(f.size) {
+            let mut s = start;
+            while s < end {
+                let e = (s + chunk).min(end);
+                queue.push_back(Work { idx: f.idx, start: s, end: e });
+                s = e;
+            }
+        }
+        if queue.back().is_none_or(|w| w.idx != f.idx) {
+            // Every byte is recorded but the rename did not happen (a crash between).
+            finish_file(shared, dl, f)?;
+        }
+    }
+    Ok((session, queue))
+}
+
+fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    let part = f.part_path(&dl.dst);
+    open_part_file(&part, 0).map_err(|e| describe_io_error("create", &part, &e))?;
+    finish_file(shared, dl, f)
+}
+
+fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    let final_path = f.final_path(&dl.dst);
+    finish_part(&f.part_path(&dl.dst), &final_path, f.mtime)
+        .map_err(|e| describe_io_error("finish", &final_path, &e))?;
+    f.done.store(f.size, Relaxed);
+    set_file_state(shared, dl, f, FileState::Complete, None)
+}
+
+fn set_file_state(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    state: FileState,
+    error: Option<String>,
+) -> Result<(), String> {
+    f.set_state(state);
+    *lock(&f.error) = error.clone();
+    shared
+        .store
+        .set_file_state(&dl.id, f.idx, state, error.as_deref())
+        .map_err(|e| format!("could not save progress: {e}"))?;
+    shared.emit(Event::FileStateChanged {
+        id: dl.id.clone(),
+        index: f.idx,
+        state,
+        error,
+    });
+    Ok(())
+}
+
+impl RunCtx {
+    fn next_work(&self) -> Option<Work> {
+        lock(&self.queue).pop_front()
+    }
+
+    fn requeue(&self, w: Work) {
+        lock(&self.queue).push_front(w);
+    }
+
+    /// Stops the whole run with a message for the person.
+    fn fail(&self, msg: String) {
+        tracing::warn!(download = %self.dl.id, error = %msg, "download failed");
+        lock(&self.failure).get_or_insert(msg);
+        self.cancel.cancel();
+    }
+
+    fn file_handle(&self, f: &FileSlot) -> std::io::Result<Arc<File>> {
+        let mut open = lock(&self.open);
+        if let Some(h) = open.get(&f.idx) {
+            return Ok(h.clone());
+        }
+        let h = Arc::new(open_part_file(&f.part_path(&self.dl.dst), f.size)?);
+        open.insert(f.idx, h.clone());
+        Ok(h)
+    }
+
+    /// Makes `[start, end)` durable and records it. Returns whether the file is whole.
+    async fn record(&self, f: &FileSlot, handle: &Arc<File>, start: u64, end: u64) -> Result<bool, String> {
+        if self.shared.config.durable_writes {
+            let h = handle.clone();
+            let synced = tokio::task::spawn_blocking(move || h.sync_data()).await;
+            match synced {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(describe_io_error("write", &f.part_path(&self.dl.dst), &e));
+                }
+                Err(e) => return Err(format!("internal error while saving data: {e}")),
+            }
+        }
+        let mut ranges = lock(&f.ranges);
+        ranges.insert(start, end);
+        self.shared
+            .store
+            .set_ranges(&self.dl.id, f.idx, ranges.ranges())
+            .map_err(|e| format!("could not save progress: {e}"))?;
+        Ok(ranges.covered() == f.size)
+    }
+
+    fn complete(&self, f: &FileSlot) -> Result<(), String> {
+        lock(&self.open).remove(&f.idx);
+        finish_file(&self.shared, &self.dl, f)
+    }
+}
+
+async fn worker(ctx: Arc<RunCtx>) {
+    let mut backoff = ctx.shared.retry_policy().backoff();
+    let mut url_refreshes = 0u32;
+    while let Some(work) = ctx.next_work() {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let f = &ctx.dl.files[work.idx];
+        if f.state().is_settled() || f.state() == FileState::Error {
+            continue;
+        }
+        let permit = tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            p = ctx.shared.connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        if f.state() == FileState::Pending {
+            f.set_state(FileState::Transferring);
+        }
+        let url = tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            u = ctx.session.file_url(f.idx, &f.file_id) => u,
+        };
+        let url = match url {
+            Ok(u) => u,
+            Err(MasvError::Virus) => {
+                withhold_virus(&ctx, f);
+                continue;
+            }
+            Err(e) => {
+                ctx.fail(format!("{}: {e}", f.package_path));
+                break;
+            }
+        };
+        let handle = match ctx.file_handle(f) {
+            Ok(h) => h,
+            Err(e) => {
+                ctx.fail(describe_io_error("open", &f.part_path(&ctx.dl.dst), &e));
+                break;
+            }
+        };
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        let (written, result) = fetch_range(
+            RangeRequest {
+                http: &ctx.shared.http,
+                url: &url.url,
+                file: &handle,
+                start: work.start,
+                end: work.end,
+                bandwidth: &ctx.shared.bandwidth,
+                stall_timeout: ctx.shared.config.stall_timeout,
+                cancel: ctx.cancel.clone(),
+            },
+            |w| {
+                let prev = seen.swap(w, Relaxed);
+                if w > prev {
+                    f.done.fetch_add(w - prev, Relaxed);
+                }
+            },
+        )
+        .await;
+        drop(permit);
+        if written > 0 {
+            backoff.reset();
+            url_refreshes = 0;
+            match ctx.record(f, &handle, work.start, work.start + written).await {
+                Ok(true) => {
+                    if let Err(msg) = ctx.complete(f) {
+                        ctx.fail(msg);
+                        break;
+                    }
+                }
+                Ok(false) => {}
+                Err(msg) => {
+                    ctx.fail(msg);
+                    break;
+                }
+            }
+        }
+        let rest = Work {
+            start: work.start + written,
+            ..work
+        };
+        match result {
+            Ok(()) => {}
+            Err(FetchError::Cancelled) => break,
+            Err(FetchError::UrlRejected) => {
+                url_refreshes += 1;
+                if url_refreshes > MAX_URL_REFRESHES {
+                    ctx.fail(format!(
+                        "{}: MASV storage keeps refusing access to this file; retry later",
+                        f.package_path
+                    ));
+                    break;
+                }
+                tracing::debug!(file = %f.package_path, "presigned URL rejected, getting a new one");
+                ctx.session.invalidate_url(f.idx, url.generation);
+                ctx.requeue(rest);
+            }
+            Err(FetchError::Transient {
+                message,
+                retry_after,
+            }) => {
+                ctx.requeue(rest);
+                let Some(delay) = backoff.next_delay(retry_after) else {
+                    ctx.fail(format!(
+                        "{}: {message}; check your connection, then retry",
+                        f.package_path
+                    ));
+                    break;
+                };
+                tracing::debug!(file = %f.package_path, %message, ?delay, "transfer interrupted, retrying");
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+            Err(FetchError::Fatal(msg)) => {
+                let msg = format!("{}: {msg}", f.package_path);
+                let _ = set_file_state(&ctx.shared, &ctx.dl, f, FileState::Error, Some(msg.clone()));
+                ctx.fail(msg);
+                break;
+            }
+            Err(FetchError::Disk(e)) => {
+                ctx.fail(describe_io_error("write", &f.part_path(&ctx.dl.dst), &e));
+                break;
+            }
+        }
+    }
+}
+
+/// MASV refused the download URL because the file is infected: never fetch it, and
+/// remove whatever part of it is on disk.
+fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
+    tracing::warn!(file = %f.package_path, "file flagged as infected, withheld");
+    lock(&ctx.open).remove(&f.idx);
+    let _ = std::fs::remove_file(f.part_path(&ctx.dl.dst));
+    ctx.session.forget_url(f.idx);
+    f.done.store(0, Relaxed);
+    if let Err(msg) = set_file_state(&ctx.shared, &ctx.dl, f, FileState::VirusWithheld, None) {
+        ctx.fail(msg);
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,106 @@
+//! Ready-made packages: the demo every new user sees, and the shapes the tests and
+//! benchmarks need.
+
+use crate::{Content, SimFile, SimPackage};
+
+const MIB: u64 = 1024 * 1024;
+
+/// A small production delivery: nested folders, unicode, an empty file, a zip entry
+/// and one virus-flagged file, so the demo shows every part of the UI.
+pub fn demo() -> SimPackage {
+    let notes = "Inbound demo package\n\nThis package comes from Inbound's built-in simulator.\n\
+                 Paste a real MASV link to download your own packages.\n";
+    SimPackage::new("demo", "Inbound demo: Coastline rushes")
+        .with_file(
+            SimFile::new("d1", "A001_C002.mov", Content::generated(1, 48 * MIB))
+                .in_folder("Coastline/Day 1"),
+        )
+        .with_file(
+            SimFile::new("d2", "A001_C003.mov", Content::generated(2, 32 * MIB))
+                .in_folder("Coastline/Day 1"),
+        )
+        .with_file(
+            SimFile::new("d3", "Scène 4 – take 2.wav", Content::generated(3, 12 * MIB))
+                .in_folder("Coastline/Audio"),
+        )
+        .with_file(
+            SimFile::new("d4", "still_01.jpg", Content::generated(4, 3 * MIB))
+                .in_folder("Coastline/Stills"),
+        )
+        .with_file(
+            SimFile::new("d5", "still_02.jpg", Content::generated(5, 2 * MIB))
+                .in_folder("Coastline/Stills"),
+        )
+        .with_file(SimFile::new("d6", "Read me.txt", Content::bytes(notes.as_bytes())))
+        .with_file(SimFile::new("d7", ".keep", Content::bytes(Vec::new())).in_folder("Coastline/Exports"))
+        .with_file(
+            SimFile::new("d8", "invoice.pdf.exe", Content::generated(8, 300_000)).virus(),
+        )
+        .with_file(
+            SimFile::new("dz", "Coastline.zip", Content::generated(9, 97 * MIB))
+                .kind("zip_windows"),
+        )
+}
+
+/// Names a hostile or careless sender could produce, beside ordinary nested files.
+pub fn hostile() -> SimPackage {
+    let small = |seed: u64| Content::generated(seed, 10_000 + seed * 37);
+    SimPackage::new("hostile", "Hostile names")
+        .with_file(SimFile::new("h1", "good.txt", small(1)).in_folder("a/b/c"))
+        .with_file(SimFile::new("h2", "日本語 ファイル.txt", small(2)).in_folder("ünïcödé"))
+        .with_file(SimFile::new("h3", "empty.bin", Content::bytes(Vec::new())))
+        .with_file(SimFile::new("h4", "virus.exe", small(4)).virus())
+        .with_file(SimFile::new("h5", "../../x", small(5)))
+        .with_file(SimFile::new("h6", "/etc/passwd", small(6)))
+        .with_file(SimFile::new("h7", "C:\\x", small(7)))
+        .with_file(SimFile::new("h8", "CON.txt", small(8)))
+        .with_file(SimFile::new("h9", "inner/slash.txt", small(9)))
+        .with_file(SimFile::new("h10", "x", small(10)).in_folder("../../escape"))
+        .with_file(SimFile::new("h11", "good.txt", small(11)).in_folder("a\\b\\c"))
+        .with_file(SimFile::new("hz", "all.zip", small(12)).kind("zip_mac"))
+}
+
+/// One file of `size` bytes.
+pub fn large(link_id: &str, size: u64) -> SimPackage {
+    SimPackage::new(link_id, "Large file").with_file(SimFile::new(
+        "big",
+        "big.bin",
+        Content::generated(0xB16, size),
+    ))
+}
+
+/// `count` small files spread over folders of 100.
+pub fn many_files(link_id: &str, count: usize) -> SimPackage {
+    let mut p = SimPackage::new(link_id, "Many files");
+    for i in 0..count {
+        let content = Content::generated(i as u64, 64 + (i as u64 % 200));
+        p.files.push(
+            SimFile::new(format!("f{i}"), format!("file-{i:05}.dat"), content)
+                .in_folder(format!("batch-{:03}", i / 100)),
+        );
+    }
+    p
+}
+
+/// A few large files and many small ones: the benchmark's package.
+pub fn mixed(link_id: &str, large_files: usize, large_size: u64, small_files: usize) -> SimPackage {
+    let mut p = SimPackage::new(link_id, "Mixed delivery");
+    for i in 0..large_files {
+        p.files.push(SimFile::new(
+            format!("L{i}"),
+            format!("reel-{i}.mov"),
+            Content::generated(1000 + i as u64, large_size),
+        ));
+    }
+    for i in 0..small_files {
+        p.files.push(
+            SimFile::new(
+                format!("S{i}"),
+                format!("frame-{i:04}.dpx"),
+                Content::generated(5000 + i as u64, 256 * 1024),
+            )
+            .in_folder("frames"),
+        );
+    }
+    p
+}

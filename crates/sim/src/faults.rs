@@ -1,0 +1,128 @@
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Fault switches, changeable while the simulator runs. "Every N" switches count
+/// requests of their kind and fire on each N-th one; 0 turns a switch off.
+#[derive(Debug)]
+pub struct Faults {
+    /// Every N-th storage response is cut (connection reset) halfway through its body.
+    pub drop_mid_body_every: AtomicU32,
+    /// Every N-th storage response stops sending halfway and keeps the connection open.
+    pub stall_every: AtomicU32,
+    /// Every N-th request (API or storage) answers 503.
+    pub error_503_every: AtomicU32,
+    /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
+    pub error_429_every: AtomicU32,
+    /// Lifetime of presigned storage URLs.
+    pub url_lifetime_ms: AtomicU64,
+    /// Lifetime of package tokens handed out by the link route.
+    pub token_lifetime_ms: AtomicU64,
+    /// Per-response bandwidth cap in bytes per second (0 = none), as a WAN path would.
+    pub conn_bytes_per_sec: AtomicU64,
+    /// Added before every response, as a WAN round trip would.
+    pub latency_ms: AtomicU64,
+    /// File lists of packages with more files than this are rate limited...
+    pub listing_limit_over_files: AtomicU64,
+    /// ...to one listing per this many milliseconds.
+    pub listing_interval_ms: AtomicU64,
+    api_requests: AtomicU64,
+    storage_requests: AtomicU64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            drop_mid_body_every: AtomicU32::new(0),
+            stall_every: AtomicU32::new(0),
+            error_503_every: AtomicU32::new(0),
+            error_429_every: AtomicU32::new(0),
+            url_lifetime_ms: AtomicU64::new(3_600_000),
+            token_lifetime_ms: AtomicU64::new(3_600_000),
+            conn_bytes_per_sec: AtomicU64::new(0),
+            latency_ms: AtomicU64::new(0),
+            listing_limit_over_files: AtomicU64::new(10_000),
+            listing_interval_ms: AtomicU64::new(5_000),
+            api_requests: AtomicU64::new(0),
+            storage_requests: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What the simulator does to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mischief {
+    None,
+    Status503,
+    Status429,
+    DropMidBody,
+    StallMidBody,
+}
+
+impl Faults {
+    pub fn set_url_lifetime(&self, d: Duration) {
+        self.url_lifetime_ms.store(d.as_millis() as u64, Relaxed);
+    }
+
+    pub fn set_token_lifetime(&self, d: Duration) {
+        self.token_lifetime_ms.store(d.as_millis() as u64, Relaxed);
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.latency_ms.store(d.as_millis() as u64, Relaxed);
+    }
+
+    pub fn set_conn_rate(&self, bytes_per_sec: u64) {
+        self.conn_bytes_per_sec.store(bytes_per_sec, Relaxed);
+    }
+
+    pub fn set_listing_limit(&self, over_files: u64, interval: Duration) {
+        self.listing_limit_over_files.store(over_files, Relaxed);
+        self.listing_interval_ms
+            .store(interval.as_millis() as u64, Relaxed);
+    }
+
+    /// Turns every error switch off (lifetimes, caps and latency are left as they are).
+    pub fn clear_errors(&self) {
+        for s in [
+            &self.drop_mid_body_every,
+            &self.stall_every,
+            &self.error_503_every,
+            &self.error_429_every,
+        ] {
+            s.store(0, Relaxed);
+        }
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.load(Relaxed))
+    }
+
+    pub(crate) fn next_api(&self) -> Mischief {
+        let n = self.api_requests.fetch_add(1, Relaxed) + 1;
+        self.status_mischief(n)
+    }
+
+    pub(crate) fn next_storage(&self) -> Mischief {
+        let n = self.storage_requests.fetch_add(1, Relaxed) + 1;
+        match self.status_mischief(n) {
+            Mischief::None if fires(&self.drop_mid_body_every, n) => Mischief::DropMidBody,
+            Mischief::None if fires(&self.stall_every, n) => Mischief::StallMidBody,
+            other => other,
+        }
+    }
+
+    fn status_mischief(&self, n: u64) -> Mischief {
+        if fires(&self.error_503_every, n) {
+            Mischief::Status503
+        } else if fires(&self.error_429_every, n) {
+            Mischief::Status429
+        } else {
+            Mischief::None
+        }
+    }
+}
+
+fn fires(every: &AtomicU32, n: u64) -> bool {
+    let every = u64::from(every.load(Relaxed));
+    every != 0 && n % every == 0
+}

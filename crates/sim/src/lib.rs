@@ -1,0 +1,17 @@
+//! A stand-in for the MASV API and its S3 storage, faithful to the public docs, with
+//! switches for every fault the engine must survive. It serves the tests, the
+//! benchmarks, `inbound sim` and the demo package.
+
+mod content;
+mod faults;
+mod package;
+mod range;
+mod server;
+mod sign;
+
+pub mod catalog;
+
+pub use content::Content;
+pub use faults::Faults;
+pub use package::{SimFile, SimPackage};
+pub use server::{Sim, SimError};

@@ -1,0 +1,553 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::faults::Mischief;
+use crate::range::{RangeAnswer, parse_range};
+use crate::sign::Signer;
+use crate::{Content, Faults, SimPackage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write the storage export: {0}")]
+    Export(std::io::Error),
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Sim {
+    state: Arc<SimState>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+struct SimState {
+    packages: Vec<SimPackage>,
+    by_link: HashMap<String, usize>,
+    by_package: HashMap<String, usize>,
+    faults: Arc<Faults>,
+    signer: Signer,
+    served: HashMap<(String, String), AtomicU64>,
+    storage_base: String,
+    last_listing: Mutex<HashMap<String, Instant>>,
+    link_requests: AtomicU64,
+    listing_requests: AtomicU64,
+    url_requests: AtomicU64,
+    storage_requests: AtomicU64,
+}
+
+impl Sim {
+    /// Starts on an ephemeral loopback port.
+    pub async fn start(packages: Vec<SimPackage>) -> Result<Self, SimError> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), packages, None).await
+    }
+
+    /// Starts on `addr`. With `storage_base`, presigned URLs point there instead of at
+    /// the simulator itself (an nginx serving [`Sim::export_storage`], for benchmarks).
+    pub async fn start_on(
+        addr: SocketAddr,
+        packages: Vec<SimPackage>,
+        storage_base: Option<String>,
+    ) -> Result<Self, SimError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let storage_base =
+            storage_base.unwrap_or_else(|| format!("http://{addr}/storage"));
+        let state = Arc::new(SimState::new(packages, storage_base));
+        let app = Router::new()
+            .route("/v1/links/{link_id}", get(link_route))
+            .route("/v1/packages/{package_id}/files", get(files_route))
+            .route(
+                "/v1/packages/{package_id}/files/{file_id}/download",
+                get(download_url_route),
+            )
+            .route("/storage/{package_id}/{file_id}", get(storage_route))
+            .with_state(state.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Self { state, addr, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The value for `MASV_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    pub fn packages(&self) -> &[SimPackage] {
+        &self.state.packages
+    }
+
+    /// Body bytes sent for one file, over all requests.
+    pub fn bytes_served(&self, package_id: &str, file_id: &str) -> u64 {
+        self.state
+            .served
+            .get(&(package_id.to_owned(), file_id.to_owned()))
+            .map_or(0, |c| c.load(Relaxed))
+    }
+
+    pub fn package_bytes_served(&self, package_id: &str) -> u64 {
+        self.state
+            .served
+            .iter()
+            .filter(|((p, _), _)| p == package_id)
+            .map(|(_, c)| c.load(Relaxed))
+            .sum()
+    }
+
+    pub fn link_requests(&self) -> u64 {
+        self.state.link_requests.load(Relaxed)
+    }
+
+    pub fn listing_requests(&self) -> u64 {
+        self.state.listing_requests.load(Relaxed)
+    }
+
+    pub fn download_url_requests(&self) -> u64 {
+        self.state.url_requests.load(Relaxed)
+    }
+
+    pub fn storage_requests(&self) -> u64 {
+        self.state.storage_requests.load(Relaxed)
+    }
+
+    /// Writes every file's bytes to `dir/{package_id}/{file_id}` so another server can
+    /// stand in for storage (see `storage_base` of [`Sim::start_on`]).
+    pub fn export_storage(&self, dir: &std::path::Path) -> Result<(), SimError> {
+        use std::io::Write;
+        for p in &self.state.packages {
+            let pdir = dir.join(&p.package_id);
+            std::fs::create_dir_all(&pdir).map_err(SimError::Export)?;
+            for f in &p.files {
+                let mut out = std::io::BufWriter::new(
+                    std::fs::File::create(pdir.join(&f.id)).map_err(SimError::Export)?,
+                );
+                let mut buf = vec![0u8; 1 << 20];
+                let mut pos = 0;
+                while pos < f.content.len() {
+                    let n = (f.content.len() - pos).min(buf.len() as u64) as usize;
+                    f.content.fill(pos, &mut buf[..n]);
+                    out.write_all(&buf[..n]).map_err(SimError::Export)?;
+                    pos += n as u64;
+                }
+                out.flush().map_err(SimError::Export)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SimState {
+    fn new(packages: Vec<SimPackage>, storage_base: String) -> Self {
+        let mut served = HashMap::new();
+        let mut by_link = HashMap::new();
+        let mut by_package = HashMap::new();
+        for (i, p) in packages.iter().enumerate() {
+            by_link.insert(p.link_id.clone(), i);
+            by_package.insert(p.package_id.clone(), i);
+            for f in &p.files {
+                served.insert((p.package_id.clone(), f.id.clone()), AtomicU64::new(0));
+            }
+        }
+        Self {
+            packages,
+            by_link,
+            by_package,
+            faults: Arc::new(Faults::default()),
+            signer: Signer::new(rand::random()),
+            served,
+            storage_base,
+            last_listing: Mutex::new(HashMap::new()),
+            link_requests: AtomicU64::new(0),
+            listing_requests: AtomicU64::new(0),
+            url_requests: AtomicU64::new(0),
+            storage_requests: AtomicU64::new(0),
+        }
+    }
+
+    fn package(&self, package_id: &str) -> Option<&SimPackage> {
+        self.by_package.get(package_id).map(|&i| &self.packages[i])
+    }
+
+    fn issue_token(&self, package_id: &str) -> String {
+        let exp = now_ms() + self.faults.token_lifetime_ms.load(Relaxed);
+        let exp = exp.to_string();
+        let sig = self.signer.sign(&["token", package_id, &exp]);
+        format!("v1.{package_id}.{exp}.{sig}")
+    }
+
+    fn token_valid(&self, headers: &HeaderMap, package_id: &str) -> bool {
+        let Some(token) = headers.get("x-package-token").and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let parts: Vec<&str> = token.split('.').collect();
+        let [_, pid, exp, sig] = parts.as_slice() else {
+            return false;
+        };
+        *pid == package_id
+            && exp.parse::<u64>().is_ok_and(|e| e > now_ms())
+            && self.signer.verify(&["token", pid, exp], sig)
+    }
+
+    fn presign(&self, package_id: &str, file_id: &str) -> String {
+        let exp = (now_ms() + self.faults.url_lifetime_ms.load(Relaxed)).to_string();
+        let sig = self.signer.sign(&["storage", package_id, file_id, &exp]);
+        format!(
+            "{}/{package_id}/{file_id}?X-Amz-Expires={exp}&X-Amz-Signature={sig}",
+            self.storage_base
+        )
+    }
+
+    /// Applies latency and the status faults shared by every API route.
+    async fn api_preamble(&self) -> Option<Response> {
+        sleep_latency(&self.faults).await;
+        status_fault(self.faults.next_api())
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+async fn sleep_latency(faults: &Faults) {
+    let latency = faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
+fn status_fault(m: Mischief) -> Option<Response> {
+    match m {
+        Mischief::Status503 => Some(api_error(StatusCode::SERVICE_UNAVAILABLE, "try again")),
+        Mischief::Status429 => {
+            let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "slow down");
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Some(r)
+        }
+        _ => None,
+    }
+}
+
+fn api_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+#[derive(Deserialize)]
+struct SecretQuery {
+    secret: Option<String>,
+}
+
+async fn link_route(
+    State(s): State<Arc<SimState>>,
+    Path(link_id): Path<String>,
+    Query(q): Query<SecretQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = s.api_preamble().await {
+        return r;
+    }
+    s.link_requests.fetch_add(1, Relaxed);
+    let Some(p) = s.by_link.get(&link_id).map(|&i| &s.packages[i]) else {
+        return api_error(StatusCode::NOT_FOUND, "link not found");
+    };
+    if q.secret.as_deref() != Some(p.secret.as_str()) {
+        return api_error(StatusCode::NOT_FOUND, "link not found");
+    }
+    if p.expired {
+        return api_error(StatusCode::GONE, "link expired");
+    }
+    if let Some(password) = &p.password {
+        match headers.get("x-link-password").and_then(|v| v.to_str().ok()) {
+            None => return api_error(StatusCode::UNAUTHORIZED, "password required"),
+            Some(given) if given != password => {
+                return api_error(StatusCode::FORBIDDEN, "invalid password");
+            }
+            Some(_) => {}
+        }
+    }
+    let expiry = chrono::Utc::now() + chrono::Duration::days(7);
+    axum::Json(json!({
+        "id": p.link_id,
+        "name": p.name,
+        "package_id": p.package_id,
+        "package_size": p.size(),
+        "package_token": s.issue_token(&p.package_id),
+        "expiry": expiry.to_rfc3339(),
+        "sender_email": p.sender_email,
+        "recipient_email": "recipient@example.com",
+        "branding": {},
+    }))
+    .into_response()
+}
+
+async fn files_route(
+    State(s): State<Arc<SimState>>,
+    Path(package_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = s.api_preamble().await {
+        return r;
+    }
+    s.listing_requests.fetch_add(1, Relaxed);
+    if !s.token_valid(&headers, &package_id) {
+        return api_error(StatusCode::UNAUTHORIZED, "invalid or expired token");
+    }
+    let Some(p) = s.package(&package_id) else {
+        return api_error(StatusCode::NOT_FOUND, "package not found");
+    };
+    if let Some(wait) = listing_wait(&s, p) {
+        let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "listing rate limited");
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let files: Vec<_> = p
+        .files
+        .iter()
+        .map(|f| {
+            let mut v = json!({
+                "id": f.id,
+                "kind": f.kind,
+                "name": f.name,
+                "size": f.content.len(),
+                "last_modified": f.last_modified,
+                "virus_detected": f.virus,
+            });
+            if let Some(path) = &f.path {
+                v["path"] = json!(path);
+            }
+            v
+        })
+        .collect();
+    axum::Json(files).into_response()
+}
+
+/// How long until this package may be listed again, if it is rate limited now.
+fn listing_wait(s: &SimState, p: &SimPackage) -> Option<Duration> {
+    let over = s.faults.listing_limit_over_files.load(Relaxed);
+    if (p.files.len() as u64) <= over {
+        return None;
+    }
+    let interval = Duration::from_millis(s.faults.listing_interval_ms.load(Relaxed));
+    let mut last = s.last_listing.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if let Some(prev) = last.get(&p.package_id) {
+        let since = now.duration_since(*prev);
+        if since < interval {
+            return Some(interval - since);
+        }
+    }
+    last.insert(p.package_id.clone(), now);
+    None
+}
+
+async fn download_url_route(
+    State(s): State<Arc<SimState>>,
+    Path((package_id, file_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = s.api_preamble().await {
+        return r;
+    }
+    s.url_requests.fetch_add(1, Relaxed);
+    if !s.token_valid(&headers, &package_id) {
+        return api_error(StatusCode::UNAUTHORIZED, "invalid or expired token");
+    }
+    let Some(f) = s
+        .package(&package_id)
+        .and_then(|p| p.files.iter().find(|f| f.id == file_id))
+    else {
+        return api_error(StatusCode::NOT_FOUND, "file not found");
+    };
+    if f.virus {
+        return api_error(StatusCode::FORBIDDEN, "file is infected");
+    }
+    axum::Json(json!({ "method": "GET", "url": s.presign(&package_id, &file_id) }))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct PresignQuery {
+    #[serde(rename = "X-Amz-Expires")]
+    expires: Option<String>,
+    #[serde(rename = "X-Amz-Signature")]
+    signature: Option<String>,
+}
+
+fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
+}
+
+async fn storage_route(
+    State(s): State<Arc<SimState>>,
+    Path((package_id, file_id)): Path<(String, String)>,
+    Query(q): Query<PresignQuery>,
+    headers: HeaderMap,
+) -> Response {
+    sleep_latency(&s.faults).await;
+    s.storage_requests.fetch_add(1, Relaxed);
+    let (Some(exp), Some(sig)) = (q.expires, q.signature) else {
+        return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Query-string authentication requires the Signature and Expires parameters");
+    };
+    if !s
+        .signer
+        .verify(&["storage", &package_id, &file_id, &exp], &sig)
+    {
+        return s3_error(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+    }
+    if exp.parse::<u64>().map_or(true, |e| e <= now_ms()) {
+        return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
+    }
+    let mischief = s.faults.next_storage();
+    if let Some(r) = status_fault(mischief) {
+        return r;
+    }
+    let Some(file) = s
+        .package(&package_id)
+        .and_then(|p| p.files.iter().find(|f| f.id == file_id))
+    else {
+        return s3_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.");
+    };
+    let len = file.content.len();
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, end) = match parse_range(range_header, len) {
+        RangeAnswer::Whole => (StatusCode::OK, 0, len),
+        RangeAnswer::Partial(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end),
+        RangeAnswer::Unsatisfiable => {
+            let mut r = s3_error(StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange", "The requested range is not satisfiable");
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return r;
+        }
+    };
+    let cut_at = matches!(mischief, Mischief::DropMidBody | Mischief::StallMidBody)
+        .then(|| start + (end - start) / 2);
+    let counter = s.clone();
+    let key = (package_id, file_id);
+    let body = BodyStream {
+        content: file.content.clone(),
+        pos: start,
+        end,
+        cut_at,
+        stall: mischief == Mischief::StallMidBody,
+        bytes_per_sec: s.faults.conn_bytes_per_sec.load(Relaxed),
+        started: tokio::time::Instant::now(),
+        sent: 0,
+        on_sent: Box::new(move |n| {
+            if let Some(c) = counter.served.get(&key) {
+                c.fetch_add(n, Relaxed);
+            }
+        }),
+    };
+    let mut resp = Response::new(Body::from_stream(body.into_stream()));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", start, end - 1))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    resp
+}
+
+const BODY_CHUNK: u64 = 64 * 1024;
+
+struct BodyStream {
+    content: Content,
+    pos: u64,
+    end: u64,
+    cut_at: Option<u64>,
+    stall: bool,
+    bytes_per_sec: u64,
+    started: tokio::time::Instant,
+    sent: u64,
+    on_sent: Box<dyn Fn(u64) + Send + Sync>,
+}
+
+impl BodyStream {
+    fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+        futures_util::stream::unfold(Some(self), |state| async move {
+            let mut s = state?;
+            if s.pos >= s.end {
+                return None;
+            }
+            if s.cut_at.is_some_and(|cut| s.pos >= cut) {
+                if s.stall {
+                    // Hold the connection open and silent, as a wedged server would.
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return None;
+                }
+                let err = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated connection drop",
+                );
+                return Some((Err(err), None));
+            }
+            let limit = s.cut_at.unwrap_or(s.end).min(s.end);
+            let n = (limit - s.pos).min(BODY_CHUNK);
+            if s.bytes_per_sec > 0 {
+                let due = s.started
+                    + Duration::from_secs_f64(s.sent as f64 / s.bytes_per_sec as f64);
+                tokio::time::sleep_until(due).await;
+            }
+            let mut buf = vec![0u8; n as usize];
+            s.content.fill(s.pos, &mut buf);
+            s.pos += n;
+            s.sent += n;
+            (s.on_sent)(n);
+            Some((Ok(Bytes::from(buf)), Some(s)))
+        })
+    }
+}
