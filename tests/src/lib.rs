@@ -1,1 +1,166 @@
+//! Helpers for the end-to-end tests: a simulator, an engine wired to it, and checks on
+//! what landed on disk.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use inbound_engine::{DownloadDetail, DownloadState, Engine, EngineConfig, Event};
+use inbound_sim::{Sim, SimPackage};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+pub use inbound_engine;
+pub use inbound_sim;
+
+/// A simulator and an engine using it, each with its own temporary folders.
+pub struct Harness {
+    pub sim: Sim,
+    pub engine: Engine,
+    pub data: TempDir,
+    /// Parent of the destination, to check nothing lands beside it.
+    pub root: TempDir,
+}
+
+impl Harness {
+    pub async fn new(packages: Vec<SimPackage>) -> Self {
+        Self::with_config(packages, |_| {}).await
+    }
+
+    pub async fn with_config(packages: Vec<SimPackage>, tweak: impl FnOnce(&mut EngineConfig)) -> Self {
+        let sim = Sim::start(packages).await.expect("simulator starts");
+        let data = tempfile::tempdir().expect("temp dir");
+        let root = tempfile::tempdir().expect("temp dir");
+        let config = test_config(&sim, data.path(), tweak);
+        let engine = Engine::open(config).await.expect("engine opens");
+        Self { sim, engine, data, root }
+    }
+
+    pub fn dest(&self) -> PathBuf {
+        self.root.path().join("dest")
+    }
+
+    pub fn link(&self, link_id: &str) -> String {
+        self.package(link_id).link()
+    }
+
+    pub fn package(&self, link_id: &str) -> &SimPackage {
+        self.sim
+            .packages()
+            .iter()
+            .find(|p| p.link_id == link_id)
+            .expect("package exists")
+    }
+
+    /// Stops the engine and opens a new one on the same data folder, as after a
+    /// restart of the app.
+    pub async fn restart(self, tweak: impl FnOnce(&mut EngineConfig)) -> Self {
+        let Self { sim, engine, data, root } = self;
+        engine.shutdown().await;
+        drop(engine);
+        let config = test_config(&sim, data.path(), tweak);
+        let engine = Engine::open(config).await.expect("engine reopens");
+        Self { sim, engine, data, root }
+    }
+}
+
+/// Short retry delays and stall timeout so fault tests finish quickly.
+pub fn test_config(sim: &Sim, data: &Path, tweak: impl FnOnce(&mut EngineConfig)) -> EngineConfig {
+    let mut c = EngineConfig::new(data);
+    c.api_url = sim.api_url();
+    c.retry_base_delay = Duration::from_millis(50);
+    c.retry_max_delay = Duration::from_millis(500);
+    c.stall_timeout = Duration::from_secs(2);
+    c.chunk_size = 1024 * 1024;
+    tweak(&mut c);
+    c
+}
+
+/// Waits until the download reaches one of `states`, failing after `timeout`.
+pub async fn wait_for(engine: &Engine, id: &str, states: &[DownloadState], timeout: Duration) -> DownloadDetail {
+    let mut events = engine.subscribe();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let detail = engine.get(id).expect("download exists");
+        if states.contains(&detail.summary.state) {
+            return detail;
+        }
+        let wait = tokio::time::timeout_at(deadline, async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::StateChanged { .. }) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        if wait.is_err() {
+            let d = engine.get(id).expect("download exists");
+            panic!(
+                "download did not reach {states:?} within {timeout:?}: state {:?}, error {:?}, {}/{} bytes",
+                d.summary.state, d.summary.error, d.summary.bytes_done, d.summary.total_bytes
+            );
+        }
+    }
+}
+
+/// Waits until at least `bytes` of the download are done.
+pub async fn wait_for_bytes(engine: &Engine, id: &str, bytes: u64, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while engine.get(id).expect("download exists").summary.bytes_done < bytes {
+        assert!(tokio::time::Instant::now() < deadline, "no progress to {bytes} bytes within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).expect("read file");
+    hex::encode(h.finalize())
+}
+
+/// Every file of `detail` that should have been downloaded is at its planned path
+/// under `dest` with the simulator's exact bytes. Returns how many were checked.
+pub fn assert_files_match(detail: &DownloadDetail, package: &SimPackage, dest: &Path) -> usize {
+    let mut checked = 0;
+    for f in &detail.files {
+        let sim_file = package
+            .files
+            .iter()
+            .find(|s| s.id == f.file_id)
+            .expect("file is in the package");
+        if sim_file.virus || sim_file.kind != "file" {
+            continue;
+        }
+        let on_disk = dest.join(&f.path);
+        assert!(on_disk.starts_with(dest), "{} escapes {}", on_disk.display(), dest.display());
+        assert_eq!(
+            sha256_file(&on_disk),
+            sim_file.content.sha256_hex(),
+            "content of {} ({})",
+            f.package_path,
+            on_disk.display()
+        );
+        checked += 1;
+    }
+    checked
+}
+
+/// All regular files under `dir`, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.push(rel.to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,1 +1,54 @@
-fn main() {}
+//! `inbound`: download MASV packages from a terminal, and run the simulator.
+
+mod get;
+mod logging;
+mod progress;
+mod rate;
+mod sim;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "inbound", version, about = "Fast, resumable downloads of MASV packages")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download a package from a MASV link (run the same command again to resume).
+    Get(get::GetArgs),
+    /// Serve a simulated MASV API and storage, printing the links it serves.
+    Sim(sim::SimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            get::fail_line(&format!("cannot start: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Get(args) => get::run(args).await,
+            Command::Sim(args) => sim::run(args).await,
+        }
+    })
+}
+
+/// The data folder: `INBOUND_DATA_DIR`, else the platform's.
+fn data_dir() -> anyhow::Result<PathBuf> {
+    inbound_engine::default_data_dir().ok_or_else(|| {
+        anyhow::anyhow!("cannot find a data folder for Inbound; set INBOUND_DATA_DIR")
+    })
+}

@@ -104,3 +104,20 @@ pub fn mixed(link_id: &str, large_files: usize, large_size: u64, small_files: us
     }
     p
 }
+
+/// The demo package behind a password (`letmein`), for trying the password prompt.
+pub fn demo_with_password() -> SimPackage {
+    let mut p = demo();
+    p.link_id = "demo-locked".into();
+    p.secret = "demo-locked-secret".into();
+    p.package_id = "pkg-demo-locked".into();
+    p.name = "Inbound demo (password protected)".into();
+    p.with_password("letmein")
+}
+
+/// A link whose package has expired.
+pub fn demo_expired() -> SimPackage {
+    SimPackage::new("demo-expired", "Expired delivery")
+        .with_file(SimFile::new("e1", "gone.mov", Content::generated(77, 1024)))
+        .expired()
+}

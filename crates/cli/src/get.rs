@@ -1,0 +1,185 @@
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use inbound_engine::{
+    DownloadState, Engine, EngineConfig, EngineError, Event, MasvError, Secret, human_bytes,
+};
+use inbound_sim::Sim;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::progress::ProgressView;
+
+/// Exit code after Ctrl-C, as shells expect for SIGINT.
+const INTERRUPTED: u8 = 130;
+/// Per-connection cap of the demo's simulated storage, so the demo shows progress.
+const DEMO_CONN_RATE: u64 = 6 * 1024 * 1024;
+
+#[derive(Args)]
+pub struct GetArgs {
+    /// The MASV download link (https://get.massive.app/...?secret=...).
+    #[arg(required_unless_present = "demo")]
+    url: Option<String>,
+    /// Folder to download into [default: Downloads/MASV].
+    #[arg(long, short)]
+    dest: Option<PathBuf>,
+    /// Read the link's password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Parallel connections for this package.
+    #[arg(long, short = 'c', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: u16,
+    /// Bandwidth limit, e.g. 20M (bytes per second, binary units).
+    #[arg(long, value_parser = crate::rate::parse_bytes)]
+    limit: Option<u64>,
+    /// Download Inbound's demo package from a built-in simulator (no MASV link needed).
+    #[arg(long, conflicts_with = "url")]
+    demo: bool,
+}
+
+pub async fn run(args: GetArgs) -> ExitCode {
+    match get(args).await {
+        Ok(code) => code,
+        Err(e) => {
+            fail_line(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The one line a failed command prints.
+pub fn fail_line(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "error: {msg}");
+}
+
+async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = crate::data_dir()?;
+    let _log_guard = crate::logging::init(Some(&data_dir));
+    let dest = match &args.dest {
+        Some(d) => std::path::absolute(d).with_context(|| format!("bad folder {}", d.display()))?,
+        None => inbound_engine::default_destination()
+            .context("cannot find your Downloads folder; pass --dest DIR")?,
+    };
+    let password = if args.password_stdin {
+        Some(read_password()?)
+    } else {
+        None
+    };
+    let mut config = EngineConfig::new(&data_dir);
+    config.auto_resume = false;
+    config.connections_per_download = usize::from(args.connections);
+    config.bandwidth_limit = args.limit;
+    let (_sim, url) = if args.demo {
+        let sim = Sim::start(vec![inbound_sim::catalog::demo()])
+            .await
+            .context("cannot start the demo simulator")?;
+        sim.faults().set_conn_rate(DEMO_CONN_RATE);
+        config.api_url = sim.api_url();
+        let link = sim.packages()[0].link();
+        (Some(sim), link)
+    } else {
+        (None, args.url.unwrap_or_default())
+    };
+    let engine = Engine::open(config).await?;
+    let mut events = engine.subscribe();
+    let id = match engine.add(&url, &dest, password).await {
+        Ok(id) => id,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(explain_add_error(e, args.password_stdin));
+        }
+    };
+    let detail = engine.get(&id)?;
+    let mut view = ProgressView::new(&detail);
+    let mut state = detail.summary.state;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while !matches!(state, DownloadState::Complete | DownloadState::Error) {
+        tokio::select! {
+            _ = &mut ctrl_c => {
+                view.finish();
+                engine.shutdown().await;
+                fail_line("stopped; progress is saved, run the same command again to resume");
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+            ev = events.recv() => match ev {
+                Ok(Event::StateChanged { id: ev_id, state: s, .. }) if ev_id == id => state = s,
+                Ok(Event::Progress { downloads }) => {
+                    if let Some(p) = downloads.iter().find(|p| p.id == id) {
+                        view.update(p);
+                    }
+                }
+                Ok(Event::FileStateChanged { id: ev_id, index, state: fs, .. }) if ev_id == id => {
+                    view.file_state(index, fs);
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => state = engine.get(&id)?.summary.state,
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+    view.finish();
+    let summary = engine.get(&id)?.summary;
+    engine.shutdown().await;
+    report(&summary, &dest)
+}
+
+fn report(summary: &inbound_engine::DownloadSummary, dest: &std::path::Path) -> anyhow::Result<ExitCode> {
+    if summary.state == DownloadState::Error {
+        anyhow::bail!(
+            "{}",
+            summary
+                .error
+                .clone()
+                .unwrap_or_else(|| "the download failed; run the command again to retry".into())
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Downloaded \"{}\": {} files, {} into {}",
+        summary.name,
+        summary.files_complete,
+        human_bytes(summary.total_bytes),
+        dest.display()
+    )?;
+    if !summary.virus_files.is_empty() {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "warning: {} file(s) flagged as infected by MASV were not downloaded:",
+            summary.virus_files.len()
+        )?;
+        for f in &summary.virus_files {
+            writeln!(err, "  {f}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let pw = line.trim_end_matches(['\r', '\n']);
+    if pw.is_empty() {
+        anyhow::bail!("--password-stdin was given but standard input had no password");
+    }
+    Ok(Secret::new(pw))
+}
+
+fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
+    match e {
+        EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(
+            "password required: this link is protected; pass the password on standard input with --password-stdin"
+        ),
+        EngineError::Masv(MasvError::WrongPassword) => anyhow::anyhow!(
+            "wrong password for this link: check it with the sender and try again"
+        ),
+        other => anyhow::Error::new(other),
+    }
+}

@@ -1,0 +1,132 @@
+//! Terminal progress: one bar for the package, one per file in flight.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inbound_engine::{DownloadDetail, DownloadProgress, FileState, human_bytes};
+
+const MAX_FILE_BARS: usize = 8;
+
+pub struct ProgressView {
+    multi: MultiProgress,
+    total: ProgressBar,
+    files: Vec<(String, u64)>,
+    bars: HashMap<usize, ProgressBar>,
+    file_style: ProgressStyle,
+}
+
+impl ProgressView {
+    pub fn new(detail: &DownloadDetail) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
+        let total = multi.add(ProgressBar::new(detail.summary.total_bytes));
+        total.set_style(
+            ProgressStyle::with_template(
+                "{prefix:.bold} [{bar:40.cyan/blue}] {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        total.set_prefix(truncate(&detail.summary.name, 40));
+        total.set_position(detail.summary.bytes_done);
+        total.enable_steady_tick(Duration::from_millis(250));
+        let file_style = ProgressStyle::with_template("  {prefix:40} [{bar:30}] {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        Self {
+            multi,
+            total,
+            files: detail
+                .files
+                .iter()
+                .map(|f| (f.package_path.clone(), f.size))
+                .collect(),
+            bars: HashMap::new(),
+            file_style,
+        }
+    }
+
+    pub fn update(&mut self, p: &DownloadProgress) {
+        self.total.set_length(p.total_bytes);
+        self.total.set_position(p.bytes_done);
+        let eta = p
+            .eta_secs
+            .map(|s| format!(", {} left", format_eta(s)))
+            .unwrap_or_default();
+        self.total
+            .set_message(format!("{}/s{eta}", human_bytes(p.rate)));
+        for f in &p.files {
+            let Some((name, size)) = self.files.get(f.index) else {
+                continue;
+            };
+            if f.bytes_done >= *size {
+                self.remove(f.index);
+                continue;
+            }
+            if !self.bars.contains_key(&f.index) && self.bars.len() >= MAX_FILE_BARS {
+                continue;
+            }
+            let bar = self.bars.entry(f.index).or_insert_with(|| {
+                let b = self.multi.add(ProgressBar::new(*size));
+                b.set_style(self.file_style.clone());
+                b.set_prefix(truncate(name, 40));
+                b
+            });
+            bar.set_position(f.bytes_done);
+            bar.set_message(format!("{}/s", human_bytes(f.rate)));
+        }
+    }
+
+    pub fn file_state(&mut self, index: usize, state: FileState) {
+        if state.is_settled() || state == FileState::Error {
+            self.remove(index);
+        }
+    }
+
+    fn remove(&mut self, index: usize) {
+        if let Some(b) = self.bars.remove(&index) {
+            b.finish_and_clear();
+            self.multi.remove(&b);
+        }
+    }
+
+    pub fn finish(&mut self) {
+        for (_, b) in self.bars.drain() {
+            b.finish_and_clear();
+        }
+        self.total.finish_and_clear();
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let tail: String = s.chars().rev().take(max - 1).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("…{tail}")
+    }
+}
+
+fn format_eta(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_and_names_fit_the_terminal() {
+        assert_eq!(format_eta(5), "5s");
+        assert_eq!(format_eta(125), "2m05s");
+        assert_eq!(format_eta(7320), "2h02m");
+        assert_eq!(truncate("short", 10), "short");
+        let t = truncate("a/very/long/path/to/some/file.mov", 12);
+        assert_eq!(t.chars().count(), 12);
+        assert!(t.ends_with("file.mov"));
+    }
+}
