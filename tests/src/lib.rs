@@ -1,6 +1,9 @@
 //! Helpers for the end-to-end tests: a simulator, an engine wired to it, and checks on
 //! what landed on disk.
 
+// Test support: a failed setup step should stop the test with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,13 +29,21 @@ impl Harness {
         Self::with_config(packages, |_| {}).await
     }
 
-    pub async fn with_config(packages: Vec<SimPackage>, tweak: impl FnOnce(&mut EngineConfig)) -> Self {
+    pub async fn with_config(
+        packages: Vec<SimPackage>,
+        tweak: impl FnOnce(&mut EngineConfig),
+    ) -> Self {
         let sim = Sim::start(packages).await.expect("simulator starts");
         let data = tempfile::tempdir().expect("temp dir");
         let root = tempfile::tempdir().expect("temp dir");
         let config = test_config(&sim, data.path(), tweak);
         let engine = Engine::open(config).await.expect("engine opens");
-        Self { sim, engine, data, root }
+        Self {
+            sim,
+            engine,
+            data,
+            root,
+        }
     }
 
     pub fn dest(&self) -> PathBuf {
@@ -54,12 +65,22 @@ impl Harness {
     /// Stops the engine and opens a new one on the same data folder, as after a
     /// restart of the app.
     pub async fn restart(self, tweak: impl FnOnce(&mut EngineConfig)) -> Self {
-        let Self { sim, engine, data, root } = self;
+        let Self {
+            sim,
+            engine,
+            data,
+            root,
+        } = self;
         engine.shutdown().await;
         drop(engine);
         let config = test_config(&sim, data.path(), tweak);
         let engine = Engine::open(config).await.expect("engine reopens");
-        Self { sim, engine, data, root }
+        Self {
+            sim,
+            engine,
+            data,
+            root,
+        }
     }
 }
 
@@ -76,7 +97,12 @@ pub fn test_config(sim: &Sim, data: &Path, tweak: impl FnOnce(&mut EngineConfig)
 }
 
 /// Waits until the download reaches one of `states`, failing after `timeout`.
-pub async fn wait_for(engine: &Engine, id: &str, states: &[DownloadState], timeout: Duration) -> DownloadDetail {
+pub async fn wait_for(
+    engine: &Engine,
+    id: &str,
+    states: &[DownloadState],
+    timeout: Duration,
+) -> DownloadDetail {
     let mut events = engine.subscribe();
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -107,13 +133,17 @@ pub async fn wait_for(engine: &Engine, id: &str, states: &[DownloadState], timeo
 pub async fn wait_for_bytes(engine: &Engine, id: &str, bytes: u64, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     while engine.get(id).expect("download exists").summary.bytes_done < bytes {
-        assert!(tokio::time::Instant::now() < deadline, "no progress to {bytes} bytes within {timeout:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no progress to {bytes} bytes within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 pub fn sha256_file(path: &Path) -> String {
-    let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut f =
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).expect("read file");
     hex::encode(h.finalize())
@@ -133,7 +163,12 @@ pub fn assert_files_match(detail: &DownloadDetail, package: &SimPackage, dest: &
             continue;
         }
         let on_disk = dest.join(&f.path);
-        assert!(on_disk.starts_with(dest), "{} escapes {}", on_disk.display(), dest.display());
+        assert!(
+            on_disk.starts_with(dest),
+            "{} escapes {}",
+            on_disk.display(),
+            dest.display()
+        );
         assert_eq!(
             sha256_file(&on_disk),
             sim_file.content.sha256_hex(),
@@ -151,7 +186,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

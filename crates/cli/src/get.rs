@@ -126,7 +126,10 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     report(&summary, &dest)
 }
 
-fn report(summary: &inbound_engine::DownloadSummary, dest: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn report(
+    summary: &inbound_engine::DownloadSummary,
+    dest: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     if summary.state == DownloadState::Error {
         anyhow::bail!(
             "{}",
@@ -177,9 +180,9 @@ fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
         EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(
             "password required: this link is protected; pass the password on standard input with --password-stdin"
         ),
-        EngineError::Masv(MasvError::WrongPassword) => anyhow::anyhow!(
-            "wrong password for this link: check it with the sender and try again"
-        ),
+        EngineError::Masv(MasvError::WrongPassword) => {
+            anyhow::anyhow!("wrong password for this link: check it with the sender and try again")
+        }
         other => anyhow::Error::new(other),
     }
 }

@@ -6,7 +6,8 @@ use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-const FILE_FILTER: &str = "warn,inbound=info,inbound_engine=info,inbound_masv=info,inbound_sim=info";
+const FILE_FILTER: &str =
+    "warn,inbound=info,inbound_engine=info,inbound_masv=info,inbound_sim=info";
 
 /// Logs to stderr (`RUST_LOG`, default: warnings only, so progress bars stay readable)
 /// and to a daily file in `data_dir/logs`. Keep the guard alive until exit.
@@ -48,4 +49,3 @@ pub fn init(data_dir: Option<&Path>) -> Option<WorkerGuard> {
         .try_init();
     guard
 }
-

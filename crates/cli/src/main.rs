@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "inbound", version, about = "Fast, resumable downloads of MASV packages")]
+#[command(
+    name = "inbound",
+    version,
+    about = "Fast, resumable downloads of MASV packages"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use inbound_engine::{DownloadDetail, DownloadProgress, FileState, human_bytes};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const MAX_FILE_BARS: usize = 8;
 
@@ -30,9 +30,10 @@ impl ProgressView {
         total.set_prefix(truncate(&detail.summary.name, 40));
         total.set_position(detail.summary.bytes_done);
         total.enable_steady_tick(Duration::from_millis(250));
-        let file_style = ProgressStyle::with_template("  {prefix:40} [{bar:30}] {bytes}/{total_bytes} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let file_style =
+            ProgressStyle::with_template("  {prefix:40} [{bar:30}] {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         Self {
             multi,
             total,
@@ -102,7 +103,14 @@ fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
-        let tail: String = s.chars().rev().take(max - 1).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = s
+            .chars()
+            .rev()
+            .take(max - 1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         format!("…{tail}")
     }
 }

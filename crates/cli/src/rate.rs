@@ -6,9 +6,9 @@ pub fn parse_bytes(input: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{input}' is not a size; use a number with an optional unit, like 20M or 500K"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        format!("'{input}' is not a size; use a number with an optional unit, like 20M or 500K")
+    })?;
     let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,

@@ -84,7 +84,12 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
         catalog::hostile(),
         catalog::large("large", args.large_size),
         catalog::many_files("many", args.many_files),
-        catalog::mixed("mixed", args.mixed_large, args.mixed_large_size, args.mixed_small),
+        catalog::mixed(
+            "mixed",
+            args.mixed_large,
+            args.mixed_large_size,
+            args.mixed_small,
+        ),
     ];
     let sim = Sim::start_on(
         SocketAddr::new(args.bind, args.port),

@@ -49,7 +49,10 @@ impl Bandwidth {
     }
 
     fn snapshot(&self) -> Option<Limit> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Waits until `bytes` may pass.

@@ -160,7 +160,11 @@ impl Download {
     }
 
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().filter(|f| f.is_wanted()).map(|f| f.size).sum()
+        self.files
+            .iter()
+            .filter(|f| f.is_wanted())
+            .map(|f| f.size)
+            .sum()
     }
 
     pub fn bytes_done(&self) -> u64 {

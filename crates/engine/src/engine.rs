@@ -16,9 +16,7 @@ use crate::config::EngineConfig;
 use crate::download::{Download, RunHandle, lock};
 use crate::error::EngineError;
 use crate::fsutil::{DataDirLock, restrict_to_user};
-use crate::model::{
-    DownloadDetail, DownloadId, DownloadState, DownloadSummary, Event, FileState,
-};
+use crate::model::{DownloadDetail, DownloadId, DownloadState, DownloadSummary, Event, FileState};
 use crate::paths::PathPlanner;
 use crate::progress::Meter;
 use crate::runner::{self, RunEnd};
@@ -161,7 +159,10 @@ impl Engine {
             return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
         }
         if let Some(existing) = self.find_existing(&link, dst_folder) {
-            if matches!(existing.state(), DownloadState::Paused | DownloadState::Error) {
+            if matches!(
+                existing.state(),
+                DownloadState::Paused | DownloadState::Error
+            ) {
                 self.resume(&existing.id)?;
             }
             return Ok(existing.id.clone());
@@ -353,7 +354,9 @@ impl Engine {
 
     /// Applies to runs that start after the change.
     pub fn set_connections_per_download(&self, n: usize) {
-        self.shared.connections_per_download.store(n.max(1), Relaxed);
+        self.shared
+            .connections_per_download
+            .store(n.max(1), Relaxed);
     }
 
     /// Stops every transfer, saving progress; unfinished downloads resume on the next

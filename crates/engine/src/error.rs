@@ -6,7 +6,9 @@ use inbound_masv::MasvError;
 /// act on, and never contain a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("Inbound is already running with this data folder ({dir}); close the other Inbound (desktop app, agent or CLI) or set INBOUND_DATA_DIR to another folder")]
+    #[error(
+        "Inbound is already running with this data folder ({dir}); close the other Inbound (desktop app, agent or CLI) or set INBOUND_DATA_DIR to another folder"
+    )]
     AlreadyRunning { dir: PathBuf },
     #[error("{0}")]
     Masv(#[from] MasvError),
@@ -19,7 +21,9 @@ pub enum EngineError {
     },
     #[error("no download with id {0}")]
     UnknownDownload(String),
-    #[error("the download database at {path} cannot be used: {source}; move it aside to start fresh")]
+    #[error(
+        "the download database at {path} cannot be used: {source}; move it aside to start fresh"
+    )]
     Database {
         path: PathBuf,
         source: rusqlite::Error,

@@ -84,13 +84,11 @@ pub(crate) fn create_dirs_inside(root: &Path, rel: &Path) -> io::Result<Vec<Path
                     format!("{} exists and is not a folder", abs.display()),
                 ));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match std::fs::create_dir(&abs) {
-                    Ok(()) => created.push(cur_rel.clone()),
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&abs) {
+                Ok(()) => created.push(cur_rel.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
         }
     }
@@ -203,7 +201,11 @@ mod tests {
         assert!(!outside.path().join("sub").exists());
         let created = create_dirs_inside(root.path(), Path::new("a/b")).unwrap();
         assert_eq!(created, vec![PathBuf::from("a"), PathBuf::from("a/b")]);
-        assert!(create_dirs_inside(root.path(), Path::new("a/b")).unwrap().is_empty());
+        assert!(
+            create_dirs_inside(root.path(), Path::new("a/b"))
+                .unwrap()
+                .is_empty()
+        );
         assert!(create_dirs_inside(root.path(), Path::new("../x")).is_err());
     }
 
@@ -231,7 +233,10 @@ mod tests {
         assert!(!part.exists());
         let mtime = std::fs::metadata(&dest).unwrap().modified().unwrap();
         assert_eq!(
-            mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
             1_700_000_000
         );
     }

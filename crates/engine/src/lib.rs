@@ -24,8 +24,8 @@ pub use engine::Engine;
 pub use error::EngineError;
 pub use inbound_masv::{MasvError, Secret};
 pub use model::{
-    DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event,
-    FileInfo, FileProgress, FileState,
+    DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileInfo,
+    FileProgress, FileState,
 };
 pub use paths::{NameRules, PART_SUFFIX, sanitize_package_path};
 pub use runner::human_bytes;

@@ -79,13 +79,15 @@ fn sanitize_component(c: &str, rules: NameRules) -> String {
 fn is_windows_reserved(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or_default().trim_end();
     let upper = stem.to_ascii_uppercase();
-    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$")
-        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-            && stem.chars().count() == 4
-            && stem
-                .chars()
-                .nth(3)
-                .is_some_and(|d| matches!(d, '1'..='9' | '¹' | '²' | '³')))
+    matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+        && stem.chars().count() == 4
+        && stem
+            .chars()
+            .nth(3)
+            .is_some_and(|d| matches!(d, '1'..='9' | '¹' | '²' | '³')))
 }
 
 fn truncate_keeping_extension(s: &str, max: usize) -> String {
@@ -184,7 +186,9 @@ fn numbered(base: &str, n: u32, keep_extension: bool) -> String {
         _ => (base, ""),
     };
     let suffix = format!(" ({n}){ext}");
-    let mut cut = MAX_COMPONENT_BYTES.saturating_sub(suffix.len()).min(stem.len());
+    let mut cut = MAX_COMPONENT_BYTES
+        .saturating_sub(suffix.len())
+        .min(stem.len());
     while !stem.is_char_boundary(cut) {
         cut -= 1;
     }

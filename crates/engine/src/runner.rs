@@ -160,7 +160,11 @@ async fn prepare(
             let mut s = start;
             while s < end {
                 let e = (s + chunk).min(end);
-                queue.push_back(Work { idx: f.idx, start: s, end: e });
+                queue.push_back(Work {
+                    idx: f.idx,
+                    start: s,
+                    end: e,
+                });
                 s = e;
             }
         }
@@ -235,7 +239,13 @@ impl RunCtx {
     }
 
     /// Makes `[start, end)` durable and records it. Returns whether the file is whole.
-    async fn record(&self, f: &FileSlot, handle: &Arc<File>, start: u64, end: u64) -> Result<bool, String> {
+    async fn record(
+        &self,
+        f: &FileSlot,
+        handle: &Arc<File>,
+        start: u64,
+        end: u64,
+    ) -> Result<bool, String> {
         if self.shared.config.durable_writes {
             let h = handle.clone();
             let synced = tokio::task::spawn_blocking(move || h.sync_data()).await;
@@ -329,7 +339,10 @@ async fn worker(ctx: Arc<RunCtx>) {
         if written > 0 {
             backoff.reset();
             url_refreshes = 0;
-            match ctx.record(f, &handle, work.start, work.start + written).await {
+            match ctx
+                .record(f, &handle, work.start, work.start + written)
+                .await
+            {
                 Ok(true) => {
                     if let Err(msg) = ctx.complete(f) {
                         ctx.fail(msg);
@@ -383,7 +396,8 @@ async fn worker(ctx: Arc<RunCtx>) {
             }
             Err(FetchError::Fatal(msg)) => {
                 let msg = format!("{}: {msg}", f.package_path);
-                let _ = set_file_state(&ctx.shared, &ctx.dl, f, FileState::Error, Some(msg.clone()));
+                let _ =
+                    set_file_state(&ctx.shared, &ctx.dl, f, FileState::Error, Some(msg.clone()));
                 ctx.fail(msg);
                 break;
             }

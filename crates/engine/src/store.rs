@@ -201,8 +201,7 @@ impl Store {
 
     fn load_files(conn: &Connection, id: &str) -> Result<Vec<FileRow>> {
         let mut ranges: std::collections::HashMap<usize, Vec<(u64, u64)>> = Default::default();
-        let mut stmt =
-            conn.prepare("SELECT idx, start, end FROM ranges WHERE download_id = ?1")?;
+        let mut stmt = conn.prepare("SELECT idx, start, end FROM ranges WHERE download_id = ?1")?;
         for row in stmt.query_map([id], |r| {
             Ok((
                 r.get::<_, i64>(0)? as usize,
@@ -299,8 +298,7 @@ impl Store {
 
     pub fn created_dirs(&self, id: &str) -> Result<Vec<PathBuf>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT rel_path FROM created_dirs WHERE download_id = ?1")?;
+        let mut stmt = conn.prepare("SELECT rel_path FROM created_dirs WHERE download_id = ?1")?;
         stmt.query_map([id], |r| r.get::<_, String>(0).map(PathBuf::from))?
             .collect()
     }
@@ -359,7 +357,8 @@ mod tests {
             s.insert_download(&row("d1"), &[file(0), file(1)]).unwrap();
             s.set_ranges("d1", 1, &[(0, 4), (6, 8)]).unwrap();
             s.set_ranges("d1", 1, &[(0, 8)]).unwrap();
-            s.set_file_state("d1", 0, FileState::Complete, None).unwrap();
+            s.set_file_state("d1", 0, FileState::Complete, None)
+                .unwrap();
             s.set_state("d1", DownloadState::Error, Some("boom"), None)
                 .unwrap();
             s.add_created_dir("d1", Path::new("a")).unwrap();

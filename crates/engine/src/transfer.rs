@@ -88,7 +88,10 @@ async fn receive(
     let send = req
         .http
         .get(req.url.expose())
-        .header(reqwest::header::RANGE, format!("bytes={}-{}", req.start, req.end - 1))
+        .header(
+            reqwest::header::RANGE,
+            format!("bytes={}-{}", req.start, req.end - 1),
+        )
         .send();
     let mut resp = tokio::select! {
         _ = req.cancel.cancelled() => return Err(FetchError::Cancelled),
@@ -108,7 +111,11 @@ async fn receive(
         let mut chunk = match next {
             Err(_) => return Err(transient("the download stalled (no data received)")),
             Ok(Err(e)) => return Err(transient(network_message(e))),
-            Ok(Ok(None)) => return Err(transient("the connection closed before the range was complete")),
+            Ok(Ok(None)) => {
+                return Err(transient(
+                    "the connection closed before the range was complete",
+                ));
+            }
             Ok(Ok(Some(c))) => c,
         };
         // A server answering 200 to a range sends the whole file; keep only ours.

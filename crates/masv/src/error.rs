@@ -6,7 +6,9 @@ use std::time::Duration;
 pub enum MasvError {
     #[error("this is not a valid MASV link: {0}")]
     InvalidLink(String),
-    #[error("the link was not found: check that it was copied completely, or ask the sender for a new one")]
+    #[error(
+        "the link was not found: check that it was copied completely, or ask the sender for a new one"
+    )]
     BadLink,
     #[error("the link has expired: ask the sender to extend it or send a new one")]
     Expired,

@@ -67,7 +67,10 @@ impl LinkRef {
 }
 
 fn is_plain_id(id: &str) -> bool {
-    id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn invalid(why: &str) -> MasvError {
@@ -80,8 +83,8 @@ mod tests {
 
     #[test]
     fn parses_both_hosts_with_extra_parameters_and_whitespace() {
-        let a = LinkRef::parse("  https://get.massive.app/ABC123?lang=fr&secret=s3cr3t \n")
-            .unwrap();
+        let a =
+            LinkRef::parse("  https://get.massive.app/ABC123?lang=fr&secret=s3cr3t \n").unwrap();
         assert_eq!(a.id, "ABC123");
         assert_eq!(a.secret.expose(), "s3cr3t");
         let b = LinkRef::parse("https://get.massive.io/xyz_9?secret=abc").unwrap();

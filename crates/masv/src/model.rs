@@ -62,7 +62,12 @@ impl PackageFile {
     /// The file's place inside the package as the sender named it: `path` joined with
     /// `name`. Untrusted: the engine sanitises it before touching the disk.
     pub fn package_path(&self) -> String {
-        match self.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        match self
+            .path
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             Some(dir) => format!("{}/{}", dir.trim_end_matches(['/', '\\']), self.name),
             None => self.name.clone(),
         }

@@ -20,8 +20,12 @@ pub fn demo() -> SimPackage {
                 .in_folder("Coastline/Day 1"),
         )
         .with_file(
-            SimFile::new("d3", "Scène 4 – take 2.wav", Content::generated(3, 12 * MIB))
-                .in_folder("Coastline/Audio"),
+            SimFile::new(
+                "d3",
+                "Scène 4 – take 2.wav",
+                Content::generated(3, 12 * MIB),
+            )
+            .in_folder("Coastline/Audio"),
         )
         .with_file(
             SimFile::new("d4", "still_01.jpg", Content::generated(4, 3 * MIB))
@@ -31,11 +35,15 @@ pub fn demo() -> SimPackage {
             SimFile::new("d5", "still_02.jpg", Content::generated(5, 2 * MIB))
                 .in_folder("Coastline/Stills"),
         )
-        .with_file(SimFile::new("d6", "Read me.txt", Content::bytes(notes.as_bytes())))
-        .with_file(SimFile::new("d7", ".keep", Content::bytes(Vec::new())).in_folder("Coastline/Exports"))
+        .with_file(SimFile::new(
+            "d6",
+            "Read me.txt",
+            Content::bytes(notes.as_bytes()),
+        ))
         .with_file(
-            SimFile::new("d8", "invoice.pdf.exe", Content::generated(8, 300_000)).virus(),
+            SimFile::new("d7", ".keep", Content::bytes(Vec::new())).in_folder("Coastline/Exports"),
         )
+        .with_file(SimFile::new("d8", "invoice.pdf.exe", Content::generated(8, 300_000)).virus())
         .with_file(
             SimFile::new("dz", "Coastline.zip", Content::generated(9, 97 * MIB))
                 .kind("zip_windows"),

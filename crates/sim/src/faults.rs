@@ -124,5 +124,5 @@ impl Faults {
 
 fn fires(every: &AtomicU32, n: u64) -> bool {
     let every = u64::from(every.load(Relaxed));
-    every != 0 && n % every == 0
+    every != 0 && n.is_multiple_of(every)
 }

@@ -74,7 +74,10 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=5-"), 10), p(5, 10));
         assert_eq!(parse_range(Some("bytes=5-100"), 10), p(5, 10));
         assert_eq!(parse_range(Some("bytes=-3"), 10), p(7, 10));
-        assert_eq!(parse_range(Some("bytes=10-"), 10), RangeAnswer::Unsatisfiable);
+        assert_eq!(
+            parse_range(Some("bytes=10-"), 10),
+            RangeAnswer::Unsatisfiable
+        );
         assert_eq!(parse_range(Some("bytes=0-"), 0), RangeAnswer::Unsatisfiable);
         assert_eq!(parse_range(Some("bytes=4-2"), 10), RangeAnswer::Whole);
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), RangeAnswer::Whole);

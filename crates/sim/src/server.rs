@@ -73,8 +73,7 @@ impl Sim {
         let addr = listener
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
-        let storage_base =
-            storage_base.unwrap_or_else(|| format!("http://{addr}/storage"));
+        let storage_base = storage_base.unwrap_or_else(|| format!("http://{addr}/storage"));
         let state = Arc::new(SimState::new(packages, storage_base));
         let app = Router::new()
             .route("/v1/links/{link_id}", get(link_route))
@@ -405,8 +404,7 @@ async fn download_url_route(
     if f.virus {
         return api_error(StatusCode::FORBIDDEN, "file is infected");
     }
-    axum::Json(json!({ "method": "GET", "url": s.presign(&package_id, &file_id) }))
-        .into_response()
+    axum::Json(json!({ "method": "GET", "url": s.presign(&package_id, &file_id) })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -433,13 +431,21 @@ async fn storage_route(
     sleep_latency(&s.faults).await;
     s.storage_requests.fetch_add(1, Relaxed);
     let (Some(exp), Some(sig)) = (q.expires, q.signature) else {
-        return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Query-string authentication requires the Signature and Expires parameters");
+        return s3_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Query-string authentication requires the Signature and Expires parameters",
+        );
     };
     if !s
         .signer
         .verify(&["storage", &package_id, &file_id, &exp], &sig)
     {
-        return s3_error(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+        return s3_error(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+        );
     }
     if exp.parse::<u64>().map_or(true, |e| e <= now_ms()) {
         return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
@@ -452,7 +458,11 @@ async fn storage_route(
         .package(&package_id)
         .and_then(|p| p.files.iter().find(|f| f.id == file_id))
     else {
-        return s3_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.");
+        return s3_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+        );
     };
     let len = file.content.len();
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -460,7 +470,11 @@ async fn storage_route(
         RangeAnswer::Whole => (StatusCode::OK, 0, len),
         RangeAnswer::Partial(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end),
         RangeAnswer::Unsatisfiable => {
-            let mut r = s3_error(StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange", "The requested range is not satisfiable");
+            let mut r = s3_error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+            );
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
             }
@@ -490,7 +504,10 @@ async fn storage_route(
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {
         h.insert(header::CONTENT_LENGTH, v);
     }
@@ -538,8 +555,8 @@ impl BodyStream {
             let limit = s.cut_at.unwrap_or(s.end).min(s.end);
             let n = (limit - s.pos).min(BODY_CHUNK);
             if s.bytes_per_sec > 0 {
-                let due = s.started
-                    + Duration::from_secs_f64(s.sent as f64 / s.bytes_per_sec as f64);
+                let due =
+                    s.started + Duration::from_secs_f64(s.sent as f64 / s.bytes_per_sec as f64);
                 tokio::time::sleep_until(due).await;
             }
             let mut buf = vec![0u8; n as usize];

@@ -1,0 +1,222 @@
+//! `inbound get` as a person runs it: killed and restarted, with passwords, with bad
+//! links, and with the demo.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use inbound_sim::{Sim, catalog};
+use sha2::{Digest, Sha256};
+
+const MIB: u64 = 1024 * 1024;
+/// The engine's default ranged-request size.
+const CHUNK: u64 = 8 * MIB;
+
+fn inbound(sim: &Sim, data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_inbound"));
+    c.env("MASV_API_URL", sim.api_url())
+        .env("INBOUND_DATA_DIR", data)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn sha256_file(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).unwrap();
+    hex::encode(h.finalize())
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_five_times_then_completed_with_identical_bytes() {
+    let size = 200 * MIB;
+    let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
+    // 4 connections at 12 MiB/s each: the whole file takes about 4 s.
+    sim.faults().set_conn_rate(12 * MIB);
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let link = sim.packages()[0].link();
+    let connections = 4;
+    let args = [
+        "get",
+        &link,
+        "--dest",
+        dest.path().to_str().unwrap(),
+        "--connections",
+        "4",
+    ];
+
+    let kills = 5;
+    for round in 0..kills {
+        let mut child = inbound(&sim, data.path()).args(args).spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(500 + 60 * round)).await;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "round {round}: finished before the kill"
+        );
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let part = dest.path().join("big.bin.inbound-part");
+    assert!(part.exists(), "progress is kept in the part file");
+    assert!(!dest.path().join("big.bin").exists());
+
+    let out = inbound(&sim, data.path()).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Downloaded"),
+        "{}",
+        text(&out)
+    );
+    assert!(!part.exists());
+    assert_eq!(
+        sha256_file(&dest.path().join("big.bin")),
+        sim.packages()[0].files[0].content.sha256_hex()
+    );
+    let served = sim.package_bytes_served("pkg-big");
+    let bound = size + CHUNK * connections * kills;
+    eprintln!("served {served} bytes for a {size}-byte file over {kills} kills (bound {bound})");
+    assert!(served <= bound, "served {served} bytes, bound {bound}");
+    assert!(
+        served > size,
+        "the kills did interrupt transfers ({served} bytes served)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_prompts_and_bad_links_end_with_one_clear_line() {
+    let sim = Sim::start(vec![catalog::demo_with_password(), catalog::demo_expired()])
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let d = dest.path().join("out");
+    let d = d.to_str().unwrap();
+    let locked = sim.packages()[0].link();
+
+    let out = inbound(&sim, data.path())
+        .args(["get", &locked, "--dest", d])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("password required") && err.contains("--password-stdin"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let run_with_password = |pw: &str| {
+        let mut child = inbound(&sim, data.path())
+            .args(["get", &locked, "--dest", d, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run_with_password("wrong");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong password"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !Path::new(d).exists(),
+        "nothing written before the password is right"
+    );
+
+    let out = run_with_password("letmein");
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("infected") && err.contains("invoice.pdf.exe"),
+        "virus warning: {err}"
+    );
+    assert!(!err.contains("letmein") && !err.contains("secret"), "{err}");
+    assert!(Path::new(d).join("Coastline/Day 1/A001_C002.mov").exists());
+
+    let out = inbound(&sim, data.path())
+        .args(["get", &sim.packages()[1].link(), "--dest", d])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expired"),
+        "{}",
+        text(&out)
+    );
+
+    let out = inbound(&sim, data.path())
+        .args(["get", "https://example.org/x?secret=hush", "--dest", d])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a MASV download link") && !err.contains("hush"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_process_on_the_same_data_folder_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    // The first `get` holds the data folder while it downloads the (slow) demo.
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["get", "--demo", "--dest", dest.path().to_str().unwrap()])
+        .env("INBOUND_DATA_DIR", data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["get", "--demo", "--dest", dest.path().to_str().unwrap()])
+        .env("INBOUND_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already running"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_demo_downloads_without_a_link() {
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["get", "--demo", "--dest", dest.path().to_str().unwrap()])
+        .env("INBOUND_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let demo = catalog::demo();
+    let f = demo.file("A001_C002.mov").unwrap();
+    assert_eq!(
+        sha256_file(&dest.path().join("Coastline/Day 1/A001_C002.mov")),
+        f.content.sha256_hex()
+    );
+}
