@@ -177,17 +177,30 @@ async fn prepare(
 }
 
 fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
-    let part = f.part_path(&dl.dst);
-    open_part_file(&part, 0).map_err(|e| describe_io_error("create", &part, &e))?;
+    if !already_finished(dl, f) {
+        let part = f.part_path(&dl.dst);
+        open_part_file(&part, 0).map_err(|e| describe_io_error("create", &part, &e))?;
+    }
     finish_file(shared, dl, f)
 }
 
 fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
     let final_path = f.final_path(&dl.dst);
-    finish_part(&f.part_path(&dl.dst), &final_path, f.mtime)
-        .map_err(|e| describe_io_error("finish", &final_path, &e))?;
+    if !already_finished(dl, f) {
+        finish_part(&f.part_path(&dl.dst), &final_path, f.mtime)
+            .map_err(|e| describe_io_error("finish", &final_path, &e))?;
+    }
     f.done.store(f.size, Relaxed);
     set_file_state(shared, dl, f, FileState::Complete, None)
+}
+
+/// The rename happened but the process stopped before recording it: the part file is
+/// gone and the final file (whose name no other file had when it was planned) has
+/// the expected size.
+fn already_finished(dl: &Download, f: &FileSlot) -> bool {
+    !f.part_path(&dl.dst).exists()
+        && std::fs::symlink_metadata(f.final_path(&dl.dst))
+            .is_ok_and(|m| m.is_file() && m.len() == f.size)
 }
 
 fn set_file_state(
