@@ -63,6 +63,9 @@ pub struct SimArgs {
     /// Write every file to DIR/{package_id}/{file_id} before serving.
     #[arg(long)]
     export_storage: Option<PathBuf>,
+    /// Serve only these packages (link ids, comma separated), e.g. `mixed`.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 pub async fn run(args: SimArgs) -> ExitCode {
@@ -77,7 +80,7 @@ pub async fn run(args: SimArgs) -> ExitCode {
 }
 
 async fn serve(args: SimArgs) -> anyhow::Result<()> {
-    let packages = vec![
+    let mut packages = vec![
         catalog::demo(),
         catalog::demo_with_password(),
         catalog::demo_expired(),
@@ -91,6 +94,10 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
             args.mixed_small,
         ),
     ];
+    if !args.only.is_empty() {
+        packages.retain(|p| args.only.contains(&p.link_id));
+        anyhow::ensure!(!packages.is_empty(), "--only matched no package");
+    }
     let sim = Sim::start_on(
         SocketAddr::new(args.bind, args.port),
         packages,
