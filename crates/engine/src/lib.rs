@@ -10,6 +10,7 @@ mod engine;
 mod error;
 mod fsutil;
 mod model;
+mod partfile;
 mod paths;
 mod progress;
 mod ranges;

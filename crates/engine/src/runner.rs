@@ -2,7 +2,6 @@
 //! first error that needs a person.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::File;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
@@ -16,13 +15,24 @@ use crate::fsutil::{
     available_space, create_dirs_inside, describe_io_error, finish_part, open_part_file,
 };
 use crate::model::{Event, FileState};
+use crate::partfile::PartFile;
 use crate::session::Session;
-use crate::transfer::{FetchError, RangeRequest, fetch_range};
+use crate::transfer::{Checkpoint, FetchError, RangeRequest, Span, fetch_range};
 
+/// One request covers at most this much; progress inside it is saved every
+/// `chunk_size` bytes.
+const MAX_SEGMENT: u64 = 1024 * 1024 * 1024;
 /// Room kept free beyond the download itself, so the disk is never filled to the brim.
 const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
 /// Storage refusing fresh URLs this often in a row is not an expiry problem.
 const MAX_URL_REFRESHES: u32 = 5;
+/// An idle connection splits another's range only if both halves are at least this big
+/// (a new request costs a round trip).
+const MIN_STEAL_PIECE: u64 = 2 * 1024 * 1024;
+/// Presigned URLs fetched ahead for the files next in line, so connections moving to a
+/// new file do not wait for the API.
+const URL_PREFETCH_AHEAD: usize = 8;
+const URL_PREFETCH_PARALLEL: usize = 4;
 
 pub(crate) enum RunEnd {
     Complete,
@@ -43,7 +53,9 @@ struct RunCtx {
     session: Arc<Session>,
     cancel: CancellationToken,
     queue: Mutex<VecDeque<Work>>,
-    open: Mutex<HashMap<usize, Arc<File>>>,
+    open: Mutex<HashMap<usize, Arc<PartFile>>>,
+    inflight: Mutex<Vec<Arc<Span>>>,
+    prefetch: Arc<tokio::sync::Semaphore>,
     failure: Mutex<Option<String>>,
 }
 
@@ -71,6 +83,8 @@ pub(crate) async fn run(
         cancel: cancel.child_token(),
         queue: Mutex::new(queue),
         open: Mutex::new(HashMap::new()),
+        inflight: Mutex::new(Vec::new()),
+        prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
         failure: Mutex::new(None),
     });
     let mut set = JoinSet::new();
@@ -133,6 +147,7 @@ async fn prepare(
         ));
     }
     let chunk = shared.config.chunk_size.max(64 * 1024);
+    let connections = shared.connections_per_download() as u64;
     let mut queue = VecDeque::new();
     for f in &dl.files {
         if f.state().is_settled() {
@@ -156,10 +171,16 @@ async fn prepare(
             finish_empty(shared, dl, f)?;
             continue;
         }
+        // As many segments as connections (long requests spare round trips); idle
+        // connections later split what is left (work stealing).
+        let segment = f
+            .size
+            .div_ceil(connections)
+            .clamp(chunk, MAX_SEGMENT.max(chunk));
         for (start, end) in lock(&f.ranges).missing(f.size) {
             let mut s = start;
             while s < end {
-                let e = (s + chunk).min(end);
+                let e = (s + segment).min(end);
                 queue.push_back(Work {
                     idx: f.idx,
                     start: s,
@@ -226,12 +247,71 @@ fn set_file_state(
 }
 
 impl RunCtx {
+    /// The next range to fetch: from the queue, or else the second half of the
+    /// longest range another connection is still fetching.
     fn next_work(&self) -> Option<Work> {
-        lock(&self.queue).pop_front()
+        if let Some(w) = lock(&self.queue).pop_front() {
+            return Some(w);
+        }
+        let inflight = lock(&self.inflight);
+        let mut by_remaining: Vec<_> = inflight.iter().collect();
+        by_remaining.sort_by_key(|s| std::cmp::Reverse(s.remaining()));
+        by_remaining.into_iter().find_map(|s| {
+            s.steal_half(MIN_STEAL_PIECE).map(|(start, end)| Work {
+                idx: s.idx,
+                start,
+                end,
+            })
+        })
+    }
+
+    fn track(&self, span: &Arc<Span>) {
+        lock(&self.inflight).push(span.clone());
+    }
+
+    fn untrack(&self, span: &Arc<Span>) {
+        lock(&self.inflight).retain(|s| !Arc::ptr_eq(s, span));
+    }
+
+    /// Starts fetching the presigned URLs of the next files in line.
+    fn prefetch_urls(self: &Arc<Self>) {
+        let upcoming: Vec<usize> = {
+            let queue = lock(&self.queue);
+            let mut seen = Vec::new();
+            for w in queue.iter() {
+                if seen.len() >= URL_PREFETCH_AHEAD {
+                    break;
+                }
+                if !seen.contains(&w.idx) {
+                    seen.push(w.idx);
+                }
+            }
+            seen
+        };
+        for idx in upcoming {
+            if self.session.knows_url(idx) {
+                continue;
+            }
+            let Ok(permit) = self.prefetch.clone().try_acquire_owned() else {
+                return;
+            };
+            let ctx = self.clone();
+            tokio::spawn(async move {
+                let f = &ctx.dl.files[idx];
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => {}
+                    // Errors surface again when a connection asks for this URL.
+                    _ = ctx.session.file_url(idx, &f.file_id) => {}
+                }
+                drop(permit);
+            });
+        }
     }
 
     fn requeue(&self, w: Work) {
-        lock(&self.queue).push_front(w);
+        if w.start < w.end {
+            lock(&self.queue).push_front(w);
+        }
     }
 
     /// Stops the whole run with a message for the person.
@@ -241,12 +321,12 @@ impl RunCtx {
         self.cancel.cancel();
     }
 
-    fn file_handle(&self, f: &FileSlot) -> std::io::Result<Arc<File>> {
+    fn file_handle(&self, f: &FileSlot) -> std::io::Result<Arc<PartFile>> {
         let mut open = lock(&self.open);
         if let Some(h) = open.get(&f.idx) {
             return Ok(h.clone());
         }
-        let h = Arc::new(open_part_file(&f.part_path(&self.dl.dst), f.size)?);
+        let h = Arc::new(PartFile::open(&f.part_path(&self.dl.dst), f.size)?);
         open.insert(f.idx, h.clone());
         Ok(h)
     }
@@ -255,20 +335,15 @@ impl RunCtx {
     async fn record(
         &self,
         f: &FileSlot,
-        handle: &Arc<File>,
+        handle: &Arc<PartFile>,
         start: u64,
         end: u64,
     ) -> Result<bool, String> {
         if self.shared.config.durable_writes {
-            let h = handle.clone();
-            let synced = tokio::task::spawn_blocking(move || h.sync_data()).await;
-            match synced {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    return Err(describe_io_error("write", &f.part_path(&self.dl.dst), &e));
-                }
-                Err(e) => return Err(format!("internal error while saving data: {e}")),
-            }
+            handle
+                .sync()
+                .await
+                .map_err(|e| describe_io_error("write", &f.part_path(&self.dl.dst), &e))?;
         }
         let mut ranges = lock(&f.ranges);
         ranges.insert(start, end);
@@ -306,6 +381,7 @@ async fn worker(ctx: Arc<RunCtx>) {
         if f.state() == FileState::Pending {
             f.set_state(FileState::Transferring);
         }
+        ctx.prefetch_urls();
         let url = tokio::select! {
             _ = ctx.cancel.cancelled() => break,
             u = ctx.session.file_url(f.idx, &f.file_id) => u,
@@ -328,26 +404,30 @@ async fn worker(ctx: Arc<RunCtx>) {
                 break;
             }
         };
-        let seen = std::sync::atomic::AtomicU64::new(0);
+        let span = Arc::new(Span::new(work.idx, work.start, work.end));
+        ctx.track(&span);
         let (written, result) = fetch_range(
             RangeRequest {
                 http: &ctx.shared.http,
                 url: &url.url,
                 file: &handle,
-                start: work.start,
-                end: work.end,
+                span: &span,
                 bandwidth: &ctx.shared.bandwidth,
                 stall_timeout: ctx.shared.config.stall_timeout,
                 cancel: ctx.cancel.clone(),
+                checkpoint_every: ctx.shared.config.chunk_size,
             },
-            |w| {
-                let prev = seen.swap(w, Relaxed);
-                if w > prev {
-                    f.done.fetch_add(w - prev, Relaxed);
-                }
+            |n| {
+                f.done.fetch_add(n, Relaxed);
+            },
+            &Saver {
+                ctx: &ctx,
+                f,
+                handle: &handle,
             },
         )
         .await;
+        ctx.untrack(&span);
         drop(permit);
         if written > 0 {
             backoff.reset();
@@ -371,6 +451,7 @@ async fn worker(ctx: Arc<RunCtx>) {
         }
         let rest = Work {
             start: work.start + written,
+            end: span.end.load(Relaxed),
             ..work
         };
         match result {
@@ -414,11 +495,31 @@ async fn worker(ctx: Arc<RunCtx>) {
                 ctx.fail(msg);
                 break;
             }
+            Err(FetchError::Save(msg)) => {
+                ctx.fail(msg);
+                break;
+            }
             Err(FetchError::Disk(e)) => {
                 ctx.fail(describe_io_error("write", &f.part_path(&ctx.dl.dst), &e));
                 break;
             }
         }
+    }
+}
+
+/// Saves progress in the middle of a long request.
+struct Saver<'a> {
+    ctx: &'a RunCtx,
+    f: &'a FileSlot,
+    handle: &'a Arc<PartFile>,
+}
+
+impl Checkpoint for Saver<'_> {
+    async fn save(&self, start: u64, end: u64) -> Result<(), String> {
+        self.ctx
+            .record(self.f, self.handle, start, end)
+            .await
+            .map(|_| ())
     }
 }
 

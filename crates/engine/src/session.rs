@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use inbound_masv::{LinkInfo, LinkRef, MasvClient, MasvError, PackageFile, Secret};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{Mutex, OnceCell, RwLock};
 
 use crate::retry::Backoff;
 
@@ -39,7 +39,7 @@ pub(crate) struct Session {
     retry: RetryPolicy,
     token: RwLock<(u64, Secret)>,
     refreshing: Mutex<()>,
-    urls: std::sync::Mutex<HashMap<usize, FileUrl>>,
+    urls: std::sync::Mutex<HashMap<usize, Arc<OnceCell<FileUrl>>>>,
     url_generation: AtomicU64,
 }
 
@@ -71,31 +71,41 @@ impl Session {
             .await
     }
 
-    /// The presigned URL for a file, from cache when still believed valid.
+    /// The presigned URL for a file, from cache when still believed valid. Concurrent
+    /// callers for the same file share one request.
     pub async fn file_url(&self, idx: usize, file_id: &str) -> Result<FileUrl, MasvError> {
-        if let Some(u) = self.lock_urls().get(&idx).cloned() {
-            return Ok(u);
-        }
-        let got = self
-            .with_token(|t| async move {
-                self.client
-                    .download_url(&self.package_id, file_id, &t)
-                    .await
+        let cell = self.lock_urls().entry(idx).or_default().clone();
+        cell.get_or_try_init(|| async {
+            let got = self
+                .with_token(|t| async move {
+                    self.client
+                        .download_url(&self.package_id, file_id, &t)
+                        .await
+                })
+                .await?;
+            Ok(FileUrl {
+                generation: self.url_generation.fetch_add(1, Ordering::Relaxed) + 1,
+                url: Arc::new(got.url),
             })
-            .await?;
-        let url = FileUrl {
-            generation: self.url_generation.fetch_add(1, Ordering::Relaxed) + 1,
-            url: Arc::new(got.url),
-        };
-        self.lock_urls().insert(idx, url.clone());
-        Ok(url)
+        })
+        .await
+        .cloned()
+    }
+
+    /// Whether a URL for this file is cached or being fetched.
+    pub fn knows_url(&self, idx: usize) -> bool {
+        self.lock_urls().contains_key(&idx)
     }
 
     /// Storage rejected this URL (expired): forget it unless another connection
     /// already replaced it.
     pub fn invalidate_url(&self, idx: usize, generation: u64) {
         let mut urls = self.lock_urls();
-        if urls.get(&idx).is_some_and(|u| u.generation == generation) {
+        if urls
+            .get(&idx)
+            .and_then(|c| c.get())
+            .is_some_and(|u| u.generation == generation)
+        {
             urls.remove(&idx);
         }
     }
@@ -104,7 +114,7 @@ impl Session {
         self.lock_urls().remove(&idx);
     }
 
-    fn lock_urls(&self) -> std::sync::MutexGuard<'_, HashMap<usize, FileUrl>> {
+    fn lock_urls(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<OnceCell<FileUrl>>>> {
         self.urls.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -1,6 +1,6 @@
 //! One ranged GET from storage, written in place into the part file.
 
-use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use inbound_masv::Secret;
@@ -8,9 +8,7 @@ use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::bandwidth::Bandwidth;
-use crate::fsutil::write_all_at;
-
-const WRITE_BUFFER: usize = 256 * 1024;
+use crate::partfile::PartFile;
 
 #[derive(Debug)]
 pub(crate) enum FetchError {
@@ -25,72 +23,97 @@ pub(crate) enum FetchError {
     Fatal(String),
     /// Writing to the local disk failed.
     Disk(std::io::Error),
+    /// Recording progress failed (message for a person).
+    Save(String),
     Cancelled,
+}
+
+/// Makes bytes written so far durable and records them, while the transfer goes on.
+pub(crate) trait Checkpoint {
+    async fn save(&self, start: u64, end: u64) -> Result<(), String>;
+}
+
+/// A byte range being fetched. `end` may shrink while the transfer runs: an idle
+/// connection takes over the second half of a long range (work stealing), and the
+/// connection that owned it stops at the new end.
+pub(crate) struct Span {
+    pub idx: usize,
+    pub start: u64,
+    /// First byte not yet written.
+    pub pos: AtomicU64,
+    pub end: AtomicU64,
+}
+
+impl Span {
+    pub fn new(idx: usize, start: u64, end: u64) -> Self {
+        Self {
+            idx,
+            start,
+            pos: AtomicU64::new(start),
+            end: AtomicU64::new(end),
+        }
+    }
+
+    /// Takes the second half of what is left, if at least `min_piece` would remain on
+    /// each side. Returns the range taken.
+    pub fn steal_half(&self, min_piece: u64) -> Option<(u64, u64)> {
+        let end = self.end.load(Relaxed);
+        let pos = self.pos.load(Relaxed);
+        let left = end.checked_sub(pos)?;
+        if left < 2 * min_piece {
+            return None;
+        }
+        let mid = pos + left / 2;
+        self.end
+            .compare_exchange(end, mid, Relaxed, Relaxed)
+            .ok()
+            .map(|_| (mid, end))
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.end
+            .load(Relaxed)
+            .saturating_sub(self.pos.load(Relaxed))
+    }
 }
 
 pub(crate) struct RangeRequest<'a> {
     pub http: &'a reqwest::Client,
     pub url: &'a Secret,
-    pub file: &'a File,
-    pub start: u64,
-    pub end: u64,
+    pub file: &'a PartFile,
+    pub span: &'a Span,
     pub bandwidth: &'a Bandwidth,
     pub stall_timeout: Duration,
     pub cancel: CancellationToken,
+    /// Progress is saved after every this many bytes.
+    pub checkpoint_every: u64,
 }
 
-/// Fetches `[start, end)` and writes it at the same offsets. Returns how many bytes
-/// from `start` on were written (whatever happened) and how it ended.
+/// Fetches the span and writes it at the same offsets, calling `on_bytes` with each
+/// amount written. Returns how many bytes from `span.start` on were written (whatever
+/// happened) and how it ended.
 pub(crate) async fn fetch_range(
     req: RangeRequest<'_>,
-    on_progress: impl Fn(u64),
+    on_bytes: impl Fn(u64),
+    checkpoint: &impl Checkpoint,
 ) -> (u64, Result<(), FetchError>) {
-    let mut w = Writer {
-        file: req.file,
-        offset: req.start,
-        buf: Vec::with_capacity(WRITE_BUFFER),
-        written: 0,
-    };
-    let result = receive(&req, &mut w, &on_progress).await;
-    let flushed = w.flush();
-    on_progress(w.written);
-    match (result, flushed) {
-        (Ok(()), Err(e)) | (Err(_), Err(e)) => (w.written, Err(FetchError::Disk(e))),
-        (r, Ok(())) => (w.written, r),
-    }
-}
-
-struct Writer<'a> {
-    file: &'a File,
-    offset: u64,
-    buf: Vec<u8>,
-    written: u64,
-}
-
-impl Writer<'_> {
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        write_all_at(self.file, &self.buf, self.offset + self.written)?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        Ok(())
-    }
+    let result = receive(&req, &on_bytes, checkpoint).await;
+    (req.span.pos.load(Relaxed) - req.span.start, result)
 }
 
 async fn receive(
     req: &RangeRequest<'_>,
-    w: &mut Writer<'_>,
-    on_progress: &impl Fn(u64),
+    on_bytes: &impl Fn(u64),
+    checkpoint: &impl Checkpoint,
 ) -> Result<(), FetchError> {
-    let wanted = req.end - req.start;
+    let span = req.span;
+    let mut saved = span.start;
     let send = req
         .http
         .get(req.url.expose())
         .header(
             reqwest::header::RANGE,
-            format!("bytes={}-{}", req.start, req.end - 1),
+            format!("bytes={}-{}", span.start, span.end.load(Relaxed) - 1),
         )
         .send();
     let mut resp = tokio::select! {
@@ -101,9 +124,13 @@ async fn receive(
             Ok(Ok(resp)) => resp,
         },
     };
-    check_status(&resp, req.start)?;
-    let mut received = 0u64;
-    while received < wanted {
+    check_status(&resp, span.start)?;
+    loop {
+        let pos = span.pos.load(Relaxed);
+        let wanted = span.end.load(Relaxed).saturating_sub(pos);
+        if wanted == 0 {
+            return Ok(());
+        }
         let next = tokio::select! {
             _ = req.cancel.cancelled() => return Err(FetchError::Cancelled),
             r = tokio::time::timeout(req.stall_timeout, resp.chunk()) => r,
@@ -118,19 +145,23 @@ async fn receive(
             }
             Ok(Ok(Some(c))) => c,
         };
-        // A server answering 200 to a range sends the whole file; keep only ours.
-        if (chunk.len() as u64) > wanted - received {
-            chunk.truncate((wanted - received) as usize);
+        // Past our end (a 200 answer, or a range shortened by stealing): keep ours only.
+        if chunk.len() as u64 > wanted {
+            chunk.truncate(wanted as usize);
         }
         req.bandwidth.take(chunk.len()).await;
-        received += chunk.len() as u64;
-        w.buf.extend_from_slice(&chunk);
-        if w.buf.len() >= WRITE_BUFFER {
-            w.flush().map_err(FetchError::Disk)?;
-            on_progress(w.written);
+        req.file.write_at(&chunk, pos).map_err(FetchError::Disk)?;
+        let pos = pos + chunk.len() as u64;
+        span.pos.store(pos, Relaxed);
+        on_bytes(chunk.len() as u64);
+        if pos - saved >= req.checkpoint_every && pos < span.end.load(Relaxed) {
+            checkpoint
+                .save(saved, pos)
+                .await
+                .map_err(FetchError::Save)?;
+            saved = pos;
         }
     }
-    Ok(())
 }
 
 fn check_status(resp: &reqwest::Response, start: u64) -> Result<(), FetchError> {
@@ -186,4 +217,21 @@ fn transient(message: impl Into<String>) -> FetchError {
 /// Describes a network error without the URL (a presigned URL is a credential).
 fn network_message(e: reqwest::Error) -> String {
     inbound_masv::MasvError::from_reqwest(e).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stealing_takes_the_second_half_and_shrinks_the_owner() {
+        let s = Span::new(0, 0, 100);
+        s.pos.store(20, Relaxed);
+        assert_eq!(s.steal_half(10), Some((60, 100)));
+        assert_eq!(s.end.load(Relaxed), 60);
+        assert_eq!(s.remaining(), 40);
+        assert_eq!(s.steal_half(25), None, "too little left to split");
+        s.pos.store(60, Relaxed);
+        assert_eq!(s.steal_half(1), None);
+    }
 }

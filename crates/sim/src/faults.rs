@@ -27,6 +27,27 @@ pub struct Faults {
     pub listing_interval_ms: AtomicU64,
     api_requests: AtomicU64,
     storage_requests: AtomicU64,
+    /// What was actually injected or refused, so tests can tell a fault fired.
+    pub injected: Injected,
+}
+
+/// Counts of faults that fired.
+#[derive(Debug, Default)]
+pub struct Injected {
+    pub status_503: AtomicU64,
+    pub status_429: AtomicU64,
+    pub drops: AtomicU64,
+    pub stalls: AtomicU64,
+    /// Storage requests refused because their presigned URL had expired.
+    pub expired_urls: AtomicU64,
+    /// API requests refused because their package token had expired.
+    pub expired_tokens: AtomicU64,
+}
+
+impl Injected {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Relaxed)
+    }
 }
 
 impl Default for Faults {
@@ -44,6 +65,7 @@ impl Default for Faults {
             listing_interval_ms: AtomicU64::new(5_000),
             api_requests: AtomicU64::new(0),
             storage_requests: AtomicU64::new(0),
+            injected: Injected::default(),
         }
     }
 }
@@ -99,16 +121,29 @@ impl Faults {
 
     pub(crate) fn next_api(&self) -> Mischief {
         let n = self.api_requests.fetch_add(1, Relaxed) + 1;
-        self.status_mischief(n)
+        self.count(self.status_mischief(n))
     }
 
     pub(crate) fn next_storage(&self) -> Mischief {
         let n = self.storage_requests.fetch_add(1, Relaxed) + 1;
-        match self.status_mischief(n) {
+        let m = match self.status_mischief(n) {
             Mischief::None if fires(&self.drop_mid_body_every, n) => Mischief::DropMidBody,
             Mischief::None if fires(&self.stall_every, n) => Mischief::StallMidBody,
             other => other,
-        }
+        };
+        self.count(m)
+    }
+
+    fn count(&self, m: Mischief) -> Mischief {
+        let counter = match m {
+            Mischief::None => return m,
+            Mischief::Status503 => &self.injected.status_503,
+            Mischief::Status429 => &self.injected.status_429,
+            Mischief::DropMidBody => &self.injected.drops,
+            Mischief::StallMidBody => &self.injected.stalls,
+        };
+        counter.fetch_add(1, Relaxed);
+        m
     }
 
     fn status_mischief(&self, n: u64) -> Mischief {

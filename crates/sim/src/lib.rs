@@ -12,6 +12,6 @@ mod sign;
 pub mod catalog;
 
 pub use content::Content;
-pub use faults::Faults;
+pub use faults::{Faults, Injected};
 pub use package::{SimFile, SimPackage};
 pub use server::{Sim, SimError};

@@ -221,9 +221,14 @@ impl SimState {
         let [_, pid, exp, sig] = parts.as_slice() else {
             return false;
         };
-        *pid == package_id
-            && exp.parse::<u64>().is_ok_and(|e| e > now_ms())
-            && self.signer.verify(&["token", pid, exp], sig)
+        if *pid != package_id || !self.signer.verify(&["token", pid, exp], sig) {
+            return false;
+        }
+        let fresh = exp.parse::<u64>().is_ok_and(|e| e > now_ms());
+        if !fresh {
+            self.faults.injected.expired_tokens.fetch_add(1, Relaxed);
+        }
+        fresh
     }
 
     fn presign(&self, package_id: &str, file_id: &str) -> String {
@@ -448,6 +453,7 @@ async fn storage_route(
         );
     }
     if exp.parse::<u64>().map_or(true, |e| e <= now_ms()) {
+        s.faults.injected.expired_urls.fetch_add(1, Relaxed);
         return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
     }
     let mischief = s.faults.next_storage();
