@@ -118,14 +118,16 @@ def run_scenario(name, args, work, storage_base, latency_ms, export):
         total = sum(s for _, s, _ in [(u, s, p) for u, p, s in files])
         results = {}
 
-        dest = work / f"{name}-inbound"
-        env = dict(os.environ, MASV_API_URL=api, INBOUND_DATA_DIR=str(work / f"{name}-data"))
-        wall, cpu, rss = timed(
-            [str(INBOUND), "get", link, "--dest", str(dest), "--connections", str(args.connections)],
-            env=env,
-        )
-        results["inbound"] = (wall, cpu, rss, tree_bytes(dest))
-        shutil.rmtree(dest)
+        for conns in [args.connections] + args.also_connections:
+            tool = "inbound" if conns == args.connections else f"inbound-c{conns}"
+            dest = work / f"{name}-{tool}"
+            env = dict(os.environ, MASV_API_URL=api, INBOUND_DATA_DIR=str(work / f"{name}-{tool}-data"))
+            wall, cpu, rss = timed(
+                [str(INBOUND), "get", link, "--dest", str(dest), "--connections", str(conns)],
+                env=env,
+            )
+            results[tool] = (wall, cpu, rss, tree_bytes(dest))
+            shutil.rmtree(dest)
 
         dest = work / f"{name}-curl"
         listing = work / f"{name}-curl.txt"
@@ -162,7 +164,10 @@ def main():
     ap.add_argument("--large-files", type=int, default=2)
     ap.add_argument("--large-mib", type=int, default=256)
     ap.add_argument("--small-files", type=int, default=100)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=16,
+                    help="inbound's connections, as aria2c's -x16")
+    ap.add_argument("--also-connections", type=int, nargs="*", default=[32],
+                    help="extra inbound runs with these connection counts")
     ap.add_argument("--rate", default="20m", help="nginx limit_rate per connection in (a)")
     ap.add_argument("--latency-ms", type=int, default=25)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -209,6 +214,7 @@ def main():
                           "peak_rss_mib": round(r[2], 1)} for t, r in results.items()},
             "inbound_vs_curl": round(rates["inbound"] / rates["curl"], 2),
             "inbound_vs_aria2c": round(rates["inbound"] / rates["aria2c"], 2),
+            "note": "aria2c -j5 -x16 opens up to 16 connections per file, 5 files at once",
         }
         for t, r in results.items():
             lines.append(
@@ -221,7 +227,8 @@ def main():
     (out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "latest.md").write_text(
         f"Package: {args.large_files} x {args.large_mib} MiB + {args.small_files} x 256 KiB; "
-        f"{args.connections} connections for inbound, aria2c -x16 -s16 -k1M -j5; "
+        f"inbound with {args.connections} connections (rows inbound-cN: N connections), "
+        f"aria2c -x16 -s16 -k1M -j5 (up to 16 per file, 5 files at once); "
         f"(a) nginx limit_rate {args.rate} per connection and {args.latency_ms} ms before each "
         f"response, (b) unthrottled loopback. {report['date']}, {os.cpu_count()} cores.\n\n"
         + table + "\n")

@@ -31,7 +31,10 @@ pub fn init(data_dir: Option<&Path>) -> Option<WorkerGuard> {
                 .ok();
             match appender {
                 Some(a) => {
-                    let (writer, guard) = tracing_appender::non_blocking(a);
+                    // The default queue (128k lines) preallocates 4 MB; logs are sparse.
+                    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                        .buffered_lines_limit(4096)
+                        .finish(a);
                     let layer = tracing_subscriber::fmt::layer()
                         .with_writer(writer)
                         .with_ansi(false)
