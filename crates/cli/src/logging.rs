@@ -32,9 +32,10 @@ pub fn init(data_dir: Option<&Path>) -> Option<WorkerGuard> {
             match appender {
                 Some(a) => {
                     // The default queue (128k lines) preallocates 4 MB; logs are sparse.
-                    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                        .buffered_lines_limit(4096)
-                        .finish(a);
+                    let (writer, guard) =
+                        tracing_appender::non_blocking::NonBlockingBuilder::default()
+                            .buffered_lines_limit(4096)
+                            .finish(a);
                     let layer = tracing_subscriber::fmt::layer()
                         .with_writer(writer)
                         .with_ansi(false)
