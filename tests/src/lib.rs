@@ -129,6 +129,32 @@ pub async fn wait_for(
     }
 }
 
+/// Waits for the download to end, asserts it completed, and checks every file against
+/// the simulator's bytes. Returns the detail and how many files were checked.
+pub async fn assert_completes(
+    h: &Harness,
+    id: &str,
+    link_id: &str,
+    dest: &Path,
+    timeout: Duration,
+) -> (DownloadDetail, usize) {
+    let detail = wait_for(
+        &h.engine,
+        id,
+        &[DownloadState::Complete, DownloadState::Error],
+        timeout,
+    )
+    .await;
+    assert_eq!(
+        detail.summary.state,
+        DownloadState::Complete,
+        "{:?}",
+        detail.summary.error
+    );
+    let checked = assert_files_match(&detail, h.package(link_id), dest);
+    (detail, checked)
+}
+
 /// Waits until at least `bytes` of the download are done.
 pub async fn wait_for_bytes(engine: &Engine, id: &str, bytes: u64, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadState, Engine, EngineError};
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_files_match, test_config, wait_for, wait_for_bytes};
+use inbound_e2e::{
+    Harness, assert_completes, assert_files_match, test_config, wait_for, wait_for_bytes,
+};
 
 const DONE: &[DownloadState] = &[DownloadState::Complete, DownloadState::Error];
 const MIB: u64 = 1024 * 1024;
@@ -38,14 +40,8 @@ async fn pause_stops_bytes_and_resume_completes_identically() {
 
     h.sim.faults().set_conn_rate(0);
     h.engine.resume(&id).unwrap();
-    let detail = wait_for(&h.engine, &id, DONE, Duration::from_secs(60)).await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-    assert_eq!(assert_files_match(&detail, h.package("big"), &dest), 1);
+    let (_, checked) = assert_completes(&h, &id, "big", &dest, Duration::from_secs(60)).await;
+    assert_eq!(checked, 1);
     // What was kept at the pause is not fetched again (beyond buffers in flight).
     let served = h.sim.package_bytes_served("pkg-big");
     assert!(served <= 24 * MIB + 8 * 512 * 1024, "served {served}");
@@ -61,14 +57,8 @@ async fn delete_with_remove_files_removes_only_what_the_download_wrote() {
     std::fs::write(dest.join("notes.txt"), b"keep me").unwrap();
 
     let id = h.engine.add(&h.link("demo"), &dest, None).await.unwrap();
-    let detail = wait_for(&h.engine, &id, DONE, Duration::from_secs(60)).await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-    assert_eq!(assert_files_match(&detail, h.package("demo"), &dest), 7);
+    let (_, checked) = assert_completes(&h, &id, "demo", &dest, Duration::from_secs(60)).await;
+    assert_eq!(checked, 7);
     // The existing file was not overwritten: the package's copy got another name.
     assert_eq!(
         std::fs::read(dest.join("Coastline/Stills/still_01.jpg")).unwrap(),
@@ -138,14 +128,8 @@ async fn a_restart_resumes_unfinished_downloads_by_itself() {
 
     let h = h.restart(|_| {}).await;
     h.sim.faults().set_conn_rate(0);
-    let detail = wait_for(&h.engine, &id, DONE, Duration::from_secs(60)).await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-    assert_eq!(assert_files_match(&detail, h.package("big"), &dest), 1);
+    let (_, checked) = assert_completes(&h, &id, "big", &dest, Duration::from_secs(60)).await;
+    assert_eq!(checked, 1);
     let served = h.sim.package_bytes_served("pkg-big");
     assert!(
         served <= size + 8 * 512 * 1024,

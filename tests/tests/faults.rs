@@ -6,11 +6,9 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::DownloadState;
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_files_match, wait_for};
+use inbound_e2e::{Harness, assert_completes};
 
-const DONE: &[DownloadState] = &[DownloadState::Complete, DownloadState::Error];
 const MIB: u64 = 1024 * 1024;
 
 async fn run_with_faults(
@@ -21,14 +19,8 @@ async fn run_with_faults(
     setup(h.sim.faults());
     let dest = h.dest();
     let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
-    let detail = wait_for(&h.engine, &id, DONE, Duration::from_secs(120)).await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-    assert_eq!(assert_files_match(&detail, h.package("big"), &dest), 1);
+    let (_, checked) = assert_completes(&h, &id, "big", &dest, Duration::from_secs(120)).await;
+    assert_eq!(checked, 1);
     let served = h.sim.package_bytes_served("pkg-big");
     (h, served)
 }

@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use inbound_e2e::inbound_engine::DownloadState;
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_files_match, files_under, wait_for};
+use inbound_e2e::{Harness, assert_completes, files_under};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_files_complete_and_the_listing_limit_is_honoured() {
@@ -38,23 +37,9 @@ async fn ten_thousand_files_complete_and_the_listing_limit_is_honoured() {
     );
     h.engine.delete(&id1, true).await.unwrap();
 
-    let detail = wait_for(
-        &h.engine,
-        &id2,
-        &[DownloadState::Complete, DownloadState::Error],
-        Duration::from_secs(600),
-    )
-    .await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
+    let (detail, checked) =
+        assert_completes(&h, &id2, "many", &second, Duration::from_secs(600)).await;
+    assert_eq!(checked, 10_000);
     assert_eq!(detail.summary.files_complete, 10_000);
     assert_eq!(files_under(&second).len(), 10_000);
-    assert_eq!(
-        assert_files_match(&detail, h.package("many"), &second),
-        10_000
-    );
 }

@@ -4,28 +4,19 @@
 
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::{DownloadState, EngineError, FileState, MasvError, Secret};
+use inbound_e2e::inbound_engine::{EngineError, FileState, MasvError, Secret};
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_files_match, files_under, wait_for};
-
-const DONE: &[DownloadState] = &[DownloadState::Complete, DownloadState::Error];
+use inbound_e2e::{Harness, assert_completes, files_under};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_land_inside_the_destination_and_viruses_are_withheld() {
     let h = Harness::new(vec![catalog::hostile()]).await;
     let dest = h.dest();
     let id = h.engine.add(&h.link("hostile"), &dest, None).await.unwrap();
-    let detail = wait_for(&h.engine, &id, DONE, Duration::from_secs(30)).await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-
     // Every good file is byte-identical at its planned place.
-    let package = h.package("hostile");
-    assert_eq!(assert_files_match(&detail, package, &dest), 10);
+    let (detail, checked) =
+        assert_completes(&h, &id, "hostile", &dest, Duration::from_secs(30)).await;
+    assert_eq!(checked, 10);
 
     // The virus file is reported and absent; the zip entry is skipped.
     assert_eq!(detail.summary.virus_files, vec!["virus.exe".to_owned()]);
@@ -119,17 +110,9 @@ async fn password_links_need_the_right_password() {
         .add(&link, &dest, Some(Secret::new("letmein")))
         .await
         .unwrap();
-    let detail = wait_for(&h.engine, &id, DONE, Duration::from_secs(60)).await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-    assert_eq!(
-        assert_files_match(&detail, h.package("demo-locked"), &dest),
-        7
-    );
+    let (_, checked) =
+        assert_completes(&h, &id, "demo-locked", &dest, Duration::from_secs(60)).await;
+    assert_eq!(checked, 7);
     // The password never shows in what the engine hands out.
     let listed = format!("{:?}", h.engine.list());
     assert!(!listed.contains("letmein") && !listed.contains("demo-locked-secret"));

@@ -12,17 +12,10 @@ use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, Fil
 use crate::paths::part_path;
 use crate::ranges::RangeSet;
 use crate::session::Session;
-use crate::store::{DownloadRow, FileRow};
+use crate::store::{DownloadRow, FileMeta, FileRow};
 
 pub(crate) struct FileSlot {
-    pub idx: usize,
-    pub file_id: String,
-    pub kind: String,
-    pub package_path: String,
-    pub rel_path: PathBuf,
-    pub size: u64,
-    pub mtime: Option<i64>,
-    pub virus: bool,
+    pub meta: FileMeta,
     /// Bytes written so far (recorded ranges plus what is arriving now).
     pub done: AtomicU64,
     state: AtomicU8,
@@ -35,19 +28,12 @@ impl FileSlot {
     pub fn from_row(row: FileRow) -> Self {
         let ranges = RangeSet::from_ranges(row.ranges);
         let done = if row.state == FileState::Complete {
-            row.size
+            row.meta.size
         } else {
             ranges.covered()
         };
         Self {
-            idx: row.idx,
-            file_id: row.file_id,
-            kind: row.kind,
-            package_path: row.package_path,
-            rel_path: row.rel_path,
-            size: row.size,
-            mtime: row.mtime,
-            virus: row.virus,
+            meta: row.meta,
             done: AtomicU64::new(done),
             state: AtomicU8::new(row.state.to_u8()),
             error: Mutex::new(row.error),
@@ -73,7 +59,7 @@ impl FileSlot {
     }
 
     pub fn final_path(&self, dst: &Path) -> PathBuf {
-        dst.join(&self.rel_path)
+        dst.join(&self.meta.rel_path)
     }
 
     pub fn part_path(&self, dst: &Path) -> PathBuf {
@@ -82,16 +68,16 @@ impl FileSlot {
 
     fn info(&self) -> FileInfo {
         FileInfo {
-            index: self.idx,
-            file_id: self.file_id.clone(),
-            kind: self.kind.clone(),
-            package_path: self.package_path.clone(),
-            path: self.rel_path.clone(),
-            size: self.size,
+            index: self.meta.idx,
+            file_id: self.meta.file_id.clone(),
+            kind: self.meta.kind.clone(),
+            package_path: self.meta.package_path.clone(),
+            path: self.meta.rel_path.clone(),
+            size: self.meta.size,
             bytes_done: self.done.load(Relaxed),
             state: self.state(),
             error: self.error(),
-            virus_detected: self.virus,
+            virus_detected: self.meta.virus,
         }
     }
 }
@@ -163,7 +149,7 @@ impl Download {
         self.files
             .iter()
             .filter(|f| f.is_wanted())
-            .map(|f| f.size)
+            .map(|f| f.meta.size)
             .sum()
     }
 
@@ -201,7 +187,7 @@ impl Download {
                 .files
                 .iter()
                 .filter(|f| f.state() == FileState::VirusWithheld)
-                .map(|f| f.package_path.clone())
+                .map(|f| f.meta.package_path.clone())
                 .collect(),
             created_at: self.created_at,
             completed_at,

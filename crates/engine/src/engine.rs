@@ -21,7 +21,7 @@ use crate::paths::PathPlanner;
 use crate::progress::Meter;
 use crate::runner::{self, RunEnd};
 use crate::session::{RetryPolicy, Session};
-use crate::store::{DownloadRow, FileRow, Store};
+use crate::store::{DownloadRow, FileMeta, FileRow, Store};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 const EVENT_CAPACITY: usize = 4096;
@@ -198,17 +198,19 @@ impl Engine {
                     PathBuf::new()
                 };
                 FileRow {
-                    idx,
-                    file_id: f.id.clone(),
-                    kind: serde_json::to_value(f.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_else(|| "file".into()),
-                    package_path,
-                    rel_path,
-                    size: f.size,
-                    mtime: f.last_modified.map(|t| t.timestamp()),
-                    virus: f.virus_detected,
+                    meta: FileMeta {
+                        idx,
+                        file_id: f.id.clone(),
+                        kind: serde_json::to_value(f.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_else(|| "file".into()),
+                        package_path,
+                        rel_path,
+                        size: f.size,
+                        mtime: f.last_modified.map(|t| t.timestamp()),
+                        virus: f.virus_detected,
+                    },
                     state,
                     error: None,
                     ranges: Vec::new(),
@@ -228,7 +230,7 @@ impl Engine {
             },
             package_id: info.package_id.clone(),
             sender_email: info.sender_email.clone(),
-            total_bytes: files.iter().map(|f| f.size).sum(),
+            total_bytes: files.iter().map(|f| f.meta.size).sum(),
             state: DownloadState::Queued,
             error: None,
             created_at: chrono::Utc::now().timestamp(),
@@ -500,7 +502,7 @@ async fn stop_run(run: Option<RunHandle>) {
 
 fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>) -> Result<(), EngineError> {
     for f in &dl.files {
-        if f.rel_path.as_os_str().is_empty() {
+        if f.meta.rel_path.as_os_str().is_empty() {
             continue;
         }
         if f.state() == FileState::Complete {

@@ -47,7 +47,7 @@ impl Meter {
         let mut files = Vec::new();
         for f in &dl.files {
             let done = f.done.load(Relaxed);
-            let m = self.files.entry(f.idx).or_insert_with(|| FileMeter {
+            let m = self.files.entry(f.meta.idx).or_insert_with(|| FileMeter {
                 last: done,
                 rate: 0.0,
             });
@@ -56,7 +56,7 @@ impl Meter {
             }
             if dt > 0.0 {
                 let instant = done.saturating_sub(m.last) as f64 / dt;
-                m.rate = if done >= f.size {
+                m.rate = if done >= f.meta.size {
                     0.0
                 } else {
                     m.rate + 0.3 * (instant - m.rate)
@@ -67,7 +67,7 @@ impl Meter {
             }
             m.last = done;
             files.push(FileProgress {
-                index: f.idx,
+                index: f.meta.idx,
                 bytes_done: done,
                 rate: m.rate as u64,
             });

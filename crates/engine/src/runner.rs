@@ -102,7 +102,7 @@ pub(crate) async fn run(
         None => RunEnd::Complete,
         Some(f) => RunEnd::Failed(
             f.error()
-                .unwrap_or_else(|| format!("{} could not be downloaded", f.package_path)),
+                .unwrap_or_else(|| format!("{} could not be downloaded", f.meta.package_path)),
         ),
     }
 }
@@ -132,7 +132,7 @@ async fn prepare(
         .files
         .iter()
         .filter(|f| !f.state().is_settled())
-        .map(|f| f.size - f.done.load(Relaxed).min(f.size))
+        .map(|f| f.meta.size - f.done.load(Relaxed).min(f.meta.size))
         .sum();
     std::fs::create_dir_all(&dl.dst)
         .map_err(|e| describe_io_error("create the folder", &dl.dst, &e))?;
@@ -157,7 +157,7 @@ async fn prepare(
             f.set_state(FileState::Pending);
             *lock(&f.error) = None;
         }
-        if let Some(parent) = f.rel_path.parent() {
+        if let Some(parent) = f.meta.rel_path.parent() {
             let created = create_dirs_inside(&dl.dst, parent)
                 .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
             for dir in created {
@@ -167,29 +167,30 @@ async fn prepare(
                     .map_err(|e| format!("could not save progress: {e}"))?;
             }
         }
-        if f.size == 0 {
+        if f.meta.size == 0 {
             finish_empty(shared, dl, f)?;
             continue;
         }
         // As many segments as connections (long requests spare round trips); idle
         // connections later split what is left (work stealing).
         let segment = f
+            .meta
             .size
             .div_ceil(connections)
             .clamp(chunk, MAX_SEGMENT.max(chunk));
-        for (start, end) in lock(&f.ranges).missing(f.size) {
+        for (start, end) in lock(&f.ranges).missing(f.meta.size) {
             let mut s = start;
             while s < end {
                 let e = (s + segment).min(end);
                 queue.push_back(Work {
-                    idx: f.idx,
+                    idx: f.meta.idx,
                     start: s,
                     end: e,
                 });
                 s = e;
             }
         }
-        if queue.back().is_none_or(|w| w.idx != f.idx) {
+        if queue.back().is_none_or(|w| w.idx != f.meta.idx) {
             // Every byte is recorded but the rename did not happen (a crash between).
             finish_file(shared, dl, f)?;
         }
@@ -208,10 +209,10 @@ fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), Stri
 fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
     let final_path = f.final_path(&dl.dst);
     if !already_finished(dl, f) {
-        finish_part(&f.part_path(&dl.dst), &final_path, f.mtime)
+        finish_part(&f.part_path(&dl.dst), &final_path, f.meta.mtime)
             .map_err(|e| describe_io_error("finish", &final_path, &e))?;
     }
-    f.done.store(f.size, Relaxed);
+    f.done.store(f.meta.size, Relaxed);
     set_file_state(shared, dl, f, FileState::Complete, None)
 }
 
@@ -221,7 +222,7 @@ fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), Strin
 fn already_finished(dl: &Download, f: &FileSlot) -> bool {
     !f.part_path(&dl.dst).exists()
         && std::fs::symlink_metadata(f.final_path(&dl.dst))
-            .is_ok_and(|m| m.is_file() && m.len() == f.size)
+            .is_ok_and(|m| m.is_file() && m.len() == f.meta.size)
 }
 
 fn set_file_state(
@@ -235,11 +236,11 @@ fn set_file_state(
     *lock(&f.error) = error.clone();
     shared
         .store
-        .set_file_state(&dl.id, f.idx, state, error.as_deref())
+        .set_file_state(&dl.id, f.meta.idx, state, error.as_deref())
         .map_err(|e| format!("could not save progress: {e}"))?;
     shared.emit(Event::FileStateChanged {
         id: dl.id.clone(),
-        index: f.idx,
+        index: f.meta.idx,
         state,
         error,
     });
@@ -301,7 +302,7 @@ impl RunCtx {
                 tokio::select! {
                     _ = ctx.cancel.cancelled() => {}
                     // Errors surface again when a connection asks for this URL.
-                    _ = ctx.session.file_url(idx, &f.file_id) => {}
+                    _ = ctx.session.file_url(idx, &f.meta.file_id) => {}
                 }
                 drop(permit);
             });
@@ -323,11 +324,11 @@ impl RunCtx {
 
     fn file_handle(&self, f: &FileSlot) -> std::io::Result<Arc<PartFile>> {
         let mut open = lock(&self.open);
-        if let Some(h) = open.get(&f.idx) {
+        if let Some(h) = open.get(&f.meta.idx) {
             return Ok(h.clone());
         }
-        let h = Arc::new(PartFile::open(&f.part_path(&self.dl.dst), f.size)?);
-        open.insert(f.idx, h.clone());
+        let h = Arc::new(PartFile::open(&f.part_path(&self.dl.dst), f.meta.size)?);
+        open.insert(f.meta.idx, h.clone());
         Ok(h)
     }
 
@@ -349,13 +350,13 @@ impl RunCtx {
         ranges.insert(start, end);
         self.shared
             .store
-            .set_ranges(&self.dl.id, f.idx, ranges.ranges())
+            .set_ranges(&self.dl.id, f.meta.idx, ranges.ranges())
             .map_err(|e| format!("could not save progress: {e}"))?;
-        Ok(ranges.covered() == f.size)
+        Ok(ranges.covered() == f.meta.size)
     }
 
     fn complete(&self, f: &FileSlot) -> Result<(), String> {
-        lock(&self.open).remove(&f.idx);
+        lock(&self.open).remove(&f.meta.idx);
         finish_file(&self.shared, &self.dl, f)
     }
 }
@@ -384,7 +385,7 @@ async fn worker(ctx: Arc<RunCtx>) {
         ctx.prefetch_urls();
         let url = tokio::select! {
             _ = ctx.cancel.cancelled() => break,
-            u = ctx.session.file_url(f.idx, &f.file_id) => u,
+            u = ctx.session.file_url(f.meta.idx, &f.meta.file_id) => u,
         };
         let url = match url {
             Ok(u) => u,
@@ -393,7 +394,7 @@ async fn worker(ctx: Arc<RunCtx>) {
                 continue;
             }
             Err(e) => {
-                ctx.fail(format!("{}: {e}", f.package_path));
+                ctx.fail(format!("{}: {e}", f.meta.package_path));
                 break;
             }
         };
@@ -462,12 +463,12 @@ async fn worker(ctx: Arc<RunCtx>) {
                 if url_refreshes > MAX_URL_REFRESHES {
                     ctx.fail(format!(
                         "{}: MASV storage keeps refusing access to this file; retry later",
-                        f.package_path
+                        f.meta.package_path
                     ));
                     break;
                 }
-                tracing::debug!(file = %f.package_path, "presigned URL rejected, getting a new one");
-                ctx.session.invalidate_url(f.idx, url.generation);
+                tracing::debug!(file = %f.meta.package_path, "presigned URL rejected, getting a new one");
+                ctx.session.invalidate_url(f.meta.idx, url.generation);
                 ctx.requeue(rest);
             }
             Err(FetchError::Transient {
@@ -478,18 +479,18 @@ async fn worker(ctx: Arc<RunCtx>) {
                 let Some(delay) = backoff.next_delay(retry_after) else {
                     ctx.fail(format!(
                         "{}: {message}; check your connection, then retry",
-                        f.package_path
+                        f.meta.package_path
                     ));
                     break;
                 };
-                tracing::debug!(file = %f.package_path, %message, ?delay, "transfer interrupted, retrying");
+                tracing::debug!(file = %f.meta.package_path, %message, ?delay, "transfer interrupted, retrying");
                 tokio::select! {
                     _ = ctx.cancel.cancelled() => break,
                     _ = tokio::time::sleep(delay) => {}
                 }
             }
             Err(FetchError::Fatal(msg)) => {
-                let msg = format!("{}: {msg}", f.package_path);
+                let msg = format!("{}: {msg}", f.meta.package_path);
                 let _ =
                     set_file_state(&ctx.shared, &ctx.dl, f, FileState::Error, Some(msg.clone()));
                 ctx.fail(msg);
@@ -526,10 +527,10 @@ impl Checkpoint for Saver<'_> {
 /// MASV refused the download URL because the file is infected: never fetch it, and
 /// remove whatever part of it is on disk.
 fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
-    tracing::warn!(file = %f.package_path, "file flagged as infected, withheld");
-    lock(&ctx.open).remove(&f.idx);
+    tracing::warn!(file = %f.meta.package_path, "file flagged as infected, withheld");
+    lock(&ctx.open).remove(&f.meta.idx);
     let _ = std::fs::remove_file(f.part_path(&ctx.dl.dst));
-    ctx.session.forget_url(f.idx);
+    ctx.session.forget_url(f.meta.idx);
     f.done.store(0, Relaxed);
     if let Err(msg) = set_file_state(&ctx.shared, &ctx.dl, f, FileState::VirusWithheld, None) {
         ctx.fail(msg);

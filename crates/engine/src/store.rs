@@ -69,8 +69,9 @@ pub(crate) struct DownloadRow {
     pub completed_at: Option<i64>,
 }
 
+/// What a file is and where it goes: fixed when the download is added.
 #[derive(Debug, Clone)]
-pub(crate) struct FileRow {
+pub(crate) struct FileMeta {
     pub idx: usize,
     pub file_id: String,
     pub kind: String,
@@ -79,6 +80,11 @@ pub(crate) struct FileRow {
     pub size: u64,
     pub mtime: Option<i64>,
     pub virus: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FileRow {
+    pub meta: FileMeta,
     pub state: FileState,
     pub error: Option<String>,
     pub ranges: Vec<(u64, u64)>,
@@ -148,14 +154,14 @@ impl Store {
             for f in files {
                 stmt.execute(params![
                     d.id,
-                    f.idx as i64,
-                    f.file_id,
-                    f.kind,
-                    f.package_path,
-                    f.rel_path.to_string_lossy(),
-                    f.size as i64,
-                    f.mtime,
-                    f.virus,
+                    f.meta.idx as i64,
+                    f.meta.file_id,
+                    f.meta.kind,
+                    f.meta.package_path,
+                    f.meta.rel_path.to_string_lossy(),
+                    f.meta.size as i64,
+                    f.meta.mtime,
+                    f.meta.virus,
                     f.state.as_str(),
                     f.error
                 ])?;
@@ -219,14 +225,16 @@ impl Store {
         stmt.query_map([id], |r| {
             let idx = r.get::<_, i64>(0)? as usize;
             Ok(FileRow {
-                idx,
-                file_id: r.get(1)?,
-                kind: r.get(2)?,
-                package_path: r.get(3)?,
-                rel_path: PathBuf::from(r.get::<_, String>(4)?),
-                size: r.get::<_, i64>(5)? as u64,
-                mtime: r.get(6)?,
-                virus: r.get(7)?,
+                meta: FileMeta {
+                    idx,
+                    file_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    package_path: r.get(3)?,
+                    rel_path: PathBuf::from(r.get::<_, String>(4)?),
+                    size: r.get::<_, i64>(5)? as u64,
+                    mtime: r.get(6)?,
+                    virus: r.get(7)?,
+                },
                 state: FileState::parse(&r.get::<_, String>(8)?).unwrap_or(FileState::Pending),
                 error: r.get(9)?,
                 ranges: Vec::new(),
@@ -234,7 +242,7 @@ impl Store {
         })?
         .map(|row| {
             row.map(|mut f| {
-                f.ranges = ranges.remove(&f.idx).unwrap_or_default();
+                f.ranges = ranges.remove(&f.meta.idx).unwrap_or_default();
                 f
             })
         })
@@ -334,14 +342,16 @@ mod tests {
 
     fn file(idx: usize) -> FileRow {
         FileRow {
-            idx,
-            file_id: format!("f{idx}"),
-            kind: "file".into(),
-            package_path: "a/b".into(),
-            rel_path: "a/b".into(),
-            size: 10,
-            mtime: Some(5),
-            virus: false,
+            meta: FileMeta {
+                idx,
+                file_id: format!("f{idx}"),
+                kind: "file".into(),
+                package_path: "a/b".into(),
+                rel_path: "a/b".into(),
+                size: 10,
+                mtime: Some(5),
+                virus: false,
+            },
             state: FileState::Pending,
             error: None,
             ranges: vec![],

@@ -240,6 +240,22 @@ impl SimState {
         )
     }
 
+    /// The common start of the package routes: latency, status faults, counting, and
+    /// the package token check.
+    async fn package_preamble(
+        &self,
+        counter: &AtomicU64,
+        headers: &HeaderMap,
+        package_id: &str,
+    ) -> Option<Response> {
+        if let Some(r) = self.api_preamble().await {
+            return Some(r);
+        }
+        counter.fetch_add(1, Relaxed);
+        (!self.token_valid(headers, package_id))
+            .then(|| api_error(StatusCode::UNAUTHORIZED, "invalid or expired token"))
+    }
+
     /// Applies latency and the status faults shared by every API route.
     async fn api_preamble(&self) -> Option<Response> {
         sleep_latency(&self.faults).await;
@@ -330,12 +346,11 @@ async fn files_route(
     Path(package_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = s.api_preamble().await {
+    if let Some(r) = s
+        .package_preamble(&s.listing_requests, &headers, &package_id)
+        .await
+    {
         return r;
-    }
-    s.listing_requests.fetch_add(1, Relaxed);
-    if !s.token_valid(&headers, &package_id) {
-        return api_error(StatusCode::UNAUTHORIZED, "invalid or expired token");
     }
     let Some(p) = s.package(&package_id) else {
         return api_error(StatusCode::NOT_FOUND, "package not found");
@@ -393,12 +408,11 @@ async fn download_url_route(
     Path((package_id, file_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = s.api_preamble().await {
+    if let Some(r) = s
+        .package_preamble(&s.url_requests, &headers, &package_id)
+        .await
+    {
         return r;
-    }
-    s.url_requests.fetch_add(1, Relaxed);
-    if !s.token_valid(&headers, &package_id) {
-        return api_error(StatusCode::UNAUTHORIZED, "invalid or expired token");
     }
     let Some(f) = s
         .package(&package_id)
