@@ -12,8 +12,12 @@ const FILE_FILTER: &str =
 /// Logs to stderr (`RUST_LOG`, default: warnings only, so progress bars stay readable)
 /// and to a daily file in `data_dir/logs`. Keep the guard alive until exit.
 pub fn init(data_dir: Option<&Path>) -> Option<WorkerGuard> {
-    let stderr_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    init_with_stderr_default(data_dir, "warn")
+}
+
+/// As [`init`], with another default level for stderr (a server logs more).
+pub fn init_with_stderr_default(data_dir: Option<&Path>, level: &str) -> Option<WorkerGuard> {
+    let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)

@@ -1,5 +1,6 @@
 //! `inbound`: download MASV packages from a terminal, and run the simulator.
 
+mod agent;
 mod get;
 mod logging;
 mod progress;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Download a package from a MASV link (run the same command again to resume).
     Get(get::GetArgs),
+    /// Serve the MASV-Agent-compatible REST API (http://127.0.0.1:8080/api/v1).
+    Agent(agent::AgentArgs),
     /// Serve a simulated MASV API and storage, printing the links it serves.
     Sim(sim::SimArgs),
 }
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Get(args) => get::run(args).await,
+            Command::Agent(args) => agent::run(args).await,
             Command::Sim(args) => sim::run(args).await,
         }
     })

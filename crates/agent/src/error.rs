@@ -1,0 +1,74 @@
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use inbound_engine::{EngineError, MasvError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error answer: a stable machine code and a sentence for a person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable identifier, e.g. `not_found`, `invalid_link`, `password_required`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match &e {
+            EngineError::UnknownDownload(_) => (StatusCode::NOT_FOUND, "not_found"),
+            EngineError::RelativeDestination(_) => (StatusCode::BAD_REQUEST, "invalid_dst_folder"),
+            EngineError::Destination { .. } => (StatusCode::BAD_REQUEST, "invalid_dst_folder"),
+            EngineError::Masv(m) => match m {
+                MasvError::InvalidLink(_) => (StatusCode::BAD_REQUEST, "invalid_link"),
+                MasvError::BadLink => (StatusCode::BAD_REQUEST, "link_not_found"),
+                MasvError::Expired => (StatusCode::GONE, "link_expired"),
+                MasvError::PasswordRequired => (StatusCode::UNAUTHORIZED, "password_required"),
+                MasvError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+                MasvError::RateLimited { .. } | MasvError::Transient(_) => {
+                    (StatusCode::BAD_GATEWAY, "masv_unavailable")
+                }
+                MasvError::TokenExpired | MasvError::Virus | MasvError::Other(_) => {
+                    (StatusCode::BAD_GATEWAY, "masv_error")
+                }
+            },
+            EngineError::AlreadyRunning { .. }
+            | EngineError::Database { .. }
+            | EngineError::DataDir { .. }
+            | EngineError::RemoveFiles(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            tracing::error!(%message, "request failed");
+        }
+        Self::new(status, code, message)
+    }
+}

@@ -1,0 +1,225 @@
+//! Thin handlers: parse, call the engine, shape the answer.
+
+use std::path::Path;
+
+use axum::Json;
+use axum::extract::{Path as UrlPath, RawQuery, State};
+use bytes::Bytes;
+use inbound_engine::{Engine, Secret};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::views::{AgentState, Deleted, Download, DownloadWithFiles, StartDownload};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Starts a download. The link is checked now: a bad link, a missing or wrong password
+/// or an expired link is answered here, and nothing is written.
+#[utoipa::path(post, path = "/downloads", tag = "downloads",
+    request_body = StartDownload,
+    responses(
+        (status = 200, description = "Started (or already known: the same link into the same folder)", body = Download),
+        (status = 400, description = "Malformed body, not a MASV link, unknown link, or relative dst_folder", body = ErrorBody),
+        (status = 401, description = "The link needs a password", body = ErrorBody),
+        (status = 403, description = "Wrong password, or request refused (origin, host)", body = ErrorBody),
+        (status = 410, description = "The link has expired", body = ErrorBody),
+        (status = 502, description = "MASV could not be reached", body = ErrorBody),
+    ))]
+pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Download>> {
+    let req: StartDownload = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the body must be JSON like {{\"url\": \"https://get.massive.app/ID?secret=S\", \"dst_folder\": \"/abs/dir\"}}: {e}"),
+        )
+    })?;
+    if req.url.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_link",
+            "url is empty; pass the MASV download link",
+        ));
+    }
+    let dst = Path::new(req.dst_folder.trim());
+    if !dst.is_absolute() {
+        return Err(ApiError::bad_request(
+            "invalid_dst_folder",
+            format!(
+                "dst_folder must be an absolute path, got {:?}",
+                req.dst_folder
+            ),
+        ));
+    }
+    let password = req.password.filter(|p| !p.is_empty()).map(Secret::new);
+    let id = engine.add(&req.url, dst, password).await?;
+    Ok(Json(engine.get(&id)?.summary.into()))
+}
+
+#[utoipa::path(get, path = "/downloads", tag = "downloads",
+    responses((status = 200, description = "Every download, oldest first", body = [Download])))]
+pub async fn list(State(engine): State<Engine>) -> Json<Vec<Download>> {
+    Json(engine.list().into_iter().map(Into::into).collect())
+}
+
+#[utoipa::path(get, path = "/downloads/{download_id}", tag = "downloads",
+    params(("download_id" = String, Path, description = "As returned when the download started")),
+    responses(
+        (status = 200, description = "The download and its files", body = DownloadWithFiles),
+        (status = 404, description = "No such download", body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(engine): State<Engine>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<DownloadWithFiles>> {
+    Ok(Json(engine.get(&id)?.into()))
+}
+
+#[utoipa::path(post, path = "/downloads/{download_id}/pause", tag = "downloads",
+    params(("download_id" = String, Path)),
+    responses(
+        (status = 200, description = "Paused; bytes received so far are kept", body = Download),
+        (status = 404, description = "No such download", body = ErrorBody),
+    ))]
+pub async fn pause(
+    State(engine): State<Engine>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Download>> {
+    engine.pause(&id).await?;
+    Ok(Json(engine.get(&id)?.summary.into()))
+}
+
+/// Resumes a paused download, or retries one that stopped with an error.
+#[utoipa::path(post, path = "/downloads/{download_id}/resume", tag = "downloads",
+    params(("download_id" = String, Path)),
+    responses(
+        (status = 200, description = "Transferring again", body = Download),
+        (status = 404, description = "No such download", body = ErrorBody),
+    ))]
+pub async fn resume(
+    State(engine): State<Engine>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Download>> {
+    engine.resume(&id)?;
+    Ok(Json(engine.get(&id)?.summary.into()))
+}
+
+#[utoipa::path(delete, path = "/downloads/{download_id}", tag = "downloads",
+    params(
+        ("download_id" = String, Path),
+        ("remove_files" = Option<bool>, Query, description = "Also delete the files this download wrote (never other files)"),
+    ),
+    responses(
+        (status = 200, description = "Forgotten", body = Deleted),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 404, description = "No such download", body = ErrorBody),
+    ))]
+pub async fn delete_one(
+    State(engine): State<Engine>,
+    UrlPath(id): UrlPath<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Deleted>> {
+    let q = DeleteQuery::parse(query.as_deref(), false)?;
+    engine.delete(&id, q.remove_files).await?;
+    Ok(Json(Deleted {
+        deleted: vec![id],
+        removed_files: q.remove_files,
+    }))
+}
+
+#[utoipa::path(delete, path = "/downloads", tag = "downloads",
+    params(
+        ("states" = Option<String>, Query, description = "Comma list of transferring, paused, complete, error; all when absent"),
+        ("remove_files" = Option<bool>, Query, description = "Also delete the files these downloads wrote"),
+    ),
+    responses(
+        (status = 200, description = "Forgotten", body = Deleted),
+        (status = 400, description = "Bad query", body = ErrorBody),
+    ))]
+pub async fn delete_many(
+    State(engine): State<Engine>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Deleted>> {
+    let q = DeleteQuery::parse(query.as_deref(), true)?;
+    let mut deleted = Vec::new();
+    for d in engine.list() {
+        if q.states
+            .as_ref()
+            .is_none_or(|s| s.contains(&AgentState::of(d.state)))
+        {
+            match engine.delete(&d.id, q.remove_files).await {
+                Ok(()) => deleted.push(d.id),
+                // Deleted meanwhile by another request: nothing left to do.
+                Err(inbound_engine::EngineError::UnknownDownload(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(Json(Deleted {
+        deleted,
+        removed_files: q.remove_files,
+    }))
+}
+
+struct DeleteQuery {
+    remove_files: bool,
+    states: Option<Vec<AgentState>>,
+}
+
+impl DeleteQuery {
+    fn parse(query: Option<&str>, allow_states: bool) -> Result<Self> {
+        let mut q = Self {
+            remove_files: false,
+            states: None,
+        };
+        for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match k.as_ref() {
+                "remove_files" => {
+                    q.remove_files = match v.as_ref() {
+                        "true" | "1" => true,
+                        "false" | "0" | "" => false,
+                        other => {
+                            return Err(ApiError::bad_request(
+                                "invalid_query",
+                                format!("remove_files must be true or false, got {other:?}"),
+                            ));
+                        }
+                    }
+                }
+                "states" if allow_states => {
+                    let states = v
+                        .split(',')
+                        .filter(|s| !s.trim().is_empty())
+                        .map(|s| {
+                            AgentState::parse(s).ok_or_else(|| {
+                                ApiError::bad_request(
+                                    "invalid_query",
+                                    format!("unknown state {s:?}; use transferring, paused, complete or error"),
+                                )
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    q.states = Some(states);
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_queries() {
+        let q = DeleteQuery::parse(Some("states=complete,transferring&remove_files=true"), true)
+            .unwrap();
+        assert!(q.remove_files);
+        assert_eq!(
+            q.states,
+            Some(vec![AgentState::Complete, AgentState::Transferring])
+        );
+        let q = DeleteQuery::parse(None, true).unwrap();
+        assert!(!q.remove_files && q.states.is_none());
+        assert!(DeleteQuery::parse(Some("states=done"), true).is_err());
+        assert!(DeleteQuery::parse(Some("remove_files=yes"), false).is_err());
+    }
+}

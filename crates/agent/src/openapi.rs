@@ -1,0 +1,35 @@
+use utoipa::OpenApi;
+
+use crate::error::ErrorBody;
+use crate::handlers;
+use crate::views::{
+    AgentState, Deleted, Download, DownloadFile, DownloadWithFiles, FileStateView, StartDownload,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Inbound agent API",
+        description = "MASV-Agent-compatible download routes served by Inbound. Listens on loopback; requests whose Host is not a loopback name or that carry a foreign Origin are refused (403). When started with a token, every request needs `Authorization: Bearer <token>`.",
+    ),
+    servers((url = "/api/v1")),
+    paths(
+        handlers::start,
+        handlers::list,
+        handlers::get_one,
+        handlers::pause,
+        handlers::resume,
+        handlers::delete_one,
+        handlers::delete_many,
+    ),
+    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, AgentState, FileStateView, Deleted, ErrorBody)),
+    tags((name = "downloads", description = "Download MASV packages"))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

@@ -1,0 +1,194 @@
+//! What the API accepts and answers, in the MASV Agent's vocabulary.
+
+use inbound_engine::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, FileState};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /downloads` body, as MASV Agent scripts send it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StartDownload {
+    /// The full MASV link, `https://get.massive.app/{LINK_ID}?secret={SECRET}`.
+    pub url: String,
+    /// Absolute folder to download into; created if missing.
+    pub dst_folder: String,
+    /// Only for password-protected links.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A download's state, as the MASV Agent names them (a download waiting for a free slot
+/// is `transferring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    Transferring,
+    Paused,
+    Complete,
+    Error,
+}
+
+impl AgentState {
+    pub fn of(s: DownloadState) -> Self {
+        match s {
+            DownloadState::Queued | DownloadState::Transferring => Self::Transferring,
+            DownloadState::Paused => Self::Paused,
+            DownloadState::Complete => Self::Complete,
+            DownloadState::Error => Self::Error,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim() {
+            "transferring" => Self::Transferring,
+            "paused" => Self::Paused,
+            "complete" => Self::Complete,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// A download as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Download {
+    pub download_id: String,
+    /// Package name given by the sender.
+    pub name: String,
+    pub sender_email: String,
+    /// The link with its secret replaced by `***`.
+    pub url: String,
+    pub dst_folder: String,
+    pub state: AgentState,
+    /// Why the download stopped, when `state` is `error`.
+    pub error: Option<String>,
+    /// Bytes to download (files withheld for viruses excluded).
+    pub total_size: u64,
+    pub bytes_downloaded: u64,
+    /// 0 to 100.
+    pub progress: f64,
+    pub file_count: u64,
+    pub files_complete: u64,
+    /// Files MASV flagged as infected; never downloaded.
+    pub virus_files: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
+
+impl From<DownloadSummary> for Download {
+    fn from(s: DownloadSummary) -> Self {
+        let progress = if s.total_bytes == 0 {
+            if s.state == DownloadState::Complete {
+                100.0
+            } else {
+                0.0
+            }
+        } else {
+            (s.bytes_done as f64 * 100.0 / s.total_bytes as f64).min(100.0)
+        };
+        Self {
+            download_id: s.id,
+            name: s.name,
+            sender_email: s.sender_email,
+            url: s.link,
+            dst_folder: s.dst_folder.to_string_lossy().into_owned(),
+            state: AgentState::of(s.state),
+            error: s.error,
+            total_size: s.total_bytes,
+            bytes_downloaded: s.bytes_done,
+            progress: (progress * 10.0).round() / 10.0,
+            file_count: s.file_count as u64,
+            files_complete: s.files_complete as u64,
+            virus_files: s.virus_files,
+            created_at: rfc3339(s.created_at),
+            completed_at: s.completed_at.map(rfc3339),
+        }
+    }
+}
+
+fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
+/// One file of a download.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadFile {
+    pub id: String,
+    /// File name as the sender named it.
+    pub name: String,
+    /// Where it is written, relative to `dst_folder` (after making the name safe).
+    pub path: String,
+    pub size: u64,
+    pub bytes_downloaded: u64,
+    pub state: FileStateView,
+    pub virus_detected: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStateView {
+    Pending,
+    Transferring,
+    Complete,
+    /// Flagged by MASV's virus scan: not downloaded.
+    VirusWithheld,
+    /// A whole-package zip entry: the individual files are downloaded instead.
+    Skipped,
+    Error,
+}
+
+impl From<FileState> for FileStateView {
+    fn from(s: FileState) -> Self {
+        match s {
+            FileState::Pending => Self::Pending,
+            FileState::Transferring => Self::Transferring,
+            FileState::Complete => Self::Complete,
+            FileState::VirusWithheld => Self::VirusWithheld,
+            FileState::Skipped => Self::Skipped,
+            FileState::Error => Self::Error,
+        }
+    }
+}
+
+impl From<FileInfo> for DownloadFile {
+    fn from(f: FileInfo) -> Self {
+        Self {
+            id: f.file_id,
+            name: f.package_path,
+            path: f.path.to_string_lossy().into_owned(),
+            size: f.size,
+            bytes_downloaded: f.bytes_done,
+            state: f.state.into(),
+            virus_detected: f.virus_detected,
+            error: f.error,
+        }
+    }
+}
+
+/// A download with its files.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadWithFiles {
+    #[serde(flatten)]
+    pub download: Download,
+    pub files: Vec<DownloadFile>,
+}
+
+impl From<DownloadDetail> for DownloadWithFiles {
+    fn from(d: DownloadDetail) -> Self {
+        Self {
+            download: d.summary.into(),
+            files: d.files.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Answer of `DELETE`: the downloads that were forgotten.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    pub deleted: Vec<String>,
+    /// Whether their files were removed too.
+    pub removed_files: bool,
+}

@@ -1,0 +1,90 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use inbound_agent::Access;
+use inbound_engine::{Engine, EngineConfig};
+
+/// Environment variable holding the bearer token (alternative to --token-file).
+const TOKEN_ENV: &str = "INBOUND_AGENT_TOKEN";
+
+#[derive(Args)]
+pub struct AgentArgs {
+    /// Address to listen on. Anything but loopback needs a token.
+    #[arg(long, default_value = inbound_agent::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// File whose first line is the bearer token every request must carry
+    /// (or set INBOUND_AGENT_TOKEN).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Let browser pages from this origin call the API (repeatable), e.g. http://localhost:5173.
+    #[arg(long)]
+    allow_origin: Vec<String>,
+    /// Parallel connections per download.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: u16,
+    /// Downloads transferring at once; the others wait.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
+    max_active: u16,
+}
+
+pub async fn run(args: AgentArgs) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            crate::get::fail_line(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: AgentArgs) -> anyhow::Result<()> {
+    let data_dir = crate::data_dir()?;
+    let _log_guard = crate::logging::init_with_stderr_default(Some(&data_dir), "info");
+    let token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var(TOKEN_ENV).ok(),
+    }
+    .filter(|t| !t.is_empty());
+    let access = Access::new(token, args.allow_origin.clone());
+    let mut config = EngineConfig::new(&data_dir);
+    config.connections_per_download = usize::from(args.connections);
+    config.max_active_downloads = usize::from(args.max_active);
+    let engine = Engine::open(config).await?;
+    let served = inbound_agent::serve(engine.clone(), args.listen, access, shutdown_signal()).await;
+    engine.shutdown().await;
+    served?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what service managers send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stopping: saving progress");
+}

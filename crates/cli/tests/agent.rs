@@ -1,0 +1,554 @@
+//! `inbound agent` driven exactly as MASV Agent scripts drive it: with curl.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inbound_sim::{Sim, SimPackage, catalog};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const MIB: u64 = 1024 * 1024;
+
+struct Agent {
+    child: Child,
+    port: u16,
+}
+
+impl Agent {
+    fn start(sim: &Sim, data: &Path, extra: &[&str]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_inbound"))
+            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("MASV_API_URL", sim.api_url())
+            .env("INBOUND_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    fn base(&self) -> String {
+        format!("http://localhost:{}/api/v1", self.port)
+    }
+
+    /// Runs curl with these arguments; returns the status code and the parsed body.
+    fn curl(&self, args: &[&str]) -> (u16, Value) {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        let value = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
+        (code.parse().unwrap(), value)
+    }
+
+    fn download(&self, id: &str) -> Value {
+        let (code, v) = self.curl(&["-X", "GET", &format!("{}/downloads/{id}", self.base())]);
+        assert_eq!(code, 200, "{v}");
+        v
+    }
+
+    fn wait_state(&self, id: &str, state: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.download(id);
+            if v["state"] == state {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "not {state} in time: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn start_download(&self, link: &str, dst: &Path, password: Option<&str>) -> String {
+        let body = match password {
+            Some(p) => format!(
+                r#"{{"url":"{link}","dst_folder":"{}","password":"{p}"}}"#,
+                dst.display()
+            ),
+            None => format!(r#"{{"url":"{link}","dst_folder":"{}"}}"#, dst.display()),
+        };
+        let (code, v) = self.curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            &format!("{}/downloads", self.base()),
+            "-d",
+            &body,
+        ]);
+        assert_eq!(code, 200, "{v}");
+        v["download_id"].as_str().unwrap().to_owned()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn sha256_file(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).unwrap();
+    hex::encode(h.finalize())
+}
+
+fn assert_same_bytes(package: &SimPackage, detail: &Value, dst: &Path) {
+    for f in detail["files"].as_array().unwrap() {
+        if f["state"] != "complete" {
+            continue;
+        }
+        let sim_file = package.files.iter().find(|s| s.id == f["id"]).unwrap();
+        assert_eq!(
+            sha256_file(&dst.join(f["path"].as_str().unwrap())),
+            sim_file.content.sha256_hex()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_curl_command_works() {
+    let sim = Sim::start(vec![
+        catalog::large("big", 48 * MIB),
+        catalog::demo(),
+        catalog::demo_with_password(),
+        catalog::hostile(),
+    ])
+    .await
+    .unwrap();
+    sim.faults().set_conn_rate(2 * MIB);
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dst = root.path().join("downloads");
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::write(dst.join("already-here.txt"), b"not the agent's").unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let base = agent.base();
+    let pkgs = sim.packages();
+
+    // Start (the documented POST, with and without a password).
+    let big = agent.start_download(&pkgs[0].link(), &dst, None);
+    let locked = agent.start_download(&pkgs[2].link(), &dst.join("locked"), Some("letmein"));
+
+    // List.
+    let (code, list) = agent.curl(&["-X", "GET", &format!("{base}/downloads")]);
+    assert_eq!(code, 200);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    for d in list {
+        let url = d["url"].as_str().unwrap();
+        assert!(url.ends_with("secret=***"), "secret redacted: {url}");
+    }
+    let raw = format!("{list:?}");
+    assert!(!raw.contains(&pkgs[0].secret) && !raw.contains("letmein"));
+
+    // Detail, then pause: bytes stop growing.
+    let detail = agent.download(&big);
+    assert_eq!(detail["files"][0]["name"], "big.bin");
+    assert_eq!(detail["files"][0]["size"], 48 * MIB);
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, paused) = agent.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        &format!("{base}/downloads/{big}/pause"),
+    ]);
+    assert_eq!(code, 200, "{paused}");
+    assert_eq!(paused["state"], "paused");
+    let at_pause = agent.download(&big)["bytes_downloaded"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        agent.download(&big)["bytes_downloaded"].as_u64().unwrap(),
+        at_pause,
+        "bytes stop growing"
+    );
+    assert!(at_pause > 0 && at_pause < 48 * MIB);
+
+    // Resume: completes with identical bytes.
+    sim.faults().set_conn_rate(0);
+    let (code, resumed) = agent.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        &format!("{base}/downloads/{big}/resume"),
+    ]);
+    assert_eq!(code, 200, "{resumed}");
+    let done = agent.wait_state(&big, "complete", Duration::from_secs(60));
+    assert_eq!(done["progress"], 100.0);
+    assert_same_bytes(&pkgs[0], &done, &dst);
+    let locked_done = agent.wait_state(&locked, "complete", Duration::from_secs(60));
+    assert_same_bytes(&pkgs[2], &locked_done, &dst.join("locked"));
+
+    // Delete one (files stay).
+    let (code, v) = agent.curl(&["-X", "DELETE", &format!("{base}/downloads/{locked}")]);
+    assert_eq!(code, 200, "{v}");
+    assert!(dst.join("locked/Coastline/Day 1/A001_C002.mov").exists());
+    let (code, _) = agent.curl(&["-X", "GET", &format!("{base}/downloads/{locked}")]);
+    assert_eq!(code, 404);
+
+    // Delete with remove_files=true: its files go, the file that was there stays.
+    let (code, v) = agent.curl(&[
+        "-X",
+        "DELETE",
+        &format!("{base}/downloads/{big}?remove_files=true"),
+    ]);
+    assert_eq!(code, 200, "{v}");
+    assert!(!dst.join("big.bin").exists());
+    assert_eq!(
+        std::fs::read(dst.join("already-here.txt")).unwrap(),
+        b"not the agent's"
+    );
+
+    // Delete by state, and both states with remove_files.
+    let demo = agent.start_download(&pkgs[1].link(), &dst.join("demo"), None);
+    let hostile = agent.start_download(&pkgs[3].link(), &dst.join("hostile"), None);
+    agent.wait_state(&demo, "complete", Duration::from_secs(60));
+    agent.wait_state(&hostile, "complete", Duration::from_secs(60));
+    sim.faults().set_conn_rate(MIB);
+    let paused = agent.start_download(&pkgs[0].link(), &dst.join("paused"), None);
+    let slow = agent.start_download(&pkgs[0].link(), &dst.join("slow"), None);
+    let (code, v) = agent.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        &format!("{base}/downloads/{paused}/pause"),
+    ]);
+    assert_eq!((code, v["state"].as_str().unwrap()), (200, "paused"), "{v}");
+    let (code, v) = agent.curl(&["-X", "DELETE", &format!("{base}/downloads?states=complete")]);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["deleted"],
+        serde_json::json!([demo, hostile]),
+        "only the complete ones"
+    );
+    let (code, v) = agent.curl(&[
+        "-X",
+        "DELETE",
+        &format!("{base}/downloads?states=complete,transferring&remove_files=true"),
+    ]);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["deleted"],
+        serde_json::json!([slow]),
+        "the paused one stays"
+    );
+    assert!(
+        !dst.join("slow/big.bin.inbound-part").exists(),
+        "the transferring one's files are gone"
+    );
+    assert!(
+        dst.join("demo/Read me.txt").exists(),
+        "deleted earlier without remove_files"
+    );
+    assert!(dst.join("paused/big.bin.inbound-part").exists());
+
+    // Delete all.
+    let (code, v) = agent.curl(&["-X", "DELETE", &format!("{base}/downloads")]);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["deleted"], serde_json::json!([paused]));
+    let (_, list) = agent.curl(&["-X", "GET", &format!("{base}/downloads")]);
+    assert_eq!(list, serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_json_errors() {
+    let sim = Sim::start(vec![catalog::demo_with_password(), catalog::demo_expired()])
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let url = format!("{}/downloads", agent.base());
+    let dst = root.path().join("d");
+    let post = |body: &str| {
+        agent.curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            &url,
+            "-d",
+            body,
+        ])
+    };
+    let locked = sim.packages()[0].link();
+
+    for (body, status, code) in [
+        ("{not json", 400, "invalid_body"),
+        (r#"{"dst_folder":"/tmp/x"}"#, 400, "invalid_body"),
+        (
+            r#"{"url":"https://example.com/x?secret=y","dst_folder":"/tmp/x"}"#,
+            400,
+            "invalid_link",
+        ),
+        (
+            &format!(r#"{{"url":"{locked}","dst_folder":"relative/dir"}}"#),
+            400,
+            "invalid_dst_folder",
+        ),
+        (
+            &format!(r#"{{"url":"{locked}","dst_folder":"{}"}}"#, dst.display()),
+            401,
+            "password_required",
+        ),
+        (
+            &format!(
+                r#"{{"url":"{locked}","dst_folder":"{}","password":"nope"}}"#,
+                dst.display()
+            ),
+            403,
+            "wrong_password",
+        ),
+        (
+            &format!(
+                r#"{{"url":"{}","dst_folder":"{}"}}"#,
+                sim.packages()[1].link(),
+                dst.display()
+            ),
+            410,
+            "link_expired",
+        ),
+        (
+            &format!(
+                r#"{{"url":"https://get.massive.app/nope?secret=zzz","dst_folder":"{}"}}"#,
+                dst.display()
+            ),
+            400,
+            "link_not_found",
+        ),
+    ] {
+        let (got, v) = post(body);
+        assert_eq!(
+            (got, v["code"].as_str().unwrap_or_default()),
+            (status, code),
+            "{body}: {v}"
+        );
+        assert!(!v["message"].as_str().unwrap().is_empty());
+        let text = v.to_string();
+        assert!(
+            !text.contains("secret=zzz") && !text.contains("nope\""),
+            "{text}"
+        );
+    }
+    assert!(!dst.exists(), "nothing written for refused links");
+
+    let (code, v) = agent.curl(&["-X", "GET", &format!("{url}/doesnotexist")]);
+    assert_eq!((code, v["code"].as_str().unwrap()), (404, "not_found"));
+    let (code, _) = agent.curl(&["-X", "POST", &format!("{url}/doesnotexist/pause")]);
+    assert_eq!(code, 404);
+    let (code, v) = agent.curl(&["-X", "DELETE", &format!("{url}?states=finished")]);
+    assert_eq!((code, v["code"].as_str().unwrap()), (400, "invalid_query"));
+    let (code, v) = agent.curl(&["-X", "PUT", &url]);
+    assert_eq!(
+        (code, v["code"].as_str().unwrap()),
+        (405, "method_not_allowed")
+    );
+
+    // The OpenAPI document is served and is the committed one.
+    let (code, doc) = agent.curl(&[&format!("{}/openapi.json", agent.base())]);
+    assert_eq!(code, 200);
+    assert_eq!(doc["info"]["title"], "Inbound agent API");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebinding_and_cross_origin_requests_are_refused() {
+    let sim = Sim::start(vec![catalog::demo()]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let url = format!("http://127.0.0.1:{}/api/v1/downloads", agent.port);
+    let (code, v) = agent.curl(&["-H", "Host: attacker.example", &url]);
+    assert_eq!(
+        (code, v["code"].as_str().unwrap()),
+        (403, "host_not_allowed")
+    );
+    let (code, v) = agent.curl(&["-H", "Origin: https://attacker.example", &url]);
+    assert_eq!(
+        (code, v["code"].as_str().unwrap()),
+        (403, "origin_not_allowed")
+    );
+    let (code, _) = agent.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Origin: https://attacker.example",
+        "-H",
+        "Content-Type: text/plain",
+        &url,
+        "-d",
+        r#"{"url":"x","dst_folder":"/tmp"}"#,
+    ]);
+    assert_eq!(code, 403);
+    // Preflight gets no CORS blessing.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-i",
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://attacker.example",
+            "-H",
+            "Access-Control-Request-Method: DELETE",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    let (code, _) = agent.curl(&[&url]);
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn a_public_address_needs_a_token_and_then_requires_it() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["agent", "--listen", "0.0.0.0:0"])
+        .env("INBOUND_DATA_DIR", data.path())
+        .env_remove("INBOUND_AGENT_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without a token"), "{err}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Sim::start(vec![catalog::demo()])).unwrap();
+    let token_file = data.path().join("token");
+    std::fs::write(&token_file, "correct-horse\n").unwrap();
+    let agent = Agent::start(
+        &sim,
+        &data.path().join("d"),
+        &["--token-file", token_file.to_str().unwrap()],
+    );
+    let url = format!("{}/downloads", agent.base());
+    let (code, v) = agent.curl(&[&url]);
+    assert_eq!((code, v["code"].as_str().unwrap()), (401, "unauthorized"));
+    let (code, _) = agent.curl(&["-H", "Authorization: Bearer wrong", &url]);
+    assert_eq!(code, 401);
+    let (code, _) = agent.curl(&["-H", "Authorization: Bearer correct-horse", &url]);
+    assert_eq!(code, 200);
+    // With a token, any Host is fine (the token is what proves the caller).
+    let (code, _) = agent.curl(&[
+        "-H",
+        "Authorization: Bearer correct-horse",
+        "-H",
+        "Host: nas.local",
+        &url,
+    ]);
+    assert_eq!(code, 200);
+    drop(agent);
+    drop(sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_brings_the_download_back_and_finishes_it() {
+    let size = 64 * MIB;
+    let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
+    sim.faults().set_conn_rate(2 * MIB);
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(&sim, data.path(), &[]);
+    let id = agent.start_download(&sim.packages()[0].link(), root.path(), None);
+    std::thread::sleep(Duration::from_millis(1500));
+    agent.kill(); // SIGKILL mid-download
+
+    sim.faults().set_conn_rate(0);
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let v = agent.download(&id);
+    assert_eq!(v["download_id"], id.as_str());
+    let done = agent.wait_state(&id, "complete", Duration::from_secs(60));
+    assert_same_bytes(&sim.packages()[0], &done, root.path());
+    let served = sim.package_bytes_served("pkg-big");
+    assert!(served <= size + 8 * 8 * MIB, "served {served}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_list_requests_while_three_packages_download() {
+    let sim = Sim::start(vec![
+        catalog::large("a", 64 * MIB),
+        catalog::large("b", 64 * MIB),
+        catalog::many_files("c", 2000),
+    ])
+    .await
+    .unwrap();
+    sim.faults().set_conn_rate(4 * MIB);
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    for link in ["a", "b", "c"] {
+        let p = sim.packages().iter().find(|p| p.link_id == link).unwrap();
+        agent.start_download(&p.link(), &root.path().join(link), None);
+    }
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/api/v1/downloads", agent.port);
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let resp = client.get(&url).send().await.unwrap();
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap();
+            (status, body.as_array().map(Vec::len), started.elapsed())
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        let (status, len, took) = t.await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(len, Some(3));
+        latencies.push(took);
+    }
+    latencies.sort();
+    let p50 = latencies[99];
+    let p99 = latencies[197];
+    eprintln!(
+        "200 concurrent GET /downloads: p50 {p50:?}, p99 {p99:?}, max {:?}",
+        latencies[199]
+    );
+    let states: Vec<String> = agent
+        .curl(&[&url])
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        states
+            .iter()
+            .all(|s| s == "transferring" || s == "complete"),
+        "{states:?}"
+    );
+}
