@@ -31,6 +31,9 @@ pub(crate) struct Shared {
     pub config: EngineConfig,
     pub store: Store,
     pub client: MasvClient,
+    /// Link ids served by another MASV API than `client`'s (the desktop's demo
+    /// simulator), with the client to use for them.
+    routes: std::sync::RwLock<HashMap<String, MasvClient>>,
     /// For storage: no overall timeout (stalls are detected per read instead).
     pub http: reqwest::Client,
     pub bandwidth: Bandwidth,
@@ -57,6 +60,16 @@ impl Shared {
             max: self.config.retry_max_delay,
             attempts: self.config.max_retries,
         }
+    }
+
+    /// The MASV client for a link: its route if one is set, else the default.
+    pub fn client_for(&self, link_id: &str) -> MasvClient {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(link_id)
+            .cloned()
+            .unwrap_or_else(|| self.client.clone())
     }
 
     pub fn connections_per_download(&self) -> usize {
@@ -96,6 +109,7 @@ impl Engine {
             max_active: AtomicUsize::new(config.max_active_downloads),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             store,
+            routes: Default::default(),
             client,
             http,
             downloads: Mutex::new(Vec::new()),
@@ -168,7 +182,7 @@ impl Engine {
             return Ok(existing.id.clone());
         }
         let (session, info) = Session::open(
-            self.shared.client.clone(),
+            self.shared.client_for(&link.id),
             link.clone(),
             password.clone(),
             self.shared.retry_policy(),
@@ -338,6 +352,18 @@ impl Engine {
             remove_written_files(&dl, created_dirs)?;
         }
         tracing::info!(id = %dl.id, remove_files, "download deleted");
+        Ok(())
+    }
+
+    /// Sends the API calls of this link id to another MASV API (for example an
+    /// embedded simulator serving a demo package).
+    pub fn route_link(&self, link_id: &str, api_url: &str) -> Result<(), EngineError> {
+        let client = MasvClient::new(api_url)?;
+        self.shared
+            .routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(link_id.to_owned(), client);
         Ok(())
     }
 

@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 pub type DownloadId = String;
 
 /// A download's state. `Queued` waits for a free slot (the agent API reports it as
 /// `transferring`, since the MASV Agent has no idle state).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum DownloadState {
     Queued,
@@ -46,7 +48,8 @@ impl DownloadState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum FileState {
     Pending,
@@ -105,7 +108,8 @@ impl FileState {
 }
 
 /// One download as listed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct DownloadSummary {
     pub id: DownloadId,
     pub name: String,
@@ -113,22 +117,31 @@ pub struct DownloadSummary {
     pub sender_email: String,
     /// The link with its secret replaced by `***`.
     pub link: String,
+    #[ts(type = "string")]
     pub dst_folder: PathBuf,
     pub state: DownloadState,
     pub error: Option<String>,
+    #[ts(type = "number")]
     pub total_bytes: u64,
+    #[ts(type = "number")]
     pub bytes_done: u64,
+    #[ts(type = "number")]
     pub file_count: usize,
+    #[ts(type = "number")]
     pub files_complete: usize,
     /// Names (package paths) of files withheld because MASV flagged them as infected.
     pub virus_files: Vec<String>,
+    #[ts(type = "number")]
     pub created_at: i64,
+    #[ts(type = "number | null")]
     pub completed_at: Option<i64>,
 }
 
 /// One file of a download.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct FileInfo {
+    #[ts(type = "number")]
     pub index: usize,
     pub file_id: String,
     /// `file`, or `zip_windows` / `zip_mac` for whole-package archives.
@@ -136,41 +149,55 @@ pub struct FileInfo {
     /// Where the sender put it, as the sender named it.
     pub package_path: String,
     /// Where it lands, relative to the destination folder (after sanitising).
+    #[ts(type = "string")]
     pub path: PathBuf,
+    #[ts(type = "number")]
     pub size: u64,
+    #[ts(type = "number")]
     pub bytes_done: u64,
     pub state: FileState,
     pub error: Option<String>,
     pub virus_detected: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct DownloadDetail {
     pub summary: DownloadSummary,
     pub files: Vec<FileInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct FileProgress {
+    #[ts(type = "number")]
     pub index: usize,
+    #[ts(type = "number")]
     pub bytes_done: u64,
+    #[ts(type = "number")]
     pub rate: u64,
 }
 
 /// A throttled progress snapshot of one running download.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct DownloadProgress {
     pub id: DownloadId,
+    #[ts(type = "number")]
     pub bytes_done: u64,
+    #[ts(type = "number")]
     pub total_bytes: u64,
     /// Bytes per second, smoothed.
+    #[ts(type = "number")]
     pub rate: u64,
+    #[ts(type = "number | null")]
     pub eta_secs: Option<u64>,
     /// Only files whose progress changed since the previous snapshot.
     pub files: Vec<FileProgress>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Added {
@@ -183,6 +210,7 @@ pub enum Event {
     },
     FileStateChanged {
         id: DownloadId,
+        #[ts(type = "number")]
         index: usize,
         state: FileState,
         error: Option<String>,

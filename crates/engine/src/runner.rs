@@ -118,7 +118,7 @@ async fn prepare(
         Some(s) => s,
         None => {
             let (s, _) = Session::open(
-                shared.client.clone(),
+                shared.client_for(&dl.link.id),
                 dl.link.clone(),
                 dl.password.clone(),
                 shared.retry_policy(),
