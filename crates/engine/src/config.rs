@@ -39,6 +39,9 @@ pub struct EngineConfig {
     /// Download the whole-package zip entries too (by default the individual files are
     /// downloaded and the tree rebuilt).
     pub include_zips: bool,
+    /// Link ids whose MASV API is elsewhere (link id, API base URL), e.g. a demo
+    /// package served by an embedded simulator.
+    pub link_routes: Vec<(String, String)>,
 }
 
 impl EngineConfig {
@@ -59,6 +62,7 @@ impl EngineConfig {
             name_rules: NameRules::native(),
             durable_writes: true,
             include_zips: false,
+            link_routes: Vec::new(),
         }
     }
 

@@ -96,6 +96,10 @@ impl Engine {
             let _ = restrict_to_user(Path::new(&p), 0o600);
         }
         let client = MasvClient::new(config.api_url.clone())?;
+        let mut routes = HashMap::new();
+        for (link_id, api_url) in &config.link_routes {
+            routes.insert(link_id.clone(), MasvClient::new(api_url.clone())?);
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("Inbound/", env!("CARGO_PKG_VERSION")))
@@ -109,7 +113,7 @@ impl Engine {
             max_active: AtomicUsize::new(config.max_active_downloads),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             store,
-            routes: Default::default(),
+            routes: std::sync::RwLock::new(routes),
             client,
             http,
             downloads: Mutex::new(Vec::new()),

@@ -30,3 +30,8 @@ pub use model::{
 };
 pub use paths::{NameRules, PART_SUFFIX, sanitize_package_path};
 pub use runner::human_bytes;
+
+/// Checks a MASV link and returns it in canonical form (`https://get.massive.app/ID?secret=S`).
+pub fn parse_link(input: &str) -> Result<String, MasvError> {
+    inbound_masv::LinkRef::parse(input).map(|l| l.to_url_with_secret())
+}

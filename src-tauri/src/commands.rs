@@ -1,0 +1,165 @@
+//! What the UI can ask for. Each command is a thin call into the engine.
+
+use std::path::PathBuf;
+
+use inbound_engine::{DownloadDetail, DownloadSummary, Secret};
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_opener::OpenerExt;
+
+use crate::error::CommandError;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+fn destination(state: &AppState, chosen: Option<String>) -> PathBuf {
+    PathBuf::from(
+        chosen
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| state.settings().destination),
+    )
+}
+
+/// Adds a package by link. Fails with code `password_required` when the link needs a
+/// password, so the UI asks for one and calls again.
+#[tauri::command]
+pub async fn add_link(
+    state: State<'_, AppState>,
+    url: String,
+    destination_folder: Option<String>,
+    password: Option<String>,
+) -> Result<String> {
+    let dst = destination(&state, destination_folder);
+    let password = password.filter(|p| !p.is_empty()).map(Secret::new);
+    Ok(state.engine.add(&url, &dst, password).await?)
+}
+
+/// Adds a link that came from outside and was parked waiting for a password.
+#[tauri::command]
+pub async fn add_parked_link(
+    state: State<'_, AppState>,
+    token: u64,
+    destination_folder: Option<String>,
+    password: String,
+) -> Result<String> {
+    let url = crate::lock(&state.waiting_for_password)
+        .get(&token)
+        .cloned()
+        .ok_or_else(|| {
+            CommandError::new(
+                "unknown_link",
+                "that link is no longer waiting; open it again",
+            )
+        })?;
+    let dst = destination(&state, destination_folder);
+    let id = state
+        .engine
+        .add(&url, &dst, Some(Secret::new(password)))
+        .await?;
+    crate::lock(&state.waiting_for_password).remove(&token);
+    Ok(id)
+}
+
+#[tauri::command]
+pub async fn start_demo(
+    state: State<'_, AppState>,
+    destination_folder: Option<String>,
+) -> Result<String> {
+    let link = state.demo.packages()[0].link();
+    let dst = destination(&state, destination_folder);
+    Ok(state.engine.add(&link, &dst, None).await?)
+}
+
+#[tauri::command]
+pub fn list_downloads(state: State<'_, AppState>) -> Vec<DownloadSummary> {
+    state.engine.list()
+}
+
+#[tauri::command]
+pub fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
+    Ok(state.engine.get(&id)?)
+}
+
+#[tauri::command]
+pub async fn pause(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(state.engine.pause(&id).await?)
+}
+
+#[tauri::command]
+pub fn resume(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(state.engine.resume(&id)?)
+}
+
+#[tauri::command]
+pub fn retry(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(state.engine.retry(&id)?)
+}
+
+#[tauri::command]
+pub async fn delete_download(
+    state: State<'_, AppState>,
+    id: String,
+    remove_files: bool,
+) -> Result<()> {
+    Ok(state.engine.delete(&id, remove_files).await?)
+}
+
+#[tauri::command]
+pub fn open_folder(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
+    let folder = state.engine.get(&id)?.summary.dst_folder;
+    app.opener()
+        .open_path(folder.to_string_lossy(), None::<&str>)
+        .map_err(|e| {
+            CommandError::new(
+                "open_failed",
+                format!("cannot open {}: {e}", folder.display()),
+            )
+        })
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Settings {
+    state.settings()
+}
+
+/// Saves and applies new settings; returns what was stored (values are clamped).
+#[tauri::command]
+pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings> {
+    let new = settings.sanitized();
+    let old = state.settings();
+    if new.agent_api != old.agent_api {
+        crate::agent_api::apply(&state, new.agent_api).await?;
+    }
+    apply_engine_settings(&state, &new);
+    new.save(&state.settings_path).map_err(|e| {
+        CommandError::new(
+            "settings_not_saved",
+            format!("could not save settings: {e}"),
+        )
+    })?;
+    *crate::lock(&state.settings) = new.clone();
+    Ok(new)
+}
+
+pub fn apply_engine_settings(state: &AppState, s: &Settings) {
+    state.engine.set_bandwidth_limit(s.bandwidth_limit);
+    state
+        .engine
+        .set_max_active_downloads(s.max_active_downloads as usize);
+    state
+        .engine
+        .set_connections_per_download(s.connections_per_download as usize);
+}
+
+/// The UI listens now: hand it the links that arrived before.
+#[tauri::command]
+pub fn ui_ready(app: AppHandle) {
+    let state = app.state::<AppState>();
+    state
+        .ui_ready
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let early: Vec<String> = std::mem::take(&mut *crate::lock(&state.early_links));
+    for url in early {
+        crate::incoming::handle(&app, url);
+    }
+}

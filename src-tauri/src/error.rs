@@ -1,0 +1,41 @@
+use inbound_engine::{EngineError, MasvError};
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What a failed command tells the UI: a code to branch on (the password prompt, for
+/// one) and a sentence to show.
+#[derive(Debug, Serialize, TS, thiserror::Error)]
+#[ts(export)]
+#[error("{message}")]
+pub struct CommandError {
+    pub code: String,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EngineError> for CommandError {
+    fn from(e: EngineError) -> Self {
+        let code = match &e {
+            EngineError::Masv(MasvError::PasswordRequired) => "password_required",
+            EngineError::Masv(MasvError::WrongPassword) => "wrong_password",
+            EngineError::Masv(MasvError::InvalidLink(_)) => "invalid_link",
+            EngineError::Masv(MasvError::BadLink) => "link_not_found",
+            EngineError::Masv(MasvError::Expired) => "link_expired",
+            EngineError::Masv(_) => "network",
+            EngineError::RelativeDestination(_) | EngineError::Destination { .. } => {
+                "invalid_destination"
+            }
+            EngineError::UnknownDownload(_) => "unknown_download",
+            _ => "internal",
+        };
+        Self::new(code, e.to_string())
+    }
+}

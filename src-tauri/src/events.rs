@@ -1,0 +1,158 @@
+//! Engine events to the window: state changes at once, progress merged and sent at
+//! most ten times a second however many files move. Completion and failure also raise
+//! a system notification.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use inbound_engine::{DownloadProgress, DownloadState, Engine, Event};
+use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::state::AppState;
+
+pub const ENGINE_EVENT: &str = "engine";
+/// Sent when events were dropped (the window fell behind): the UI reloads the list.
+pub const RESYNC_EVENT: &str = "engine-resync";
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+pub fn forward(app: AppHandle, engine: &Engine) {
+    let mut rx = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        let mut pending: HashMap<String, DownloadProgress> = HashMap::new();
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Ok(Event::Progress { downloads }) => {
+                        for p in downloads {
+                            merge(&mut pending, p);
+                        }
+                    }
+                    Ok(ev) => {
+                        if let Event::StateChanged { id, state, error } = &ev {
+                            notify(&app, id, *state, error.as_deref());
+                        }
+                        emit(&app, ENGINE_EVENT, &ev);
+                    }
+                    Err(RecvError::Lagged(_)) => emit(&app, RESYNC_EVENT, &()),
+                    Err(RecvError::Closed) => break,
+                },
+                _ = tick.tick() => {
+                    if !pending.is_empty() {
+                        let downloads = pending.drain().map(|(_, p)| p).collect();
+                        emit(&app, ENGINE_EVENT, &Event::Progress { downloads });
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Keeps the newest totals and the newest value of every file that moved.
+fn merge(pending: &mut HashMap<String, DownloadProgress>, p: DownloadProgress) {
+    match pending.get_mut(&p.id) {
+        None => {
+            pending.insert(p.id.clone(), p);
+        }
+        Some(old) => {
+            let mut files: HashMap<usize, _> = old.files.drain(..).map(|f| (f.index, f)).collect();
+            for f in p.files {
+                files.insert(f.index, f);
+            }
+            *old = DownloadProgress {
+                files: files.into_values().collect(),
+                ..p
+            };
+        }
+    }
+}
+
+fn emit<T: serde::Serialize + Clone>(app: &AppHandle, name: &str, payload: &T) {
+    if let Err(e) = app.emit(name, payload.clone()) {
+        tracing::debug!(error = %e, "event not delivered");
+    }
+}
+
+fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) {
+    let st = app.state::<AppState>();
+    if !st.settings().notifications {
+        return;
+    }
+    let Ok(detail) = st.engine.get(id) else {
+        return;
+    };
+    let s = detail.summary;
+    let (summary, body) = match state {
+        DownloadState::Complete => {
+            let mut body = format!(
+                "{}: {} files, {}",
+                s.name,
+                s.files_complete,
+                inbound_engine::human_bytes(s.total_bytes)
+            );
+            if !s.virus_files.is_empty() {
+                body.push_str(&format!(
+                    ". {} infected file(s) withheld: {}",
+                    s.virus_files.len(),
+                    s.virus_files.join(", ")
+                ));
+            }
+            ("Download complete", body)
+        }
+        DownloadState::Error => (
+            "Download failed",
+            format!("{}: {}", s.name, error.unwrap_or("unknown error")),
+        ),
+        _ => return,
+    };
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(e) = notify_rust::Notification::new()
+            .appname("Inbound")
+            .summary(summary)
+            .body(&body)
+            .icon("inbound-desktop")
+            .show()
+        {
+            tracing::warn!(error = %e, "could not show a notification");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inbound_engine::FileProgress;
+
+    fn progress(id: &str, done: u64, files: &[(usize, u64)]) -> DownloadProgress {
+        DownloadProgress {
+            id: id.into(),
+            bytes_done: done,
+            total_bytes: 100,
+            rate: 1,
+            eta_secs: None,
+            files: files
+                .iter()
+                .map(|&(index, bytes_done)| FileProgress {
+                    index,
+                    bytes_done,
+                    rate: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn merging_keeps_the_newest_totals_and_every_file_that_moved() {
+        let mut pending = HashMap::new();
+        merge(&mut pending, progress("a", 10, &[(0, 5), (1, 5)]));
+        merge(&mut pending, progress("a", 20, &[(1, 15)]));
+        merge(&mut pending, progress("b", 1, &[]));
+        let a = &pending["a"];
+        assert_eq!(a.bytes_done, 20);
+        let mut files: Vec<_> = a.files.iter().map(|f| (f.index, f.bytes_done)).collect();
+        files.sort();
+        assert_eq!(files, vec![(0, 5), (1, 15)]);
+        assert_eq!(pending.len(), 2);
+    }
+}

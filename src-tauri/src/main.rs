@@ -1,0 +1,235 @@
+//! Inbound's desktop shell: a thin Tauri layer over the download engine.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod agent_api;
+mod commands;
+mod error;
+mod events;
+mod incoming;
+mod links;
+mod settings;
+mod state;
+mod tray;
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Mutex, MutexGuard};
+
+use inbound_engine::{Engine, EngineConfig, EngineError};
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Per-connection cap of the demo's storage, so the demo shows progress.
+const DEMO_CONN_RATE: u64 = 3 * 1024 * 1024 / 2;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn main() {
+    let data_dir = inbound_engine::default_data_dir();
+    let _log = init_logging(data_dir.as_deref());
+    let Some(data_dir) = data_dir else {
+        tracing::error!("no data folder for Inbound; set INBOUND_DATA_DIR");
+        std::process::exit(1);
+    };
+    let builder = tauri::Builder::default()
+        // First, so a second launch hands its link over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            incoming::show_main_window(app);
+            for arg in argv.into_iter().skip(1) {
+                incoming::handle(app, arg);
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let state = tauri::async_runtime::block_on(open_state(&data_dir))?;
+            commands::apply_engine_settings(&state, &state.settings());
+            let agent_on = state.settings().agent_api;
+            events::forward(handle.clone(), &state.engine);
+            app.manage(state);
+            if agent_on {
+                let h = handle.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Err(e) = agent_api::apply(&h.state::<AppState>(), true).await {
+                        tracing::warn!(error = %e, "agent API not started");
+                    }
+                });
+            }
+            tray::install(&handle)?;
+            register_schemes(&handle);
+            let h = handle.clone();
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    incoming::handle(&h, url.to_string());
+                }
+            });
+            for arg in std::env::args().skip(1) {
+                incoming::handle(&handle, arg);
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::add_link,
+            commands::add_parked_link,
+            commands::start_demo,
+            commands::list_downloads,
+            commands::download_details,
+            commands::pause,
+            commands::resume,
+            commands::retry,
+            commands::delete_download,
+            commands::open_folder,
+            commands::get_settings,
+            commands::set_settings,
+            commands::ui_ready,
+        ])
+        .on_window_event(|window, event| {
+            // Closing the window keeps downloads running in the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        });
+    let app = match builder.build(tauri::generate_context!("../tauri.conf.json")) {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "Inbound could not start");
+            eprintln!("Inbound could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        if let RunEvent::ExitRequested { api, code, .. } = event
+            && code.is_none()
+        {
+            // The last window closing is not a reason to stop downloading.
+            api.prevent_exit();
+            let _ = app;
+        }
+    });
+}
+
+async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
+    let demo = inbound_sim::Sim::start(vec![inbound_sim::catalog::demo()]).await?;
+    demo.faults().set_conn_rate(DEMO_CONN_RATE);
+    let settings_path = data_dir.join("settings.json");
+    let settings = Settings::load(&settings_path).sanitized();
+    let mut config = EngineConfig::new(data_dir);
+    config.link_routes = vec![(demo.packages()[0].link_id.clone(), demo.api_url())];
+    config.max_active_downloads = settings.max_active_downloads as usize;
+    config.connections_per_download = settings.connections_per_download as usize;
+    config.bandwidth_limit = settings.bandwidth_limit;
+    let engine = match Engine::open(config).await {
+        Ok(e) => e,
+        Err(e @ EngineError::AlreadyRunning { .. }) => {
+            // The single-instance plugin catches a second desktop app; this is the
+            // agent or the CLI holding the data folder.
+            tracing::error!(error = %e, "data folder in use");
+            anyhow::bail!("{e}");
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    Ok(AppState {
+        engine,
+        settings: Mutex::new(settings),
+        settings_path,
+        demo,
+        early_links: Mutex::new(Vec::new()),
+        ui_ready: AtomicBool::new(false),
+        waiting_for_password: Mutex::new(Default::default()),
+        next_token: AtomicU64::new(0),
+        agent_stop: Mutex::new(None),
+    })
+}
+
+/// Registers `masv://` and `inbound://` with the desktop, without taking `masv` from an
+/// application that already handles it (the MASV desktop app, for one).
+fn register_schemes(app: &AppHandle) {
+    #[cfg(target_os = "linux")]
+    {
+        for scheme in ["masv", "inbound"] {
+            let owner = std::process::Command::new("xdg-mime")
+                .args(["query", "default", &format!("x-scheme-handler/{scheme}")])
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
+            if scheme == "masv"
+                && !owner.is_empty()
+                && !owner.to_ascii_lowercase().contains("inbound")
+            {
+                tracing::info!(%owner, "masv:// already has a handler; leaving it");
+                continue;
+            }
+            if let Err(e) = app.deep_link().register(scheme) {
+                tracing::warn!(scheme, error = %e, "could not register the link scheme");
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = app;
+}
+
+/// Saves progress and leaves.
+pub(crate) fn quit(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let _ = agent_api::apply(&state, false).await;
+        state.engine.shutdown().await;
+        app.exit(0);
+    });
+}
+
+fn init_logging(
+    data_dir: Option<&std::path::Path>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,inbound_engine=info,inbound_desktop=info")
+            }),
+        );
+    let (file, guard) = match data_dir.map(|d| d.join("logs")) {
+        Some(logs) if std::fs::create_dir_all(&logs).is_ok() => {
+            match tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("desktop")
+                .filename_suffix("log")
+                .max_log_files(7)
+                .build(&logs)
+            {
+                Ok(a) => {
+                    let (w, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                        .buffered_lines_limit(4096)
+                        .finish(a);
+                    let layer = tracing_subscriber::fmt::layer()
+                        .with_writer(w)
+                        .with_ansi(false)
+                        .with_filter(tracing_subscriber::EnvFilter::new(
+                            "warn,inbound_engine=info,inbound_desktop=info,inbound_agent=info",
+                        ));
+                    (Some(layer), Some(g))
+                }
+                Err(_) => (None, None),
+            }
+        }
+        _ => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init();
+    guard
+}

@@ -1,0 +1,97 @@
+//! The desktop's settings, kept as JSON beside the download database.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct Settings {
+    /// Where new packages go unless the person picks another folder.
+    pub destination: String,
+    pub max_active_downloads: u32,
+    pub connections_per_download: u32,
+    /// Bytes per second; `null` for no limit.
+    #[ts(type = "number | null")]
+    pub bandwidth_limit: Option<u64>,
+    /// A system notification when a package completes or fails.
+    pub notifications: bool,
+    /// Serve the MASV-Agent-compatible API on 127.0.0.1:8080.
+    pub agent_api: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            destination: inbound_engine::default_destination()
+                .unwrap_or_else(|| PathBuf::from("Downloads/MASV"))
+                .to_string_lossy()
+                .into_owned(),
+            max_active_downloads: 3,
+            connections_per_download: 8,
+            bandwidth_limit: None,
+            notifications: true,
+            agent_api: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings; a missing or unreadable file gives the defaults (and a
+    /// warning in the log), never a failed start.
+    pub fn load(path: &Path) -> Self {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, path = %path.display(), "settings unreadable, using defaults");
+                Self::default()
+            }),
+            Err(_) => Self::default(),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Clamps values a hand-edited file or a buggy caller could get wrong.
+    pub fn sanitized(mut self) -> Self {
+        self.max_active_downloads = self.max_active_downloads.clamp(1, 32);
+        self.connections_per_download = self.connections_per_download.clamp(1, 64);
+        self.bandwidth_limit = self.bandwidth_limit.filter(|&b| b > 0);
+        if self.destination.trim().is_empty() {
+            self.destination = Self::default().destination;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_defaults_and_clamping() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        assert_eq!(Settings::load(&path), Settings::default());
+        let s = Settings {
+            connections_per_download: 500,
+            bandwidth_limit: Some(0),
+            destination: " ".into(),
+            ..Settings::default()
+        }
+        .sanitized();
+        assert_eq!(s.connections_per_download, 64);
+        assert_eq!(s.bandwidth_limit, None);
+        assert!(!s.destination.trim().is_empty());
+        s.save(&path).unwrap();
+        assert_eq!(Settings::load(&path), s);
+        std::fs::write(&path, b"{garbage").unwrap();
+        assert_eq!(Settings::load(&path), Settings::default());
+    }
+}

@@ -1,0 +1,50 @@
+// Typed wrappers over the shell's commands and events. Types come from Rust (ts-rs).
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { CommandError } from './bindings/CommandError';
+import type { DownloadDetail } from './bindings/DownloadDetail';
+import type { DownloadSummary } from './bindings/DownloadSummary';
+import type { Event as EngineEvent } from './bindings/Event';
+import type { IncomingLink } from './bindings/IncomingLink';
+import type { Settings } from './bindings/Settings';
+
+export type { CommandError, DownloadDetail, DownloadSummary, EngineEvent, IncomingLink, Settings };
+
+export const api = {
+  addLink: (url: string, destinationFolder: string | null, password: string | null) =>
+    invoke<string>('add_link', { url, destinationFolder, password }),
+  addParkedLink: (token: number, destinationFolder: string | null, password: string) =>
+    invoke<string>('add_parked_link', { token, destinationFolder, password }),
+  startDemo: (destinationFolder: string | null) => invoke<string>('start_demo', { destinationFolder }),
+  list: () => invoke<DownloadSummary[]>('list_downloads'),
+  details: (id: string) => invoke<DownloadDetail>('download_details', { id }),
+  pause: (id: string) => invoke<void>('pause', { id }),
+  resume: (id: string) => invoke<void>('resume', { id }),
+  retry: (id: string) => invoke<void>('retry', { id }),
+  remove: (id: string, removeFiles: boolean) => invoke<void>('delete_download', { id, removeFiles }),
+  openFolder: (id: string) => invoke<void>('open_folder', { id }),
+  getSettings: () => invoke<Settings>('get_settings'),
+  setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
+  uiReady: () => invoke<void>('ui_ready'),
+};
+
+export function onEngineEvent(cb: (e: EngineEvent) => void): Promise<UnlistenFn> {
+  return listen<EngineEvent>('engine', (e) => cb(e.payload));
+}
+
+export function onResync(cb: () => void): Promise<UnlistenFn> {
+  return listen('engine-resync', () => cb());
+}
+
+export function onIncomingLink(cb: (e: IncomingLink) => void): Promise<UnlistenFn> {
+  return listen<IncomingLink>('incoming-link', (e) => cb(e.payload));
+}
+
+/** Commands reject with a CommandError; anything else becomes one. */
+export function asCommandError(e: unknown): CommandError {
+  if (typeof e === 'object' && e !== null && 'code' in e && 'message' in e) {
+    const { code, message } = e as { code: unknown; message: unknown };
+    return { code: String(code), message: String(message) };
+  }
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+}

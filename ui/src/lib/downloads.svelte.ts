@@ -1,0 +1,110 @@
+// The downloads as the UI sees them, kept current from engine events.
+import type { DownloadSummary, EngineEvent } from './api';
+import type { FileInfo } from './bindings/FileInfo';
+
+export interface Live {
+  rate: number;
+  eta: number | null;
+}
+
+export class DownloadsStore {
+  items = $state<DownloadSummary[]>([]);
+  live = $state<Record<string, Live>>({});
+  /** Files of the downloads whose file list was opened. */
+  files = $state<Record<string, FileInfo[]>>({});
+
+  totalRate = $derived(
+    this.items.reduce((sum, d) => sum + (d.state === 'transferring' ? (this.live[d.id]?.rate ?? 0) : 0), 0),
+  );
+
+  setAll(list: DownloadSummary[]): void {
+    this.items = [...list].sort((a, b) => b.created_at - a.created_at);
+  }
+
+  get(id: string): DownloadSummary | undefined {
+    return this.items.find((d) => d.id === id);
+  }
+
+  setFiles(id: string, files: FileInfo[]): void {
+    this.files[id] = files;
+  }
+
+  apply(e: EngineEvent): void {
+    switch (e.type) {
+      case 'added':
+        if (!this.get(e.download.id)) this.items.unshift(e.download);
+        break;
+      case 'state_changed': {
+        const d = this.get(e.id);
+        if (!d) break;
+        d.state = e.state;
+        d.error = e.error;
+        if (e.state !== 'transferring') delete this.live[e.id];
+        if (e.state === 'complete') {
+          d.bytes_done = d.total_bytes;
+          d.completed_at = Math.floor(Date.now() / 1000);
+        }
+        break;
+      }
+      case 'file_state_changed': {
+        const d = this.get(e.id);
+        const f = this.files[e.id]?.[e.index];
+        if (f) {
+          f.state = e.state;
+          f.error = e.error;
+          if (e.state === 'complete') f.bytes_done = f.size;
+        }
+        if (d && e.state === 'complete') d.files_complete += 1;
+        if (d && e.state === 'virus_withheld') {
+          const name = f?.package_path;
+          if (name && !d.virus_files.includes(name)) d.virus_files.push(name);
+        }
+        break;
+      }
+      case 'progress':
+        for (const p of e.downloads) {
+          const d = this.get(p.id);
+          if (!d) continue;
+          d.bytes_done = p.bytes_done;
+          d.total_bytes = p.total_bytes;
+          this.live[p.id] = { rate: p.rate, eta: p.eta_secs };
+          const files = this.files[p.id];
+          if (files) {
+            for (const fp of p.files) {
+              const f = files[fp.index];
+              if (f) f.bytes_done = fp.bytes_done;
+            }
+          }
+        }
+        break;
+      case 'removed':
+        this.items = this.items.filter((d) => d.id !== e.id);
+        delete this.live[e.id];
+        delete this.files[e.id];
+        break;
+    }
+  }
+}
+
+/** What a person can do with a download in this state. */
+export function actionsFor(state: DownloadSummary['state']): Array<'pause' | 'resume' | 'retry'> {
+  switch (state) {
+    case 'queued':
+    case 'transferring':
+      return ['pause'];
+    case 'paused':
+      return ['resume'];
+    case 'error':
+      return ['retry'];
+    case 'complete':
+      return [];
+  }
+}
+
+export const STATE_LABEL: Record<DownloadSummary['state'], string> = {
+  queued: 'Queued',
+  transferring: 'Downloading',
+  paused: 'Paused',
+  complete: 'Complete',
+  error: 'Failed',
+};

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { DownloadSummary } from './api';
+import type { FileInfo } from './bindings/FileInfo';
+import { actionsFor, DownloadsStore } from './downloads.svelte';
+
+function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
+  return {
+    id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***',
+    dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2,
+    files_complete: 0, virus_files: [], created_at: 1, completed_at: null, ...over,
+  };
+}
+
+function file(index: number, size = 500): FileInfo {
+  return { index, file_id: `f${index}`, kind: 'file', package_path: `dir/f${index}`, path: `dir/f${index}`, size,
+    bytes_done: 0, state: 'pending', error: null, virus_detected: false };
+}
+
+describe('DownloadsStore', () => {
+  it('follows a download from added to complete', () => {
+    const s = new DownloadsStore();
+    s.apply({ type: 'added', download: summary('a', { state: 'queued' }) });
+    s.apply({ type: 'added', download: summary('a') });
+    expect(s.items).toHaveLength(1);
+    s.apply({ type: 'state_changed', id: 'a', state: 'transferring', error: null });
+    s.setFiles('a', [file(0), file(1)]);
+    s.apply({ type: 'progress', downloads: [{ id: 'a', bytes_done: 600, total_bytes: 1000, rate: 2048, eta_secs: 1,
+      files: [{ index: 1, bytes_done: 100, rate: 0 }] }] });
+    expect(s.get('a')?.bytes_done).toBe(600);
+    expect(s.files.a?.[1]?.bytes_done).toBe(100);
+    expect(s.totalRate).toBe(2048);
+    s.apply({ type: 'file_state_changed', id: 'a', index: 0, state: 'complete', error: null });
+    expect(s.files.a?.[0]?.bytes_done).toBe(500);
+    expect(s.get('a')?.files_complete).toBe(1);
+    s.apply({ type: 'state_changed', id: 'a', state: 'complete', error: null });
+    expect(s.get('a')?.bytes_done).toBe(1000);
+    expect(s.totalRate).toBe(0);
+  });
+
+  it('keeps errors, virus files and removals', () => {
+    const s = new DownloadsStore();
+    s.setAll([summary('old', { created_at: 1 }), summary('new', { created_at: 2 })]);
+    expect(s.items.map((d) => d.id)).toEqual(['new', 'old']);
+    s.setFiles('old', [file(0)]);
+    s.apply({ type: 'file_state_changed', id: 'old', index: 0, state: 'virus_withheld', error: null });
+    expect(s.get('old')?.virus_files).toEqual(['dir/f0']);
+    s.apply({ type: 'state_changed', id: 'new', state: 'error', error: 'disk full' });
+    expect(s.get('new')?.error).toBe('disk full');
+    s.apply({ type: 'removed', id: 'new' });
+    expect(s.items.map((d) => d.id)).toEqual(['old']);
+  });
+
+  it('offers the actions that make sense in each state', () => {
+    expect(actionsFor('transferring')).toEqual(['pause']);
+    expect(actionsFor('queued')).toEqual(['pause']);
+    expect(actionsFor('paused')).toEqual(['resume']);
+    expect(actionsFor('error')).toEqual(['retry']);
+    expect(actionsFor('complete')).toEqual([]);
+  });
+});

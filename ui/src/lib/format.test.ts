@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatEta, formatRate, percent } from './format';
+
+describe('format', () => {
+  it('formats sizes in binary units', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(256 * 1024 * 1024)).toBe('256 MB');
+    expect(formatBytes(3.5 * 1024 ** 4)).toBe('3.5 TB');
+    expect(formatBytes(-1)).toBe('–');
+  });
+  it('formats rates and hides zero', () => {
+    expect(formatRate(20 * 1024 * 1024)).toBe('20.0 MB/s');
+    expect(formatRate(0)).toBe('');
+  });
+  it('formats time left', () => {
+    expect(formatEta(42)).toBe('42 s left');
+    expect(formatEta(185)).toBe('3 min 05 s left');
+    expect(formatEta(7440)).toBe('2 h 04 min left');
+    expect(formatEta(null)).toBe('');
+  });
+  it('computes a percentage that never overflows', () => {
+    expect(percent(50, 200)).toBe(25);
+    expect(percent(300, 200)).toBe(100);
+    expect(percent(0, 0)).toBe(0);
+    expect(percent(5, 0)).toBe(100);
+  });
+});

@@ -1,0 +1,106 @@
+// A stand-in for the Rust shell, injected before the app loads: it answers the app's
+// commands and emits engine events the way the shell does (Tauri's IPC internals).
+(() => {
+  const callbacks = new Map();
+  const listeners = new Map();
+  let nextId = 1;
+  let nextDownload = 1;
+  const now = Math.floor(Date.now() / 1000);
+  const state = {
+    downloads: [],
+    files: {},
+    settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
+      bandwidth_limit: null, notifications: true, agent_api: false },
+    calls: [],
+  };
+  const emit = (event, payload) => {
+    for (const id of listeners.get(event) ?? []) callbacks.get(id)?.({ event, id, payload });
+  };
+  const summary = (id, name, files, over = {}) => ({
+    id, name, package_id: `pkg-${id}`, sender_email: 'editor@studio.example', link: `https://get.massive.app/${id}?secret=***`,
+    dst_folder: state.settings.destination, state: 'transferring', error: null,
+    total_bytes: files.reduce((s, f) => s + (f.virus_detected ? 0 : f.size), 0), bytes_done: 0,
+    file_count: files.length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
+    created_at: now + nextId, completed_at: null, ...over,
+  });
+  const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,
+    size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, ...over });
+  const add = (name, files, over) => {
+    const id = `d${nextDownload++}`;
+    state.files[id] = files;
+    const d = summary(id, name, files, over);
+    state.downloads.push(d);
+    emit('engine', { type: 'added', download: d });
+    return id;
+  };
+  const demoFiles = () => [
+    file(0, 'Coastline/Day 1/A001_C002.mov', 48 << 20), file(1, 'Coastline/Day 1/A001_C003.mov', 32 << 20),
+    file(2, 'Coastline/Audio/Scène 4 – take 2.wav', 12 << 20), file(3, 'Read me.txt', 180),
+    file(4, 'invoice.pdf.exe', 300000, { virus_detected: true, state: 'virus_withheld' }),
+  ];
+  const commands = {
+    get_settings: () => state.settings,
+    set_settings: ({ settings }) => (state.settings = settings),
+    list_downloads: () => state.downloads,
+    ui_ready: () => null,
+    start_demo: () => add('Inbound demo: Coastline rushes', demoFiles()),
+    add_link: ({ url, password }) => {
+      if (url.includes('locked')) {
+        if (!password) throw { code: 'password_required', message: 'this link is protected by a password' };
+        if (password !== 'letmein') throw { code: 'wrong_password', message: 'wrong password for this link' };
+      }
+      if (url.includes('many')) {
+        const files = Array.from({ length: 10000 }, (_, i) => file(i, `batch-${String(Math.floor(i / 100)).padStart(3, '0')}/file-${String(i).padStart(5, '0')}.dat`, 4096));
+        return add('Ten thousand frames', files);
+      }
+      return add(url.includes('locked') ? 'Locked delivery' : 'Pasted delivery', demoFiles());
+    },
+    download_details: ({ id }) => ({ summary: state.downloads.find((d) => d.id === id), files: state.files[id] }),
+    pause: ({ id }) => setState(id, 'paused'),
+    resume: ({ id }) => setState(id, 'transferring'),
+    retry: ({ id }) => setState(id, 'transferring'),
+    delete_download: ({ id }) => {
+      state.downloads = state.downloads.filter((d) => d.id !== id);
+      emit('engine', { type: 'removed', id });
+    },
+    open_folder: () => null,
+  };
+  function setState(id, s) {
+    const d = state.downloads.find((x) => x.id === id);
+    d.state = s;
+    emit('engine', { type: 'state_changed', id, state: s, error: null });
+  }
+  window.__fake = {
+    state,
+    emit,
+    progress(id, fraction, rate) {
+      const d = state.downloads.find((x) => x.id === id);
+      d.bytes_done = Math.round(d.total_bytes * fraction);
+      emit('engine', { type: 'progress', downloads: [{ id, bytes_done: d.bytes_done, total_bytes: d.total_bytes, rate,
+        eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null,
+        files: [{ index: 0, bytes_done: Math.round(state.files[id][0].size * fraction), rate }] }] });
+    },
+    complete(id) { setState(id, 'complete'); },
+  };
+  window.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener: () => {} };
+  window.__TAURI_INTERNALS__ = {
+    transformCallback(cb, once) {
+      const id = nextId++;
+      callbacks.set(id, (data) => { if (once) callbacks.delete(id); cb?.(data); });
+      return id;
+    },
+    unregisterCallback: (id) => callbacks.delete(id),
+    async invoke(cmd, args) {
+      state.calls.push(cmd);
+      if (cmd === 'plugin:event|listen') {
+        if (!listeners.has(args.event)) listeners.set(args.event, []);
+        listeners.get(args.event).push(args.handler);
+        return args.handler;
+      }
+      if (cmd.startsWith('plugin:event|')) return null;
+      const f = commands[cmd];
+      if (!f) throw { code: 'internal', message: `unknown command ${cmd}` };
+      return structuredClone(f(args ?? {}));
+    },
+  };
+})();

@@ -1,0 +1,137 @@
+// Browser tests of the built UI (ui/dist) with the shell mocked: Debian's Chromium
+// driven by playwright-core. Saves screenshots to ui/test-results/.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ui = join(here, '..', '..');
+const shots = join(ui, 'test-results');
+mkdirSync(shots, { recursive: true });
+const port = 4173 + Math.floor(Math.random() * 1000);
+const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: ui, stdio: 'ignore' });
+
+const results = [];
+async function test(name, fn, page) {
+  try {
+    await fn(page);
+    results.push([name, true]);
+    console.log(`  ok   ${name}`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`  FAIL ${name}: ${e.message}`);
+    await page.screenshot({ path: join(shots, `failed-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+let browser;
+try {
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok).catch(() => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  for (const scheme of ['light', 'dark']) {
+    const page = await browser.newPage({ viewport: { width: 1040, height: 720 }, colorScheme: scheme });
+    page.on('pageerror', (e) => console.log(`  page error: ${e.message}`));
+    await page.addInitScript({ content: readFileSync(join(here, 'fake-backend.js'), 'utf8') });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const tag = (n) => join(shots, `${scheme}-${n}.png`);
+
+    await test(`${scheme}: empty state offers the demo`, async (p) => {
+      await p.getByText('No downloads yet').waitFor();
+      await p.screenshot({ path: tag('1-empty') });
+      await p.getByRole('button', { name: 'Try a demo package' }).click();
+      await p.getByRole('heading', { name: 'Inbound demo: Coastline rushes' }).waitFor();
+    }, page);
+
+    await test(`${scheme}: live progress, rate and ETA`, async (p) => {
+      await p.evaluate(() => window.__fake.progress('d1', 0.42, 31457280));
+      await p.getByText('30.0 MB/s').first().waitFor();
+      const now = await p.getByRole('progressbar').first().getAttribute('aria-valuenow');
+      assert(now === '42', `progress bar at ${now}`);
+      assert(await p.getByText('↓ 30.0 MB/s').isVisible(), 'total rate in the header');
+      await p.getByRole('button', { name: /Show files of/ }).first().click();
+      await p.getByText('A001_C002.mov').waitFor();
+      assert(await p.getByText('Virus – not downloaded').isVisible(), 'virus badge in the file list');
+      await p.screenshot({ path: tag('2-downloading') });
+    }, page);
+
+    await test(`${scheme}: pause and resume`, async (p) => {
+      await p.getByRole('button', { name: 'Pause' }).click();
+      await p.getByText('Paused', { exact: true }).waitFor();
+      await p.getByRole('button', { name: 'Resume' }).click();
+      await p.getByText('Downloading', { exact: true }).waitFor();
+    }, page);
+
+    await test(`${scheme}: password asked only when needed`, async (p) => {
+      const input = p.getByLabel('MASV link');
+      await input.fill('https://get.massive.app/locked?secret=abc');
+      await p.getByRole('button', { name: 'Download', exact: true }).click();
+      await p.getByRole('heading', { name: 'Password needed' }).waitFor();
+      await p.getByLabel('Password', { exact: true }).fill('nope');
+      await p.keyboard.press('Enter');
+      await p.getByText('Wrong password. Check it with the sender.').waitFor();
+      await p.screenshot({ path: tag('3-password') });
+      await p.getByLabel('Password', { exact: true }).fill('letmein');
+      await p.keyboard.press('Enter');
+      await p.getByRole('heading', { name: 'Locked delivery' }).waitFor();
+      assert(!(await p.getByRole('heading', { name: 'Password needed' }).isVisible()), 'dialog closed');
+      const calls = await p.evaluate(() => window.__fake.state.calls.filter((c) => c === 'add_link').length);
+      assert(calls === 3, `add_link called ${calls} times`);
+    }, page);
+
+    await test(`${scheme}: 10,000 files stay fluid`, async (p) => {
+      await p.getByLabel('MASV link').fill('https://get.massive.app/many?secret=x');
+      await p.keyboard.press('Enter');
+      await p.getByRole('heading', { name: 'Ten thousand frames' }).waitFor();
+      await p.getByRole('button', { name: 'Show files of Ten thousand frames' }).click();
+      await p.getByText('file-00000.dat').waitFor();
+      const rows = await p.getByRole('listitem').count();
+      assert(rows < 60, `${rows} rows rendered for 10,000 files`);
+      const started = Date.now();
+      await p.locator('.files').first().evaluate((el) => { el.scrollTop = 9990 * 30; el.dispatchEvent(new Event('scroll')); });
+      await p.getByText('file-09999.dat').waitFor();
+      console.log(`       scrolled to the 10,000th file in ${Date.now() - started} ms`);
+      await p.screenshot({ path: tag('4-many-files') });
+    }, page);
+
+    await test(`${scheme}: delete asks first and can remove files`, async (p) => {
+      await p.getByRole('button', { name: 'Remove Ten thousand frames' }).click();
+      await p.getByRole('heading', { name: /Remove “Ten thousand frames”/ }).waitFor();
+      await p.screenshot({ path: tag('5-delete') });
+      await p.getByLabel(/Also remove the files/).check();
+      await p.getByRole('button', { name: 'Remove download and files' }).click();
+      await p.getByRole('heading', { name: 'Ten thousand frames' }).waitFor({ state: 'detached' });
+    }, page);
+
+    await test(`${scheme}: completion and settings`, async (p) => {
+      await p.evaluate(() => window.__fake.complete('d1'));
+      await p.getByText('Complete', { exact: true }).first().waitFor();
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByRole('heading', { name: 'Settings' }).waitFor();
+      await p.screenshot({ path: tag('6-settings') });
+      await p.getByLabel('Connections per package').fill('16');
+      await p.getByRole('button', { name: 'Save' }).click();
+      const conns = await p.evaluate(() => window.__fake.state.settings.connections_per_download);
+      assert(conns === 16, `saved ${conns}`);
+      await p.screenshot({ path: tag('7-list') });
+    }, page);
+    await page.close();
+  }
+} finally {
+  await browser?.close();
+  server.kill();
+}
+const failed = results.filter(([, ok]) => !ok).length;
+console.log(`browser: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
