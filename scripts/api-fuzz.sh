@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v schemathesis >/dev/null || { echo "schemathesis is not installed (pip install schemathesis)" >&2; exit 1; }
-cargo build -q -p inbound-cli
+# Build what the test run builds (the bin comes with the integration tests), so the
+# nextest run after this reuses it.
+cargo test -q --workspace --locked --no-run 2>/dev/null || cargo test --workspace --locked --no-run
 bin=target/debug/inbound
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
