@@ -31,7 +31,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn main() {
     let data_dir = inbound_engine::default_data_dir();
-    let _log = init_logging(data_dir.as_deref());
+    let _log = inbound_engine::init_logging(
+        data_dir.as_deref(),
+        "desktop",
+        "warn,inbound_engine=info,inbound_desktop=info",
+    );
     let Some(data_dir) = data_dir else {
         tracing::error!("no data folder for Inbound; set INBOUND_DATA_DIR");
         std::process::exit(1);
@@ -186,50 +190,4 @@ pub(crate) fn quit(app: &AppHandle) {
         state.engine.shutdown().await;
         app.exit(0);
     });
-}
-
-fn init_logging(
-    data_dir: Option<&std::path::Path>,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    use tracing_subscriber::Layer as _;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,inbound_engine=info,inbound_desktop=info")
-            }),
-        );
-    let (file, guard) = match data_dir.map(|d| d.join("logs")) {
-        Some(logs) if std::fs::create_dir_all(&logs).is_ok() => {
-            match tracing_appender::rolling::Builder::new()
-                .rotation(tracing_appender::rolling::Rotation::DAILY)
-                .filename_prefix("desktop")
-                .filename_suffix("log")
-                .max_log_files(7)
-                .build(&logs)
-            {
-                Ok(a) => {
-                    let (w, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                        .buffered_lines_limit(4096)
-                        .finish(a);
-                    let layer = tracing_subscriber::fmt::layer()
-                        .with_writer(w)
-                        .with_ansi(false)
-                        .with_filter(tracing_subscriber::EnvFilter::new(
-                            "warn,inbound_engine=info,inbound_desktop=info,inbound_agent=info",
-                        ));
-                    (Some(layer), Some(g))
-                }
-                Err(_) => (None, None),
-            }
-        }
-        _ => (None, None),
-    };
-    let _ = tracing_subscriber::registry()
-        .with(stderr)
-        .with(file)
-        .try_init();
-    guard
 }

@@ -9,6 +9,7 @@ mod download;
 mod engine;
 mod error;
 mod fsutil;
+mod logging;
 mod model;
 mod partfile;
 mod paths;
@@ -24,6 +25,7 @@ pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destinati
 pub use engine::Engine;
 pub use error::EngineError;
 pub use inbound_masv::{MasvError, Secret};
+pub use logging::{WorkerGuard, init_logging};
 pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileInfo,
     FileProgress, FileState,
