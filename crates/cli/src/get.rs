@@ -180,9 +180,6 @@ fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
         EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(
             "password required: this link is protected; pass the password on standard input with --password-stdin"
         ),
-        EngineError::Masv(MasvError::WrongPassword) => {
-            anyhow::anyhow!("wrong password for this link: check it with the sender and try again")
-        }
         other => anyhow::Error::new(other),
     }
 }

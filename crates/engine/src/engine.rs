@@ -33,7 +33,7 @@ pub(crate) struct Shared {
     pub client: MasvClient,
     /// Link ids served by another MASV API than `client`'s (the desktop's demo
     /// simulator), with the client to use for them.
-    routes: std::sync::RwLock<HashMap<String, MasvClient>>,
+    routes: HashMap<String, MasvClient>,
     /// For storage: no overall timeout (stalls are detected per read instead).
     pub http: reqwest::Client,
     pub bandwidth: Bandwidth,
@@ -64,12 +64,7 @@ impl Shared {
 
     /// The MASV client for a link: its route if one is set, else the default.
     pub fn client_for(&self, link_id: &str) -> MasvClient {
-        self.routes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(link_id)
-            .cloned()
-            .unwrap_or_else(|| self.client.clone())
+        self.routes.get(link_id).unwrap_or(&self.client).clone()
     }
 
     pub fn connections_per_download(&self) -> usize {
@@ -113,7 +108,7 @@ impl Engine {
             max_active: AtomicUsize::new(config.max_active_downloads),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             store,
-            routes: std::sync::RwLock::new(routes),
+            routes,
             client,
             http,
             downloads: Mutex::new(Vec::new()),
@@ -356,18 +351,6 @@ impl Engine {
             remove_written_files(&dl, created_dirs)?;
         }
         tracing::info!(id = %dl.id, remove_files, "download deleted");
-        Ok(())
-    }
-
-    /// Sends the API calls of this link id to another MASV API (for example an
-    /// embedded simulator serving a demo package).
-    pub fn route_link(&self, link_id: &str, api_url: &str) -> Result<(), EngineError> {
-        let client = MasvClient::new(api_url)?;
-        self.shared
-            .routes
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(link_id.to_owned(), client);
         Ok(())
     }
 

@@ -194,8 +194,7 @@ fn check_status(resp: &reqwest::Response, start: u64) -> Result<(), FetchError> 
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
+                .and_then(inbound_masv::parse_retry_after),
         }),
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
             Err(transient(format!("storage answered {s}")))

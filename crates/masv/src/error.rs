@@ -65,7 +65,7 @@ fn describe_network_error(err: &reqwest::Error) -> String {
 }
 
 /// Parses `Retry-After` given either as seconds or as an HTTP date.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -10,7 +10,7 @@ mod model;
 mod secret;
 
 pub use client::{API_URL_ENV, DEFAULT_API_URL, MasvClient, api_url_from_env};
-pub use error::MasvError;
+pub use error::{MasvError, parse_retry_after};
 pub use link::LinkRef;
 pub use model::{DownloadUrl, FileKind, LinkInfo, PackageFile};
 pub use secret::Secret;
