@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use inbound_sim::{Sim, SimPackage, catalog};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+mod common;
+use common::sha256_file;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -111,13 +112,6 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn sha256_file(path: &Path) -> String {
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).unwrap();
-    hex::encode(h.finalize())
 }
 
 fn assert_same_bytes(package: &SimPackage, detail: &Value, dst: &Path) {

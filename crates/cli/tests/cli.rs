@@ -8,7 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use inbound_sim::{Sim, catalog};
-use sha2::{Digest, Sha256};
+mod common;
+use common::sha256_file;
 
 const MIB: u64 = 1024 * 1024;
 /// The engine's default ranged-request size.
@@ -23,13 +24,6 @@ fn inbound(sim: &Sim, data: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-fn sha256_file(path: &Path) -> String {
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).unwrap();
-    hex::encode(h.finalize())
 }
 
 fn text(out: &Output) -> String {
