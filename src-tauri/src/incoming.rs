@@ -34,14 +34,24 @@ pub fn handle(app: &AppHandle, raw: String) {
     show_main_window(app);
     let state = app.state::<AppState>();
     if !state.ui_ready.load(std::sync::atomic::Ordering::SeqCst) {
-        crate::lock(&state.early_links).push(url);
+        let mut early = crate::lock(&state.early_links);
+        if !early.contains(&url) {
+            early.push(url);
+        }
+        return;
+    }
+    // A second launch with a `masv://` link reaches us twice (the single-instance
+    // callback and the deep-link event); the second copy must not race the first.
+    if !crate::lock(&state.links_in_flight).insert(url.clone()) {
         return;
     }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
         let dst = std::path::PathBuf::from(state.settings().destination);
-        let outcome = match state.engine.add(&url, &dst, None).await {
+        let added = state.engine.add(&url, &dst, None).await;
+        crate::lock(&state.links_in_flight).remove(&url);
+        let outcome = match added {
             Ok(id) => IncomingLink::Added { id },
             Err(inbound_engine::EngineError::Masv(inbound_engine::MasvError::PasswordRequired)) => {
                 IncomingLink::NeedsPassword {

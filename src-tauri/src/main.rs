@@ -146,6 +146,7 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
         settings_path,
         demo,
         early_links: Mutex::new(Vec::new()),
+        links_in_flight: Mutex::new(Default::default()),
         ui_ready: AtomicBool::new(false),
         waiting_for_password: Mutex::new(Default::default()),
         next_token: AtomicU64::new(0),

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +17,8 @@ pub struct AppState {
     pub demo: inbound_sim::Sim,
     /// Links from outside that arrived before the UI was listening.
     pub early_links: Mutex<Vec<String>>,
+    /// Links being added right now, so one arriving twice is added once.
+    pub links_in_flight: Mutex<HashSet<String>>,
     pub ui_ready: AtomicBool,
     /// Links waiting for a password, by a token the UI sends back (the link itself,
     /// which holds a secret, never goes to the UI).

@@ -34,6 +34,11 @@ impl Harness {
         tweak: impl FnOnce(&mut EngineConfig),
     ) -> Self {
         let sim = Sim::start(packages).await.expect("simulator starts");
+        Self::on_sim(sim, tweak).await
+    }
+
+    /// An engine on an already started simulator (one with a team side, say).
+    pub async fn on_sim(sim: Sim, tweak: impl FnOnce(&mut EngineConfig)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let root = tempfile::tempdir().expect("temp dir");
         let config = test_config(&sim, data.path(), tweak);

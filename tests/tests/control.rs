@@ -39,7 +39,13 @@ async fn pause_stops_bytes_and_resume_completes_identically() {
     assert!(paused.bytes_done < paused.total_bytes);
 
     h.sim.faults().set_conn_rate(0);
-    h.engine.resume(&id).unwrap();
+    // From a thread outside the runtime, as a UI's main thread calls it.
+    let engine = h.engine.clone();
+    let id2 = id.clone();
+    std::thread::spawn(move || engine.resume(&id2))
+        .join()
+        .expect("resume from a plain thread does not panic")
+        .unwrap();
     let (_, checked) = assert_completes(&h, &id, "big", &dest, Duration::from_secs(60)).await;
     assert_eq!(checked, 1);
     // What was kept at the pause is not fetched again (beyond buffers in flight).

@@ -57,9 +57,12 @@ impl From<EngineError> for ApiError {
                 MasvError::RateLimited { .. } | MasvError::Transient(_) => {
                     (StatusCode::BAD_GATEWAY, "masv_unavailable")
                 }
-                MasvError::TokenExpired | MasvError::Virus | MasvError::Other(_) => {
-                    (StatusCode::BAD_GATEWAY, "masv_error")
-                }
+                MasvError::TokenExpired
+                | MasvError::Virus
+                | MasvError::ApiKeyRejected
+                | MasvError::TeamNotFound
+                | MasvError::InvalidId(_)
+                | MasvError::Other(_) => (StatusCode::BAD_GATEWAY, "masv_error"),
             },
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }

@@ -83,7 +83,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         (None, args.url.unwrap_or_default())
     };
     let engine = Engine::open(config).await?;
-    let mut events = engine.subscribe();
+    let events = engine.subscribe();
     let id = match engine.add(&url, &dest, password).await {
         Ok(id) => id,
         Err(e) => {
@@ -91,6 +91,18 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             return Err(explain_add_error(e, args.password_stdin));
         }
     };
+    follow(&engine, &id, &dest, events).await
+}
+
+/// Shows the download's progress until it completes or fails, then reports; Ctrl-C
+/// stops it with its progress saved.
+pub(crate) async fn follow(
+    engine: &Engine,
+    id: &str,
+    dest: &std::path::Path,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+) -> anyhow::Result<ExitCode> {
+    let id = id.to_owned();
     let detail = engine.get(&id)?;
     let mut view = ProgressView::new(&detail);
     let mut state = detail.summary.state;
@@ -123,7 +135,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     view.finish();
     let summary = engine.get(&id)?.summary;
     engine.shutdown().await;
-    report(&summary, &dest)
+    report(&summary, dest)
 }
 
 fn report(

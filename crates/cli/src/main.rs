@@ -6,6 +6,7 @@ mod logging;
 mod progress;
 mod rate;
 mod sim;
+mod team;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Serve a simulated MASV API and storage, printing the links it serves.
     Sim(sim::SimArgs),
+    /// The team's and portals' packages; download them without a link.
+    Team(team::TeamArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
             Command::Get(args) => get::run(args).await,
             Command::Agent(args) => agent::run(args).await,
             Command::Sim(args) => sim::run(args).await,
+            Command::Team(args) => team::run(args).await,
         }
     })
 }

@@ -63,6 +63,10 @@ pub struct SimArgs {
     /// Write every file to DIR/{package_id}/{file_id} before serving.
     #[arg(long)]
     export_storage: Option<PathBuf>,
+    /// Seconds the demo team's "Day 2 rushes" takes to finish uploading (then it is
+    /// finalized and watched portals download it).
+    #[arg(long, default_value_t = 120)]
+    team_upload_secs: u64,
     /// Serve only these packages (link ids, comma separated), e.g. `mixed`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -94,14 +98,17 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
             args.mixed_small,
         ),
     ];
+    let (team_packages, team) = catalog::team(Duration::from_secs(args.team_upload_secs));
+    packages.extend(team_packages);
     if !args.only.is_empty() {
         packages.retain(|p| args.only.contains(&p.link_id));
         anyhow::ensure!(!packages.is_empty(), "--only matched no package");
     }
-    let sim = Sim::start_on(
+    let sim = Sim::start_full(
         SocketAddr::new(args.bind, args.port),
         packages,
         args.storage_base.clone(),
+        Some(team),
     )
     .await?;
     let f = sim.faults();
@@ -129,6 +136,13 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
         }
         writeln!(out, "{}  {}{note}", p.link(), p.name)?;
     }
+    writeln!(
+        out,
+        "Team: id {} with API key {} (the simulator's own); MASV_PUBNUB_ORIGIN={}",
+        catalog::DEMO_TEAM_ID,
+        catalog::DEMO_API_KEY,
+        sim.pubnub_origin()
+    )?;
     out.flush()?;
     drop(out);
     tokio::signal::ctrl_c().await?;

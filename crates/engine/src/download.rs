@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use inbound_masv::{LinkRef, Secret};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -12,6 +11,7 @@ use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, Fil
 use crate::paths::part_path;
 use crate::ranges::RangeSet;
 use crate::session::Session;
+use crate::source::Source;
 use crate::store::{DownloadRow, FileMeta, FileRow};
 
 pub(crate) struct FileSlot {
@@ -97,8 +97,7 @@ pub(crate) struct Status {
 
 pub(crate) struct Download {
     pub id: String,
-    pub link: LinkRef,
-    pub password: Option<Secret>,
+    pub source: Mutex<Source>,
     pub dst: PathBuf,
     pub name: String,
     pub sender_email: String,
@@ -116,11 +115,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Download {
-    pub fn from_rows(row: DownloadRow, files: Vec<FileRow>, link: LinkRef) -> Self {
+    pub fn from_rows(row: DownloadRow, files: Vec<FileRow>, source: Source) -> Self {
         Self {
             id: row.id,
-            link,
-            password: row.password.map(Secret::new),
+            source: Mutex::new(source),
             dst: row.dst_folder,
             name: row.name,
             sender_email: row.sender_email,
@@ -135,6 +133,10 @@ impl Download {
             }),
             session: Mutex::new(None),
         }
+    }
+
+    pub fn source(&self) -> Source {
+        lock(&self.source).clone()
     }
 
     pub fn status(&self) -> MutexGuard<'_, Status> {
@@ -166,12 +168,14 @@ impl Download {
             let s = self.status();
             (s.state, s.error.clone(), s.completed_at)
         };
+        let source = self.source();
         DownloadSummary {
             id: self.id.clone(),
             name: self.name.clone(),
             package_id: self.package_id.clone(),
             sender_email: self.sender_email.clone(),
-            link: self.link.redacted(),
+            link: source.redacted_link(),
+            origin: source.origin(),
             dst_folder: self.dst.clone(),
             state,
             error,

@@ -16,15 +16,21 @@ use crate::config::EngineConfig;
 use crate::download::{Download, RunHandle, lock};
 use crate::error::EngineError;
 use crate::fsutil::{DataDirLock, restrict_to_user};
-use crate::model::{DownloadDetail, DownloadId, DownloadState, DownloadSummary, Event, FileState};
+use crate::model::{
+    DownloadDetail, DownloadId, DownloadState, DownloadSummary, Event, FileState, Origin,
+};
 use crate::paths::PathPlanner;
 use crate::progress::Meter;
 use crate::runner::{self, RunEnd};
 use crate::session::{RetryPolicy, Session};
+use crate::source::{Source, TeamDownload};
 use crate::store::{DownloadRow, FileMeta, FileRow, Store};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 const EVENT_CAPACITY: usize = 4096;
+
+/// Held while one package is being added to one folder.
+type AddGate = Arc<tokio::sync::Mutex<()>>;
 
 /// State shared by the engine handle and every running download.
 pub(crate) struct Shared {
@@ -41,10 +47,14 @@ pub(crate) struct Shared {
     connections_per_download: AtomicUsize,
     max_active: AtomicUsize,
     downloads: Mutex<Vec<Arc<Download>>>,
+    /// Per (package, folder): held while an add runs.
+    adding: Mutex<HashMap<(String, PathBuf), AddGate>>,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     next_run: AtomicU64,
+    /// The runtime the engine was opened on; its tasks run there.
+    runtime: tokio::runtime::Handle,
     _lock: DataDirLock,
 }
 
@@ -112,21 +122,23 @@ impl Engine {
             client,
             http,
             downloads: Mutex::new(Vec::new()),
+            adding: Mutex::new(HashMap::new()),
             events,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             next_run: AtomicU64::new(1),
+            runtime: tokio::runtime::Handle::current(),
             _lock: dir_lock,
             config,
         });
         {
             let mut list = lock(&shared.downloads);
             for (row, files) in rows {
-                let Ok(link) = LinkRef::parse(&row.link_url) else {
-                    tracing::warn!(id = %row.id, "skipping a stored download with an unreadable link");
+                let Some(source) = stored_source(&row) else {
+                    tracing::warn!(id = %row.id, "skipping a stored download with an unreadable source");
                     continue;
                 };
-                let dl = Download::from_rows(row, files, link);
+                let dl = Download::from_rows(row, files, source);
                 {
                     let mut s = dl.status();
                     if s.state.is_active() {
@@ -171,14 +183,9 @@ impl Engine {
         if !dst_folder.is_absolute() {
             return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
         }
-        if let Some(existing) = self.find_existing(&link, dst_folder) {
-            if matches!(
-                existing.state(),
-                DownloadState::Paused | DownloadState::Error
-            ) {
-                self.resume(&existing.id)?;
-            }
-            return Ok(existing.id.clone());
+        let _adding = self.adding(&format!("link:{}", link.id), dst_folder).await;
+        if let Some(existing) = self.find_existing(&link.id, None, dst_folder) {
+            return self.revive(&existing);
         }
         let (session, info) = Session::open(
             self.shared.client_for(&link.id),
@@ -187,6 +194,97 @@ impl Engine {
             self.shared.retry_policy(),
         )
         .await?;
+        let name = if info.name.is_empty() {
+            format!("Package {}", info.package_id)
+        } else {
+            info.name.clone()
+        };
+        let new = NewDownload {
+            package_id: info.package_id.clone(),
+            name,
+            sender_email: info.sender_email.clone(),
+            source: Source::Link { link, password },
+        };
+        self.insert(new, session, dst_folder).await
+    }
+
+    /// Adds a team or portal package with the access token its listing gave, no link
+    /// needed. Adding the same package to the same folder again returns the existing
+    /// download, with the fresher token (resuming it if it was paused or failed).
+    pub async fn add_team_package(
+        &self,
+        package: TeamDownload,
+        dst_folder: &Path,
+    ) -> Result<DownloadId, EngineError> {
+        if !dst_folder.is_absolute() {
+            return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
+        }
+        let _adding = self
+            .adding(&format!("package:{}", package.package_id), dst_folder)
+            .await;
+        if let Some(existing) = self.find_existing("", Some(&package.package_id), dst_folder) {
+            let mut source = lock(&existing.source);
+            if let Source::Team { token, .. } = &mut *source {
+                *token = package.access_token.clone();
+                let db = self.shared.store.path().to_owned();
+                self.shared
+                    .store
+                    .set_access_token(&existing.id, package.access_token.expose())
+                    .map_err(EngineError::db(&db))?;
+            }
+            drop(source);
+            return self.revive(&existing);
+        }
+        let session = Session::team(
+            self.shared.client.clone(),
+            package.package_id.clone(),
+            package.access_token.clone(),
+            self.shared.retry_policy(),
+        );
+        let new = NewDownload {
+            name: if package.name.is_empty() {
+                format!("Package {}", package.package_id)
+            } else {
+                package.name
+            },
+            package_id: package.package_id,
+            sender_email: package.sender_email,
+            source: Source::Team {
+                token: package.access_token,
+                origin: package.origin,
+            },
+        };
+        self.insert(new, session, dst_folder).await
+    }
+
+    /// One add at a time per package and folder, so a link arriving twice at once
+    /// (a deep link seen by two handlers, a script retrying) makes one download.
+    async fn adding(&self, key: &str, dst: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = lock(&self.shared.adding)
+            .entry((key.to_owned(), dst.to_owned()))
+            .or_default()
+            .clone();
+        gate.lock_owned().await
+    }
+
+    /// An existing download asked for again: resumed if it had stopped.
+    fn revive(&self, existing: &Arc<Download>) -> Result<DownloadId, EngineError> {
+        if matches!(
+            existing.state(),
+            DownloadState::Paused | DownloadState::Error
+        ) {
+            self.resume(&existing.id)?;
+        }
+        Ok(existing.id.clone())
+    }
+
+    /// Lists the package's files, plans where each goes, and records the download.
+    async fn insert(
+        &self,
+        new: NewDownload,
+        session: Session,
+        dst_folder: &Path,
+    ) -> Result<DownloadId, EngineError> {
         let listing = session.list_files().await?;
         std::fs::create_dir_all(dst_folder).map_err(|source| EngineError::Destination {
             path: dst_folder.to_owned(),
@@ -230,24 +328,38 @@ impl Engine {
                 }
             })
             .collect();
+        let (link_id, link_url, password, access_token, origin) = match &new.source {
+            Source::Link { link, password } => (
+                link.id.clone(),
+                link.to_url_with_secret(),
+                password.as_ref().map(|p| p.expose().to_owned()),
+                None,
+                None,
+            ),
+            Source::Team { token, origin } => (
+                String::new(),
+                String::new(),
+                None,
+                Some(token.expose().to_owned()),
+                serde_json::to_string(origin).ok(),
+            ),
+        };
         let row = DownloadRow {
             id: uuid::Uuid::new_v4().simple().to_string(),
-            link_id: link.id.clone(),
-            link_url: link.to_url_with_secret(),
-            password: password.as_ref().map(|p| p.expose().to_owned()),
+            link_id,
+            link_url,
+            password,
             dst_folder: dst_folder.to_owned(),
-            name: if info.name.is_empty() {
-                format!("Package {}", info.package_id)
-            } else {
-                info.name.clone()
-            },
-            package_id: info.package_id.clone(),
-            sender_email: info.sender_email.clone(),
+            name: new.name,
+            package_id: new.package_id,
+            sender_email: new.sender_email,
             total_bytes: files.iter().map(|f| f.meta.size).sum(),
             state: DownloadState::Queued,
             error: None,
             created_at: chrono::Utc::now().timestamp(),
             completed_at: None,
+            access_token,
+            origin,
         };
         let db = self.shared.store.path().to_owned();
         self.shared
@@ -255,22 +367,35 @@ impl Engine {
             .insert_download(&row, &files)
             .map_err(EngineError::db(&db))?;
         let id = row.id.clone();
-        let dl = Arc::new(Download::from_rows(row, files, link));
+        let dl = Arc::new(Download::from_rows(row, files, new.source));
         *lock(&dl.session) = Some(Arc::new(session));
         lock(&self.shared.downloads).push(dl.clone());
         tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
         self.shared.emit(Event::Added {
-            download: dl.summary(),
+            download: Box::new(dl.summary()),
         });
         self.schedule();
         Ok(id)
     }
 
-    fn find_existing(&self, link: &LinkRef, dst: &Path) -> Option<Arc<Download>> {
+    /// The download of this link (or, with `package_id`, this team package) into `dst`.
+    fn find_existing(
+        &self,
+        link_id: &str,
+        package_id: Option<&str>,
+        dst: &Path,
+    ) -> Option<Arc<Download>> {
         lock(&self.shared.downloads)
             .iter()
             .rev()
-            .find(|d| d.link.id == link.id && d.dst == dst)
+            .find(|d| {
+                d.dst == dst
+                    && match (&*lock(&d.source), package_id) {
+                        (Source::Link { link, .. }, None) => link.id == link_id,
+                        (Source::Team { .. }, Some(p)) => d.package_id == p,
+                        _ => false,
+                    }
+            })
             .cloned()
     }
 
@@ -403,10 +528,15 @@ impl Engine {
             let cancel = self.shared.shutdown.child_token();
             let engine = self.clone();
             let (dl2, cancel2) = (dl.clone(), cancel.clone());
-            let join = self.shared.tasks.spawn(async move {
-                let end = runner::run(engine.shared.clone(), dl2.clone(), cancel2).await;
-                engine.finish_run(&dl2, run_id, end);
-            });
+            // On the engine's runtime: resume() and retry() may be called from a thread
+            // outside it (a UI's main thread).
+            let join = self.shared.tasks.spawn_on(
+                async move {
+                    let end = runner::run(engine.shared.clone(), dl2.clone(), cancel2).await;
+                    engine.finish_run(&dl2, run_id, end);
+                },
+                &self.shared.runtime,
+            );
             s.run = Some(RunHandle {
                 run_id,
                 cancel,
@@ -536,5 +666,31 @@ fn remove_if_present(path: &Path) -> Result<(), EngineError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(EngineError::RemoveFiles(e)),
+    }
+}
+
+/// What a new download is, before its files are listed.
+struct NewDownload {
+    package_id: String,
+    name: String,
+    sender_email: String,
+    source: Source,
+}
+
+/// A stored download's source: its access token for a team package, else its link.
+fn stored_source(row: &DownloadRow) -> Option<Source> {
+    match &row.access_token {
+        Some(token) => Some(Source::Team {
+            token: Secret::new(token.clone()),
+            origin: row
+                .origin
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<Origin>(o).ok())
+                .unwrap_or(Origin::Link),
+        }),
+        None => LinkRef::parse(&row.link_url).ok().map(|link| Source::Link {
+            link,
+            password: row.password.clone().map(Secret::new),
+        }),
     }
 }

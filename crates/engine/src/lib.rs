@@ -18,6 +18,7 @@ mod ranges;
 mod retry;
 mod runner;
 mod session;
+mod source;
 mod store;
 mod transfer;
 
@@ -28,10 +29,11 @@ pub use inbound_masv::{MasvError, Secret};
 pub use logging::{WorkerGuard, init_logging};
 pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileInfo,
-    FileProgress, FileState,
+    FileProgress, FileState, Origin,
 };
 pub use paths::{NameRules, PART_SUFFIX, sanitize_package_path};
 pub use runner::human_bytes;
+pub use source::TeamDownload;
 
 /// Checks a MASV link and returns it in canonical form (`https://get.massive.app/ID?secret=S`).
 pub fn parse_link(input: &str) -> Result<String, MasvError> {

@@ -107,6 +107,22 @@ impl FileState {
     }
 }
 
+/// Where a download came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// A download link (pasted, clicked, or given to the CLI or the agent).
+    Link,
+    /// The team's package list.
+    Team { team_id: String },
+    /// A portal's package list (by hand or because the portal is watched).
+    Portal {
+        portal_id: String,
+        portal_name: String,
+    },
+}
+
 /// One download as listed.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -115,8 +131,9 @@ pub struct DownloadSummary {
     pub name: String,
     pub package_id: String,
     pub sender_email: String,
-    /// The link with its secret replaced by `***`.
+    /// The link with its secret replaced by `***`; empty for team packages.
     pub link: String,
+    pub origin: Origin,
     #[ts(type = "string")]
     pub dst_folder: PathBuf,
     pub state: DownloadState,
@@ -201,7 +218,7 @@ pub struct DownloadProgress {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Added {
-        download: DownloadSummary,
+        download: Box<DownloadSummary>,
     },
     StateChanged {
         id: DownloadId,

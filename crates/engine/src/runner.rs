@@ -17,6 +17,7 @@ use crate::fsutil::{
 use crate::model::{Event, FileState};
 use crate::partfile::PartFile;
 use crate::session::Session;
+use crate::source::Source;
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, Span, fetch_range};
 
 /// One request covers at most this much; progress inside it is saved every
@@ -107,6 +108,30 @@ pub(crate) async fn run(
     }
 }
 
+/// Opens access to the package: through its link, or with a team access token.
+pub(crate) async fn open_session(
+    shared: &Shared,
+    source: &Source,
+    package_id: &str,
+) -> Result<Session, MasvError> {
+    match source {
+        Source::Link { link, password } => Ok(Session::open(
+            shared.client_for(source.route_key()),
+            link.clone(),
+            password.clone(),
+            shared.retry_policy(),
+        )
+        .await?
+        .0),
+        Source::Team { token, .. } => Ok(Session::team(
+            shared.client_for(source.route_key()),
+            package_id.to_owned(),
+            token.clone(),
+            shared.retry_policy(),
+        )),
+    }
+}
+
 /// Opens the link, checks the disk, creates folders and empty files, and lists the
 /// byte ranges still missing.
 async fn prepare(
@@ -116,17 +141,11 @@ async fn prepare(
     let cached = lock(&dl.session).take();
     let session = match cached {
         Some(s) => s,
-        None => {
-            let (s, _) = Session::open(
-                shared.client_for(&dl.link.id),
-                dl.link.clone(),
-                dl.password.clone(),
-                shared.retry_policy(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Arc::new(s)
-        }
+        None => Arc::new(
+            open_session(shared, &dl.source(), &dl.package_id)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
     };
     let remaining: u64 = dl
         .files

@@ -33,8 +33,9 @@ pub(crate) struct FileUrl {
 
 pub(crate) struct Session {
     client: MasvClient,
-    link: LinkRef,
-    password: Option<Secret>,
+    /// The link and password that give fresh tokens; `None` for a team package, whose
+    /// access token comes from a listing.
+    link: Option<(LinkRef, Option<Secret>)>,
     package_id: String,
     retry: RetryPolicy,
     token: RwLock<(u64, Secret)>,
@@ -52,18 +53,43 @@ impl Session {
         retry: RetryPolicy,
     ) -> Result<(Self, LinkInfo), MasvError> {
         let info = retrying(&retry, || client.link(&link, password.as_ref())).await?;
-        let session = Self {
+        let session = Self::new(
+            client,
+            Some((link, password)),
+            info.package_id.clone(),
+            info.package_token.clone(),
+            retry,
+        );
+        Ok((session, info))
+    }
+
+    /// A team package, opened with its listing's access token.
+    pub fn team(
+        client: MasvClient,
+        package_id: String,
+        access_token: Secret,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self::new(client, None, package_id, access_token, retry)
+    }
+
+    fn new(
+        client: MasvClient,
+        link: Option<(LinkRef, Option<Secret>)>,
+        package_id: String,
+        token: Secret,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
             client,
             link,
-            password,
-            package_id: info.package_id.clone(),
+            package_id,
             retry,
-            token: RwLock::new((0, info.package_token.clone())),
+            token: RwLock::new((0, token)),
             refreshing: Mutex::new(()),
             urls: Default::default(),
             url_generation: AtomicU64::new(0),
-        };
-        Ok((session, info))
+        }
     }
 
     pub async fn list_files(&self) -> Result<Vec<PackageFile>, MasvError> {
@@ -149,11 +175,13 @@ impl Session {
         if self.token.read().await.0 != seen_generation {
             return Ok(());
         }
+        let Some((link, password)) = &self.link else {
+            return Err(MasvError::Other(
+                "MASV no longer accepts this package's access token: download it again from the team's package list, which hands out a fresh one".into(),
+            ));
+        };
         tracing::info!(package = %self.package_id, "package token expired, getting a fresh one");
-        let info = retrying(&self.retry, || {
-            self.client.link(&self.link, self.password.as_ref())
-        })
-        .await?;
+        let info = retrying(&self.retry, || self.client.link(link, password.as_ref())).await?;
         let mut token = self.token.write().await;
         *token = (seen_generation + 1, info.package_token);
         Ok(())

@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS downloads (
     state        TEXT NOT NULL,
     error        TEXT,
     created_at   INTEGER NOT NULL,
-    completed_at INTEGER
+    completed_at INTEGER,
+    access_token TEXT,
+    origin       TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -51,6 +53,18 @@ CREATE TABLE IF NOT EXISTS created_dirs (
 );
 ";
 
+/// Brings a database from an earlier version up to [`SCHEMA`].
+fn migrate(conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('downloads')")?;
+    let columns: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_>>()?;
+    for column in ["access_token", "origin"] {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE downloads ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct DownloadRow {
     pub id: String,
@@ -67,6 +81,10 @@ pub(crate) struct DownloadRow {
     pub error: Option<String>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// A team package's access token (instead of a link).
+    pub access_token: Option<String>,
+    /// JSON of [`crate::Origin`]; `None` for a link.
+    pub origin: Option<String>,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -107,6 +125,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_owned(),
@@ -128,8 +147,9 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
-                sender_email, total_bytes, state, error, created_at, completed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                sender_email, total_bytes, state, error, created_at, completed_at, access_token,
+                origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 d.id,
                 d.link_id,
@@ -143,7 +163,9 @@ impl Store {
                 d.state.as_str(),
                 d.error,
                 d.created_at,
-                d.completed_at
+                d.completed_at,
+                d.access_token,
+                d.origin
             ],
         )?;
         {
@@ -174,7 +196,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
-                    total_bytes, state, error, created_at, completed_at
+                    total_bytes, state, error, created_at, completed_at, access_token, origin
              FROM downloads ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -194,6 +216,8 @@ impl Store {
                     error: r.get(10)?,
                     created_at: r.get(11)?,
                     completed_at: r.get(12)?,
+                    access_token: r.get(13)?,
+                    origin: r.get(14)?,
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -259,6 +283,15 @@ impl Store {
         self.conn().execute(
             "UPDATE downloads SET state = ?2, error = ?3, completed_at = ?4 WHERE id = ?1",
             params![id, state.as_str(), error, completed_at],
+        )?;
+        Ok(())
+    }
+
+    /// A team package's listing handed out a newer access token.
+    pub fn set_access_token(&self, id: &str, token: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE downloads SET access_token = ?2 WHERE id = ?1",
+            params![id, token],
         )?;
         Ok(())
     }
@@ -337,6 +370,8 @@ mod tests {
             error: None,
             created_at: 1,
             completed_at: None,
+            access_token: None,
+            origin: None,
         }
     }
 
@@ -385,5 +420,41 @@ mod tests {
         s.delete("d1").unwrap();
         assert!(s.load_all().unwrap().is_empty());
         assert!(s.created_dirs("d1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_database_from_before_team_downloads_opens_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // The first schema: no access_token or origin columns.
+            let old = SCHEMA.replace(
+                "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT\n",
+                "    completed_at INTEGER\n",
+            );
+            assert_ne!(old, SCHEMA, "the old schema differs");
+            conn.execute_batch(&old).unwrap();
+            conn.execute(
+                "INSERT INTO downloads (id, link_id, link_url, dst_folder, name, package_id,
+                    sender_email, total_bytes, state, created_at)
+                 VALUES ('old', 'L', 'https://get.massive.app/L?secret=s', '/tmp/x', 'n', 'P',
+                    's@e', 1, 'paused', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let mut team = row("team");
+        team.access_token = Some("tok".into());
+        team.origin = Some(r#"{"kind":"team","team_id":"T"}"#.into());
+        s.insert_download(&team, &[]).unwrap();
+        s.set_access_token("team", "tok2").unwrap();
+        let all = s.load_all().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0.id, "old");
+        assert_eq!(all[0].0.access_token, None);
+        assert_eq!(all[1].0.access_token.as_deref(), Some("tok2"));
+        assert!(all[1].0.origin.as_deref().unwrap().contains("team"));
     }
 }

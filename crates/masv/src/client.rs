@@ -21,16 +21,20 @@ pub fn api_url_from_env() -> String {
 /// Client for the MASV routes a recipient uses. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct MasvClient {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 /// Which route answered, because the same status means different things on each.
 #[derive(Clone, Copy)]
-enum Route {
-    Link { sent_password: bool },
+pub(crate) enum Route {
+    Link {
+        sent_password: bool,
+    },
     Files,
     DownloadUrl,
+    /// The team routes, authenticated by API key.
+    Team,
 }
 
 impl MasvClient {
@@ -120,7 +124,10 @@ impl MasvClient {
     }
 }
 
-async fn decode<T: DeserializeOwned>(resp: Response, route: Route) -> Result<T, MasvError> {
+pub(crate) async fn decode<T: DeserializeOwned>(
+    resp: Response,
+    route: Route,
+) -> Result<T, MasvError> {
     let status = resp.status();
     if status.is_success() {
         return resp.json::<T>().await.map_err(MasvError::from_reqwest);
@@ -141,6 +148,8 @@ fn classify(status: StatusCode, headers: &HeaderMap, route: Route) -> MasvError 
         (500..=599, _) | (408, _) => MasvError::Transient(format!("server answered {status}")),
         (410, _) => MasvError::Expired,
         (404, Route::Link { .. }) => MasvError::BadLink,
+        (401 | 403, Route::Team) => MasvError::ApiKeyRejected,
+        (404, Route::Team) => MasvError::TeamNotFound,
         (401 | 403, Route::Link { sent_password }) => {
             if sent_password {
                 MasvError::WrongPassword

@@ -22,6 +22,14 @@ pub enum MasvError {
     TokenExpired,
     #[error("the file was flagged as infected by MASV's virus scan and is withheld")]
     Virus,
+    #[error(
+        "MASV refused the API key: check it in MASV's web app (Settings, API keys) and log in again"
+    )]
+    ApiKeyRejected,
+    #[error("not a MASV team, portal or package id: {0:?} (ids are letters, digits, - and _)")]
+    InvalidId(String),
+    #[error("MASV does not know this team or portal: check its id")]
+    TeamNotFound,
     #[error("temporary network or server problem: {0}")]
     Transient(String),
     #[error("unexpected answer from MASV: {0}")]

@@ -129,3 +129,45 @@ pub fn demo_expired() -> SimPackage {
         .with_file(SimFile::new("e1", "gone.mov", Content::generated(77, 1024)))
         .expired()
 }
+
+/// The demo team's id and API key (the simulator's, not a real MASV key).
+pub const DEMO_TEAM_ID: &str = "team-demo";
+pub const DEMO_API_KEY: &str = "sim-team-key-0001";
+
+/// A team with packages in every state, two portals, and one package still uploading
+/// to the Editorial portal for `upload` (finalized when it ends).
+pub fn team(upload: std::time::Duration) -> (Vec<SimPackage>, crate::SimTeam) {
+    use crate::{SimTeam, SimTeamPackage};
+    let pkg = |id: &str, name: &str, seed: u64, sizes: &[u64]| {
+        sizes
+            .iter()
+            .enumerate()
+            .fold(SimPackage::new(id, name), |p, (i, size)| {
+                p.with_file(SimFile::new(
+                    format!("{id}-f{i}"),
+                    format!("clip_{i:02}.mov"),
+                    Content::generated(seed * 100 + i as u64, *size),
+                ))
+            })
+    };
+    let packages = vec![
+        pkg("tfinal1", "Trailer v3 conform", 1, &[6 * MIB, 2 * MIB]),
+        pkg("tfinal2", "Stills for poster", 2, &[3 * MIB]),
+        pkg("tupload", "Day 2 rushes", 3, &[8 * MIB, 4 * MIB]),
+        pkg("texpired", "Old selects", 4, &[MIB]),
+        pkg("tarchived", "Archived VFX plates", 5, &[MIB]),
+    ];
+    let team = SimTeam::new(DEMO_TEAM_ID, DEMO_API_KEY)
+        .with_portal("portal-edit", "Editorial")
+        .with_portal("portal-vfx", "VFX returns")
+        .with_package(SimTeamPackage::new("tfinal1", "finalized").in_portal("portal-edit"))
+        .with_package(SimTeamPackage::new("tfinal2", "finalized"))
+        .with_package(
+            SimTeamPackage::new("tupload", "new")
+                .in_portal("portal-edit")
+                .uploading_for(upload),
+        )
+        .with_package(SimTeamPackage::new("texpired", "expired"))
+        .with_package(SimTeamPackage::new("tarchived", "archived").in_portal("portal-vfx"));
+    (packages, team)
+}

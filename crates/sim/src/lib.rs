@@ -8,6 +8,7 @@ mod package;
 mod range;
 mod server;
 mod sign;
+mod team;
 
 pub mod catalog;
 
@@ -15,3 +16,4 @@ pub use content::Content;
 pub use faults::{Faults, Injected};
 pub use package::{SimFile, SimPackage};
 pub use server::{Sim, SimError};
+pub use team::{SimPortal, SimTeam, SimTeamPackage};

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use crate::faults::Mischief;
 use crate::range::{RangeAnswer, parse_range};
 use crate::sign::Signer;
-use crate::{Content, Faults, SimPackage};
+use crate::team::{self, SimTeam};
+use crate::{Content, Faults, Injected, SimPackage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -39,7 +40,8 @@ pub struct Sim {
     task: JoinHandle<()>,
 }
 
-struct SimState {
+pub(crate) struct SimState {
+    pub(crate) team: Option<crate::team::TeamState>,
     packages: Vec<SimPackage>,
     by_link: HashMap<String, usize>,
     by_package: HashMap<String, usize>,
@@ -67,6 +69,18 @@ impl Sim {
         packages: Vec<SimPackage>,
         storage_base: Option<String>,
     ) -> Result<Self, SimError> {
+        Self::start_full(addr, packages, storage_base, None).await
+    }
+
+    /// [`Sim::start_on`], with a team side when `team` is given: its packages (each one
+    /// of `packages`, by link id), its portals, and uploads in progress reported on a
+    /// PubNub-style endpoint ([`Sim::pubnub_origin`]).
+    pub async fn start_full(
+        addr: SocketAddr,
+        packages: Vec<SimPackage>,
+        storage_base: Option<String>,
+        team: Option<SimTeam>,
+    ) -> Result<Self, SimError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
@@ -74,7 +88,9 @@ impl Sim {
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
         let storage_base = storage_base.unwrap_or_else(|| format!("http://{addr}/storage"));
-        let state = Arc::new(SimState::new(packages, storage_base));
+        let mut state = SimState::new(packages, storage_base);
+        state.team = team.map(crate::team::TeamState::new);
+        let state = Arc::new(state);
         let app = Router::new()
             .route("/v1/links/{link_id}", get(link_route))
             .route("/v1/packages/{package_id}/files", get(files_route))
@@ -83,7 +99,21 @@ impl Sim {
                 get(download_url_route),
             )
             .route("/storage/{package_id}/{file_id}", get(storage_route))
+            .route(
+                "/v1/teams/{team_id}/packages",
+                get(team::team_packages_route),
+            )
+            .route("/v1/teams/{team_id}/portals", get(team::portals_route))
+            .route(
+                "/v1/portals/{portal_id}/packages",
+                get(team::portal_packages_route),
+            )
+            .route(
+                "/pubnub/v2/subscribe/{key}/{channel}/{callback}",
+                get(team::subscribe_route),
+            )
             .with_state(state.clone());
+        team::start_uploads(&state);
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "simulator stopped");
@@ -99,6 +129,25 @@ impl Sim {
     /// The value for `MASV_API_URL`.
     pub fn api_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The value for `MASV_PUBNUB_ORIGIN`.
+    pub fn pubnub_origin(&self) -> String {
+        format!("http://{}/pubnub", self.addr)
+    }
+
+    /// Requests to the team routes (answered or refused).
+    pub fn team_requests(&self) -> u64 {
+        self.state
+            .team
+            .as_ref()
+            .map_or(0, |t| Injected::get(&t.requests))
+    }
+
+    /// The team's view of a package's state right now (`new` turns `finalized` when its
+    /// upload ends).
+    pub fn team_package_state(&self, link_id: &str) -> Option<&'static str> {
+        self.state.team.as_ref()?.state_of(link_id)
     }
 
     pub fn faults(&self) -> &Faults {
@@ -187,6 +236,7 @@ impl SimState {
             }
         }
         Self {
+            team: None,
             packages,
             by_link,
             by_package,
@@ -202,11 +252,15 @@ impl SimState {
         }
     }
 
+    pub(crate) fn package_by_link(&self, link_id: &str) -> Option<&SimPackage> {
+        self.by_link.get(link_id).map(|&i| &self.packages[i])
+    }
+
     fn package(&self, package_id: &str) -> Option<&SimPackage> {
         self.by_package.get(package_id).map(|&i| &self.packages[i])
     }
 
-    fn issue_token(&self, package_id: &str) -> String {
+    pub(crate) fn issue_token(&self, package_id: &str) -> String {
         let exp = now_ms() + self.faults.token_lifetime_ms.load(Relaxed);
         let exp = exp.to_string();
         let sig = self.signer.sign(&["token", package_id, &exp]);
@@ -257,7 +311,7 @@ impl SimState {
     }
 
     /// Applies latency and the status faults shared by every API route.
-    async fn api_preamble(&self) -> Option<Response> {
+    pub(crate) async fn api_preamble(&self) -> Option<Response> {
         sleep_latency(&self.faults).await;
         status_fault(self.faults.next_api())
     }
@@ -289,7 +343,7 @@ fn status_fault(m: Mischief) -> Option<Response> {
     }
 }
 
-fn api_error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn api_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "message": message }))).into_response()
 }
 

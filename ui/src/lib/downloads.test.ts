@@ -5,7 +5,7 @@ import { actionsFor, DownloadsStore } from './downloads.svelte';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
-    id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***',
+    id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2,
     files_complete: 0, virus_files: [], created_at: 1, completed_at: null, ...over,
   };

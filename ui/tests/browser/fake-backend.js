@@ -17,7 +17,7 @@
     for (const id of listeners.get(event) ?? []) callbacks.get(id)?.({ event, id, payload });
   };
   const summary = (id, name, files, over = {}) => ({
-    id, name, package_id: `pkg-${id}`, sender_email: 'editor@studio.example', link: `https://get.massive.app/${id}?secret=***`,
+    id, name, package_id: `pkg-${id}`, sender_email: 'editor@studio.example', link: `https://get.massive.app/${id}?secret=***`, origin: { kind: 'link' },
     dst_folder: state.settings.destination, state: 'transferring', error: null,
     total_bytes: files.reduce((s, f) => s + (f.virus_detected ? 0 : f.size), 0), bytes_done: 0,
     file_count: files.length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),

@@ -1,0 +1,115 @@
+//! The team routes with the manners a shared API deserves: rate limits are waited
+//! out (`Retry-After`), transient failures retried with growing pauses.
+
+use std::time::Duration;
+
+use inbound_engine::{Origin, Secret, TeamDownload};
+use inbound_masv::{MasvClient, MasvError, PackageState, Portal, TeamPackage};
+
+use crate::InboxError;
+
+/// Tries per call before a transient failure is returned.
+const ATTEMPTS: u32 = 6;
+
+#[derive(Clone, Debug)]
+pub struct TeamApi {
+    client: MasvClient,
+    api_key: Secret,
+    team_id: String,
+    first_delay: Duration,
+}
+
+impl TeamApi {
+    pub fn new(client: MasvClient, api_key: Secret, team_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            api_key,
+            team_id: team_id.into(),
+            first_delay: Duration::from_secs(1),
+        }
+    }
+
+    /// The pause before the first retry when the server names none (tests shorten it).
+    pub fn with_first_delay(mut self, d: Duration) -> Self {
+        self.first_delay = d;
+        self
+    }
+
+    pub fn team_id(&self) -> &str {
+        &self.team_id
+    }
+
+    pub async fn packages(&self, states: &[PackageState]) -> Result<Vec<TeamPackage>, MasvError> {
+        self.politely(|| {
+            self.client
+                .team_packages(&self.api_key, &self.team_id, states)
+        })
+        .await
+    }
+
+    pub async fn portals(&self) -> Result<Vec<Portal>, MasvError> {
+        self.politely(|| self.client.portals(&self.api_key, &self.team_id))
+            .await
+    }
+
+    pub async fn portal_packages(&self, portal_id: &str) -> Result<Vec<TeamPackage>, MasvError> {
+        self.politely(|| self.client.portal_packages(&self.api_key, portal_id))
+            .await
+    }
+
+    /// A package of the team (any state) by id.
+    pub async fn package(&self, id: &str) -> Result<TeamPackage, InboxError> {
+        self.packages(&[])
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| InboxError::UnknownPackage(id.to_owned()))
+    }
+
+    async fn politely<T, F, Fut>(&self, op: F) -> Result<T, MasvError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, MasvError>>,
+    {
+        let mut delay = self.first_delay;
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                    let wait = match &e {
+                        MasvError::RateLimited {
+                            retry_after: Some(after),
+                        } => *after,
+                        _ => delay,
+                    };
+                    tracing::info!(error = %e, ?wait, attempt, "team listing failed, waiting before the next try");
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// What the engine needs to download a listed package: finalized, with a token.
+pub fn to_download(p: &TeamPackage, origin: Origin) -> Result<TeamDownload, InboxError> {
+    if p.state != PackageState::Finalized {
+        return Err(InboxError::NotFinalized {
+            id: p.id.clone(),
+            state: p.state.to_string(),
+        });
+    }
+    let token = p
+        .access_token
+        .clone()
+        .ok_or_else(|| InboxError::NoAccessToken(p.id.clone()))?;
+    Ok(TeamDownload {
+        package_id: p.id.clone(),
+        access_token: token,
+        name: p.name.clone(),
+        sender_email: p.sender.clone(),
+        origin,
+    })
+}

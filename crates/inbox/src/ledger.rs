@@ -1,0 +1,133 @@
+//! What the watcher must remember across restarts: the watched portals, and every
+//! package it has already handed to the engine (so each is downloaded once).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{InboxError, WatchedPortal};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS watched_portals (
+    portal_id   TEXT PRIMARY KEY,
+    portal_name TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    enabled     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handled_packages (
+    package_id  TEXT PRIMARY KEY,
+    portal_id   TEXT NOT NULL,
+    download_id TEXT NOT NULL,
+    handled_at  INTEGER NOT NULL
+);
+";
+
+pub(crate) struct Ledger {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Ledger {
+    pub fn open(data_dir: &Path) -> Result<Self, InboxError> {
+        let path = data_dir.join("inbox.sqlite");
+        let db = |source| InboxError::Database {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(data_dir).map_err(|source| InboxError::File {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let conn = Connection::open(&path).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, InboxError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&conn).map_err(|source| InboxError::Database {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    pub fn portals(&self) -> Result<Vec<WatchedPortal>, InboxError> {
+        self.with(|c| {
+            c.prepare("SELECT portal_id, portal_name, folder, enabled FROM watched_portals ORDER BY portal_name")?
+                .query_map([], |r| {
+                    Ok(WatchedPortal {
+                        portal_id: r.get(0)?,
+                        portal_name: r.get(1)?,
+                        folder: PathBuf::from(r.get::<_, String>(2)?),
+                        enabled: r.get(3)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    pub fn set_portal(&self, p: &WatchedPortal) -> Result<(), InboxError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO watched_portals (portal_id, portal_name, folder, enabled)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(portal_id) DO UPDATE SET portal_name = ?2, folder = ?3, enabled = ?4",
+                params![
+                    p.portal_id,
+                    p.portal_name,
+                    p.folder.to_string_lossy(),
+                    p.enabled
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn remove_portal(&self, portal_id: &str) -> Result<(), InboxError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM watched_portals WHERE portal_id = ?1",
+                [portal_id],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn handled(&self, package_id: &str) -> Result<Option<String>, InboxError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT download_id FROM handled_packages WHERE package_id = ?1",
+                [package_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    pub fn mark_handled(
+        &self,
+        package_id: &str,
+        portal_id: &str,
+        download_id: &str,
+    ) -> Result<(), InboxError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO handled_packages (package_id, portal_id, download_id, handled_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![package_id, portal_id, download_id, now],
+            )
+            .map(|_| ())
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! The team inbox: what arrived for a team and its portals, downloads of listed
+//! packages without a link, watched portals that download new packages by themselves
+//! (each exactly once, across restarts), and the upload progress of packages still
+//! being sent.
+
+mod api;
+mod credentials;
+mod error;
+mod ledger;
+mod upload;
+mod watcher;
+
+pub use api::{TeamApi, to_download};
+pub use credentials::{CredentialStore, Credentials, KeyLocation};
+pub use error::InboxError;
+pub use upload::watch_upload;
+pub use watcher::{WatchedPortal, Watcher, WatcherConfig, WatcherEvent};

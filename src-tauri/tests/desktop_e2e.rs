@@ -1,0 +1,457 @@
+//! The real desktop app, end to end: started by tauri-driver (WebKitWebDriver) under
+//! Xvfb with a private D-Bus session, pointed at the simulator. A link is pasted, the
+//! files appear, pause stops the bytes, resume finishes the package, a completion
+//! notification reaches the (test's) notification daemon, and a second launch with a
+//! `masv://` link hands its package to the running window. Screenshots of each state
+//! go to `target/e2e-screenshots/`.
+//!
+//! Needs Xvfb, dbus-daemon, WebKitWebDriver (webkit2gtk-driver), python3-dbus, ImageMagick and
+//! tauri-driver; `.ci/run` installs them.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod webdriver;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inbound_sim::{Content, Sim, SimFile, SimPackage};
+use sha2::{Digest, Sha256};
+use webdriver::Driver;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Kills the process when the test ends, however it ends.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tool(name: &str) -> PathBuf {
+    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .chain(home_bin)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is needed for the desktop end-to-end test; .ci/run installs it")
+        })
+}
+
+fn delivery() -> SimPackage {
+    SimPackage::new("e2edelivery", "Harbour rushes")
+        .with_file(
+            SimFile::new("f1", "A001.mov", Content::generated(11, 20 * MIB)).in_folder("Day 1"),
+        )
+        .with_file(
+            SimFile::new("f2", "A002.mov", Content::generated(12, 12 * MIB)).in_folder("Day 1"),
+        )
+        .with_file(SimFile::new(
+            "f3",
+            "notes.txt",
+            Content::bytes(b"call sheet\n".to_vec()),
+        ))
+}
+
+fn second() -> SimPackage {
+    SimPackage::new("e2esecond", "Second launch delivery").with_file(SimFile::new(
+        "s1",
+        "grade.cube",
+        Content::generated(21, 2 * MIB),
+    ))
+}
+
+const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
+
+/// A private session bus with the test's notification daemon on it.
+struct Bus {
+    address: String,
+    log: PathBuf,
+    _daemon: Guard,
+    _notifications: Guard,
+}
+
+fn start_bus(dir: &Path) -> Bus {
+    // A bus of its own with no service activation: nothing but the app, the test's
+    // notification daemon and WebKit talk on it.
+    let config = dir.join("bus.conf");
+    std::fs::write(&config, BUS_CONFIG).unwrap();
+    let mut daemon = Command::new(tool("dbus-daemon"))
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("dbus-daemon starts");
+    let mut address = String::new();
+    BufReader::new(daemon.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    let daemon = Guard(daemon);
+    let address = address.trim().to_owned();
+    assert!(!address.is_empty(), "dbus-daemon printed no address");
+    let log = dir.join("notifications.jsonl");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notification_server.py");
+    let mut server = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(&log)
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the notification server starts (python3-dbus)");
+    let mut ready = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready", "notification server did not start");
+    Bus {
+        address,
+        log,
+        _daemon: daemon,
+        _notifications: Guard(server),
+    }
+}
+
+fn start_xvfb() -> (String, Guard) {
+    for _ in 0..20 {
+        let n = 100 + (std::process::id() % 400) + rand_offset();
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            continue;
+        }
+        let child = Command::new(tool("Xvfb"))
+            .args([
+                &format!(":{n}"),
+                "-screen",
+                "0",
+                "1280x860x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let guard = Guard(child);
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if Path::new(&socket).exists() {
+                return (format!(":{n}"), guard);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("Xvfb did not start");
+}
+
+fn rand_offset() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 97)
+        .unwrap_or(0)
+}
+
+/// Everything the app (started by WebKitWebDriver, a child of tauri-driver) and a second
+/// launch need to see: the display, the bus, the simulator, private folders.
+fn app_env(display: &str, bus: &Bus, sim: &Sim, root: &Path) -> Vec<(String, String)> {
+    let home = root.join("home");
+    let runtime = root.join("run");
+    for d in [&home, &runtime] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let p = |p: PathBuf| p.to_string_lossy().into_owned();
+    vec![
+        ("DISPLAY".into(), display.into()),
+        ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()),
+        ("MASV_API_URL".into(), sim.api_url()),
+        ("INBOUND_DATA_DIR".into(), p(root.join("data"))),
+        ("HOME".into(), p(home.clone())),
+        ("XDG_DATA_HOME".into(), p(home.join(".local/share"))),
+        ("XDG_CONFIG_HOME".into(), p(home.join(".config"))),
+        ("XDG_CACHE_HOME".into(), p(home.join(".cache"))),
+        ("XDG_RUNTIME_DIR".into(), p(runtime)),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER".into(), "1".into()),
+        ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into()),
+        ("NO_AT_BRIDGE".into(), "1".into()),
+        (
+            "RUST_LOG".into(),
+            "warn,inbound_desktop=info,inbound_engine=info".into(),
+        ),
+    ]
+}
+
+fn start_driver(env: &[(String, String)]) -> (u16, Guard) {
+    let port = free_port();
+    let native_port = free_port();
+    let child = Command::new(tool("tauri-driver"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+            "--native-driver",
+        ])
+        .arg(tool("WebKitWebDriver"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .expect("tauri-driver starts");
+    let guard = Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (port, guard)
+}
+
+async fn connect(port: u16) -> Driver {
+    let caps = serde_json::json!({
+        "browserName": "wry",
+        "tauri:options": { "application": env!("CARGO_BIN_EXE_inbound-desktop") },
+    });
+    Driver::start(port, caps)
+        .await
+        .expect("a WebDriver session")
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The X display as a person would see it (WebKitWebDriver's own screenshot stalls
+/// under Xvfb without compositing).
+async fn screenshot(display: &str, name: &str) {
+    let path = shots_dir().join(format!("{name}.png"));
+    let status = Command::new(tool("import"))
+        .args(["-display", display, "-window", "root"])
+        .arg(&path)
+        .status()
+        .expect("ImageMagick's import runs");
+    assert!(status.success(), "screenshot {name} failed");
+    let png = std::fs::read(&path).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
+}
+
+fn card(name: &str) -> String {
+    format!("//article[@aria-label='{name}']")
+}
+
+async fn wait_state(c: &Driver, name: &str, state: &str, within: Duration) {
+    c.wait_for(
+        &format!("//article[@aria-label='{name}' and @data-state='{state}']"),
+        within,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name} never reached {state}: {e}"));
+}
+
+async fn click_action(c: &Driver, name: &str, label: &str) {
+    let button = c
+        .find(&format!(
+            "{}//button[normalize-space()='{label}']",
+            card(name)
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("no {label} button on {name}: {e}"));
+    c.click(&button).await.unwrap();
+}
+
+async fn wait_for_notification(log: &Path, package: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(found) = lines
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|n| n["body"].as_str().is_some_and(|b| b.contains(package)))
+        {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no notification about {package}; seen: {lines}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paste_pause_resume_complete_notify_and_second_launch() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Sim::start(vec![delivery(), second()]).await.unwrap();
+    // 4 connections x 1 MiB/s: the 32 MiB package takes ~8 s, time to pause it.
+    sim.faults().set_conn_rate(MIB);
+    let bus = start_bus(root.path());
+    let (display, _xvfb) = start_xvfb();
+    let env = app_env(&display, &bus, &sim, root.path());
+    let data = root.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let dest = root.path().join("home/Downloads/MASV");
+    std::fs::write(
+        data.join("settings.json"),
+        serde_json::json!({ "destination": dest, "connections_per_download": 4 }).to_string(),
+    )
+    .unwrap();
+    let (port, _driver) = start_driver(&env);
+    let c = connect(port).await;
+
+    // A new user's first look.
+    c.wait_for(
+        "//h2[normalize-space()='No downloads yet']",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the empty state shows");
+    screenshot(&display, "1-empty").await;
+
+    // Paste a link and press Download.
+    let pkg = &sim.packages()[0];
+    let input = c.find("//input[@aria-label='MASV link']").await.unwrap();
+    c.type_text(&input, &pkg.link()).await.unwrap();
+    let download = c
+        .find("//button[normalize-space()='Download']")
+        .await
+        .unwrap();
+    c.click(&download).await.unwrap();
+    wait_state(&c, &pkg.name, "transferring", Duration::from_secs(20)).await;
+    let expander = c
+        .find(&format!("{}//button[@aria-expanded]", card(&pkg.name)))
+        .await
+        .unwrap();
+    c.click(&expander).await.unwrap();
+    for file in ["A001.mov", "A002.mov", "notes.txt"] {
+        c.wait_for(
+            &format!(
+                "{}//*[contains(normalize-space(), '{file}')]",
+                card(&pkg.name)
+            ),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{file} not listed: {e}"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sim.package_bytes_served(&pkg.package_id) < 2 * MIB {
+        assert!(Instant::now() < deadline, "no bytes arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(&display, "2-downloading").await;
+
+    // Pause: the bytes stop.
+    click_action(&c, &pkg.name, "Pause").await;
+    wait_state(&c, &pkg.name, "paused", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_pause = sim.package_bytes_served(&pkg.package_id);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = sim.package_bytes_served(&pkg.package_id);
+    assert_eq!(at_pause, later, "bytes kept flowing while paused");
+    assert!(
+        at_pause < pkg.size(),
+        "the package finished before it could be paused"
+    );
+    screenshot(&display, "3-paused").await;
+
+    // Resume: it completes, and the desktop is told.
+    click_action(&c, &pkg.name, "Resume").await;
+    wait_state(&c, &pkg.name, "complete", Duration::from_secs(60)).await;
+    screenshot(&display, "4-complete").await;
+    for f in &pkg.files {
+        let path = dest.join(f.path.as_deref().unwrap_or("")).join(&f.name);
+        assert_eq!(sha256(&path), f.content.sha256_hex(), "{}", f.name);
+    }
+    let served = sim.package_bytes_served(&pkg.package_id);
+    assert!(
+        served <= pkg.size() + 4 * 8 * MIB,
+        "resume refetched too much: {served} bytes for {}",
+        pkg.size()
+    );
+    let note = wait_for_notification(&bus.log, &pkg.name).await;
+    assert_eq!(note["summary"], "Download complete");
+    assert_eq!(note["app"], "Inbound");
+    assert!(note["body"].as_str().unwrap().contains("3 files"), "{note}");
+
+    // A second launch with a masv:// link hands it to this window and leaves.
+    let other = &sim.packages()[1];
+    let deep_link = format!(
+        "masv://get.massive.app/{}?secret={}",
+        other.link_id, other.secret
+    );
+    let mut launch = Command::new(env!("CARGO_BIN_EXE_inbound-desktop"))
+        .arg(&deep_link)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = launch.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = launch.kill();
+            panic!("the second launch did not hand over its link and exit");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "second launch exited with {status}");
+    wait_state(&c, &other.name, "complete", Duration::from_secs(60)).await;
+    let cards = c
+        .find_all("//article[contains(@class, 'card')]")
+        .await
+        .unwrap();
+    assert_eq!(cards.len(), 2, "the second package was added once");
+    assert_eq!(
+        sha256(&dest.join("grade.cube")),
+        other.files[0].content.sha256_hex()
+    );
+    wait_for_notification(&bus.log, &other.name).await;
+    screenshot(&display, "5-second-launch").await;
+
+    // Secrets never reach the page.
+    let source = c.source().await.unwrap();
+    for secret in [&pkg.secret, &other.secret] {
+        assert!(
+            !source.contains(secret.as_str()),
+            "a link secret is in the DOM"
+        );
+    }
+    c.quit().await.unwrap();
+}

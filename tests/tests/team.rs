@@ -1,0 +1,299 @@
+//! The team side against the simulator: listings and their filters, API key and rate
+//! limit handling, downloads by access token, and watched portals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use inbound_e2e::inbound_engine::{DownloadState, MasvError, Origin, Secret};
+use inbound_e2e::inbound_sim::{Sim, catalog};
+use inbound_e2e::{Harness, assert_files_match, wait_for};
+use inbound_inbox::{TeamApi, WatchedPortal, Watcher, WatcherConfig, WatcherEvent, to_download};
+use inbound_masv::{MasvClient, PackageState, PubNubConfig};
+
+async fn team_sim(upload: Duration) -> Sim {
+    let (packages, team) = catalog::team(upload);
+    Sim::start_full(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        packages,
+        None,
+        Some(team),
+    )
+    .await
+    .unwrap()
+}
+
+fn api(sim: &Sim, key: &str) -> TeamApi {
+    TeamApi::new(
+        MasvClient::new(sim.api_url()).unwrap(),
+        Secret::new(key),
+        catalog::DEMO_TEAM_ID,
+    )
+    .with_first_delay(Duration::from_millis(50))
+}
+
+fn ids(packages: &[inbound_masv::TeamPackage]) -> BTreeSet<String> {
+    packages.iter().map(|p| p.id.clone()).collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn each_filter_lists_exactly_the_packages_in_those_states() {
+    let sim = team_sim(Duration::from_secs(3600)).await;
+    let api = api(&sim, catalog::DEMO_API_KEY);
+    use PackageState::*;
+    let cases: [(&[PackageState], &[&str]); 6] = [
+        (&[New], &["pkg-tupload"]),
+        (&[Finalized], &["pkg-tfinal1", "pkg-tfinal2"]),
+        (&[Expired], &["pkg-texpired"]),
+        (&[Archived], &["pkg-tarchived"]),
+        (&[New, Archived], &["pkg-tupload", "pkg-tarchived"]),
+        (
+            &[],
+            &[
+                "pkg-tfinal1",
+                "pkg-tfinal2",
+                "pkg-tupload",
+                "pkg-texpired",
+                "pkg-tarchived",
+            ],
+        ),
+    ];
+    for (filter, want) in cases {
+        let got = api.packages(filter).await.unwrap();
+        assert_eq!(ids(&got), set(want), "filter {filter:?}");
+        for p in &got {
+            assert!(filter.is_empty() || filter.contains(&p.state), "{p:?}");
+        }
+    }
+    let portals = api.portals().await.unwrap();
+    assert_eq!(
+        portals.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["Editorial", "VFX returns"]
+    );
+    let edit = api.portal_packages("portal-edit").await.unwrap();
+    assert_eq!(ids(&edit), set(&["pkg-tfinal1", "pkg-tupload"]));
+    let uploading = edit.iter().find(|p| p.id == "pkg-tupload").unwrap();
+    assert!(
+        uploading.upload_channel().is_some(),
+        "a new package names its upload channel"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_api_key_is_a_clear_error_without_the_key() {
+    let sim = team_sim(Duration::from_secs(3600)).await;
+    let err = api(&sim, "not-the-key-4242")
+        .packages(&[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MasvError::ApiKeyRejected), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("API key"), "{msg}");
+    assert!(!msg.contains("not-the-key-4242"), "{msg}");
+    let err = api(&sim, catalog::DEMO_API_KEY)
+        .portal_packages("no-such-portal")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MasvError::TeamNotFound), "{err:?}");
+    let err = api(&sim, catalog::DEMO_API_KEY)
+        .portal_packages("../teams")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MasvError::InvalidId(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_rate_limited_listing_waits_as_told_then_succeeds() {
+    let sim = team_sim(Duration::from_secs(3600)).await;
+    // Every other API request answers 429 with Retry-After: 1.
+    sim.faults().error_429_every.store(2, Relaxed);
+    let api = api(&sim, catalog::DEMO_API_KEY);
+    let started = Instant::now();
+    for _ in 0..2 {
+        assert_eq!(api.packages(&[]).await.unwrap().len(), 5);
+    }
+    let refused = sim.faults().injected.status_429.load(Relaxed);
+    assert!(refused >= 1, "no 429 was injected");
+    assert!(
+        started.elapsed() >= Duration::from_secs(refused),
+        "Retry-After was not honoured: {refused} refusals in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        sim.team_requests() <= 2 + refused,
+        "{} requests for 2 listings and {refused} refusals",
+        sim.team_requests()
+    );
+}
+
+#[tokio::test]
+async fn a_listed_package_downloads_by_its_access_token() {
+    let sim = team_sim(Duration::from_secs(3600)).await;
+    let api = api(&sim, catalog::DEMO_API_KEY);
+    let h = Harness::on_sim(sim, |_| {}).await;
+    let listed = api.package("pkg-tfinal1").await.unwrap();
+    let origin = Origin::Team {
+        team_id: catalog::DEMO_TEAM_ID.into(),
+    };
+    let id = h
+        .engine
+        .add_team_package(to_download(&listed, origin.clone()).unwrap(), &h.dest())
+        .await
+        .unwrap();
+    let detail = wait_for(
+        &h.engine,
+        &id,
+        &[DownloadState::Complete, DownloadState::Error],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        detail.summary.state,
+        DownloadState::Complete,
+        "{:?}",
+        detail.summary.error
+    );
+    assert_eq!(
+        assert_files_match(&detail, h.package("tfinal1"), &h.dest()),
+        2
+    );
+    assert_eq!(detail.summary.origin, origin);
+    assert_eq!(h.sim.link_requests(), 0, "no link was used");
+    // Asking again (a fresher token) is the same download.
+    let again = to_download(&api.package("pkg-tfinal1").await.unwrap(), origin).unwrap();
+    assert_eq!(
+        h.engine.add_team_package(again, &h.dest()).await.unwrap(),
+        id
+    );
+    assert_eq!(h.engine.list().len(), 1);
+    // A package still uploading cannot be downloaded yet.
+    let uploading = api.package("pkg-tupload").await.unwrap();
+    let err = to_download(&uploading, Origin::Link).unwrap_err();
+    assert!(err.to_string().contains("finalized"), "{err}");
+    // It survives a restart as a team download.
+    let h = h.restart(|_| {}).await;
+    let d = h.engine.get(&id).unwrap();
+    assert_eq!(d.summary.state, DownloadState::Complete);
+    assert!(d.summary.link.is_empty());
+}
+
+#[tokio::test]
+async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
+    let sim = team_sim(Duration::from_secs(3)).await;
+    let pubnub = PubNubConfig {
+        origin: sim.pubnub_origin(),
+        subscribe_key: None,
+    };
+    let api = api(&sim, catalog::DEMO_API_KEY);
+    let h = Harness::on_sim(sim, |_| {}).await;
+    let config = WatcherConfig {
+        interval: Duration::from_millis(300),
+        max_backoff: Duration::from_secs(2),
+        pubnub,
+    };
+    let folder = h.dest();
+    let watcher =
+        Watcher::open(api.clone(), h.engine.clone(), h.data.path(), config.clone()).unwrap();
+    watcher
+        .set_portal(&WatchedPortal {
+            portal_id: "portal-edit".into(),
+            portal_name: "Editorial".into(),
+            folder: folder.clone(),
+            enabled: true,
+        })
+        .unwrap();
+    let mut events = watcher.subscribe();
+    let run = tokio::spawn({
+        let w = watcher.clone();
+        async move { w.run().await }
+    });
+    // Upload progress arrives before the package is downloaded.
+    let mut progress = Vec::new();
+    let mut downloading = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !downloading
+        .iter()
+        .any(|(p, _): &(String, String)| p == "pkg-tupload")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no download of the uploaded package; {progress:?}"
+        );
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Ok(WatcherEvent::Upload {
+                package_id,
+                fraction,
+                ..
+            })) => {
+                assert_eq!(package_id, "pkg-tupload");
+                assert!(
+                    downloading.iter().all(|(p, _)| p != "pkg-tupload"),
+                    "progress after the download started"
+                );
+                progress.push(fraction);
+            }
+            Ok(Ok(WatcherEvent::Downloading {
+                package_id,
+                download_id,
+                ..
+            })) => downloading.push((package_id, download_id)),
+            Ok(Ok(WatcherEvent::PollFailed { message })) => panic!("poll failed: {message}"),
+            other => panic!("watcher went quiet: {other:?}"),
+        }
+    }
+    assert!(progress.len() >= 3, "upload progress seen: {progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(progress.iter().any(|f| *f < 1.0), "{progress:?}");
+    assert_eq!(h.sim.team_package_state("tupload"), Some("finalized"));
+    for (package, id) in &downloading {
+        let d = wait_for(
+            &h.engine,
+            id,
+            &[DownloadState::Complete, DownloadState::Error],
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(
+            d.summary.state,
+            DownloadState::Complete,
+            "{package}: {:?}",
+            d.summary.error
+        );
+        let link_id = package.trim_start_matches("pkg-");
+        assert_files_match(&d, h.package(link_id), &folder);
+        assert!(
+            matches!(d.summary.origin, Origin::Portal { ref portal_id, .. } if portal_id == "portal-edit")
+        );
+    }
+    assert_eq!(
+        downloading
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["pkg-tfinal1", "pkg-tupload"]),
+        "exactly the portal's finalized packages"
+    );
+    // More polls change nothing.
+    assert!(watcher.poll_once().await.unwrap().is_empty());
+    watcher.stop();
+    run.await.unwrap();
+    drop(watcher);
+
+    // After a restart, nothing is downloaded again.
+    let h = h.restart(|_| {}).await;
+    let watcher = Watcher::open(api, h.engine.clone(), h.data.path(), config).unwrap();
+    assert_eq!(
+        watcher.portals().unwrap().len(),
+        1,
+        "the watched portal is remembered"
+    );
+    assert!(watcher.poll_once().await.unwrap().is_empty());
+    assert_eq!(h.engine.list().len(), 2);
+}
