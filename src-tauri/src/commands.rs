@@ -124,7 +124,11 @@ pub fn get_settings(state: State<'_, AppState>) -> Settings {
 
 /// Saves and applies new settings; returns what was stored (values are clamped).
 #[tauri::command]
-pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings> {
+pub async fn set_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<Settings> {
     let new = settings.sanitized();
     let old = state.settings();
     if new.agent_api != old.agent_api {
@@ -138,6 +142,9 @@ pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> Res
         )
     })?;
     *crate::lock(&state.settings) = new.clone();
+    if new.inbox_poll_secs != old.inbox_poll_secs {
+        crate::inbox::restart(&app).await;
+    }
     Ok(new)
 }
 

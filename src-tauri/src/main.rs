@@ -6,6 +6,7 @@ mod agent_api;
 mod commands;
 mod error;
 mod events;
+mod inbox;
 mod incoming;
 mod links;
 mod settings;
@@ -66,6 +67,7 @@ fn main() {
                     }
                 });
             }
+            tauri::async_runtime::spawn(inbox::resume_saved(handle.clone()));
             tray::install(&handle)?;
             register_schemes(&handle);
             let h = handle.clone();
@@ -93,6 +95,13 @@ fn main() {
             commands::get_settings,
             commands::set_settings,
             commands::ui_ready,
+            inbox::inbox_status,
+            inbox::inbox_login,
+            inbox::inbox_logout,
+            inbox::inbox_packages,
+            inbox::inbox_portals,
+            inbox::inbox_download,
+            inbox::inbox_watch,
         ])
         .on_window_event(|window, event| {
             // Closing the window keeps downloads running in the tray.
@@ -144,6 +153,8 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
         engine,
         settings: Mutex::new(settings),
         settings_path,
+        data_dir: data_dir.to_owned(),
+        inbox: Mutex::new(None),
         demo,
         early_links: Mutex::new(Vec::new()),
         links_in_flight: Mutex::new(Default::default()),

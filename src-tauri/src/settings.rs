@@ -20,6 +20,8 @@ pub struct Settings {
     pub notifications: bool,
     /// Serve the MASV-Agent-compatible API on 127.0.0.1:8080.
     pub agent_api: bool,
+    /// Seconds between two looks at the watched portals.
+    pub inbox_poll_secs: u32,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
             bandwidth_limit: None,
             notifications: true,
             agent_api: false,
+            inbox_poll_secs: 60,
         }
     }
 }
@@ -63,6 +66,8 @@ impl Settings {
         self.max_active_downloads = self.max_active_downloads.clamp(1, 32);
         self.connections_per_download = self.connections_per_download.clamp(1, 64);
         self.bandwidth_limit = self.bandwidth_limit.filter(|&b| b > 0);
+        // More often than every 15 s would be impolite to a shared API.
+        self.inbox_poll_secs = self.inbox_poll_secs.clamp(15, 3600);
         if self.destination.trim().is_empty() {
             self.destination = Self::default().destination;
         }
@@ -83,9 +88,11 @@ mod tests {
             connections_per_download: 500,
             bandwidth_limit: Some(0),
             destination: " ".into(),
+            inbox_poll_secs: 1,
             ..Settings::default()
         }
         .sanitized();
+        assert_eq!(s.inbox_poll_secs, 15);
         assert_eq!(s.connections_per_download, 64);
         assert_eq!(s.bandwidth_limit, None);
         assert!(!s.destination.trim().is_empty());

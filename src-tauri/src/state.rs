@@ -13,6 +13,9 @@ pub struct AppState {
     pub engine: Engine,
     pub settings: Mutex<Settings>,
     pub settings_path: PathBuf,
+    pub data_dir: PathBuf,
+    /// The logged-in team, when there is one.
+    pub inbox: Mutex<Option<crate::inbox::InboxSession>>,
     /// The embedded simulator behind "Try a demo package"; alive as long as the app.
     pub demo: inbound_sim::Sim,
     /// Links from outside that arrived before the UI was listening.

@@ -160,7 +160,6 @@ async fn login_list_and_download_without_the_key_ever_showing() {
     assert!(!out.status.success());
     assert!(text(&out).contains("finalized"), "{}", text(&out));
 
-    drop(run);
     for entry in std::fs::read_dir(data.path().join("logs")).unwrap() {
         everything.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
     }

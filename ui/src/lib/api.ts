@@ -6,9 +6,24 @@ import type { DownloadDetail } from './bindings/DownloadDetail';
 import type { DownloadSummary } from './bindings/DownloadSummary';
 import type { Event as EngineEvent } from './bindings/Event';
 import type { IncomingLink } from './bindings/IncomingLink';
+import type { InboxPackage } from './bindings/InboxPackage';
+import type { InboxPortal } from './bindings/InboxPortal';
+import type { InboxStatus } from './bindings/InboxStatus';
 import type { Settings } from './bindings/Settings';
+import type { WatcherEvent } from './bindings/WatcherEvent';
 
-export type { CommandError, DownloadDetail, DownloadSummary, EngineEvent, IncomingLink, Settings };
+export type {
+  CommandError,
+  DownloadDetail,
+  DownloadSummary,
+  EngineEvent,
+  IncomingLink,
+  InboxPackage,
+  InboxPortal,
+  InboxStatus,
+  Settings,
+  WatcherEvent,
+};
 
 export const api = {
   addLink: (url: string, destinationFolder: string | null, password: string | null) =>
@@ -26,7 +41,20 @@ export const api = {
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   uiReady: () => invoke<void>('ui_ready'),
+  inboxStatus: () => invoke<InboxStatus>('inbox_status'),
+  inboxLogin: (teamId: string, apiKey: string) => invoke<InboxStatus>('inbox_login', { teamId, apiKey }),
+  inboxLogout: () => invoke<void>('inbox_logout'),
+  inboxPackages: (states: string[]) => invoke<InboxPackage[]>('inbox_packages', { states }),
+  inboxPortals: () => invoke<InboxPortal[]>('inbox_portals'),
+  inboxDownload: (packageId: string, destinationFolder: string | null) =>
+    invoke<string>('inbox_download', { packageId, destinationFolder }),
+  inboxWatch: (portalId: string, portalName: string, enabled: boolean, folder: string | null) =>
+    invoke<void>('inbox_watch', { portalId, portalName, enabled, folder }),
 };
+
+export function onInboxEvent(cb: (e: WatcherEvent) => void): Promise<UnlistenFn> {
+  return listen<WatcherEvent>('inbox', (e) => cb(e.payload));
+}
 
 export function onEngineEvent(cb: (e: EngineEvent) => void): Promise<UnlistenFn> {
   return listen<EngineEvent>('engine', (e) => cb(e.payload));

@@ -10,8 +10,21 @@
     downloads: [],
     files: {},
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
-      bandwidth_limit: null, notifications: true, agent_api: false },
+      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60 },
     calls: [],
+    inbox: {
+      teamId: null,
+      key: null,
+      packages: [
+        { id: 'pkg-final', name: 'Trailer v3 conform', state: 'finalized', sender: 'post@vendor.example', size: 8 << 20,
+          total_files: 2, created_at: now - 86400, contains_virus: false, portal_id: 'portal-edit', uploading: false },
+        { id: 'pkg-up', name: 'Day 2 rushes', state: 'new', sender: 'dit@set.example', size: 12 << 20,
+          total_files: 2, created_at: now, contains_virus: false, portal_id: 'portal-edit', uploading: true },
+        { id: 'pkg-old', name: 'Old selects', state: 'expired', sender: 'post@vendor.example', size: 1 << 20,
+          total_files: 1, created_at: now - 900000, contains_virus: true, portal_id: null, uploading: false },
+      ],
+      portals: [{ id: 'portal-edit', name: 'Editorial', subdomain: 'editorial', watched: false, folder: null }],
+    },
   };
   const emit = (event, payload) => {
     for (const id of listeners.get(event) ?? []) callbacks.get(id)?.({ event, id, payload });
@@ -64,6 +77,25 @@
       emit('engine', { type: 'removed', id });
     },
     open_folder: () => null,
+    inbox_status: () => ({ team_id: state.inbox.teamId }),
+    inbox_login: ({ teamId, apiKey }) => {
+      if (apiKey !== 'good-key-1234') throw { code: 'api_key_rejected', message: 'MASV refused the API key: check it in MASV\'s web app (Settings, API keys) and log in again' };
+      state.inbox.teamId = teamId;
+      state.inbox.key = apiKey;
+      return { team_id: teamId };
+    },
+    inbox_logout: () => { state.inbox.teamId = null; },
+    inbox_packages: ({ states }) => state.inbox.packages.filter((p) => !states.length || states.includes(p.state)),
+    inbox_portals: () => state.inbox.portals,
+    inbox_download: ({ packageId }) => {
+      const p = state.inbox.packages.find((x) => x.id === packageId);
+      return add(p.name, [file(0, 'clip_00.mov', p.size)], { origin: { kind: 'team', team_id: state.inbox.teamId } });
+    },
+    inbox_watch: ({ portalId, enabled, folder }) => {
+      const p = state.inbox.portals.find((x) => x.id === portalId);
+      p.watched = enabled;
+      p.folder = folder ?? `${state.settings.destination}/${p.name}`;
+    },
   };
   function setState(id, s) {
     const d = state.downloads.find((x) => x.id === id);

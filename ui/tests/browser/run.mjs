@@ -126,6 +126,40 @@ try {
       assert(conns === 16, `saved ${conns}`);
       await p.screenshot({ path: tag('7-list') });
     }, page);
+    await test(`${scheme}: team inbox: login, upload progress, download, watch`, async (p) => {
+      await p.getByRole('tab', { name: 'Team inbox' }).click();
+      await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();
+      await p.getByLabel('Team id').fill('team-demo');
+      await p.getByLabel('API key').fill('wrong-key-999');
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByText(/refused the API key/).waitFor();
+      assert(!(await p.content()).includes('wrong-key-999'), 'a refused key stays out of the DOM');
+      await p.getByLabel('API key').fill('good-key-1234');
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByRole('cell', { name: 'Trailer v3 conform', exact: true }).waitFor();
+      assert(!(await p.content()).includes('good-key-1234'), 'the API key is not in the DOM');
+      await p.evaluate(() => window.__fake.emit('inbox', { type: 'upload', package_id: 'pkg-up', fraction: 0.42, bytes: 1, total: 2 }));
+      await p.getByText('Uploading 42%').waitFor();
+      const bar = await p.getByRole('progressbar', { name: 'Upload of Day 2 rushes' }).getAttribute('aria-valuenow');
+      assert(bar === '42', `upload bar at ${bar}`);
+      assert(await p.getByText('Virus').first().isVisible(), 'virus flag shown');
+      assert(await p.getByRole('button', { name: 'Download Day 2 rushes' }).count() === 0, 'no download while uploading');
+      await p.screenshot({ path: tag('8-inbox') });
+      await p.getByRole('button', { name: 'Download Trailer v3 conform' }).click();
+      await p.getByText('In Downloads').waitFor();
+      await p.getByLabel(/from Editorial automatically/).check();
+      await p.getByText('into /home/user/Downloads/MASV/Editorial').waitFor();
+      const watched = await p.evaluate(() => window.__fake.state.inbox.portals[0].watched);
+      assert(watched === true, 'portal watched');
+      await p.getByRole('button', { name: 'Finalized', exact: true }).click();
+      await p.getByRole('cell', { name: 'Day 2 rushes', exact: true }).waitFor({ state: 'detached' });
+      await p.getByRole('tab', { name: 'Downloads' }).click();
+      await p.getByRole('heading', { name: 'Trailer v3 conform' }).waitFor();
+      await p.getByRole('tab', { name: 'Team inbox' }).click();
+      await p.getByRole('button', { name: 'Log out' }).click();
+      await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();
+      await p.getByRole('tab', { name: 'Downloads' }).click();
+    }, page);
     await page.close();
   }
 } finally {

@@ -16,4 +16,8 @@ notifications: boolean,
 /**
  * Serve the MASV-Agent-compatible API on 127.0.0.1:8080.
  */
-agent_api: boolean, };
+agent_api: boolean, 
+/**
+ * Seconds between two looks at the watched portals.
+ */
+inbox_poll_secs: number, };

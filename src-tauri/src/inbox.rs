@@ -1,0 +1,303 @@
+//! The team inbox in the desktop: login (API key to the keyring or a user-only file,
+//! never back to the UI), team and portal listings, downloads without a link, and the
+//! watcher of watched portals, whose events go to the UI as `inbox`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use inbound_engine::{Origin, Secret};
+use inbound_inbox::{
+    CredentialStore, Credentials, TeamApi, WatchedPortal, Watcher, WatcherConfig, to_download,
+};
+use inbound_masv::{MasvClient, PackageState, TeamPackage};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, State};
+use ts_rs::TS;
+
+use crate::error::CommandError;
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// A logged-in team: its API client and the running watcher.
+pub struct InboxSession {
+    api: TeamApi,
+    watcher: Watcher,
+}
+
+impl Drop for InboxSession {
+    fn drop(&mut self) {
+        self.watcher.stop();
+    }
+}
+
+/// Whether a team is logged in. The key itself never leaves the shell.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxStatus {
+    pub team_id: Option<String>,
+}
+
+/// A team or portal package as the inbox lists it (no access token).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxPackage {
+    pub id: String,
+    pub name: String,
+    /// new | finalized | expired | archived | unknown
+    pub state: String,
+    pub sender: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    #[ts(type = "number")]
+    pub total_files: u64,
+    /// Seconds since the epoch.
+    #[ts(type = "number | null")]
+    pub created_at: Option<i64>,
+    pub contains_virus: bool,
+    pub portal_id: Option<String>,
+    /// Still being uploaded, with progress reported on a channel.
+    pub uploading: bool,
+}
+
+impl From<&TeamPackage> for InboxPackage {
+    fn from(p: &TeamPackage) -> Self {
+        Self {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            state: p.state.to_string(),
+            sender: p.sender.clone(),
+            size: p.size,
+            total_files: p.total_files,
+            created_at: p.created_at.map(|t| t.timestamp()),
+            contains_virus: p.contains_virus,
+            portal_id: p.portal_id.clone(),
+            uploading: p.upload_channel().is_some(),
+        }
+    }
+}
+
+/// A portal, and whether (and where) it is watched.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxPortal {
+    pub id: String,
+    pub name: String,
+    pub subdomain: String,
+    pub watched: bool,
+    pub folder: Option<String>,
+}
+
+fn store(state: &AppState) -> CredentialStore {
+    CredentialStore::new(&state.data_dir)
+}
+
+fn inbox_error(e: impl std::fmt::Display, code: &str) -> CommandError {
+    CommandError::new(code, e.to_string())
+}
+
+fn masv_error(e: inbound_masv::MasvError) -> CommandError {
+    let code = match e {
+        inbound_masv::MasvError::ApiKeyRejected => "api_key_rejected",
+        inbound_masv::MasvError::TeamNotFound => "team_not_found",
+        _ => "network",
+    };
+    inbox_error(e, code)
+}
+
+/// Starts the session (and its watcher) for these credentials.
+fn start(app: &AppHandle, creds: Credentials) -> Result<()> {
+    let state = app.state::<AppState>();
+    let client = MasvClient::new(state.engine.config().api_url.clone()).map_err(masv_error)?;
+    let api = TeamApi::new(client, creds.api_key, creds.team_id);
+    let config = WatcherConfig {
+        interval: Duration::from_secs(u64::from(state.settings().inbox_poll_secs)),
+        ..WatcherConfig::default()
+    };
+    let watcher = Watcher::open(api.clone(), state.engine.clone(), &state.data_dir, config)
+        .map_err(|e| inbox_error(e, "inbox_failed"))?;
+    let mut events = watcher.subscribe();
+    let h = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Ok(ev) = events.recv().await {
+            let _ = h.emit("inbox", ev);
+        }
+    });
+    let w = watcher.clone();
+    tauri::async_runtime::spawn(async move { w.run().await });
+    *crate::lock(&state.inbox) = Some(InboxSession { api, watcher });
+    Ok(())
+}
+
+/// At start-up: resumes the saved login, if any.
+pub async fn resume_saved(app: AppHandle) {
+    let state = app.state::<AppState>();
+    match store(&state).load().await {
+        Ok(Some(creds)) => {
+            if let Err(e) = start(&app, creds) {
+                tracing::warn!(error = %e, "team inbox not started");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the team login"),
+    }
+}
+
+/// Restarts the watcher with the current settings (poll interval).
+pub async fn restart(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let was_on = crate::lock(&state.inbox).take().is_some();
+    if was_on {
+        resume_saved(app.clone()).await;
+    }
+}
+
+fn api(state: &AppState) -> Result<TeamApi> {
+    crate::lock(&state.inbox)
+        .as_ref()
+        .map(|s| s.api.clone())
+        .ok_or_else(|| inbox_error(inbound_inbox::InboxError::NotLoggedIn, "not_logged_in"))
+}
+
+fn watcher(state: &AppState) -> Result<Watcher> {
+    crate::lock(&state.inbox)
+        .as_ref()
+        .map(|s| s.watcher.clone())
+        .ok_or_else(|| inbox_error(inbound_inbox::InboxError::NotLoggedIn, "not_logged_in"))
+}
+
+#[tauri::command]
+pub fn inbox_status(state: State<'_, AppState>) -> InboxStatus {
+    InboxStatus {
+        team_id: crate::lock(&state.inbox)
+            .as_ref()
+            .map(|s| s.api.team_id().to_owned()),
+    }
+}
+
+/// Checks the key with MASV, saves it, and starts the inbox.
+#[tauri::command]
+pub async fn inbox_login(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    team_id: String,
+    api_key: String,
+) -> Result<InboxStatus> {
+    let (team_id, api_key) = (team_id.trim().to_owned(), api_key.trim().to_owned());
+    if team_id.is_empty() || api_key.is_empty() {
+        return Err(CommandError::new(
+            "missing",
+            "enter the team id and an API key (MASV web app, Settings, API keys)",
+        ));
+    }
+    let creds = Credentials {
+        team_id,
+        api_key: Secret::new(api_key),
+    };
+    let client = MasvClient::new(state.engine.config().api_url.clone()).map_err(masv_error)?;
+    TeamApi::new(client, creds.api_key.clone(), creds.team_id.clone())
+        .portals()
+        .await
+        .map_err(masv_error)?;
+    store(&state)
+        .save(&creds)
+        .await
+        .map_err(|e| inbox_error(e, "login_not_saved"))?;
+    start(&app, creds)?;
+    Ok(inbox_status(state))
+}
+
+#[tauri::command]
+pub async fn inbox_logout(state: State<'_, AppState>) -> Result<()> {
+    crate::lock(&state.inbox).take();
+    store(&state)
+        .forget()
+        .await
+        .map_err(|e| inbox_error(e, "logout_failed"))
+}
+
+#[tauri::command]
+pub async fn inbox_packages(
+    state: State<'_, AppState>,
+    states: Vec<String>,
+) -> Result<Vec<InboxPackage>> {
+    let filter: Vec<PackageState> = states
+        .iter()
+        .filter_map(|s| PackageState::parse(s))
+        .collect();
+    let packages = api(&state)?.packages(&filter).await.map_err(masv_error)?;
+    Ok(packages.iter().map(InboxPackage::from).collect())
+}
+
+#[tauri::command]
+pub async fn inbox_portals(state: State<'_, AppState>) -> Result<Vec<InboxPortal>> {
+    let portals = api(&state)?.portals().await.map_err(masv_error)?;
+    let watched = watcher(&state)?
+        .portals()
+        .map_err(|e| inbox_error(e, "inbox_failed"))?;
+    Ok(portals
+        .into_iter()
+        .map(|p| {
+            let w = watched.iter().find(|w| w.portal_id == p.id);
+            InboxPortal {
+                watched: w.is_some_and(|w| w.enabled),
+                folder: w.map(|w| w.folder.to_string_lossy().into_owned()),
+                id: p.id,
+                name: p.name,
+                subdomain: p.subdomain,
+            }
+        })
+        .collect())
+}
+
+/// Downloads a finalized team package into the chosen (or default) folder.
+#[tauri::command]
+pub async fn inbox_download(
+    state: State<'_, AppState>,
+    package_id: String,
+    destination_folder: Option<String>,
+) -> Result<String> {
+    let api = api(&state)?;
+    let package = api
+        .package(&package_id)
+        .await
+        .map_err(|e| inbox_error(e, "unknown_package"))?;
+    let origin = Origin::Team {
+        team_id: api.team_id().to_owned(),
+    };
+    let download = to_download(&package, origin).map_err(|e| inbox_error(e, "not_downloadable"))?;
+    let dst = destination_folder
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(state.settings().destination));
+    Ok(state.engine.add_team_package(download, &dst).await?)
+}
+
+/// Watches a portal (its new packages download into `folder`), or stops watching it.
+#[tauri::command]
+pub fn inbox_watch(
+    state: State<'_, AppState>,
+    portal_id: String,
+    portal_name: String,
+    enabled: bool,
+    folder: Option<String>,
+) -> Result<()> {
+    let folder = folder
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(state.settings().destination).join(&portal_name));
+    if !folder.is_absolute() {
+        return Err(CommandError::new(
+            "invalid_destination",
+            format!("{} is not an absolute folder", folder.display()),
+        ));
+    }
+    watcher(&state)?
+        .set_portal(&WatchedPortal {
+            portal_id,
+            portal_name,
+            folder,
+            enabled,
+        })
+        .map_err(|e| inbox_error(e, "inbox_failed"))
+}

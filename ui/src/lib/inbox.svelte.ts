@@ -1,0 +1,52 @@
+// The inbox's state: the team's packages and portals as last listed, upload progress
+// as the watcher reports it, and what was handed to the engine.
+import type { InboxPackage, InboxPortal, WatcherEvent } from './api';
+
+export const INBOX_FILTERS = ['all', 'new', 'finalized', 'expired', 'archived'] as const;
+export type InboxFilter = (typeof INBOX_FILTERS)[number];
+
+export class InboxStore {
+  teamId = $state<string | null>(null);
+  packages = $state<InboxPackage[]>([]);
+  portals = $state<InboxPortal[]>([]);
+  filter = $state<InboxFilter>('all');
+  /** Upload progress (0..1) of packages still being sent, by package id. */
+  uploads = $state<Record<string, number>>({});
+  /** Packages handed to the engine (by hand or by a watched portal): package id → download id. */
+  downloading = $state<Record<string, string>>({});
+  lastError = $state<string | null>(null);
+
+  /** The filter as the listing command takes it. */
+  states(): string[] {
+    return this.filter === 'all' ? [] : [this.filter];
+  }
+
+  setPackages(list: InboxPackage[]) {
+    this.packages = list;
+    for (const p of list) {
+      if (!p.uploading && p.id in this.uploads) delete this.uploads[p.id];
+    }
+  }
+
+  /** Applies a watcher event; returns true when the listing should be refreshed. */
+  apply(e: WatcherEvent): boolean {
+    switch (e.type) {
+      case 'upload': {
+        // Progress only moves forward, whatever order long polls answer in.
+        const prev = this.uploads[e.package_id] ?? 0;
+        this.uploads[e.package_id] = Math.max(prev, Math.min(1, Math.max(0, e.fraction)));
+        return e.fraction >= 1;
+      }
+      case 'downloading':
+        this.downloading[e.package_id] = e.download_id;
+        return true;
+      case 'poll_failed':
+        this.lastError = e.message;
+        return false;
+    }
+  }
+
+  canDownload(p: InboxPackage): boolean {
+    return p.state === 'finalized' && !(p.id in this.downloading);
+  }
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import type { InboxPackage } from './api';
+import { InboxStore } from './inbox.svelte';
+
+function pkg(id: string, over: Partial<InboxPackage> = {}): InboxPackage {
+  return { id, name: `pkg ${id}`, state: 'finalized', sender: 's@e', size: 10, total_files: 1, created_at: 1,
+    contains_virus: false, portal_id: null, uploading: false, ...over };
+}
+
+describe('InboxStore', () => {
+  it('keeps upload progress monotonic and asks for a refresh when it ends', () => {
+    const s = new InboxStore();
+    expect(s.apply({ type: 'upload', package_id: 'p', fraction: 0.4, bytes: 4, total: 10 })).toBe(false);
+    expect(s.apply({ type: 'upload', package_id: 'p', fraction: 0.2, bytes: 2, total: 10 })).toBe(false);
+    expect(s.uploads.p).toBe(0.4);
+    expect(s.apply({ type: 'upload', package_id: 'p', fraction: 1, bytes: 10, total: 10 })).toBe(true);
+    expect(s.uploads.p).toBe(1);
+    s.setPackages([pkg('p')]);
+    expect('p' in s.uploads).toBe(false);
+  });
+
+  it('offers Download only for finalized packages not already downloading', () => {
+    const s = new InboxStore();
+    expect(s.canDownload(pkg('a'))).toBe(true);
+    expect(s.canDownload(pkg('b', { state: 'new', uploading: true }))).toBe(false);
+    expect(s.canDownload(pkg('c', { state: 'expired' }))).toBe(false);
+    expect(s.apply({ type: 'downloading', package_id: 'a', portal_id: 'x', download_id: 'd1' })).toBe(true);
+    expect(s.canDownload(pkg('a'))).toBe(false);
+  });
+
+  it('maps the filter to the listing states and records poll failures', () => {
+    const s = new InboxStore();
+    expect(s.states()).toEqual([]);
+    s.filter = 'new';
+    expect(s.states()).toEqual(['new']);
+    s.apply({ type: 'poll_failed', message: 'MASV refused the API key' });
+    expect(s.lastError).toContain('API key');
+  });
+});
