@@ -4,27 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use inbound_e2e::inbound_engine::{DownloadState, MasvError, Origin, Secret};
 use inbound_e2e::inbound_sim::{Sim, catalog};
-use inbound_e2e::{Harness, assert_files_match, wait_for};
+use inbound_e2e::{Harness, assert_completes};
 use inbound_inbox::{TeamApi, WatchedPortal, Watcher, WatcherConfig, WatcherEvent, to_download};
 use inbound_masv::{MasvClient, PackageState, PubNubConfig};
-
-async fn team_sim(upload: Duration) -> Sim {
-    let (packages, team) = catalog::team(upload);
-    Sim::start_full(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        packages,
-        None,
-        Some(team),
-    )
-    .await
-    .unwrap()
-}
 
 fn api(sim: &Sim, key: &str) -> TeamApi {
     TeamApi::new(
@@ -45,7 +32,9 @@ fn set(ids: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn each_filter_lists_exactly_the_packages_in_those_states() {
-    let sim = team_sim(Duration::from_secs(3600)).await;
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
     let api = api(&sim, catalog::DEMO_API_KEY);
     use PackageState::*;
     let cases: [(&[PackageState], &[&str]); 6] = [
@@ -88,7 +77,9 @@ async fn each_filter_lists_exactly_the_packages_in_those_states() {
 
 #[tokio::test]
 async fn a_bad_api_key_is_a_clear_error_without_the_key() {
-    let sim = team_sim(Duration::from_secs(3600)).await;
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
     let err = api(&sim, "not-the-key-4242")
         .packages(&[])
         .await
@@ -111,7 +102,9 @@ async fn a_bad_api_key_is_a_clear_error_without_the_key() {
 
 #[tokio::test]
 async fn a_rate_limited_listing_waits_as_told_then_succeeds() {
-    let sim = team_sim(Duration::from_secs(3600)).await;
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
     // Every other API request answers 429 with Retry-After: 1.
     sim.faults().error_429_every.store(2, Relaxed);
     let api = api(&sim, catalog::DEMO_API_KEY);
@@ -135,7 +128,9 @@ async fn a_rate_limited_listing_waits_as_told_then_succeeds() {
 
 #[tokio::test]
 async fn a_listed_package_downloads_by_its_access_token() {
-    let sim = team_sim(Duration::from_secs(3600)).await;
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
     let api = api(&sim, catalog::DEMO_API_KEY);
     let h = Harness::on_sim(sim, |_| {}).await;
     let listed = api.package("pkg-tfinal1").await.unwrap();
@@ -147,23 +142,9 @@ async fn a_listed_package_downloads_by_its_access_token() {
         .add_team_package(to_download(&listed, origin.clone()).unwrap(), &h.dest())
         .await
         .unwrap();
-    let detail = wait_for(
-        &h.engine,
-        &id,
-        &[DownloadState::Complete, DownloadState::Error],
-        Duration::from_secs(30),
-    )
-    .await;
-    assert_eq!(
-        detail.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        detail.summary.error
-    );
-    assert_eq!(
-        assert_files_match(&detail, h.package("tfinal1"), &h.dest()),
-        2
-    );
+    let (detail, checked) =
+        assert_completes(&h, &id, "tfinal1", &h.dest(), Duration::from_secs(30)).await;
+    assert_eq!(checked, 2);
     assert_eq!(detail.summary.origin, origin);
     assert_eq!(h.sim.link_requests(), 0, "no link was used");
     // Asking again (a fresher token) is the same download.
@@ -186,7 +167,7 @@ async fn a_listed_package_downloads_by_its_access_token() {
 
 #[tokio::test]
 async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
-    let sim = team_sim(Duration::from_secs(3)).await;
+    let sim = catalog::start_team(Duration::from_secs(3)).await.unwrap();
     let pubnub = PubNubConfig {
         origin: sim.pubnub_origin(),
         subscribe_key: None,
@@ -253,21 +234,8 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
     assert!(progress.iter().any(|f| *f < 1.0), "{progress:?}");
     assert_eq!(h.sim.team_package_state("tupload"), Some("finalized"));
     for (package, id) in &downloading {
-        let d = wait_for(
-            &h.engine,
-            id,
-            &[DownloadState::Complete, DownloadState::Error],
-            Duration::from_secs(30),
-        )
-        .await;
-        assert_eq!(
-            d.summary.state,
-            DownloadState::Complete,
-            "{package}: {:?}",
-            d.summary.error
-        );
         let link_id = package.trim_start_matches("pkg-");
-        assert_files_match(&d, h.package(link_id), &folder);
+        let (d, _) = assert_completes(&h, id, link_id, &folder, Duration::from_secs(30)).await;
         assert!(
             matches!(d.summary.origin, Origin::Portal { ref portal_id, .. } if portal_id == "portal-edit")
         );

@@ -4,26 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use inbound_sim::{Sim, catalog};
 mod common;
-use common::sha256_file;
-
-async fn team_sim() -> Sim {
-    let (packages, team) = catalog::team(Duration::from_secs(3600));
-    Sim::start_full(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        packages,
-        None,
-        Some(team),
-    )
-    .await
-    .unwrap()
-}
+use common::{sha256_file, text};
 
 fn inbound(sim: &Sim, data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inbound"))
@@ -46,18 +33,11 @@ fn inbound(sim: &Sim, data: &Path, args: &[&str], stdin: Option<&str>) -> Output
     child.wait_with_output().unwrap()
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_list_and_download_without_the_key_ever_showing() {
-    let sim = team_sim().await;
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
     let data = tempfile::tempdir().unwrap();
     let dest = tempfile::tempdir().unwrap();
     let mut everything = String::new();

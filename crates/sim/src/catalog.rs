@@ -171,3 +171,15 @@ pub fn team(upload: std::time::Duration) -> (Vec<SimPackage>, crate::SimTeam) {
         .with_package(SimTeamPackage::new("tarchived", "archived").in_portal("portal-vfx"));
     (packages, team)
 }
+
+/// A simulator on a free loopback port serving [`team`] (with its link packages).
+pub async fn start_team(upload: std::time::Duration) -> Result<crate::Sim, crate::SimError> {
+    let (packages, team) = team(upload);
+    crate::Sim::start_full(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        packages,
+        None,
+        Some(team),
+    )
+    .await
+}

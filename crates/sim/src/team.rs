@@ -214,10 +214,11 @@ impl ListQuery {
     }
 }
 
-/// API key check and the shared faults; `None` when the request may go on.
+/// The shared faults, the API key check and, with `team_id`, that it is this team's.
 async fn team_preamble<'a>(
     s: &'a SimState,
     headers: &HeaderMap,
+    team_id: Option<&str>,
 ) -> Result<&'a TeamState, Response> {
     if let Some(r) = s.api_preamble().await {
         return Err(r);
@@ -229,6 +230,9 @@ async fn team_preamble<'a>(
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     if key != Some(team.team.api_key.as_str()) {
         return Err(api_error(StatusCode::UNAUTHORIZED, "invalid API key"));
+    }
+    if team_id.is_some_and(|id| id != team.team.team_id) {
+        return Err(api_error(StatusCode::NOT_FOUND, "team not found"));
     }
     Ok(team)
 }
@@ -270,13 +274,10 @@ pub(crate) async fn team_packages_route(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let team = match team_preamble(&s, &headers).await {
+    let team = match team_preamble(&s, &headers, Some(&team_id)).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    if team_id != team.team.team_id {
-        return api_error(StatusCode::NOT_FOUND, "team not found");
-    }
     let wanted = q.wanted();
     let all: Vec<Value> = team
         .team
@@ -297,13 +298,10 @@ pub(crate) async fn portals_route(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let team = match team_preamble(&s, &headers).await {
+    let team = match team_preamble(&s, &headers, Some(&team_id)).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    if team_id != team.team.team_id {
-        return api_error(StatusCode::NOT_FOUND, "team not found");
-    }
     let all: Vec<Value> = team
         .team
         .portals
@@ -326,7 +324,7 @@ pub(crate) async fn portal_packages_route(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let team = match team_preamble(&s, &headers).await {
+    let team = match team_preamble(&s, &headers, None).await {
         Ok(t) => t,
         Err(r) => return r,
     };
