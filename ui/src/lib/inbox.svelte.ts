@@ -1,6 +1,6 @@
 // The inbox's state: the team's packages and portals as last listed, upload progress
 // as the watcher reports it, and what was handed to the engine.
-import type { InboxPackage, InboxPortal, WatcherEvent } from './api';
+import type { DownloadSummary, InboxPackage, InboxPortal, WatcherEvent } from './api';
 
 export const INBOX_FILTERS = ['all', 'new', 'finalized', 'expired', 'archived'] as const;
 export type InboxFilter = (typeof INBOX_FILTERS)[number];
@@ -25,6 +25,13 @@ export class InboxStore {
     this.packages = list;
     for (const p of list) {
       if (!p.uploading && p.id in this.uploads) delete this.uploads[p.id];
+    }
+  }
+
+  /** Marks the packages the engine already has (from any earlier session). */
+  markDownloaded(downloads: DownloadSummary[]) {
+    for (const d of downloads) {
+      if (d.origin.kind !== 'link') this.downloading[d.package_id] = d.id;
     }
   }
 

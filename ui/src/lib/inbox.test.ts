@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InboxPackage } from './api';
+import type { DownloadSummary, InboxPackage } from './api';
 import { InboxStore } from './inbox.svelte';
 
 function pkg(id: string, over: Partial<InboxPackage> = {}): InboxPackage {
@@ -26,6 +26,19 @@ describe('InboxStore', () => {
     expect(s.canDownload(pkg('c', { state: 'expired' }))).toBe(false);
     expect(s.apply({ type: 'downloading', package_id: 'a', portal_id: 'x', download_id: 'd1' })).toBe(true);
     expect(s.canDownload(pkg('a'))).toBe(false);
+  });
+
+  it('knows which listed packages the engine already downloads, whatever the session', () => {
+    const s = new InboxStore();
+    const base: Omit<DownloadSummary, 'id' | 'package_id' | 'origin'> = { name: 'n', sender_email: '', link: '',
+      dst_folder: '/d', state: 'complete', error: null, total_bytes: 1, bytes_done: 1, file_count: 1,
+      files_complete: 1, virus_files: [], created_at: 1, completed_at: 2 };
+    s.markDownloaded([
+      { ...base, id: 'd1', package_id: 'team-pkg', origin: { kind: 'team', team_id: 't' } },
+      { ...base, id: 'd2', package_id: 'link-pkg', origin: { kind: 'link' } },
+    ]);
+    expect(s.canDownload(pkg('team-pkg'))).toBe(false);
+    expect(s.canDownload(pkg('link-pkg'))).toBe(true);
   });
 
   it('maps the filter to the listing states and records poll failures', () => {
