@@ -105,11 +105,20 @@ fn masv_error(e: inbound_masv::MasvError) -> CommandError {
     inbox_error(e, code)
 }
 
-/// Starts the session (and its watcher) for these credentials.
-fn start(app: &AppHandle, creds: Credentials) -> Result<()> {
-    let state = app.state::<AppState>();
+/// The team routes on the engine's MASV API.
+fn team_api(state: &AppState, creds: &Credentials) -> Result<TeamApi> {
     let client = MasvClient::new(state.engine.config().api_url.clone()).map_err(masv_error)?;
-    let api = TeamApi::new(client, creds.api_key, creds.team_id);
+    Ok(TeamApi::new(
+        client,
+        creds.api_key.clone(),
+        creds.team_id.clone(),
+    ))
+}
+
+/// Starts the session (and its watcher) for these credentials.
+fn start(app: &AppHandle, creds: &Credentials) -> Result<()> {
+    let state = app.state::<AppState>();
+    let api = team_api(&state, creds)?;
     let config = WatcherConfig {
         interval: Duration::from_secs(u64::from(state.settings().inbox_poll_secs)),
         ..WatcherConfig::default()
@@ -134,7 +143,7 @@ pub async fn resume_saved(app: AppHandle) {
     let state = app.state::<AppState>();
     match store(&state).load().await {
         Ok(Some(creds)) => {
-            if let Err(e) = start(&app, creds) {
+            if let Err(e) = start(&app, &creds) {
                 tracing::warn!(error = %e, "team inbox not started");
             }
         }
@@ -194,8 +203,7 @@ pub async fn inbox_login(
         team_id,
         api_key: Secret::new(api_key),
     };
-    let client = MasvClient::new(state.engine.config().api_url.clone()).map_err(masv_error)?;
-    TeamApi::new(client, creds.api_key.clone(), creds.team_id.clone())
+    team_api(&state, &creds)?
         .portals()
         .await
         .map_err(masv_error)?;
@@ -203,7 +211,7 @@ pub async fn inbox_login(
         .save(&creds)
         .await
         .map_err(|e| inbox_error(e, "login_not_saved"))?;
-    start(&app, creds)?;
+    start(&app, &creds)?;
     Ok(inbox_status(state))
 }
 
