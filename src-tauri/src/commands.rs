@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-fn destination(state: &AppState, chosen: Option<String>) -> PathBuf {
+pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> PathBuf {
     PathBuf::from(
         chosen
             .filter(|d| !d.trim().is_empty())

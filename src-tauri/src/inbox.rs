@@ -274,10 +274,7 @@ pub async fn inbox_download(
         team_id: api.team_id().to_owned(),
     };
     let download = to_download(&package, origin).map_err(|e| inbox_error(e, "not_downloadable"))?;
-    let dst = destination_folder
-        .filter(|d| !d.trim().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(state.settings().destination));
+    let dst = crate::commands::destination(&state, destination_folder);
     Ok(state.engine.add_team_package(download, &dst).await?)
 }
 

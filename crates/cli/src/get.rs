@@ -49,6 +49,15 @@ pub async fn run(args: GetArgs) -> ExitCode {
     }
 }
 
+/// `--dest` made absolute, or the user's Downloads/MASV.
+pub(crate) fn destination(dest: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    match dest {
+        Some(d) => std::path::absolute(d).with_context(|| format!("bad folder {}", d.display())),
+        None => inbound_engine::default_destination()
+            .context("cannot find your Downloads folder; pass --dest DIR"),
+    }
+}
+
 /// The one line a failed command prints.
 pub fn fail_line(msg: &str) {
     let _ = writeln!(std::io::stderr(), "error: {msg}");
@@ -57,11 +66,7 @@ pub fn fail_line(msg: &str) {
 async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let data_dir = crate::data_dir()?;
     let _log_guard = crate::logging::init(Some(&data_dir));
-    let dest = match &args.dest {
-        Some(d) => std::path::absolute(d).with_context(|| format!("bad folder {}", d.display()))?,
-        None => inbound_engine::default_destination()
-            .context("cannot find your Downloads folder; pass --dest DIR")?,
-    };
+    let dest = destination(args.dest.as_deref())?;
     let password = if args.password_stdin {
         Some(read_password()?)
     } else {

@@ -133,13 +133,7 @@ async fn team(args: TeamArgs) -> anyhow::Result<ExitCode> {
                     team_id: api.team_id().to_owned(),
                 },
             )?;
-            let dest = match &dest {
-                Some(d) => {
-                    std::path::absolute(d).with_context(|| format!("bad folder {}", d.display()))?
-                }
-                None => inbound_engine::default_destination()
-                    .context("cannot find your Downloads folder; pass --dest DIR")?,
-            };
+            let dest = crate::get::destination(dest.as_deref())?;
             let mut config = EngineConfig::new(&data_dir);
             config.auto_resume = false;
             config.connections_per_download = usize::from(connections);

@@ -235,12 +235,11 @@ impl Engine {
             drop(source);
             return self.revive(&existing);
         }
-        let session = Session::team(
-            self.shared.client.clone(),
-            package.package_id.clone(),
-            package.access_token.clone(),
-            self.shared.retry_policy(),
-        );
+        let source = Source::Team {
+            token: package.access_token,
+            origin: package.origin,
+        };
+        let session = runner::open_session(&self.shared, &source, &package.package_id).await?;
         let new = NewDownload {
             name: if package.name.is_empty() {
                 format!("Package {}", package.package_id)
@@ -249,10 +248,7 @@ impl Engine {
             },
             package_id: package.package_id,
             sender_email: package.sender_email,
-            source: Source::Team {
-                token: package.access_token,
-                origin: package.origin,
-            },
+            source,
         };
         self.insert(new, session, dst_folder).await
     }

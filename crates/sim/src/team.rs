@@ -120,6 +120,11 @@ impl TeamState {
         }
     }
 
+    /// A listed package's state now (its upload may have finished since start).
+    fn current_state(&self, p: &SimTeamPackage) -> &'static str {
+        self.state_of(&p.link_id).unwrap_or(p.state)
+    }
+
     pub fn state_of(&self, link_id: &str) -> Option<&'static str> {
         lock(&self.states).get(link_id).copied()
     }
@@ -239,7 +244,7 @@ async fn team_preamble<'a>(
 
 fn package_json(s: &SimState, team: &TeamState, p: &SimTeamPackage) -> Option<Value> {
     let pkg = s.package_by_link(&p.link_id)?;
-    let state = team.state_of(&p.link_id).unwrap_or(p.state);
+    let state = team.current_state(p);
     let channels = if state == "new" {
         json!([{ "topic": "upload", "channel": upload_channel(&pkg.package_id),
                  "subscribe_key": team.team.pubnub_key }])
@@ -283,10 +288,7 @@ pub(crate) async fn team_packages_route(
         .team
         .packages
         .iter()
-        .filter(|p| {
-            let st = team.state_of(&p.link_id).unwrap_or(p.state);
-            wanted.is_empty() || wanted.contains(&st)
-        })
+        .filter(|p| wanted.is_empty() || wanted.contains(&team.current_state(p)))
         .filter_map(|p| package_json(&s, team, p))
         .collect();
     axum::Json(q.page(&all)).into_response()
