@@ -106,6 +106,8 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
         ),
         _ => return,
     };
+    // Names come from the package: shown as text, never as markup or control codes.
+    let body = inbound_engine::notification_safe(&body);
     tauri::async_runtime::spawn_blocking(move || {
         if let Err(e) = notify_rust::Notification::new()
             .appname("Inbound")

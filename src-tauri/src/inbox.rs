@@ -278,6 +278,15 @@ pub async fn inbox_download(
     Ok(state.engine.add_team_package(download, &dst).await?)
 }
 
+/// Where a watched portal's packages go by default: one folder named after the portal
+/// (a name from the API, so made safe) inside the download folder.
+fn portal_folder(base: &std::path::Path, portal_name: &str) -> PathBuf {
+    base.join(inbound_engine::safe_folder_name(
+        portal_name,
+        inbound_engine::NameRules::native(),
+    ))
+}
+
 /// Watches a portal (its new packages download into `folder`), or stops watching it.
 #[tauri::command]
 pub fn inbox_watch(
@@ -290,7 +299,9 @@ pub fn inbox_watch(
     let folder = folder
         .filter(|d| !d.trim().is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(state.settings().destination).join(&portal_name));
+        .unwrap_or_else(|| {
+            portal_folder(&PathBuf::from(state.settings().destination), &portal_name)
+        });
     if !folder.is_absolute() {
         return Err(CommandError::new(
             "invalid_destination",
@@ -305,4 +316,18 @@ pub fn inbox_watch(
             enabled,
         })
         .map_err(|e| inbox_error(e, "inbox_failed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_portal_name_from_the_api_stays_one_folder_inside_the_base() {
+        let base = std::path::Path::new("/home/me/Downloads/MASV");
+        for name in ["../../.config/autostart", "/etc", "..", "Editorial"] {
+            let folder = portal_folder(base, name);
+            assert_eq!(folder.parent(), Some(base), "{name}: {}", folder.display());
+        }
+    }
 }

@@ -174,6 +174,9 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
     };
     let api = api(&sim, catalog::DEMO_API_KEY);
     let h = Harness::on_sim(sim, |_| {}).await;
+    // Slow enough that the first package is still arriving when the uploaded one
+    // starts: both use the same file names in the portal's one folder.
+    h.sim.faults().set_conn_rate(256 * 1024);
     let config = WatcherConfig {
         interval: Duration::from_millis(300),
         max_backoff: Duration::from_secs(2),
@@ -229,6 +232,16 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
             other => panic!("watcher went quiet: {other:?}"),
         }
     }
+    let (_, first) = downloading
+        .iter()
+        .find(|(p, _)| p == "pkg-tfinal1")
+        .expect("the finalized package started first");
+    assert_ne!(
+        h.engine.get(first).unwrap().summary.state,
+        inbound_e2e::inbound_engine::DownloadState::Complete,
+        "both packages are in flight at once"
+    );
+    h.sim.faults().set_conn_rate(0);
     assert!(progress.len() >= 3, "upload progress seen: {progress:?}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert!(progress.iter().any(|f| *f < 1.0), "{progress:?}");

@@ -60,7 +60,12 @@ pub(crate) fn destination(dest: Option<&std::path::Path>) -> anyhow::Result<Path
 
 /// The one line a failed command prints.
 pub fn fail_line(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    // Messages can carry names from a package: never let them drive the terminal.
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: {}",
+        inbound_engine::terminal_safe(msg)
+    );
 }
 
 async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
@@ -160,7 +165,7 @@ fn report(
     writeln!(
         out,
         "Downloaded \"{}\": {} files, {} into {}",
-        summary.name,
+        inbound_engine::terminal_safe(&summary.name),
         summary.files_complete,
         human_bytes(summary.total_bytes),
         dest.display()
@@ -173,7 +178,7 @@ fn report(
             summary.virus_files.len()
         )?;
         for f in &summary.virus_files {
-            writeln!(err, "  {f}")?;
+            writeln!(err, "  {}", inbound_engine::terminal_safe(f))?;
         }
     }
     Ok(ExitCode::SUCCESS)

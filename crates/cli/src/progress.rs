@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use inbound_engine::{DownloadDetail, DownloadProgress, FileState, human_bytes};
+use inbound_engine::{DownloadDetail, DownloadProgress, FileState, human_bytes, terminal_safe};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const MAX_FILE_BARS: usize = 8;
@@ -27,7 +27,7 @@ impl ProgressView {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        total.set_prefix(truncate(&detail.summary.name, 40));
+        total.set_prefix(truncate(&terminal_safe(&detail.summary.name), 40));
         total.set_position(detail.summary.bytes_done);
         total.enable_steady_tick(Duration::from_millis(250));
         let file_style =
@@ -40,7 +40,7 @@ impl ProgressView {
             files: detail
                 .files
                 .iter()
-                .map(|f| (f.package_path.clone(), f.size))
+                .map(|f| (terminal_safe(&f.package_path), f.size))
                 .collect(),
             bars: HashMap::new(),
             file_style,

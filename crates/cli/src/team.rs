@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use inbound_engine::{Engine, EngineConfig, Origin, Secret, human_bytes};
+use inbound_engine::{Engine, EngineConfig, Origin, Secret, human_bytes, terminal_safe};
 use inbound_inbox::{CredentialStore, Credentials, KeyLocation, TeamApi, to_download};
 use inbound_masv::{MasvClient, PackageState, Portal, TeamPackage};
 use serde::Serialize;
@@ -254,8 +254,8 @@ fn print_packages(
                 p.created_at
                     .map(|t| t.format("%Y-%m-%d").to_string())
                     .unwrap_or_default(),
-                p.sender.clone(),
-                p.name.clone(),
+                terminal_safe(&p.sender),
+                terminal_safe(&p.name),
             ]
         })
         .collect();
@@ -288,8 +288,8 @@ fn print_portals(out: &mut impl Write, portals: &[Portal], json: bool) -> anyhow
         .map(|p| {
             [
                 p.id.clone(),
-                p.name.clone(),
-                p.subdomain.clone(),
+                terminal_safe(&p.name),
+                terminal_safe(&p.subdomain),
                 if p.active { "active" } else { "inactive" }.to_owned(),
             ]
         })

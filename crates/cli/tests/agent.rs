@@ -114,17 +114,29 @@ impl Drop for Agent {
     }
 }
 
-fn assert_same_bytes(package: &SimPackage, detail: &Value, dst: &Path) {
-    for f in detail["files"].as_array().unwrap() {
-        if f["state"] != "complete" {
+/// Every file of the package that should be downloaded is complete, at its path, with
+/// the simulator's bytes (virus-flagged and zip entries are not downloaded). Returns how
+/// many files were checked.
+fn assert_same_bytes(package: &SimPackage, detail: &Value, dst: &Path) -> usize {
+    let files = detail["files"].as_array().unwrap();
+    assert_eq!(files.len(), package.files.len(), "every file is listed");
+    let mut checked = 0;
+    for f in files {
+        let sim_file = package.files.iter().find(|s| s.id == f["id"]).unwrap();
+        if sim_file.virus || sim_file.kind != "file" {
+            assert_ne!(f["state"], "complete", "{f}");
             continue;
         }
-        let sim_file = package.files.iter().find(|s| s.id == f["id"]).unwrap();
+        assert_eq!(f["state"], "complete", "{f}");
         assert_eq!(
             sha256_file(&dst.join(f["path"].as_str().unwrap())),
-            sim_file.content.sha256_hex()
+            sim_file.content.sha256_hex(),
+            "{f}"
         );
+        checked += 1;
     }
+    assert!(checked > 0, "no file was checked");
+    checked
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,8 +486,18 @@ async fn a_restarted_agent_brings_the_download_back_and_finishes_it() {
     let root = tempfile::tempdir().unwrap();
     let mut agent = Agent::start(&sim, data.path(), &[]);
     let id = agent.start_download(&sim.packages()[0].link(), root.path(), None);
-    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.package_bytes_served("pkg-big") < 4 * MIB {
+        assert!(Instant::now() < deadline, "the download did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     agent.kill(); // SIGKILL mid-download
+    assert!(
+        sim.package_bytes_served("pkg-big") < size,
+        "the kill came before the end"
+    );
+    assert!(root.path().join("big.bin.inbound-part").exists());
+    assert!(!root.path().join("big.bin").exists(), "killed mid-transfer");
 
     sim.faults().set_conn_rate(0);
     let agent = Agent::start(&sim, data.path(), &[]);
@@ -484,7 +506,62 @@ async fn a_restarted_agent_brings_the_download_back_and_finishes_it() {
     let done = agent.wait_state(&id, "complete", Duration::from_secs(60));
     assert_same_bytes(&sim.packages()[0], &done, root.path());
     let served = sim.package_bytes_served("pkg-big");
-    assert!(served <= size + 8 * 8 * MIB, "served {served}");
+    // Progress is saved about every second: a kill costs ~a second per connection.
+    assert!(served <= size + 8 * 3 * MIB, "served {served}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_packages_with_the_same_names_posted_at_once_both_arrive_intact() {
+    use inbound_sim::{Content, SimFile};
+    let card = |link: &str, seed: u64| {
+        SimPackage::new(link, format!("Card {link}"))
+            .with_file(SimFile::new(
+                "c1",
+                "A001_C001.mov",
+                Content::generated(seed, 4 * MIB),
+            ))
+            .with_file(
+                SimFile::new("c2", "A001_C002.mov", Content::generated(seed + 1, 2 * MIB))
+                    .in_folder("Day 1"),
+            )
+    };
+    let sim = Sim::start(vec![card("day1", 10), card("day2", 20)])
+        .await
+        .unwrap();
+    sim.faults().set_conn_rate(MIB);
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &["--connections", "1"]);
+    let links: Vec<String> = sim.packages().iter().map(|p| p.link()).collect();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let posts: Vec<_> = links
+            .iter()
+            .map(|link| s.spawn(|| agent.start_download(link, root.path(), None)))
+            .collect();
+        posts.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    assert_ne!(ids[0], ids[1]);
+    // Both mid-flight at once before the connections are let go.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.package_bytes_served("pkg-day1") == 0 || sim.package_bytes_served("pkg-day2") == 0 {
+        assert!(Instant::now() < deadline, "both downloads start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sim.faults().set_conn_rate(0);
+    for (id, package) in ids.iter().zip(sim.packages()) {
+        let done = agent.wait_state(id, "complete", Duration::from_secs(60));
+        assert_eq!(assert_same_bytes(package, &done, root.path()), 2);
+    }
+    let mut on_disk = 0;
+    for dir in [
+        root.path().to_owned(),
+        root.path().join("Day 1"),
+        root.path().join("Day 1 (1)"),
+    ] {
+        on_disk += std::fs::read_dir(&dir)
+            .map_or(0, |d| d.flatten().filter(|e| e.path().is_file()).count());
+    }
+    assert_eq!(on_disk, 4, "four files, none shared");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,6 +608,9 @@ async fn two_hundred_concurrent_list_requests_while_three_packages_download() {
         "200 concurrent GET /downloads: p50 {p50:?}, p99 {p99:?}, max {:?}",
         latencies[199]
     );
+    // Not a speed goal (that is the benchmark's): a listing that waited on transfers,
+    // the database or a lock held across I/O would take seconds.
+    assert!(p99 < Duration::from_secs(5), "p99 {p99:?}");
     let states: Vec<String> = agent
         .curl(&[&url])
         .1

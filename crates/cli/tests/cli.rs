@@ -82,6 +82,87 @@ async fn killed_five_times_then_completed_with_identical_bytes() {
     );
 }
 
+/// Waits until the simulator has sent at least `bytes` of the package.
+async fn wait_served(sim: &Sim, package_id: &str, bytes: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while sim.package_bytes_served(package_id) < bytes {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{bytes} bytes not served in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_costs_about_a_second_of_transfer_per_connection() {
+    // Slow connections (1 MiB/s each) on long requests: progress must be saved by
+    // time, not only every 8 MiB, or a kill throws away everything since the request
+    // started.
+    let size = 32 * MIB;
+    let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
+    sim.faults().set_conn_rate(MIB);
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let link = sim.packages()[0].link();
+    let connections = 4;
+    let args = [
+        "get",
+        &link,
+        "--dest",
+        dest.path().to_str().unwrap(),
+        "--connections",
+        "4",
+    ];
+    let mut child = inbound(&sim, data.path()).args(args).spawn().unwrap();
+    // About five seconds of transfer on each connection.
+    wait_served(&sim, "pkg-big", 20 * MIB).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = sim.package_bytes_served("pkg-big");
+
+    sim.faults().set_conn_rate(0);
+    let out = inbound(&sim, data.path()).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        sha256_file(&dest.path().join("big.bin")),
+        sim.packages()[0].files[0].content.sha256_hex()
+    );
+    let served = sim.package_bytes_served("pkg-big");
+    // At most ~1.5 s at 1 MiB/s lost per connection.
+    let bound = size + connections * 3 * MIB / 2;
+    eprintln!("served {served} for {size} ({at_kill} before the kill; bound {bound})");
+    assert!(served <= bound, "served {served}, bound {bound}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_from_a_package_never_drive_the_terminal() {
+    use inbound_sim::{Content, SimFile, SimPackage};
+    let package = SimPackage::new("esc", "Rushes\u{1b}]0;pwned\u{7}\u{1b}[2J")
+        .with_file(SimFile::new("v", "\u{202e}vom.exe", Content::bytes(b"x".to_vec())).virus())
+        .with_file(SimFile::new("a", "ok.txt", Content::bytes(b"ok".to_vec())));
+    let sim = Sim::start(vec![package]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let link = sim.packages()[0].link();
+    let out = inbound(&sim, data.path())
+        .args(["get", &link, "--dest", dest.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+    let shown = String::from_utf8_lossy(&all);
+    assert!(
+        !all.contains(&0x1b),
+        "an escape reached the terminal: {shown:?}"
+    );
+    assert!(
+        !shown.contains('\u{202e}'),
+        "a bidi override reached the terminal"
+    );
+    assert!(shown.contains("<U+202E>vom.exe"), "{shown}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_prompts_and_bad_links_end_with_one_clear_line() {
     let sim = Sim::start(vec![catalog::demo_with_password(), catalog::demo_expired()])
@@ -217,7 +298,7 @@ async fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     let args = ["get", &link, "--dest", dest.path().to_str().unwrap()];
 
     let child = inbound(&sim, data.path()).args(args).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    wait_served(&sim, "pkg-big", 4 * MIB).await;
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

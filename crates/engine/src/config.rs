@@ -19,8 +19,11 @@ pub struct EngineConfig {
     pub max_connections: usize,
     /// Downloads transferring at once; the rest wait in the queue.
     pub max_active_downloads: usize,
-    /// Size of one ranged request. Also the most a crash can cost per connection.
+    /// Progress inside a long request is saved after this many bytes...
     pub chunk_size: u64,
+    /// ...or after this long, whichever comes first, so a crash costs at most about
+    /// this much transfer time per connection on a slow link.
+    pub checkpoint_interval: Duration,
     /// Global bandwidth limit in bytes per second.
     pub bandwidth_limit: Option<u64>,
     /// A body that sends nothing for this long is abandoned and retried.
@@ -53,6 +56,7 @@ impl EngineConfig {
             max_connections: 32,
             max_active_downloads: 3,
             chunk_size: 8 * 1024 * 1024,
+            checkpoint_interval: Duration::from_secs(1),
             bandwidth_limit: None,
             stall_timeout: Duration::from_secs(30),
             max_retries: 10,

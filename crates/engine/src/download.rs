@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::identity::{FileId, Written};
 use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, FileState};
 use crate::paths::part_path;
 use crate::ranges::RangeSet;
@@ -22,6 +23,14 @@ pub(crate) struct FileSlot {
     pub error: Mutex<Option<String>>,
     /// What the database says is on disk.
     pub ranges: Mutex<RangeSet>,
+    /// The part file this download created (`None` until it has one).
+    pub part: Mutex<Option<FileId>>,
+    /// The storage ETag the recorded bytes belong to; later requests must match it.
+    pub etag: Mutex<Option<String>>,
+    /// The completed file as written, to recognise it later.
+    pub written: Mutex<Option<Written>>,
+    /// Bumped when the file starts again from scratch (see [`crate::partfile::PartFile`]).
+    pub epoch: AtomicU64,
 }
 
 impl FileSlot {
@@ -38,6 +47,10 @@ impl FileSlot {
             state: AtomicU8::new(row.state.to_u8()),
             error: Mutex::new(row.error),
             ranges: Mutex::new(ranges),
+            part: Mutex::new(row.part),
+            etag: Mutex::new(row.etag),
+            written: Mutex::new(row.written),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -93,12 +106,16 @@ pub(crate) struct Status {
     pub error: Option<String>,
     pub completed_at: Option<i64>,
     pub run: Option<RunHandle>,
+    /// Deleted: nothing may start it again, whoever still holds it.
+    pub deleted: bool,
 }
 
 pub(crate) struct Download {
     pub id: String,
     pub source: Mutex<Source>,
     pub dst: PathBuf,
+    /// The destination's device when the download was added.
+    pub dst_dev: Option<u64>,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,
@@ -120,6 +137,7 @@ impl Download {
             id: row.id,
             source: Mutex::new(source),
             dst: row.dst_folder,
+            dst_dev: row.dst_dev,
             name: row.name,
             sender_email: row.sender_email,
             package_id: row.package_id,
@@ -130,6 +148,7 @@ impl Download {
                 error: row.error,
                 completed_at: row.completed_at,
                 run: None,
+                deleted: false,
             }),
             session: Mutex::new(None),
         }

@@ -19,8 +19,9 @@ use crate::fsutil::{DataDirLock, restrict_to_user};
 use crate::model::{
     DownloadDetail, DownloadId, DownloadState, DownloadSummary, Event, FileState, Origin,
 };
-use crate::paths::PathPlanner;
+use crate::paths::{PathPlanner, collision_key};
 use crate::progress::Meter;
+use crate::removal::remove_written_files;
 use crate::runner::{self, RunEnd};
 use crate::session::{RetryPolicy, Session};
 use crate::source::{Source, TeamDownload};
@@ -49,6 +50,12 @@ pub(crate) struct Shared {
     downloads: Mutex<Vec<Arc<Download>>>,
     /// Per (package, folder): held while an add runs.
     adding: Mutex<HashMap<(String, PathBuf), AddGate>>,
+    /// Held while a new download plans its paths and joins the list, so two adds
+    /// never pick the same names.
+    planning: Mutex<()>,
+    /// Held while the scheduler counts and starts runs, so concurrent calls never
+    /// start more than the limit.
+    scheduling: Mutex<()>,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -123,6 +130,8 @@ impl Engine {
             http,
             downloads: Mutex::new(Vec::new()),
             adding: Mutex::new(HashMap::new()),
+            planning: Mutex::new(()),
+            scheduling: Mutex::new(()),
             events,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -286,7 +295,17 @@ impl Engine {
             path: dst_folder.to_owned(),
             source,
         })?;
-        let mut planner = PathPlanner::new(dst_folder, self.shared.config.name_rules);
+        let dst_dev = std::fs::metadata(dst_folder)
+            .ok()
+            .map(|m| crate::identity::FileId::of(&m).dev);
+        // From here to joining the list, no other add may plan: the names this one
+        // picks are reserved for it from the moment they are chosen.
+        let planning = lock(&self.shared.planning);
+        let mut planner = PathPlanner::with_reserved(
+            dst_folder,
+            self.shared.config.name_rules,
+            self.reserved_paths(),
+        );
         let files: Vec<FileRow> = listing
             .iter()
             .enumerate()
@@ -321,6 +340,9 @@ impl Engine {
                     state,
                     error: None,
                     ranges: Vec::new(),
+                    part: None,
+                    etag: None,
+                    written: None,
                 }
             })
             .collect();
@@ -356,6 +378,7 @@ impl Engine {
             completed_at: None,
             access_token,
             origin,
+            dst_dev,
         };
         let db = self.shared.store.path().to_owned();
         self.shared
@@ -366,12 +389,30 @@ impl Engine {
         let dl = Arc::new(Download::from_rows(row, files, new.source));
         *lock(&dl.session) = Some(Arc::new(session));
         lock(&self.shared.downloads).push(dl.clone());
+        drop(planning);
         tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
         });
         self.schedule();
         Ok(id)
+    }
+
+    /// Every file path (final and part name) a known download holds, as
+    /// [`crate::paths::collision_key`]s.
+    fn reserved_paths(&self) -> std::collections::HashSet<String> {
+        let mut reserved = std::collections::HashSet::new();
+        for d in lock(&self.shared.downloads).iter() {
+            for f in d
+                .files
+                .iter()
+                .filter(|f| !f.meta.rel_path.as_os_str().is_empty())
+            {
+                reserved.insert(collision_key(&f.final_path(&d.dst)));
+                reserved.insert(collision_key(&f.part_path(&d.dst)));
+            }
+        }
+        reserved
     }
 
     /// The download of this link (or, with `package_id`, this team package) into `dst`.
@@ -437,6 +478,9 @@ impl Engine {
         let dl = self.find(id)?;
         {
             let mut s = dl.status();
+            if s.deleted {
+                return Err(EngineError::UnknownDownload(id.to_owned()));
+            }
             if !matches!(s.state, DownloadState::Paused | DownloadState::Error) {
                 return Ok(());
             }
@@ -457,22 +501,38 @@ impl Engine {
     /// files, part files and the folders it created, if empty) and nothing else.
     pub async fn delete(&self, id: &str, remove_files: bool) -> Result<(), EngineError> {
         let dl = self.find(id)?;
-        let run = dl.status().run.take();
-        stop_run(run).await;
+        let run = {
+            let mut s = dl.status();
+            if s.deleted {
+                return Err(EngineError::UnknownDownload(id.to_owned()));
+            }
+            // From now on nothing starts it again (a resume racing with this delete).
+            s.deleted = true;
+            s.run.take()
+        };
         lock(&self.shared.downloads).retain(|d| d.id != dl.id);
-        let created_dirs = self.shared.store.created_dirs(&dl.id).unwrap_or_default();
+        stop_run(run).await;
+        self.shared.emit(Event::Removed { id: dl.id.clone() });
+        self.schedule();
+        // Files first, the record after: a crash in between leaves the record, so the
+        // rest can still be removed.
+        let failures = if remove_files {
+            let created_dirs = self.shared.store.created_dirs(&dl.id).unwrap_or_default();
+            remove_written_files(&dl, created_dirs)
+        } else {
+            Vec::new()
+        };
         let db = self.shared.store.path().to_owned();
         self.shared
             .store
             .delete(&dl.id)
             .map_err(EngineError::db(&db))?;
-        self.shared.emit(Event::Removed { id: dl.id.clone() });
-        self.schedule();
-        if remove_files {
-            remove_written_files(&dl, created_dirs)?;
-        }
         tracing::info!(id = %dl.id, remove_files, "download deleted");
-        Ok(())
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::RemoveFiles(failures.join("; ")))
+        }
     }
 
     pub fn set_bandwidth_limit(&self, bytes_per_sec: Option<u64>) {
@@ -508,6 +568,7 @@ impl Engine {
         if self.shared.shutdown.is_cancelled() {
             return;
         }
+        let _scheduling = lock(&self.shared.scheduling);
         let list = lock(&self.shared.downloads).clone();
         let max = self.shared.max_active.load(Relaxed).max(1);
         let mut running = list.iter().filter(|d| d.status().run.is_some()).count();
@@ -516,7 +577,7 @@ impl Engine {
                 break;
             }
             let mut s = dl.status();
-            if s.state != DownloadState::Queued || s.run.is_some() {
+            if s.state != DownloadState::Queued || s.run.is_some() || s.deleted {
                 continue;
             }
             s.state = DownloadState::Transferring;
@@ -550,7 +611,10 @@ impl Engine {
             if s.run.as_ref().is_some_and(|r| r.run_id == run_id) {
                 s.run = None;
             }
-            if s.state != DownloadState::Transferring || self.shared.shutdown.is_cancelled() {
+            if s.state != DownloadState::Transferring
+                || s.deleted
+                || self.shared.shutdown.is_cancelled()
+            {
                 None
             } else {
                 match end {
@@ -636,32 +700,6 @@ async fn stop_run(run: Option<RunHandle>) {
         if let Some(join) = run.join.take() {
             let _ = join.await;
         }
-    }
-}
-
-fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>) -> Result<(), EngineError> {
-    for f in &dl.files {
-        if f.meta.rel_path.as_os_str().is_empty() {
-            continue;
-        }
-        if f.state() == FileState::Complete {
-            remove_if_present(&f.final_path(&dl.dst))?;
-        }
-        remove_if_present(&f.part_path(&dl.dst))?;
-    }
-    // Deepest first, and only folders this download created that are now empty.
-    created_dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for dir in created_dirs {
-        let _ = std::fs::remove_dir(dl.dst.join(dir));
-    }
-    Ok(())
-}
-
-fn remove_if_present(path: &Path) -> Result<(), EngineError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(EngineError::RemoveFiles(e)),
     }
 }
 

@@ -33,8 +33,8 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("could not remove downloaded files: {0}")]
-    RemoveFiles(std::io::Error),
+    #[error("the download is removed, but some of its files could not be deleted: {0}")]
+    RemoveFiles(String),
 }
 
 impl EngineError {

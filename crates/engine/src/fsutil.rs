@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::EngineError;
+use crate::identity::FileId;
 
 /// Holds the data folder for this process; a second engine on the same folder fails.
 #[derive(Debug)]
@@ -95,18 +96,55 @@ pub(crate) fn create_dirs_inside(root: &Path, rel: &Path) -> io::Result<Vec<Path
     Ok(created)
 }
 
-/// Opens (creating if needed) a part file without following a symlink at its name.
-pub(crate) fn open_part_file(path: &Path, size: u64) -> io::Result<File> {
+fn part_open_options() -> OpenOptions {
     let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
+    opts.read(true).write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.custom_flags(libc::O_NOFOLLOW);
     }
-    let file = opts.open(path)?;
-    if file.metadata()?.len() != size {
-        file.set_len(size)?;
+    opts
+}
+
+/// Creates a new part file of `size` bytes. Fails if anything is already at its name
+/// (O_EXCL: nothing this download did not create is ever adopted).
+pub(crate) fn create_part_file(path: &Path, size: u64) -> io::Result<(File, FileId)> {
+    let file = part_open_options().create_new(true).open(path)?;
+    file.set_len(size)?;
+    let id = FileId::of(&file.metadata()?);
+    Ok((file, id))
+}
+
+/// Why a recorded part file cannot be used as it is.
+#[derive(Debug)]
+pub(crate) enum PartCheck {
+    /// Gone: its recorded bytes are lost and must be fetched again.
+    Missing,
+    /// Ours, but not the expected length (truncated by someone): start it again.
+    WrongLength,
+    /// Something else is at its name now: never written into.
+    Foreign,
+    Io(io::Error),
+}
+
+/// Opens the part file this download created, if the file at `path` is still it.
+pub(crate) fn reopen_part_file(path: &Path, size: u64, id: FileId) -> Result<File, PartCheck> {
+    let file = match part_open_options().open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(PartCheck::Missing),
+        // O_NOFOLLOW refused a symlink: not ours.
+        Err(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) => {
+            return Err(PartCheck::Foreign);
+        }
+        Err(e) => return Err(PartCheck::Io(e)),
+    };
+    let meta = file.metadata().map_err(PartCheck::Io)?;
+    if !meta.is_file() || FileId::of(&meta) != id {
+        return Err(PartCheck::Foreign);
+    }
+    if meta.len() != size {
+        return Err(PartCheck::WrongLength);
     }
     Ok(file)
 }
@@ -136,27 +174,92 @@ pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<(
 }
 
 /// Moves a finished part file to its final name without replacing anything that
-/// appeared there meanwhile, then sets its modification time.
+/// appeared there meanwhile, with its modification time set first, and makes the new
+/// name durable. Idempotent: after a crash between linking the final name and removing
+/// the part name, both names are the same file and finishing just removes the part.
 pub(crate) fn finish_part(part: &Path, final_path: &Path, mtime: Option<i64>) -> io::Result<()> {
+    if let Some(secs) = mtime
+        && let Err(e) = filetime::set_file_mtime(part, filetime::FileTime::from_unix_time(secs, 0))
+    {
+        // FAT and some network shares refuse it: the bytes matter more than the date.
+        tracing::warn!(file = %final_path.display(), error = %e, "could not set the modification time");
+    }
     match std::fs::hard_link(part, final_path) {
         Ok(()) => std::fs::remove_file(part)?,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!(
-                    "{} appeared while downloading; Inbound will not overwrite it",
-                    final_path.display()
-                ),
-            ));
+            if same_file(part, final_path)? {
+                std::fs::remove_file(part)?;
+            } else {
+                return Err(appeared(final_path));
+            }
         }
-        // File systems without hard links (FAT, some network shares).
-        Err(_) if !final_path.exists() => std::fs::rename(part, final_path)?,
-        Err(e) => return Err(e),
+        // File systems without hard links (FAT, exFAT, some network shares).
+        Err(_) => rename_no_replace(part, final_path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                appeared(final_path)
+            } else {
+                e
+            }
+        })?,
     }
-    if let Some(secs) = mtime {
-        filetime::set_file_mtime(final_path, filetime::FileTime::from_unix_time(secs, 0))?;
+    if let Some(dir) = final_path.parent() {
+        sync_dir(dir)?;
     }
     Ok(())
+}
+
+fn appeared(final_path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{} appeared while downloading; Inbound will not overwrite it",
+            final_path.display()
+        ),
+    )
+}
+
+fn same_file(a: &Path, b: &Path) -> io::Result<bool> {
+    Ok(match (FileId::at(a)?, FileId::at(b)?) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    })
+}
+
+/// Renames without ever replacing what is at `to` (the check and the move are one
+/// step in the kernel, so nothing can slip in between).
+pub(crate) fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            from,
+            rustix::fs::CWD,
+            to,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(io::Error::from)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    {
+        // No safe no-replace rename here: refuse rather than risk replacing a file.
+        if std::fs::symlink_metadata(to).is_ok() {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        std::fs::rename(from, to)
+    }
+}
+
+/// Makes the names in a folder durable (a rename or link is only safe after this).
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Bytes free for the user on the file system holding `dir`.
@@ -216,11 +319,19 @@ mod tests {
         let target = root.path().join("target");
         std::fs::write(&target, b"precious").unwrap();
         std::os::unix::fs::symlink(&target, root.path().join("evil.inbound-part")).unwrap();
-        assert!(open_part_file(&root.path().join("evil.inbound-part"), 4).is_err());
+        assert!(create_part_file(&root.path().join("evil.inbound-part"), 4).is_err());
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
 
         let part = root.path().join("f.inbound-part");
-        let f = open_part_file(&part, 4).unwrap();
+        let (f, id) = create_part_file(&part, 4).unwrap();
+        assert!(
+            create_part_file(&part, 4).is_err(),
+            "an existing part file is never adopted"
+        );
+        assert!(matches!(
+            reopen_part_file(&root.path().join("evil.inbound-part"), 4, id),
+            Err(PartCheck::Foreign)
+        ));
         write_all_at(&f, b"cd", 2).unwrap();
         write_all_at(&f, b"ab", 0).unwrap();
         drop(f);
@@ -239,5 +350,33 @@ mod tests {
                 .as_secs(),
             1_700_000_000
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn finishing_after_a_crash_between_link_and_unlink_completes() {
+        let root = tempfile::tempdir().unwrap();
+        let part = root.path().join("f.mov.inbound-part");
+        let dest = root.path().join("f.mov");
+        std::fs::write(&part, b"bytes").unwrap();
+        // The crash: the final name was linked, the part name not yet removed.
+        std::fs::hard_link(&part, &dest).unwrap();
+        finish_part(&part, &dest, Some(1_700_000_000)).unwrap();
+        assert!(!part.exists());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
+    }
+
+    #[test]
+    fn the_rename_fallback_never_replaces_a_file() {
+        let root = tempfile::tempdir().unwrap();
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        std::fs::write(&a, b"new").unwrap();
+        std::fs::write(&b, b"precious").unwrap();
+        let err = rename_no_replace(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&b).unwrap(), b"precious");
+        std::fs::remove_file(&b).unwrap();
+        rename_no_replace(&a, &b).unwrap();
+        assert_eq!(std::fs::read(&b).unwrap(), b"new");
     }
 }

@@ -5,24 +5,30 @@
 
 mod bandwidth;
 mod config;
+mod display;
 mod download;
 mod engine;
 mod error;
 mod fsutil;
+mod identity;
 mod logging;
 mod model;
 mod partfile;
 mod paths;
+mod prepare;
 mod progress;
 mod ranges;
+mod removal;
 mod retry;
 mod runner;
+mod schema;
 mod session;
 mod source;
 mod store;
 mod transfer;
 
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
+pub use display::{notification_safe, terminal_safe};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use inbound_masv::{MasvError, Secret};
@@ -31,7 +37,7 @@ pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileInfo,
     FileProgress, FileState, Origin,
 };
-pub use paths::{NameRules, PART_SUFFIX, sanitize_package_path};
+pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use runner::human_bytes;
 pub use source::TeamDownload;
 

@@ -2,29 +2,48 @@
 //! when many connections checkpoint at once, one `fdatasync` serves them all.
 
 use std::fs::File;
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
-use crate::fsutil::{open_part_file, write_all_at};
+use crate::fsutil::write_all_at;
+use crate::identity::FileId;
 
 pub(crate) struct PartFile {
     file: File,
+    /// The file's identity, recorded when it was created.
+    pub id: FileId,
+    /// Which start of its file this handle belongs to: a file fetched again from
+    /// scratch (its object changed on storage) gets a new part file and epoch, and
+    /// bytes still arriving for the old one are never recorded.
+    pub epoch: u64,
+    /// A flush failed: the kernel may have dropped written pages and will not say so
+    /// again ("fsyncgate"), so no later flush of this handle proves anything.
+    poisoned: AtomicBool,
     /// Tickets handed to callers of `sync`, in order.
     tickets: AtomicU64,
     /// The highest ticket whose writes are known to be on disk.
     synced: Mutex<u64>,
+    /// `fdatasync` calls made (coalescing serves many callers with one).
+    flushes: AtomicU64,
+    #[cfg(test)]
+    pub fail_next_sync: AtomicBool,
 }
 
 impl PartFile {
-    pub fn open(path: &Path, size: u64) -> std::io::Result<Self> {
-        Ok(Self {
-            file: open_part_file(path, size)?,
+    pub fn new(file: File, id: FileId, epoch: u64) -> Self {
+        Self {
+            file,
+            id,
+            epoch,
+            poisoned: AtomicBool::new(false),
             tickets: AtomicU64::new(0),
             synced: Mutex::new(0),
-        })
+            flushes: AtomicU64::new(0),
+            #[cfg(test)]
+            fail_next_sync: AtomicBool::new(false),
+        }
     }
 
     pub fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
@@ -41,7 +60,7 @@ impl PartFile {
         }
         let covers = self.tickets.load(Ordering::SeqCst);
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.file.sync_data())
+        tokio::task::spawn_blocking(move || me.flush())
             .await
             .map_err(std::io::Error::other)??;
         *synced = covers;
@@ -49,15 +68,43 @@ impl PartFile {
     }
 }
 
+impl PartFile {
+    fn flush(&self) -> std::io::Result<()> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other(
+                "an earlier write to this file failed to reach the disk",
+            ));
+        }
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        #[cfg(test)]
+        let result = if self.fail_next_sync.swap(false, Ordering::SeqCst) {
+            Err(std::io::Error::other("injected writeback error"))
+        } else {
+            self.file.sync_data()
+        };
+        #[cfg(not(test))]
+        let result = self.file.sync_data();
+        if result.is_err() {
+            self.poisoned.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open(path: &std::path::Path, size: u64) -> PartFile {
+        let (file, id) = crate::fsutil::create_part_file(path, size).unwrap();
+        PartFile::new(file, id, 0)
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_syncs_all_return_and_data_is_there() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.inbound-part");
-        let pf = Arc::new(PartFile::open(&path, 8).unwrap());
+        let pf = Arc::new(open(&path, 8));
         let mut tasks = Vec::new();
         for i in 0..8u8 {
             let pf = pf.clone();
@@ -70,6 +117,33 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(std::fs::read(&path).unwrap(), (0..8u8).collect::<Vec<_>>());
-        assert!(*pf.synced.lock().await >= 1);
+        let flushes = pf.flushes.load(Ordering::SeqCst);
+        assert!(
+            (1..=8).contains(&flushes),
+            "every caller returned after a flush that covered its write ({flushes} flushes)"
+        );
+        assert_eq!(
+            *pf.synced.lock().await,
+            8,
+            "the last flush covers all eight"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_failed_flush_fails_every_later_flush_of_that_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pf = Arc::new(open(&dir.path().join("f.inbound-part"), 8));
+        pf.write_at(b"abcd", 0).unwrap();
+        pf.sync().await.unwrap();
+        pf.write_at(b"efgh", 4).unwrap();
+        // Linux reports a writeback error once per open file; the pages it lost are
+        // marked clean, so a later flush "succeeds" without them.
+        pf.fail_next_sync.store(true, Ordering::SeqCst);
+        assert!(pf.sync().await.is_err());
+        pf.write_at(b"ijkl", 4).unwrap();
+        assert!(
+            pf.sync().await.is_err(),
+            "nothing written after a failed flush may be recorded as on disk"
+        );
     }
 }

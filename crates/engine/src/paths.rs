@@ -1,6 +1,6 @@
 //! Turning the untrusted names in a package listing into safe relative paths.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Suffix of a file while it downloads.
@@ -25,10 +25,6 @@ impl NameRules {
             Self::Unix
         }
     }
-
-    fn case_insensitive(self) -> bool {
-        !matches!(self, Self::Unix)
-    }
 }
 
 /// Splits a sender's path on both separators and makes every component safe: no `..`,
@@ -47,6 +43,20 @@ pub fn sanitize_package_path(raw: &str, rules: NameRules) -> Vec<String> {
         parts.push("unnamed".into());
     }
     parts
+}
+
+/// Makes an untrusted name (a portal's, a package's) one safe folder name: separators
+/// become `_`, so it can never reach outside the folder it is put in.
+pub fn safe_folder_name(raw: &str, rules: NameRules) -> String {
+    let flat: String = raw
+        .chars()
+        .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
+        .collect();
+    let flat = flat.trim();
+    if matches!(flat, "" | "." | "..") {
+        return "unnamed".into();
+    }
+    sanitize_component(flat, rules)
 }
 
 fn is_drive(c: &str) -> bool {
@@ -105,32 +115,52 @@ fn truncate_keeping_extension(s: &str, max: usize) -> String {
     format!("{}{}", &stem[..cut], ext)
 }
 
+/// How names are compared for collisions: as the most forgiving file system compares
+/// them, case-insensitively and with Unicode normalised (NFC), whatever this platform's
+/// rules. A destination on Linux may still fold case (exFAT, SMB, a casefolded ext4
+/// folder) or normalise (macOS shares), and a delivery copied to an editor's Mac later
+/// would collide there: the cost of folding is only a ` (1)` on names that differ by
+/// case alone.
+pub fn collision_key(path: &Path) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    path.to_string_lossy()
+        .nfc()
+        .collect::<String>()
+        .to_lowercase()
+}
+
 /// Gives every file of a package its own relative path under the destination,
-/// de-duplicating names that collide after sanitising and never choosing a path that
-/// already exists on disk (so no existing file is ever overwritten).
+/// de-duplicating names that collide after sanitising, never choosing a path that
+/// already exists on disk (so no existing file is ever overwritten), nor one another
+/// download already holds (`reserved`, by [`collision_key`] of absolute paths).
 pub struct PathPlanner<'a> {
     dst: &'a Path,
     rules: NameRules,
-    /// Normalised relative path -> is a directory.
-    taken: HashMap<String, bool>,
+    /// Absolute paths of files (final and part names) that are taken.
+    reserved: HashSet<String>,
+    /// Absolute paths of folders this plan puts files in.
+    dirs: HashSet<String>,
 }
 
 impl<'a> PathPlanner<'a> {
+    #[cfg(test)]
     pub fn new(dst: &'a Path, rules: NameRules) -> Self {
+        Self::with_reserved(dst, rules, HashSet::new())
+    }
+
+    /// A planner that also avoids `reserved` ([`collision_key`]s of absolute file
+    /// paths other downloads hold).
+    pub fn with_reserved(dst: &'a Path, rules: NameRules, reserved: HashSet<String>) -> Self {
         Self {
             dst,
             rules,
-            taken: HashMap::new(),
+            reserved,
+            dirs: HashSet::new(),
         }
     }
 
     fn key(&self, parts: &[String]) -> String {
-        let joined = parts.join("/");
-        if self.rules.case_insensitive() {
-            joined.to_lowercase()
-        } else {
-            joined
-        }
+        collision_key(&self.dst.join(parts.iter().collect::<PathBuf>()))
     }
 
     /// Plans the path for one file given its raw package path.
@@ -145,7 +175,7 @@ impl<'a> PathPlanner<'a> {
                 parts[i] = numbered(&base, n, false);
             }
             let key = self.key(&parts[..=i]);
-            self.taken.insert(key, true);
+            self.dirs.insert(key);
         }
         let base = parts[last].clone();
         let mut n = 0;
@@ -153,29 +183,34 @@ impl<'a> PathPlanner<'a> {
             n += 1;
             parts[last] = numbered(&base, n, true);
         }
-        let key = self.key(&parts);
-        self.taken.insert(key, false);
-        parts.iter().collect()
+        let rel: PathBuf = parts.iter().collect();
+        let abs = self.dst.join(&rel);
+        self.reserved.insert(collision_key(&abs));
+        self.reserved.insert(collision_key(&part_path(&abs)));
+        rel
     }
 
     fn dir_blocked(&self, parts: &[String]) -> bool {
-        match self.taken.get(&self.key(parts)) {
-            Some(is_dir) => !is_dir,
-            None => {
-                let on_disk = self.dst.join(parts.iter().collect::<PathBuf>());
-                std::fs::symlink_metadata(&on_disk).is_ok_and(|m| !m.is_dir())
-            }
+        let key = self.key(parts);
+        if self.dirs.contains(&key) {
+            return false;
         }
+        if self.reserved.contains(&key) {
+            return true;
+        }
+        let on_disk = self.dst.join(parts.iter().collect::<PathBuf>());
+        std::fs::symlink_metadata(&on_disk).is_ok_and(|m| !m.is_dir())
     }
 
     fn file_blocked(&self, parts: &[String]) -> bool {
-        if self.taken.contains_key(&self.key(parts)) {
-            return true;
-        }
-        let rel: PathBuf = parts.iter().collect();
-        let on_disk = self.dst.join(&rel);
-        std::fs::symlink_metadata(&on_disk).is_ok()
-            || std::fs::symlink_metadata(part_path(&on_disk)).is_ok()
+        let abs = self.dst.join(parts.iter().collect::<PathBuf>());
+        let part = part_path(&abs);
+        let (key, part_key) = (collision_key(&abs), collision_key(&part));
+        self.reserved.contains(&key)
+            || self.reserved.contains(&part_key)
+            || self.dirs.contains(&key)
+            || std::fs::symlink_metadata(&abs).is_ok()
+            || std::fs::symlink_metadata(&part).is_ok()
     }
 }
 
@@ -227,6 +262,24 @@ mod tests {
     }
 
     #[test]
+    fn untrusted_names_make_one_folder_and_never_escape() {
+        for (raw, want) in [
+            ("../../.config/autostart", ".._.._.config_autostart"),
+            ("/etc", "_etc"),
+            ("..", "unnamed"),
+            ("", "unnamed"),
+            ("Editorial", "Editorial"),
+            ("a\\b", "a_b"),
+        ] {
+            let got = safe_folder_name(raw, NameRules::Unix);
+            assert_eq!(got, want, "{raw}");
+            let joined = Path::new("/base").join(&got);
+            assert_eq!(joined.parent(), Some(Path::new("/base")), "{raw}");
+        }
+        assert_eq!(safe_folder_name("CON", NameRules::Windows), "_CON");
+    }
+
+    #[test]
     fn windows_rules() {
         assert_eq!(win("CON.txt"), "_CON.txt");
         assert_eq!(win("lpt1"), "_lpt1");
@@ -267,5 +320,28 @@ mod tests {
         let mut w = PathPlanner::new(dir.path(), NameRules::Windows);
         assert_eq!(w.plan("Read.me"), PathBuf::from("Read.me"));
         assert_eq!(w.plan("READ.ME"), PathBuf::from("READ (1).ME"));
+    }
+
+    #[test]
+    fn names_held_by_other_downloads_are_avoided_whatever_their_case_or_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = PathPlanner::new(dir.path(), NameRules::Unix);
+        let a = dir.path().join(first.plan("Day 1/Clip.MOV"));
+        let b = dir.path().join(first.plan("Caf\u{e9}.wav"));
+        let reserved: HashSet<String> = [&a, &b]
+            .iter()
+            .flat_map(|p| [collision_key(p), collision_key(&part_path(p))])
+            .collect();
+        let mut second = PathPlanner::with_reserved(dir.path(), NameRules::Unix, reserved);
+        assert_eq!(
+            second.plan("day 1/clip.mov"),
+            PathBuf::from("day 1/clip (1).mov")
+        );
+        // The same name spelt with a combining accent (NFD, as macOS writes it).
+        assert_eq!(
+            second.plan("Cafe\u{301}.wav"),
+            PathBuf::from("Cafe\u{301} (1).wav")
+        );
+        assert_eq!(second.plan("other.wav"), PathBuf::from("other.wav"));
     }
 }

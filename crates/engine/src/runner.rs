@@ -11,20 +11,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
-use crate::fsutil::{
-    available_space, create_dirs_inside, describe_io_error, finish_part, open_part_file,
-};
-use crate::model::{Event, FileState};
+use crate::fsutil::{PartCheck, describe_io_error, reopen_part_file};
+use crate::identity::FileId;
+use crate::model::FileState;
 use crate::partfile::PartFile;
+use crate::prepare::{
+    create_part, finish_file, prepare, push_segments, reset_file, set_file_state,
+};
 use crate::session::Session;
 use crate::source::Source;
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, Span, fetch_range};
 
-/// One request covers at most this much; progress inside it is saved every
-/// `chunk_size` bytes.
-const MAX_SEGMENT: u64 = 1024 * 1024 * 1024;
-/// Room kept free beyond the download itself, so the disk is never filled to the brim.
-const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
+/// A file whose object changes this often during one run is not settling down.
+const MAX_OBJECT_CHANGES: u32 = 3;
 /// Storage refusing fresh URLs this often in a row is not an expiry problem.
 const MAX_URL_REFRESHES: u32 = 5;
 /// An idle connection splits another's range only if both halves are at least this big
@@ -41,11 +40,15 @@ pub(crate) enum RunEnd {
     Cancelled,
 }
 
+/// A byte range of one file to fetch.
 #[derive(Clone, Copy, Debug)]
-struct Work {
-    idx: usize,
-    start: u64,
-    end: u64,
+pub(crate) struct Work {
+    pub idx: usize,
+    pub start: u64,
+    pub end: u64,
+    /// The file's epoch when this range was queued: a range of a file that has since
+    /// started again is dropped.
+    pub epoch: u64,
 }
 
 struct RunCtx {
@@ -58,6 +61,8 @@ struct RunCtx {
     inflight: Mutex<Vec<Arc<Span>>>,
     prefetch: Arc<tokio::sync::Semaphore>,
     failure: Mutex<Option<String>>,
+    /// Times each file's object changed during this run (by file index).
+    object_changes: Mutex<HashMap<usize, u32>>,
 }
 
 pub(crate) async fn run(
@@ -87,6 +92,7 @@ pub(crate) async fn run(
         inflight: Mutex::new(Vec::new()),
         prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
         failure: Mutex::new(None),
+        object_changes: Mutex::new(HashMap::new()),
     });
     let mut set = JoinSet::new();
     for _ in 0..workers {
@@ -132,140 +138,6 @@ pub(crate) async fn open_session(
     }
 }
 
-/// Opens the link, checks the disk, creates folders and empty files, and lists the
-/// byte ranges still missing.
-async fn prepare(
-    shared: &Arc<Shared>,
-    dl: &Arc<Download>,
-) -> Result<(Arc<Session>, VecDeque<Work>), String> {
-    let cached = lock(&dl.session).take();
-    let session = match cached {
-        Some(s) => s,
-        None => Arc::new(
-            open_session(shared, &dl.source(), &dl.package_id)
-                .await
-                .map_err(|e| e.to_string())?,
-        ),
-    };
-    let remaining: u64 = dl
-        .files
-        .iter()
-        .filter(|f| !f.state().is_settled())
-        .map(|f| f.meta.size - f.done.load(Relaxed).min(f.meta.size))
-        .sum();
-    std::fs::create_dir_all(&dl.dst)
-        .map_err(|e| describe_io_error("create the folder", &dl.dst, &e))?;
-    let free = available_space(&dl.dst)
-        .map_err(|e| describe_io_error("check free space in", &dl.dst, &e))?;
-    if remaining + FREE_SPACE_MARGIN > free {
-        return Err(format!(
-            "not enough free space in {}: {} needed, {} available; free some space or choose another folder, then retry",
-            dl.dst.display(),
-            human_bytes(remaining + FREE_SPACE_MARGIN),
-            human_bytes(free)
-        ));
-    }
-    let chunk = shared.config.chunk_size.max(64 * 1024);
-    let connections = shared.connections_per_download() as u64;
-    let mut queue = VecDeque::new();
-    for f in &dl.files {
-        if f.state().is_settled() {
-            continue;
-        }
-        if f.state() == FileState::Error {
-            f.set_state(FileState::Pending);
-            *lock(&f.error) = None;
-        }
-        if let Some(parent) = f.meta.rel_path.parent() {
-            let created = create_dirs_inside(&dl.dst, parent)
-                .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
-            for dir in created {
-                shared
-                    .store
-                    .add_created_dir(&dl.id, &dir)
-                    .map_err(|e| format!("could not save progress: {e}"))?;
-            }
-        }
-        if f.meta.size == 0 {
-            finish_empty(shared, dl, f)?;
-            continue;
-        }
-        // As many segments as connections (long requests spare round trips); idle
-        // connections later split what is left (work stealing).
-        let segment = f
-            .meta
-            .size
-            .div_ceil(connections)
-            .clamp(chunk, MAX_SEGMENT.max(chunk));
-        for (start, end) in lock(&f.ranges).missing(f.meta.size) {
-            let mut s = start;
-            while s < end {
-                let e = (s + segment).min(end);
-                queue.push_back(Work {
-                    idx: f.meta.idx,
-                    start: s,
-                    end: e,
-                });
-                s = e;
-            }
-        }
-        if queue.back().is_none_or(|w| w.idx != f.meta.idx) {
-            // Every byte is recorded but the rename did not happen (a crash between).
-            finish_file(shared, dl, f)?;
-        }
-    }
-    Ok((session, queue))
-}
-
-fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
-    if !already_finished(dl, f) {
-        let part = f.part_path(&dl.dst);
-        open_part_file(&part, 0).map_err(|e| describe_io_error("create", &part, &e))?;
-    }
-    finish_file(shared, dl, f)
-}
-
-fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
-    let final_path = f.final_path(&dl.dst);
-    if !already_finished(dl, f) {
-        finish_part(&f.part_path(&dl.dst), &final_path, f.meta.mtime)
-            .map_err(|e| describe_io_error("finish", &final_path, &e))?;
-    }
-    f.done.store(f.meta.size, Relaxed);
-    set_file_state(shared, dl, f, FileState::Complete, None)
-}
-
-/// The rename happened but the process stopped before recording it: the part file is
-/// gone and the final file (whose name no other file had when it was planned) has
-/// the expected size.
-fn already_finished(dl: &Download, f: &FileSlot) -> bool {
-    !f.part_path(&dl.dst).exists()
-        && std::fs::symlink_metadata(f.final_path(&dl.dst))
-            .is_ok_and(|m| m.is_file() && m.len() == f.meta.size)
-}
-
-fn set_file_state(
-    shared: &Shared,
-    dl: &Download,
-    f: &FileSlot,
-    state: FileState,
-    error: Option<String>,
-) -> Result<(), String> {
-    f.set_state(state);
-    *lock(&f.error) = error.clone();
-    shared
-        .store
-        .set_file_state(&dl.id, f.meta.idx, state, error.as_deref())
-        .map_err(|e| format!("could not save progress: {e}"))?;
-    shared.emit(Event::FileStateChanged {
-        id: dl.id.clone(),
-        index: f.meta.idx,
-        state,
-        error,
-    });
-    Ok(())
-}
-
 impl RunCtx {
     /// The next range to fetch: from the queue, or else the second half of the
     /// longest range another connection is still fetching.
@@ -281,6 +153,7 @@ impl RunCtx {
                 idx: s.idx,
                 start,
                 end,
+                epoch: s.epoch,
             })
         })
     }
@@ -341,17 +214,39 @@ impl RunCtx {
         self.cancel.cancel();
     }
 
-    fn file_handle(&self, f: &FileSlot) -> std::io::Result<Arc<PartFile>> {
+    /// The part file of `f` for the current epoch: created exclusively the first time,
+    /// else reopened only if it is still the file this download created.
+    fn file_handle(&self, f: &FileSlot) -> Result<Arc<PartFile>, String> {
         let mut open = lock(&self.open);
-        if let Some(h) = open.get(&f.meta.idx) {
+        let epoch = f.epoch.load(Relaxed);
+        if let Some(h) = open.get(&f.meta.idx).filter(|h| h.epoch == epoch) {
             return Ok(h.clone());
         }
-        let h = Arc::new(PartFile::open(&f.part_path(&self.dl.dst), f.meta.size)?);
+        let recorded = *lock(&f.part);
+        let (file, id) = match recorded {
+            None => create_part(&self.shared, &self.dl, f)?,
+            Some(id) => {
+                let path = f.part_path(&self.dl.dst);
+                match reopen_part_file(&path, f.meta.size, id) {
+                    Ok(file) => (file, id),
+                    Err(PartCheck::Io(e)) => return Err(describe_io_error("open", &path, &e)),
+                    Err(_) => {
+                        return Err(format!(
+                            "{} was removed or replaced while downloading; retry to fetch the file again",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        };
+        let h = Arc::new(PartFile::new(file, id, epoch));
         open.insert(f.meta.idx, h.clone());
         Ok(h)
     }
 
     /// Makes `[start, end)` durable and records it. Returns whether the file is whole.
+    /// Bytes written into a part file the file has since moved on from are not
+    /// recorded.
     async fn record(
         &self,
         f: &FileSlot,
@@ -366,6 +261,9 @@ impl RunCtx {
                 .map_err(|e| describe_io_error("write", &f.part_path(&self.dl.dst), &e))?;
         }
         let mut ranges = lock(&f.ranges);
+        if handle.epoch != f.epoch.load(Relaxed) {
+            return Ok(false);
+        }
         ranges.insert(start, end);
         self.shared
             .store
@@ -378,6 +276,67 @@ impl RunCtx {
         lock(&self.open).remove(&f.meta.idx);
         finish_file(&self.shared, &self.dl, f)
     }
+
+    /// The ETag storage gave for `f`: remembered the first time, compared after.
+    fn pin_etag(&self, f: &FileSlot, handle: &PartFile, etag: &str) -> Result<(), FetchError> {
+        let mut pinned = lock(&f.etag);
+        match pinned.as_deref() {
+            Some(known) if known == etag => Ok(()),
+            Some(_) => Err(FetchError::Changed(
+                "the file changed on MASV while downloading".into(),
+            )),
+            None if handle.epoch != f.epoch.load(Relaxed) => Ok(()),
+            None => {
+                self.shared
+                    .store
+                    .set_etag(&self.dl.id, f.meta.idx, Some(etag))
+                    .map_err(|e| FetchError::Save(format!("could not save progress: {e}")))?;
+                *pinned = Some(etag.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    /// The object behind `f` is not the one its bytes so far came from: drop them and
+    /// fetch the whole file again, once per change (the first connection to notice
+    /// does it; the others find a new epoch). Returns false if the run must stop.
+    fn restart_file(&self, f: &FileSlot, handle: &PartFile, why: &str) -> bool {
+        let mut open = lock(&self.open);
+        if handle.epoch != f.epoch.load(Relaxed) {
+            return true;
+        }
+        let changes = {
+            let mut map = lock(&self.object_changes);
+            let n = map.entry(f.meta.idx).or_default();
+            *n += 1;
+            *n
+        };
+        if changes > MAX_OBJECT_CHANGES {
+            self.fail(format!(
+                "{}: {why}, again and again; retry later, or ask the sender whether the file is still being replaced",
+                f.meta.package_path
+            ));
+            return false;
+        }
+        tracing::warn!(file = %f.meta.package_path, "{why}; fetching the file again from the start");
+        open.remove(&f.meta.idx);
+        // Connections still on this file stop at their next chunk.
+        for span in lock(&self.inflight).iter().filter(|s| s.idx == f.meta.idx) {
+            span.end.store(span.pos.load(Relaxed), Relaxed);
+        }
+        let part = f.part_path(&self.dl.dst);
+        if FileId::at(&part).ok().flatten() == Some(handle.id) {
+            let _ = std::fs::remove_file(&part);
+        }
+        if let Err(msg) = reset_file(&self.shared, &self.dl, f) {
+            self.fail(msg);
+            return false;
+        }
+        let mut queue = lock(&self.queue);
+        queue.retain(|w| w.idx != f.meta.idx);
+        push_segments(&self.shared, &mut queue, f, &[(0, f.meta.size)]);
+        true
+    }
 }
 
 async fn worker(ctx: Arc<RunCtx>) {
@@ -388,7 +347,10 @@ async fn worker(ctx: Arc<RunCtx>) {
             break;
         }
         let f = &ctx.dl.files[work.idx];
-        if f.state().is_settled() || f.state() == FileState::Error {
+        if f.state().is_settled()
+            || f.state() == FileState::Error
+            || work.epoch != f.epoch.load(Relaxed)
+        {
             continue;
         }
         let permit = tokio::select! {
@@ -418,13 +380,15 @@ async fn worker(ctx: Arc<RunCtx>) {
             }
         };
         let handle = match ctx.file_handle(f) {
-            Ok(h) => h,
-            Err(e) => {
-                ctx.fail(describe_io_error("open", &f.part_path(&ctx.dl.dst), &e));
+            Ok(h) if h.epoch == work.epoch => h,
+            Ok(_) => continue,
+            Err(msg) => {
+                ctx.fail(format!("{}: {msg}", f.meta.package_path));
                 break;
             }
         };
-        let span = Arc::new(Span::new(work.idx, work.start, work.end));
+        let if_match = lock(&f.etag).clone();
+        let span = Arc::new(Span::new(work.idx, work.epoch, work.start, work.end));
         ctx.track(&span);
         let (written, result) = fetch_range(
             RangeRequest {
@@ -436,9 +400,14 @@ async fn worker(ctx: Arc<RunCtx>) {
                 stall_timeout: ctx.shared.config.stall_timeout,
                 cancel: ctx.cancel.clone(),
                 checkpoint_every: ctx.shared.config.chunk_size,
+                checkpoint_interval: ctx.shared.config.checkpoint_interval,
+                size: f.meta.size,
+                if_match,
             },
             |n| {
-                f.done.fetch_add(n, Relaxed);
+                if handle.epoch == f.epoch.load(Relaxed) {
+                    f.done.fetch_add(n, Relaxed);
+                }
             },
             &Saver {
                 ctx: &ctx,
@@ -469,14 +438,24 @@ async fn worker(ctx: Arc<RunCtx>) {
                 }
             }
         }
+        if handle.epoch != f.epoch.load(Relaxed) {
+            // The file started again meanwhile: this range is not wanted any more.
+            continue;
+        }
         let rest = Work {
             start: work.start + written,
             end: span.end.load(Relaxed),
             ..work
         };
         match result {
-            Ok(()) => {}
+            // A short answer (legal for storage) leaves the rest to ask for again.
+            Ok(()) => ctx.requeue(rest),
             Err(FetchError::Cancelled) => break,
+            Err(FetchError::Changed(why)) => {
+                if !ctx.restart_file(f, &handle, &why) {
+                    break;
+                }
+            }
             Err(FetchError::UrlRejected) => {
                 url_refreshes += 1;
                 if url_refreshes > MAX_URL_REFRESHES {
@@ -541,6 +520,10 @@ impl Checkpoint for Saver<'_> {
             .await
             .map(|_| ())
     }
+
+    fn pin_etag(&self, etag: &str) -> Result<(), FetchError> {
+        self.ctx.pin_etag(self.f, self.handle, etag)
+    }
 }
 
 /// MASV refused the download URL because the file is infected: never fetch it, and
@@ -548,7 +531,12 @@ impl Checkpoint for Saver<'_> {
 fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
     tracing::warn!(file = %f.meta.package_path, "file flagged as infected, withheld");
     lock(&ctx.open).remove(&f.meta.idx);
-    let _ = std::fs::remove_file(f.part_path(&ctx.dl.dst));
+    let part = f.part_path(&ctx.dl.dst);
+    if let Some(id) = *lock(&f.part)
+        && FileId::at(&part).ok().flatten() == Some(id)
+    {
+        let _ = std::fs::remove_file(&part);
+    }
     ctx.session.forget_url(f.meta.idx);
     f.done.store(0, Relaxed);
     if let Err(msg) = set_file_state(&ctx.shared, &ctx.dl, f, FileState::VirusWithheld, None) {

@@ -5,65 +5,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 
+use crate::identity::{FileId, Written};
 use crate::model::{DownloadState, FileState};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS downloads (
-    id           TEXT PRIMARY KEY,
-    link_id      TEXT NOT NULL,
-    link_url     TEXT NOT NULL,
-    password     TEXT,
-    dst_folder   TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    package_id   TEXT NOT NULL,
-    sender_email TEXT NOT NULL,
-    total_bytes  INTEGER NOT NULL,
-    state        TEXT NOT NULL,
-    error        TEXT,
-    created_at   INTEGER NOT NULL,
-    completed_at INTEGER,
-    access_token TEXT,
-    origin       TEXT
-);
-CREATE TABLE IF NOT EXISTS files (
-    download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
-    idx          INTEGER NOT NULL,
-    file_id      TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    package_path TEXT NOT NULL,
-    rel_path     TEXT NOT NULL,
-    size         INTEGER NOT NULL,
-    mtime        INTEGER,
-    virus        INTEGER NOT NULL,
-    state        TEXT NOT NULL,
-    error        TEXT,
-    PRIMARY KEY (download_id, idx)
-);
-CREATE TABLE IF NOT EXISTS ranges (
-    download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
-    idx         INTEGER NOT NULL,
-    start       INTEGER NOT NULL,
-    end         INTEGER NOT NULL,
-    PRIMARY KEY (download_id, idx, start)
-);
-CREATE TABLE IF NOT EXISTS created_dirs (
-    download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
-    rel_path    TEXT NOT NULL,
-    PRIMARY KEY (download_id, rel_path)
-);
-";
-
-/// Brings a database from an earlier version up to [`SCHEMA`].
-fn migrate(conn: &Connection) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('downloads')")?;
-    let columns: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_>>()?;
-    for column in ["access_token", "origin"] {
-        if !columns.iter().any(|c| c == column) {
-            conn.execute_batch(&format!("ALTER TABLE downloads ADD COLUMN {column} TEXT"))?;
-        }
-    }
-    Ok(())
-}
+use crate::schema::{SCHEMA, clear_ranges, file_id_from_sql, migrate, path_from_sql, path_to_sql};
 
 #[derive(Debug, Clone)]
 pub(crate) struct DownloadRow {
@@ -85,6 +29,9 @@ pub(crate) struct DownloadRow {
     pub access_token: Option<String>,
     /// JSON of [`crate::Origin`]; `None` for a link.
     pub origin: Option<String>,
+    /// The device the destination folder was on when the download was added: another
+    /// one later means the drive is not the same (unplugged, not mounted).
+    pub dst_dev: Option<u64>,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -106,6 +53,12 @@ pub(crate) struct FileRow {
     pub state: FileState,
     pub error: Option<String>,
     pub ranges: Vec<(u64, u64)>,
+    /// The part file this download created, once it has.
+    pub part: Option<FileId>,
+    /// The storage ETag the bytes so far belong to.
+    pub etag: Option<String>,
+    /// The completed file as written.
+    pub written: Option<Written>,
 }
 
 pub(crate) struct Store {
@@ -148,14 +101,14 @@ impl Store {
         tx.execute(
             "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
                 sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-                origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                origin, dst_dev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 d.id,
                 d.link_id,
                 d.link_url,
                 d.password,
-                d.dst_folder.to_string_lossy(),
+                path_to_sql(&d.dst_folder),
                 d.name,
                 d.package_id,
                 d.sender_email,
@@ -165,7 +118,8 @@ impl Store {
                 d.created_at,
                 d.completed_at,
                 d.access_token,
-                d.origin
+                d.origin,
+                d.dst_dev.map(|v| v as i64)
             ],
         )?;
         {
@@ -196,7 +150,8 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
-                    total_bytes, state, error, created_at, completed_at, access_token, origin
+                    total_bytes, state, error, created_at, completed_at, access_token, origin,
+                    dst_dev
              FROM downloads ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -206,7 +161,7 @@ impl Store {
                     link_id: r.get(1)?,
                     link_url: r.get(2)?,
                     password: r.get(3)?,
-                    dst_folder: PathBuf::from(r.get::<_, String>(4)?),
+                    dst_folder: path_from_sql(r, 4)?,
                     name: r.get(5)?,
                     package_id: r.get(6)?,
                     sender_email: r.get(7)?,
@@ -218,6 +173,7 @@ impl Store {
                     completed_at: r.get(12)?,
                     access_token: r.get(13)?,
                     origin: r.get(14)?,
+                    dst_dev: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -243,7 +199,8 @@ impl Store {
             ranges.entry(idx).or_default().push((s, e));
         }
         let mut stmt = conn.prepare(
-            "SELECT idx, file_id, kind, package_path, rel_path, size, mtime, virus, state, error
+            "SELECT idx, file_id, kind, package_path, rel_path, size, mtime, virus, state, error,
+                    part_dev, part_ino, etag, done_dev, done_ino, done_size, done_mtime_ns
              FROM files WHERE download_id = ?1 ORDER BY idx",
         )?;
         stmt.query_map([id], |r| {
@@ -262,6 +219,20 @@ impl Store {
                 state: FileState::parse(&r.get::<_, String>(8)?).unwrap_or(FileState::Pending),
                 error: r.get(9)?,
                 ranges: Vec::new(),
+                part: file_id_from_sql(r, 10, 11)?,
+                etag: r.get(12)?,
+                written: match (
+                    file_id_from_sql(r, 13, 14)?,
+                    r.get::<_, Option<i64>>(15)?,
+                    r.get::<_, Option<i64>>(16)?,
+                ) {
+                    (Some(id), Some(size), Some(mtime_ns)) => Some(Written {
+                        id,
+                        size: size as u64,
+                        mtime_ns,
+                    }),
+                    _ => None,
+                },
             })
         })?
         .map(|row| {
@@ -314,10 +285,7 @@ impl Store {
     pub fn set_ranges(&self, id: &str, idx: usize, ranges: &[(u64, u64)]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            "DELETE FROM ranges WHERE download_id = ?1 AND idx = ?2",
-            params![id, idx as i64],
-        )?;
+        clear_ranges(&tx, id, idx)?;
         {
             let mut stmt = tx.prepare(
                 "INSERT INTO ranges (download_id, idx, start, end) VALUES (?1, ?2, ?3, ?4)",
@@ -327,6 +295,59 @@ impl Store {
             }
         }
         tx.commit()
+    }
+
+    /// Records the part file this download created for one file (`None`: none yet).
+    pub fn set_part(&self, id: &str, idx: usize, part: Option<FileId>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE files SET part_dev = ?3, part_ino = ?4 WHERE download_id = ?1 AND idx = ?2",
+            params![
+                id,
+                idx as i64,
+                part.map(|p| p.dev as i64),
+                part.map(|p| p.ino as i64)
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_etag(&self, id: &str, idx: usize, etag: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE files SET etag = ?3 WHERE download_id = ?1 AND idx = ?2",
+            params![id, idx as i64, etag],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets everything fetched for one file (its bytes are not to be trusted): its
+    /// ranges, part file and ETag, in one transaction.
+    pub fn reset_file(&self, id: &str, idx: usize) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        clear_ranges(&tx, id, idx)?;
+        tx.execute(
+            "UPDATE files SET part_dev = NULL, part_ino = NULL, etag = NULL
+             WHERE download_id = ?1 AND idx = ?2",
+            params![id, idx as i64],
+        )?;
+        tx.commit()
+    }
+
+    /// Records what a completed file is on disk, to recognise it later.
+    pub fn set_written(&self, id: &str, idx: usize, w: &Written) -> Result<()> {
+        self.conn().execute(
+            "UPDATE files SET done_dev = ?3, done_ino = ?4, done_size = ?5, done_mtime_ns = ?6
+             WHERE download_id = ?1 AND idx = ?2",
+            params![
+                id,
+                idx as i64,
+                w.id.dev as i64,
+                w.id.ino as i64,
+                w.size as i64,
+                w.mtime_ns
+            ],
+        )?;
+        Ok(())
     }
 
     pub fn add_created_dir(&self, id: &str, rel: &Path) -> Result<()> {
@@ -372,6 +393,7 @@ mod tests {
             completed_at: None,
             access_token: None,
             origin: None,
+            dst_dev: None,
         }
     }
 
@@ -390,6 +412,9 @@ mod tests {
             state: FileState::Pending,
             error: None,
             ranges: vec![],
+            part: None,
+            etag: None,
+            written: None,
         }
     }
 
@@ -429,10 +454,16 @@ mod tests {
         {
             let conn = Connection::open(&path).unwrap();
             // The first schema: no access_token or origin columns.
-            let old = SCHEMA.replace(
-                "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT\n",
-                "    completed_at INTEGER\n",
-            );
+            let old = SCHEMA
+                .replace(
+                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER\n",
+                    "    completed_at INTEGER\n",
+                )
+                .replace(
+                    "    error        TEXT,\n    part_dev     INTEGER,\n    part_ino     INTEGER,\n    etag         TEXT,\n    done_dev     INTEGER,\n    done_ino     INTEGER,\n    done_size    INTEGER,\n    done_mtime_ns INTEGER,\n    PRIMARY KEY (download_id, idx)",
+                    "    error        TEXT,\n    PRIMARY KEY (download_id, idx)",
+                );
+            assert!(!old.contains("dst_dev") && !old.contains("part_dev"));
             assert_ne!(old, SCHEMA, "the old schema differs");
             conn.execute_batch(&old).unwrap();
             conn.execute(

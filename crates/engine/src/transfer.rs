@@ -25,12 +25,18 @@ pub(crate) enum FetchError {
     Disk(std::io::Error),
     /// Recording progress failed (message for a person).
     Save(String),
+    /// The object on storage is not the one the bytes so far came from (another ETag,
+    /// or 412 to `If-Match`): the file must start again.
+    Changed(String),
     Cancelled,
 }
 
 /// Makes bytes written so far durable and records them, while the transfer goes on.
 pub(crate) trait Checkpoint {
     async fn save(&self, start: u64, end: u64) -> Result<(), String>;
+    /// Storage named the object's ETag: the first one is remembered (and sent as
+    /// `If-Match` from then on); a different one means the object changed.
+    fn pin_etag(&self, etag: &str) -> Result<(), FetchError>;
 }
 
 /// A byte range being fetched. `end` may shrink while the transfer runs: an idle
@@ -38,6 +44,8 @@ pub(crate) trait Checkpoint {
 /// connection that owned it stops at the new end.
 pub(crate) struct Span {
     pub idx: usize,
+    /// The file's epoch the range belongs to.
+    pub epoch: u64,
     pub start: u64,
     /// First byte not yet written.
     pub pos: AtomicU64,
@@ -45,9 +53,10 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    pub fn new(idx: usize, start: u64, end: u64) -> Self {
+    pub fn new(idx: usize, epoch: u64, start: u64, end: u64) -> Self {
         Self {
             idx,
+            epoch,
             start,
             pos: AtomicU64::new(start),
             end: AtomicU64::new(end),
@@ -85,8 +94,14 @@ pub(crate) struct RangeRequest<'a> {
     pub bandwidth: &'a Bandwidth,
     pub stall_timeout: Duration,
     pub cancel: CancellationToken,
-    /// Progress is saved after every this many bytes.
+    /// Progress is saved after every this many bytes...
     pub checkpoint_every: u64,
+    /// ...or this much time, whichever comes first.
+    pub checkpoint_interval: Duration,
+    /// The file's size in the package listing.
+    pub size: u64,
+    /// The ETag the bytes so far belong to.
+    pub if_match: Option<String>,
 }
 
 /// Fetches the span and writes it at the same offsets, calling `on_bytes` with each
@@ -108,27 +123,36 @@ async fn receive(
 ) -> Result<(), FetchError> {
     let span = req.span;
     let mut saved = span.start;
-    let send = req
-        .http
-        .get(req.url.expose())
-        .header(
-            reqwest::header::RANGE,
-            format!("bytes={}-{}", span.start, span.end.load(Relaxed) - 1),
-        )
-        .send();
+    let mut saved_at = tokio::time::Instant::now();
+    let requested_end = span.end.load(Relaxed);
+    let mut get = req.http.get(req.url.expose()).header(
+        reqwest::header::RANGE,
+        format!("bytes={}-{}", span.start, requested_end - 1),
+    );
+    if let Some(etag) = &req.if_match {
+        get = get.header(reqwest::header::IF_MATCH, etag);
+    }
     let mut resp = tokio::select! {
         _ = req.cancel.cancelled() => return Err(FetchError::Cancelled),
-        r = tokio::time::timeout(req.stall_timeout, send) => match r {
+        r = tokio::time::timeout(req.stall_timeout, get.send()) => match r {
             Err(_) => return Err(transient("storage did not answer in time")),
             Ok(Err(e)) => return Err(transient(network_message(e))),
             Ok(Ok(resp)) => resp,
         },
     };
-    check_status(&resp, span.start)?;
+    let answer = check_answer(&resp, span.start, requested_end, req.size)?;
+    if let Some(etag) = resp
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+    {
+        checkpoint.pin_etag(etag)?;
+    }
+    let mut skip = answer.skip;
     loop {
-        let pos = span.pos.load(Relaxed);
-        let wanted = span.end.load(Relaxed).saturating_sub(pos);
-        if wanted == 0 {
+        let end = span.end.load(Relaxed).min(answer.end);
+        if span.pos.load(Relaxed) >= end {
+            // Done, or storage sent less than asked (legal): the rest is asked again.
             return Ok(());
         }
         let next = tokio::select! {
@@ -145,55 +169,122 @@ async fn receive(
             }
             Ok(Ok(Some(c))) => c,
         };
-        // Past our end (a 200 answer, or a range shortened by stealing): keep ours only.
-        if chunk.len() as u64 > wanted {
-            chunk.truncate(wanted as usize);
+        if skip > 0 {
+            // A whole-object answer to a range: the bytes before ours are dropped.
+            let n = skip.min(chunk.len() as u64);
+            chunk = chunk.slice(n as usize..);
+            skip -= n;
+            if chunk.is_empty() {
+                continue;
+            }
         }
         req.bandwidth.take(chunk.len()).await;
+        // Right before writing: another connection may have taken the end of this
+        // range while we waited, and its bytes are its own to write and count.
+        let pos = span.pos.load(Relaxed);
+        let end = span.end.load(Relaxed).min(answer.end);
+        if pos >= end {
+            return Ok(());
+        }
+        if chunk.len() as u64 > end - pos {
+            chunk.truncate((end - pos) as usize);
+        }
         req.file.write_at(&chunk, pos).map_err(FetchError::Disk)?;
         let pos = pos + chunk.len() as u64;
         span.pos.store(pos, Relaxed);
         on_bytes(chunk.len() as u64);
-        if pos - saved >= req.checkpoint_every && pos < span.end.load(Relaxed) {
+        let due =
+            pos - saved >= req.checkpoint_every || saved_at.elapsed() >= req.checkpoint_interval;
+        if due && pos < span.end.load(Relaxed) {
             checkpoint
                 .save(saved, pos)
                 .await
                 .map_err(FetchError::Save)?;
             saved = pos;
+            saved_at = tokio::time::Instant::now();
         }
     }
 }
 
-fn check_status(resp: &reqwest::Response, start: u64) -> Result<(), FetchError> {
-    let status = resp.status();
-    match status {
+/// What storage's answer carries, once its headers check out.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    /// Body bytes to drop before ours start (a 200 to a range that does not start at 0).
+    skip: u64,
+    /// Where the body's bytes stop (a short range ends early).
+    end: u64,
+}
+
+/// Checks status, `Content-Range` (start, end and total) and `Content-Length` against
+/// what was asked and what the listing says, so that no byte lands in the wrong place
+/// and a changed file is never silently cut or padded.
+fn check_answer(
+    resp: &reqwest::Response,
+    start: u64,
+    requested_end: u64,
+    size: u64,
+) -> Result<Answer, FetchError> {
+    let headers = resp.headers();
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+    };
+    let content_length =
+        header(reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    match resp.status() {
         StatusCode::PARTIAL_CONTENT => {
-            let range_start = resp
-                .headers()
-                .get(reqwest::header::CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("bytes "))
-                .and_then(|v| v.split('-').next())
-                .and_then(|v| v.parse::<u64>().ok());
-            if range_start == Some(start) {
-                Ok(())
-            } else {
-                Err(FetchError::Fatal(
-                    "storage answered with a different byte range than requested".into(),
-                ))
+            let Some((first, last, total)) =
+                header(reqwest::header::CONTENT_RANGE).and_then(parse_content_range)
+            else {
+                return Err(transient("storage answered a range without saying which"));
+            };
+            if let Some(total) = total
+                && total != size
+            {
+                return Err(size_changed(size, total));
+            }
+            if first != start || last < first {
+                return Err(transient(
+                    "storage answered with a different byte range than requested",
+                ));
+            }
+            if content_length.is_some_and(|n| n != last + 1 - first) {
+                return Err(transient(
+                    "storage's answer does not add up (length and range differ)",
+                ));
+            }
+            Ok(Answer {
+                skip: 0,
+                end: (last + 1).min(requested_end),
+            })
+        }
+        StatusCode::OK => {
+            if let Some(total) = content_length
+                && total != size
+            {
+                return Err(size_changed(size, total));
+            }
+            Ok(Answer {
+                skip: start,
+                end: requested_end,
+            })
+        }
+        StatusCode::PRECONDITION_FAILED => Err(FetchError::Changed(
+            "the file changed on MASV while downloading".into(),
+        )),
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            match header(reqwest::header::CONTENT_RANGE).and_then(parse_content_range) {
+                Some((_, _, Some(total))) if total != size => Err(size_changed(size, total)),
+                _ => Err(FetchError::Fatal(
+                    "storage refused the byte range (416)".into(),
+                )),
             }
         }
-        StatusCode::OK if start == 0 => Ok(()),
-        StatusCode::OK => Err(FetchError::Fatal(
-            "storage does not support resuming (it ignored the byte range)".into(),
-        )),
         StatusCode::FORBIDDEN => Err(FetchError::UrlRejected),
         StatusCode::TOO_MANY_REQUESTS => Err(FetchError::Transient {
             message: "storage is rate limiting".into(),
-            retry_after: resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
+            retry_after: header(reqwest::header::RETRY_AFTER)
                 .and_then(inbound_masv::parse_retry_after),
         }),
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
@@ -204,6 +295,27 @@ fn check_status(resp: &reqwest::Response, start: u64) -> Result<(), FetchError> 
         )),
         s => Err(FetchError::Fatal(format!("storage answered {s}"))),
     }
+}
+
+fn size_changed(listed: u64, stored: u64) -> FetchError {
+    FetchError::Fatal(format!(
+        "the file's size changed on MASV (listed as {listed} bytes, storage has {stored}); ask the sender to send it again, then add the link again"
+    ))
+}
+
+/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`) or `bytes */TOTAL`: first, last, total.
+fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    if range.trim() == "*" {
+        return total.map(|t| (u64::MAX, 0, Some(t)));
+    }
+    let (first, last) = range.split_once('-')?;
+    Some((first.trim().parse().ok()?, last.trim().parse().ok()?, total))
 }
 
 fn transient(message: impl Into<String>) -> FetchError {
@@ -223,8 +335,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn content_ranges_are_read_whole() {
+        assert_eq!(parse_content_range("bytes 0-9/10"), Some((0, 9, Some(10))));
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
+        assert_eq!(
+            parse_content_range("bytes */42"),
+            Some((u64::MAX, 0, Some(42)))
+        );
+        assert_eq!(parse_content_range("bytes 5-/10"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
     fn stealing_takes_the_second_half_and_shrinks_the_owner() {
-        let s = Span::new(0, 0, 100);
+        let s = Span::new(0, 0, 0, 100);
         s.pos.store(20, Relaxed);
         assert_eq!(s.steal_half(10), Some((60, 100)));
         assert_eq!(s.end.load(Relaxed), 60);

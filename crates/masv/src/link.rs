@@ -57,12 +57,12 @@ impl LinkRef {
     }
 
     /// The full link including its secret. Only for storage the user alone can read.
+    /// The secret is percent-encoded, so one with `+ & # %` parses back unchanged.
     pub fn to_url_with_secret(&self) -> String {
-        format!(
-            "https://get.massive.app/{}?secret={}",
-            self.id,
-            self.secret.expose()
-        )
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("secret", self.secret.expose())
+            .finish();
+        format!("https://get.massive.app/{}?{query}", self.id)
     }
 }
 
@@ -114,5 +114,20 @@ mod tests {
         assert!(!l.redacted().contains("topsecret"));
         assert!(!format!("{l:?}").contains("topsecret"));
         assert!(l.to_url_with_secret().contains("topsecret"));
+    }
+
+    #[test]
+    fn secrets_with_reserved_characters_survive_a_round_trip() {
+        // As stored for a restart and parsed again: `+ & # %` and spaces must come back
+        // as they were.
+        for secret in ["a+b", "a&b=c", "x#y", "100%", "s p a c e", "é/?;"] {
+            let link = LinkRef {
+                id: "ABC".into(),
+                secret: Secret::new(secret.to_owned()),
+            };
+            let again = LinkRef::parse(&link.to_url_with_secret()).unwrap();
+            assert_eq!(again.secret.expose(), secret);
+            assert_eq!(again.id, "ABC");
+        }
     }
 }

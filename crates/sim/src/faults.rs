@@ -9,6 +9,18 @@ pub struct Faults {
     pub drop_mid_body_every: AtomicU32,
     /// Every N-th storage response stops sending halfway and keeps the connection open.
     pub stall_every: AtomicU32,
+    /// Every N-th storage response ignores the `Range` header: 200 with the whole object.
+    pub ignore_range_every: AtomicU32,
+    /// Every N-th storage response claims (and sends) a range starting elsewhere.
+    pub wrong_range_start_every: AtomicU32,
+    /// Every N-th storage response gives the object's total size wrong in `Content-Range`.
+    pub wrong_range_total_every: AtomicU32,
+    /// Every N-th storage response sends only the first half of the range asked for,
+    /// with headers that say so (legal HTTP; the client must ask for the rest).
+    pub short_range_every: AtomicU32,
+    /// Every N-th storage response announces a `Content-Length` larger than the body
+    /// it sends before closing.
+    pub length_over_every: AtomicU32,
     /// Every N-th request (API or storage) answers 503.
     pub error_503_every: AtomicU32,
     /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
@@ -38,6 +50,11 @@ pub struct Injected {
     pub status_429: AtomicU64,
     pub drops: AtomicU64,
     pub stalls: AtomicU64,
+    /// Storage answers that misbehaved in one of the ways above (200 to a range, wrong
+    /// or short `Content-Range`, `Content-Length` over the body).
+    pub bad_ranges: AtomicU64,
+    /// Storage requests refused with 412 because their `If-Match` named an older object.
+    pub precondition_failed: AtomicU64,
     /// Storage requests refused because their presigned URL had expired.
     pub expired_urls: AtomicU64,
     /// API requests refused because their package token had expired.
@@ -55,6 +72,11 @@ impl Default for Faults {
         Self {
             drop_mid_body_every: AtomicU32::new(0),
             stall_every: AtomicU32::new(0),
+            ignore_range_every: AtomicU32::new(0),
+            wrong_range_start_every: AtomicU32::new(0),
+            wrong_range_total_every: AtomicU32::new(0),
+            short_range_every: AtomicU32::new(0),
+            length_over_every: AtomicU32::new(0),
             error_503_every: AtomicU32::new(0),
             error_429_every: AtomicU32::new(0),
             url_lifetime_ms: AtomicU64::new(3_600_000),
@@ -78,6 +100,11 @@ pub(crate) enum Mischief {
     Status429,
     DropMidBody,
     StallMidBody,
+    IgnoreRange,
+    WrongRangeStart,
+    WrongRangeTotal,
+    ShortRange,
+    LengthOver,
 }
 
 impl Faults {
@@ -108,6 +135,11 @@ impl Faults {
         for s in [
             &self.drop_mid_body_every,
             &self.stall_every,
+            &self.ignore_range_every,
+            &self.wrong_range_start_every,
+            &self.wrong_range_total_every,
+            &self.short_range_every,
+            &self.length_over_every,
             &self.error_503_every,
             &self.error_429_every,
         ] {
@@ -126,9 +158,20 @@ impl Faults {
 
     pub(crate) fn next_storage(&self) -> Mischief {
         let n = self.storage_requests.fetch_add(1, Relaxed) + 1;
+        let body_faults = [
+            (&self.drop_mid_body_every, Mischief::DropMidBody),
+            (&self.stall_every, Mischief::StallMidBody),
+            (&self.ignore_range_every, Mischief::IgnoreRange),
+            (&self.wrong_range_start_every, Mischief::WrongRangeStart),
+            (&self.wrong_range_total_every, Mischief::WrongRangeTotal),
+            (&self.short_range_every, Mischief::ShortRange),
+            (&self.length_over_every, Mischief::LengthOver),
+        ];
         let m = match self.status_mischief(n) {
-            Mischief::None if fires(&self.drop_mid_body_every, n) => Mischief::DropMidBody,
-            Mischief::None if fires(&self.stall_every, n) => Mischief::StallMidBody,
+            Mischief::None => body_faults
+                .iter()
+                .find(|(every, _)| fires(every, n))
+                .map_or(Mischief::None, |(_, m)| *m),
             other => other,
         };
         self.count(m)
@@ -141,6 +184,11 @@ impl Faults {
             Mischief::Status429 => &self.injected.status_429,
             Mischief::DropMidBody => &self.injected.drops,
             Mischief::StallMidBody => &self.injected.stalls,
+            Mischief::IgnoreRange
+            | Mischief::WrongRangeStart
+            | Mischief::WrongRangeTotal
+            | Mischief::ShortRange
+            | Mischief::LengthOver => &self.injected.bad_ranges,
         };
         counter.fetch_add(1, Relaxed);
         m

@@ -8,6 +8,7 @@ mod package;
 mod range;
 mod server;
 mod sign;
+mod storage;
 mod team;
 
 pub mod catalog;
@@ -16,4 +17,5 @@ pub use content::Content;
 pub use faults::{Faults, Injected};
 pub use package::{SimFile, SimPackage};
 pub use server::{Sim, SimError};
+pub use storage::{SINGLE_PART_MAX, UPLOAD_PART, s3_etag};
 pub use team::{SimPortal, SimTeam, SimTeamPackage};

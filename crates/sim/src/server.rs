@@ -5,20 +5,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::faults::Mischief;
-use crate::range::{RangeAnswer, parse_range};
 use crate::sign::Signer;
+use crate::storage::{Objects, storage_route};
 use crate::team::{self, SimTeam};
 use crate::{Content, Faults, Injected, SimPackage};
 
@@ -45,15 +43,16 @@ pub(crate) struct SimState {
     packages: Vec<SimPackage>,
     by_link: HashMap<String, usize>,
     by_package: HashMap<String, usize>,
-    faults: Arc<Faults>,
-    signer: Signer,
-    served: HashMap<(String, String), AtomicU64>,
+    pub(crate) faults: Arc<Faults>,
+    pub(crate) signer: Signer,
+    pub(crate) served: HashMap<(String, String), AtomicU64>,
+    pub(crate) objects: Objects,
     storage_base: String,
     last_listing: Mutex<HashMap<String, Instant>>,
     link_requests: AtomicU64,
     listing_requests: AtomicU64,
     url_requests: AtomicU64,
-    storage_requests: AtomicU64,
+    pub(crate) storage_requests: AtomicU64,
 }
 
 impl Sim {
@@ -175,6 +174,22 @@ impl Sim {
             .sum()
     }
 
+    /// Replaces what storage holds for one file (a re-upload under the same listing
+    /// entry): new bytes, a new ETag, and the listing's size left as it was.
+    pub fn replace_object(&self, package_id: &str, file_id: &str, content: Content) {
+        self.state.objects.insert(package_id, file_id, content);
+    }
+
+    /// What storage holds for one file right now.
+    pub fn object(&self, package_id: &str, file_id: &str) -> Option<Content> {
+        self.state.objects.content(package_id, file_id)
+    }
+
+    /// The storage ETag of one file right now, quoted as in the header.
+    pub fn etag(&self, package_id: &str, file_id: &str) -> Option<String> {
+        self.state.objects.etag(package_id, file_id)
+    }
+
     pub fn link_requests(&self) -> u64 {
         self.state.link_requests.load(Relaxed)
     }
@@ -228,11 +243,13 @@ impl SimState {
         let mut served = HashMap::new();
         let mut by_link = HashMap::new();
         let mut by_package = HashMap::new();
+        let objects = Objects::default();
         for (i, p) in packages.iter().enumerate() {
             by_link.insert(p.link_id.clone(), i);
             by_package.insert(p.package_id.clone(), i);
             for f in &p.files {
                 served.insert((p.package_id.clone(), f.id.clone()), AtomicU64::new(0));
+                objects.insert(&p.package_id, &f.id, f.content.clone());
             }
         }
         Self {
@@ -243,6 +260,7 @@ impl SimState {
             faults: Arc::new(Faults::default()),
             signer: Signer::new(rand::random()),
             served,
+            objects,
             storage_base,
             last_listing: Mutex::new(HashMap::new()),
             link_requests: AtomicU64::new(0),
@@ -317,20 +335,20 @@ impl SimState {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-async fn sleep_latency(faults: &Faults) {
+pub(crate) async fn sleep_latency(faults: &Faults) {
     let latency = faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
 }
 
-fn status_fault(m: Mischief) -> Option<Response> {
+pub(crate) fn status_fault(m: Mischief) -> Option<Response> {
     match m {
         Mischief::Status503 => Some(api_error(StatusCode::SERVICE_UNAVAILABLE, "try again")),
         Mischief::Status429 => {
@@ -478,167 +496,4 @@ async fn download_url_route(
         return api_error(StatusCode::FORBIDDEN, "file is infected");
     }
     axum::Json(json!({ "method": "GET", "url": s.presign(&package_id, &file_id) })).into_response()
-}
-
-#[derive(Deserialize)]
-struct PresignQuery {
-    #[serde(rename = "X-Amz-Expires")]
-    expires: Option<String>,
-    #[serde(rename = "X-Amz-Signature")]
-    signature: Option<String>,
-}
-
-fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    );
-    (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
-}
-
-async fn storage_route(
-    State(s): State<Arc<SimState>>,
-    Path((package_id, file_id)): Path<(String, String)>,
-    Query(q): Query<PresignQuery>,
-    headers: HeaderMap,
-) -> Response {
-    sleep_latency(&s.faults).await;
-    s.storage_requests.fetch_add(1, Relaxed);
-    let (Some(exp), Some(sig)) = (q.expires, q.signature) else {
-        return s3_error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "Query-string authentication requires the Signature and Expires parameters",
-        );
-    };
-    if !s
-        .signer
-        .verify(&["storage", &package_id, &file_id, &exp], &sig)
-    {
-        return s3_error(
-            StatusCode::FORBIDDEN,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided.",
-        );
-    }
-    if exp.parse::<u64>().map_or(true, |e| e <= now_ms()) {
-        s.faults.injected.expired_urls.fetch_add(1, Relaxed);
-        return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
-    }
-    let mischief = s.faults.next_storage();
-    if let Some(r) = status_fault(mischief) {
-        return r;
-    }
-    let Some(file) = s
-        .package(&package_id)
-        .and_then(|p| p.files.iter().find(|f| f.id == file_id))
-    else {
-        return s3_error(
-            StatusCode::NOT_FOUND,
-            "NoSuchKey",
-            "The specified key does not exist.",
-        );
-    };
-    let len = file.content.len();
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, start, end) = match parse_range(range_header, len) {
-        RangeAnswer::Whole => (StatusCode::OK, 0, len),
-        RangeAnswer::Partial(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end),
-        RangeAnswer::Unsatisfiable => {
-            let mut r = s3_error(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "InvalidRange",
-                "The requested range is not satisfiable",
-            );
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return r;
-        }
-    };
-    let cut_at = matches!(mischief, Mischief::DropMidBody | Mischief::StallMidBody)
-        .then(|| start + (end - start) / 2);
-    let counter = s.clone();
-    let key = (package_id, file_id);
-    let body = BodyStream {
-        content: file.content.clone(),
-        pos: start,
-        end,
-        cut_at,
-        stall: mischief == Mischief::StallMidBody,
-        bytes_per_sec: s.faults.conn_bytes_per_sec.load(Relaxed),
-        started: tokio::time::Instant::now(),
-        sent: 0,
-        on_sent: Box::new(move |n| {
-            if let Some(c) = counter.served.get(&key) {
-                c.fetch_add(n, Relaxed);
-            }
-        }),
-    };
-    let mut resp = Response::new(Body::from_stream(body.into_stream()));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {
-        h.insert(header::CONTENT_LENGTH, v);
-    }
-    if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", start, end - 1))
-    {
-        h.insert(header::CONTENT_RANGE, v);
-    }
-    resp
-}
-
-const BODY_CHUNK: u64 = 64 * 1024;
-
-struct BodyStream {
-    content: Content,
-    pos: u64,
-    end: u64,
-    cut_at: Option<u64>,
-    stall: bool,
-    bytes_per_sec: u64,
-    started: tokio::time::Instant,
-    sent: u64,
-    on_sent: Box<dyn Fn(u64) + Send + Sync>,
-}
-
-impl BodyStream {
-    fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-        futures_util::stream::unfold(Some(self), |state| async move {
-            let mut s = state?;
-            if s.pos >= s.end {
-                return None;
-            }
-            if s.cut_at.is_some_and(|cut| s.pos >= cut) {
-                if s.stall {
-                    // Hold the connection open and silent, as a wedged server would.
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return None;
-                }
-                let err = std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "simulated connection drop",
-                );
-                return Some((Err(err), None));
-            }
-            let limit = s.cut_at.unwrap_or(s.end).min(s.end);
-            let n = (limit - s.pos).min(BODY_CHUNK);
-            if s.bytes_per_sec > 0 {
-                let due =
-                    s.started + Duration::from_secs_f64(s.sent as f64 / s.bytes_per_sec as f64);
-                tokio::time::sleep_until(due).await;
-            }
-            let mut buf = vec![0u8; n as usize];
-            s.content.fill(s.pos, &mut buf);
-            s.pos += n;
-            s.sent += n;
-            (s.on_sent)(n);
-            Some((Ok(Bytes::from(buf)), Some(s)))
-        })
-    }
 }

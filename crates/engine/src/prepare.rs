@@ -1,0 +1,304 @@
+//! Before a run, and whenever a file must start again: the destination is the one the
+//! download started on, every recorded byte still has the part file it was written
+//! into, and what is left to fetch is cut into ranges.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::download::{Download, FileSlot, lock};
+use crate::engine::Shared;
+use crate::fsutil::{
+    available_space, create_dirs_inside, create_part_file, describe_io_error, finish_part,
+};
+use crate::identity::{FileId, Written};
+use crate::model::{Event, FileState};
+use crate::ranges::RangeSet;
+use crate::runner::{Work, human_bytes, open_session};
+use crate::session::Session;
+
+/// One request covers at most this much; progress inside it is saved as it arrives.
+const MAX_SEGMENT: u64 = 1024 * 1024 * 1024;
+/// Room kept free beyond the download itself, so the disk is never filled to the brim.
+const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
+
+/// Checks the destination and every part file, opens the package, creates folders and
+/// empty files, and lists the byte ranges still missing.
+pub(crate) async fn prepare(
+    shared: &Arc<Shared>,
+    dl: &Arc<Download>,
+) -> Result<(Arc<Session>, VecDeque<Work>), String> {
+    check_destination(dl)?;
+    for f in dl.files.iter().filter(|f| !f.state().is_settled()) {
+        check_part(shared, dl, f)?;
+    }
+    let cached = lock(&dl.session).take();
+    let session = match cached {
+        Some(s) => s,
+        None => Arc::new(
+            open_session(shared, &dl.source(), &dl.package_id)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let remaining: u64 = dl
+        .files
+        .iter()
+        .filter(|f| !f.state().is_settled())
+        .map(|f| f.meta.size - f.done.load(Relaxed).min(f.meta.size))
+        .sum();
+    let free = available_space(&dl.dst)
+        .map_err(|e| describe_io_error("check free space in", &dl.dst, &e))?;
+    if remaining + FREE_SPACE_MARGIN > free {
+        return Err(format!(
+            "not enough free space in {}: {} needed, {} available; free some space or choose another folder, then retry",
+            dl.dst.display(),
+            human_bytes(remaining + FREE_SPACE_MARGIN),
+            human_bytes(free)
+        ));
+    }
+    let mut queue = VecDeque::new();
+    for f in &dl.files {
+        if f.state().is_settled() {
+            continue;
+        }
+        if f.state() == FileState::Error {
+            f.set_state(FileState::Pending);
+            *lock(&f.error) = None;
+        }
+        if let Some(parent) = f.meta.rel_path.parent() {
+            let created = create_dirs_inside(&dl.dst, parent)
+                .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
+            for dir in created {
+                shared
+                    .store
+                    .add_created_dir(&dl.id, &dir)
+                    .map_err(|e| format!("could not save progress: {e}"))?;
+            }
+        }
+        if f.meta.size == 0 {
+            finish_empty(shared, dl, f)?;
+            continue;
+        }
+        let before = queue.len();
+        let gaps = lock(&f.ranges).missing(f.meta.size);
+        push_segments(shared, &mut queue, f, &gaps);
+        if queue.len() == before {
+            // Every byte is recorded but the rename did not happen (a crash between).
+            finish_file(shared, dl, f)?;
+        }
+    }
+    Ok((session, queue))
+}
+
+/// Cuts the gaps of one file into requests: as many as connections (long requests spare
+/// round trips); idle connections later split what is left (work stealing).
+pub(crate) fn push_segments(
+    shared: &Shared,
+    queue: &mut VecDeque<Work>,
+    f: &FileSlot,
+    gaps: &[(u64, u64)],
+) {
+    let chunk = shared.config.chunk_size.max(64 * 1024);
+    let connections = shared.connections_per_download() as u64;
+    let segment = f
+        .meta
+        .size
+        .div_ceil(connections)
+        .clamp(chunk, MAX_SEGMENT.max(chunk));
+    for &(start, end) in gaps {
+        let mut s = start;
+        while s < end {
+            let e = (s + segment).min(end);
+            queue.push_back(Work {
+                idx: f.meta.idx,
+                start: s,
+                end: e,
+                epoch: f.epoch.load(Relaxed),
+            });
+            s = e;
+        }
+    }
+}
+
+/// The destination must be the folder the download started in. A folder that is gone,
+/// or now on another device, is a drive that is not connected (an unmounted NAS leaves
+/// an empty folder on the local disk): never start afresh there.
+fn check_destination(dl: &Download) -> Result<(), String> {
+    let has_progress = dl.files.iter().any(|f| {
+        f.state() == FileState::Complete
+            || lock(&f.part).is_some()
+            || !lock(&f.ranges).ranges().is_empty()
+    });
+    let not_there = |why: &str| {
+        format!(
+            "the folder {} {why}; is the drive connected? Connect it, then retry (or remove this download and add the link again to start over elsewhere)",
+            dl.dst.display()
+        )
+    };
+    match std::fs::metadata(&dl.dst) {
+        Ok(m) if m.is_dir() => match dl.dst_dev {
+            Some(dev) if has_progress && FileId::of(&m).dev != dev => Err(not_there(
+                "is on another drive than when the download started",
+            )),
+            _ => Ok(()),
+        },
+        Ok(_) => Err(format!(
+            "{} is not a folder; choose another destination",
+            dl.dst.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_progress => {
+            Err(not_there("is not there"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(&dl.dst)
+            .map_err(|e| describe_io_error("create the folder", &dl.dst, &e)),
+        Err(e) => Err(describe_io_error("open the folder", &dl.dst, &e)),
+    }
+}
+
+/// Recorded bytes are only trusted together with the part file they were written
+/// into: still there, still the same file, still the right length. Otherwise the file
+/// starts again; a file that is not ours is never written into.
+fn check_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    let path = f.part_path(&dl.dst);
+    let found = FileId::at(&path).map_err(|e| describe_io_error("check", &path, &e))?;
+    let recorded = *lock(&f.part);
+    let has_ranges = !lock(&f.ranges).ranges().is_empty();
+    match (recorded, found) {
+        // Nothing fetched yet: the part file is created (exclusively) when needed.
+        (None, _) if !has_ranges => Ok(()),
+        // A database from before part files were recorded: the part file it wrote is
+        // taken at its word once, if its length is right.
+        (None, Some(id)) if part_len(&path) == Some(f.meta.size) => {
+            set_part(shared, dl, f, Some(id))
+        }
+        (None, _) => restart(shared, dl, f, "its part file is not the one recorded"),
+        // Ours and whole: trusted.
+        (Some(id), Some(now)) if id == now && part_len(&path) == Some(f.meta.size) => Ok(()),
+        // Another file at its name, or ours changed by something else (its length is
+        // only ever set by us): never written into, never deleted.
+        (Some(_), Some(_)) => {
+            reset_file(shared, dl, f)?;
+            Err(format!(
+                "{} was replaced or changed by something else; Inbound will not write into it. Move it away, then retry",
+                path.display()
+            ))
+        }
+        (Some(_), None) if finished_before(dl, f) => Ok(()),
+        (Some(_), None) => restart(shared, dl, f, "its part file was deleted"),
+    }
+}
+
+fn part_len(path: &std::path::Path) -> Option<u64> {
+    std::fs::symlink_metadata(path).ok().map(|m| m.len())
+}
+
+fn set_part(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    id: Option<FileId>,
+) -> Result<(), String> {
+    *lock(&f.part) = id;
+    shared
+        .store
+        .set_part(&dl.id, f.meta.idx, id)
+        .map_err(|e| format!("could not save progress: {e}"))
+}
+
+fn restart(shared: &Shared, dl: &Download, f: &FileSlot, why: &str) -> Result<(), String> {
+    tracing::warn!(file = %f.meta.package_path, "{why}; fetching the file again");
+    reset_file(shared, dl, f)
+}
+
+/// Forgets everything fetched for a file: its ranges, part file and ETag. Connections
+/// still writing into the old part file are ignored from now on (new epoch).
+pub(crate) fn reset_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    let mut ranges = lock(&f.ranges);
+    f.epoch.fetch_add(1, Relaxed);
+    *ranges = RangeSet::default();
+    *lock(&f.part) = None;
+    *lock(&f.etag) = None;
+    f.done.store(0, Relaxed);
+    shared
+        .store
+        .reset_file(&dl.id, f.meta.idx)
+        .map_err(|e| format!("could not save progress: {e}"))
+}
+
+/// Opens a new part file for `f`, exclusively, and records it before any byte is.
+pub(crate) fn create_part(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+) -> Result<(std::fs::File, FileId), String> {
+    let path = f.part_path(&dl.dst);
+    let (file, id) = create_part_file(&path, f.meta.size).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "{} exists and was not created by this download; Inbound will not write into it. Move it away, then retry",
+                path.display()
+            )
+        } else {
+            describe_io_error("create", &path, &e)
+        }
+    })?;
+    set_part(shared, dl, f, Some(id))?;
+    Ok((file, id))
+}
+
+fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    if !finished_before(dl, f) && lock(&f.part).is_none() {
+        create_part(shared, dl, f)?;
+    }
+    finish_file(shared, dl, f)
+}
+
+/// Gives a whole part file its final name and records the file as written.
+pub(crate) fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    let final_path = f.final_path(&dl.dst);
+    if !finished_before(dl, f) {
+        finish_part(&f.part_path(&dl.dst), &final_path, f.meta.mtime)
+            .map_err(|e| describe_io_error("finish", &final_path, &e))?;
+    }
+    let written =
+        Written::at(&final_path).map_err(|e| describe_io_error("check", &final_path, &e))?;
+    *lock(&f.written) = Some(written);
+    shared
+        .store
+        .set_written(&dl.id, f.meta.idx, &written)
+        .map_err(|e| format!("could not save progress: {e}"))?;
+    f.done.store(f.meta.size, Relaxed);
+    set_file_state(shared, dl, f, FileState::Complete, None)
+}
+
+/// The rename happened but the process stopped before recording it: the part file is
+/// gone and the final name holds the very file this download created.
+fn finished_before(dl: &Download, f: &FileSlot) -> bool {
+    let recorded = *lock(&f.part);
+    recorded.is_some()
+        && FileId::at(&f.part_path(&dl.dst)).ok().flatten().is_none()
+        && FileId::at(&f.final_path(&dl.dst)).ok().flatten() == recorded
+}
+
+pub(crate) fn set_file_state(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    state: FileState,
+    error: Option<String>,
+) -> Result<(), String> {
+    f.set_state(state);
+    *lock(&f.error) = error.clone();
+    shared
+        .store
+        .set_file_state(&dl.id, f.meta.idx, state, error.as_deref())
+        .map_err(|e| format!("could not save progress: {e}"))?;
+    shared.emit(Event::FileStateChanged {
+        id: dl.id.clone(),
+        index: f.meta.idx,
+        state,
+        error,
+    });
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Deleting what a download wrote, and nothing else: a completed file only while it is
+//! still the file the engine finished (same identity, size and time), a part file only
+//! while it is the one the engine created, folders only if the download created them
+//! and they are empty.
+
+use std::path::{Path, PathBuf};
+
+use crate::download::{Download, lock};
+use crate::model::FileState;
+
+/// Removes what `dl` wrote. Carries on past failures and returns them, one line each.
+pub(crate) fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for f in &dl.files {
+        if f.meta.rel_path.as_os_str().is_empty() {
+            continue;
+        }
+        let final_path = f.final_path(&dl.dst);
+        if f.state() == FileState::Complete {
+            match *lock(&f.written) {
+                Some(w) if w.still_at(&final_path) => remove(&final_path, &mut failures),
+                Some(_) => tracing::info!(
+                    file = %final_path.display(),
+                    "left in place: it is no longer the file Inbound wrote"
+                ),
+                None => tracing::info!(
+                    file = %final_path.display(),
+                    "left in place: no record of what Inbound wrote there"
+                ),
+            }
+        }
+        let part = f.part_path(&dl.dst);
+        if let Some(id) = *lock(&f.part)
+            && crate::identity::FileId::at(&part).ok().flatten() == Some(id)
+        {
+            remove(&part, &mut failures);
+        }
+    }
+    // Deepest first, and only folders this download created that are now empty.
+    created_dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for dir in created_dirs {
+        let _ = std::fs::remove_dir(dl.dst.join(dir));
+    }
+    failures
+}
+
+fn remove(path: &Path, failures: &mut Vec<String>) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "could not remove a downloaded file");
+            failures.push(format!("{}: {e}", path.display()));
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The database's shape: the schema, the columns added since the first version (and
+//! the migration that adds them to an older database), and how paths and file
+//! identities are stored.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, params};
+
+use crate::identity::FileId;
+
+type Result<T> = rusqlite::Result<T>;
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS downloads (
+    id           TEXT PRIMARY KEY,
+    link_id      TEXT NOT NULL,
+    link_url     TEXT NOT NULL,
+    password     TEXT,
+    dst_folder   TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    package_id   TEXT NOT NULL,
+    sender_email TEXT NOT NULL,
+    total_bytes  INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    error        TEXT,
+    created_at   INTEGER NOT NULL,
+    completed_at INTEGER,
+    access_token TEXT,
+    origin       TEXT,
+    dst_dev      INTEGER
+);
+CREATE TABLE IF NOT EXISTS files (
+    download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL,
+    file_id      TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    package_path TEXT NOT NULL,
+    rel_path     TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    mtime        INTEGER,
+    virus        INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    error        TEXT,
+    part_dev     INTEGER,
+    part_ino     INTEGER,
+    etag         TEXT,
+    done_dev     INTEGER,
+    done_ino     INTEGER,
+    done_size    INTEGER,
+    done_mtime_ns INTEGER,
+    PRIMARY KEY (download_id, idx)
+);
+CREATE TABLE IF NOT EXISTS ranges (
+    download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    end         INTEGER NOT NULL,
+    PRIMARY KEY (download_id, idx, start)
+);
+CREATE TABLE IF NOT EXISTS created_dirs (
+    download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
+    rel_path    TEXT NOT NULL,
+    PRIMARY KEY (download_id, rel_path)
+);
+";
+
+/// Columns added since the first schema, by table: an older database gets them (empty).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("downloads", "access_token", "TEXT"),
+    ("downloads", "origin", "TEXT"),
+    ("downloads", "dst_dev", "INTEGER"),
+    ("files", "part_dev", "INTEGER"),
+    ("files", "part_ino", "INTEGER"),
+    ("files", "etag", "TEXT"),
+    ("files", "done_dev", "INTEGER"),
+    ("files", "done_ino", "INTEGER"),
+    ("files", "done_size", "INTEGER"),
+    ("files", "done_mtime_ns", "INTEGER"),
+];
+
+/// Brings a database from an earlier version up to [`SCHEMA`].
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+        let columns: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_>>()?;
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A path as stored: text when it is valid UTF-8 (every path Inbound plans is), else
+/// its raw bytes, so a folder with any name on Unix survives a restart unchanged.
+pub(crate) fn path_to_sql(path: &Path) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match path.to_str() {
+        Some(s) => Value::Text(s.to_owned()),
+        #[cfg(unix)]
+        None => {
+            use std::os::unix::ffi::OsStrExt;
+            Value::Blob(path.as_os_str().as_bytes().to_vec())
+        }
+        #[cfg(not(unix))]
+        None => Value::Text(path.to_string_lossy().into_owned()),
+    }
+}
+
+pub(crate) fn path_from_sql(r: &rusqlite::Row<'_>, idx: usize) -> Result<PathBuf> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(idx)? {
+        ValueRef::Text(t) => Ok(PathBuf::from(String::from_utf8_lossy(t).into_owned())),
+        #[cfg(unix)]
+        ValueRef::Blob(b) => {
+            use std::os::unix::ffi::OsStrExt;
+            Ok(PathBuf::from(std::ffi::OsStr::from_bytes(b)))
+        }
+        other => Err(rusqlite::Error::InvalidColumnType(
+            idx,
+            "path".into(),
+            other.data_type(),
+        )),
+    }
+}
+
+pub(crate) fn clear_ranges(tx: &rusqlite::Transaction<'_>, id: &str, idx: usize) -> Result<()> {
+    tx.execute(
+        "DELETE FROM ranges WHERE download_id = ?1 AND idx = ?2",
+        params![id, idx as i64],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn file_id_from_sql(
+    r: &rusqlite::Row<'_>,
+    dev: usize,
+    ino: usize,
+) -> Result<Option<FileId>> {
+    Ok(
+        match (r.get::<_, Option<i64>>(dev)?, r.get::<_, Option<i64>>(ino)?) {
+            (Some(dev), Some(ino)) => Some(FileId {
+                dev: dev as u64,
+                ino: ino as u64,
+            }),
+            _ => None,
+        },
+    )
+}
