@@ -35,6 +35,16 @@ fn camera_card(link_id: &str, seed: u64, day_folder: &str) -> SimPackage {
         ))
 }
 
+/// A 24 MiB download on slow connections (2 MiB/s each), `bytes` into its transfer.
+async fn big_download_under_way(bytes: u64) -> (Harness, String, std::path::PathBuf) {
+    let h = Harness::new(vec![catalog::large("big", 24 * MIB)]).await;
+    h.sim.faults().set_conn_rate(2 * MIB);
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
+    wait_for_bytes(&h.engine, &id, bytes, LONG).await;
+    (h, id, dest)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_packages_with_the_same_names_in_one_folder_both_arrive_intact() {
     // The second card spells the folder and a name differently only by case, as
@@ -142,11 +152,7 @@ async fn deleted_part_files_are_fetched_again_not_filled_with_zeros() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn part_files_deleted_while_the_app_was_closed_are_fetched_again() {
-    let h = Harness::new(vec![catalog::large("big", 24 * MIB)]).await;
-    h.sim.faults().set_conn_rate(2 * MIB);
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
-    wait_for_bytes(&h.engine, &id, 6 * MIB, LONG).await;
+    let (h, id, dest) = big_download_under_way(6 * MIB).await;
     h.engine.shutdown().await;
     std::fs::remove_file(dest.join("big.bin.inbound-part")).unwrap();
     let h = h.restart(|_| {}).await;
@@ -156,11 +162,7 @@ async fn part_files_deleted_while_the_app_was_closed_are_fetched_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_that_vanished_is_an_error_not_a_fresh_start() {
-    let h = Harness::new(vec![catalog::large("big", 24 * MIB)]).await;
-    h.sim.faults().set_conn_rate(2 * MIB);
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
-    wait_for_bytes(&h.engine, &id, 4 * MIB, LONG).await;
+    let (h, id, dest) = big_download_under_way(4 * MIB).await;
     h.engine.pause(&id).await.unwrap();
     // The drive is unplugged: its folder is gone.
     let unplugged = h.root.path().join("unplugged");
@@ -182,11 +184,7 @@ async fn a_destination_that_vanished_is_an_error_not_a_fresh_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_file_replaced_by_another_file_is_never_written_into() {
-    let h = Harness::new(vec![catalog::large("big", 24 * MIB)]).await;
-    h.sim.faults().set_conn_rate(2 * MIB);
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
-    wait_for_bytes(&h.engine, &id, 4 * MIB, LONG).await;
+    let (h, id, dest) = big_download_under_way(4 * MIB).await;
     h.engine.pause(&id).await.unwrap();
     let part = dest.join("big.bin.inbound-part");
     std::fs::remove_file(&part).unwrap();
@@ -324,11 +322,7 @@ async fn an_object_that_changes_mid_download_restarts_that_file_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_that_changed_while_paused_is_noticed_on_resume() {
     let size = 24 * MIB;
-    let h = Harness::new(vec![catalog::large("big", size)]).await;
-    h.sim.faults().set_conn_rate(2 * MIB);
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
-    wait_for_bytes(&h.engine, &id, 4 * MIB, LONG).await;
+    let (h, id, dest) = big_download_under_way(4 * MIB).await;
     h.engine.shutdown().await;
     let new = Content::generated(0xD1FF, size);
     h.sim.replace_object("pkg-big", "big", new.clone());

@@ -298,7 +298,9 @@ async fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     let args = ["get", &link, "--dest", dest.path().to_str().unwrap()];
 
     let child = inbound(&sim, data.path()).args(args).spawn().unwrap();
-    wait_served(&sim, "pkg-big", 4 * MIB).await;
+    // Well into the transfer: what is still in socket buffers at the stop (never
+    // received, so not kept) is then a small part of what was served.
+    wait_served(&sim, "pkg-big", 24 * MIB).await;
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -321,12 +323,11 @@ async fn ctrl_c_saves_progress_and_the_same_command_resumes() {
         sha256_file(&dest.path().join("big.bin")),
         sim.packages()[0].files[0].content.sha256_hex()
     );
-    // A clean stop saves every byte received: almost nothing is fetched twice.
+    // A clean stop saves every byte received: almost nothing is fetched twice. What
+    // the simulator counts as sent but still sat in loopback socket buffers at the stop
+    // (autotuned, up to about 1 MiB a connection here) was never received.
     let served = sim.package_bytes_served("pkg-big");
-    assert!(
-        served <= size + 8 * 512 * 1024,
-        "served {served} for {size}"
-    );
+    assert!(served <= size + 8 * MIB, "served {served} for {size}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
