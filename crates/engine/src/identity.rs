@@ -46,6 +46,13 @@ impl FileId {
     }
 }
 
+impl FileId {
+    /// Whether the file at `path` is this one (a missing or unreadable one is not).
+    pub fn is_at(&self, path: &Path) -> bool {
+        Self::at(path).ok().flatten() == Some(*self)
+    }
+}
+
 /// A completed file as the engine left it: identity, size and modification time. A
 /// file that still carries all three is the one the engine wrote; one edited in place
 /// or put there by someone else is not.
@@ -98,7 +105,7 @@ mod tests {
         std::fs::write(&p, b"two").unwrap();
         assert!(!w.still_at(&p));
         let id = FileId::at(&p).unwrap();
-        assert!(id.is_some());
+        assert!(id.is_some_and(|id| id.is_at(&p)));
         assert_eq!(FileId::at(&dir.path().join("none")).unwrap(), None);
     }
 }

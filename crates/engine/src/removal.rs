@@ -31,7 +31,7 @@ pub(crate) fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>
         }
         let part = f.part_path(&dl.dst);
         if let Some(id) = *lock(&f.part)
-            && crate::identity::FileId::at(&part).ok().flatten() == Some(id)
+            && id.is_at(&part)
         {
             remove(&part, &mut failures);
         }

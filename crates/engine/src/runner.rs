@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
 use crate::fsutil::{PartCheck, describe_io_error, reopen_part_file};
-use crate::identity::FileId;
 use crate::model::FileState;
 use crate::partfile::PartFile;
 use crate::prepare::{
@@ -325,7 +324,7 @@ impl RunCtx {
             span.end.store(span.pos.load(Relaxed), Relaxed);
         }
         let part = f.part_path(&self.dl.dst);
-        if FileId::at(&part).ok().flatten() == Some(handle.id) {
+        if handle.id.is_at(&part) {
             let _ = std::fs::remove_file(&part);
         }
         if let Err(msg) = reset_file(&self.shared, &self.dl, f) {
@@ -533,7 +532,7 @@ fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
     lock(&ctx.open).remove(&f.meta.idx);
     let part = f.part_path(&ctx.dl.dst);
     if let Some(id) = *lock(&f.part)
-        && FileId::at(&part).ok().flatten() == Some(id)
+        && id.is_at(&part)
     {
         let _ = std::fs::remove_file(&part);
     }
