@@ -338,3 +338,27 @@ async fn an_object_that_changed_while_paused_is_noticed_on_resume() {
     assert_eq!(sha256_file(&dest.join("big.bin")), new.sha256_hex());
     assert!(h.sim.faults().injected.precondition_failed.load(Relaxed) >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_without_sizes_still_gives_whole_files_not_empty_ones() {
+    // One large file, one small, one truly empty: none of their sizes is listed.
+    let pkg = SimPackage::new("nosize", "No sizes")
+        .with_file(SimFile::new(
+            "n1",
+            "A001_C001.mov",
+            Content::generated(7, 5 * MIB),
+        ))
+        .with_file(SimFile::new(
+            "n2",
+            "notes.txt",
+            Content::bytes(b"slate 12, take 3".to_vec()),
+        ))
+        .with_file(SimFile::new("n3", "empty.txt", Content::bytes(Vec::new())));
+    let h = Harness::new(vec![pkg]).await;
+    h.sim.faults().listing_omits_size.store(true, Relaxed);
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("nosize"), &dest, None).await.unwrap();
+    let (detail, checked) = assert_completes(&h, &id, "nosize", &dest, LONG).await;
+    assert_eq!(checked, 3);
+    assert_eq!(detail.summary.total_bytes, 5 * MIB + 16);
+}

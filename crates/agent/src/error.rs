@@ -64,6 +64,7 @@ impl From<EngineError> for ApiError {
                 | MasvError::InvalidId(_)
                 | MasvError::Other(_) => (StatusCode::BAD_GATEWAY, "masv_error"),
             },
+            EngineError::UnknownSize { .. } => (StatusCode::BAD_GATEWAY, "masv_error"),
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }
             | EngineError::DataDir { .. }

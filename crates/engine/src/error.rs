@@ -33,6 +33,10 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "MASV's file list does not say how large '{name}' is, and its storage could not tell either ({reason}); nothing was downloaded. Add the link again in a while, or ask the sender to re-send the package"
+    )]
+    UnknownSize { name: String, reason: String },
     #[error("the download is removed, but some of its files could not be deleted: {0}")]
     RemoveFiles(String),
 }

@@ -16,6 +16,7 @@ mod model;
 mod partfile;
 mod paths;
 mod prepare;
+mod probe;
 mod progress;
 mod ranges;
 mod removal;

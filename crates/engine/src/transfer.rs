@@ -304,7 +304,7 @@ fn size_changed(listed: u64, stored: u64) -> FetchError {
 }
 
 /// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`) or `bytes */TOTAL`: first, last, total.
-fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
     let rest = v.trim().strip_prefix("bytes")?.trim_start();
     let (range, total) = rest.split_once('/')?;
     let total = match total.trim() {

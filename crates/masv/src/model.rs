@@ -49,8 +49,9 @@ pub struct PackageFile {
     /// Folder inside the package, when the sender uploaded a tree.
     #[serde(default)]
     pub path: Option<String>,
+    /// `None` when the listing leaves it out (unknown, which is not empty).
     #[serde(default)]
-    pub size: u64,
+    pub size: Option<u64>,
     /// `None` when MASV does not know it (it sends `0001-01-01T00:00:00Z`).
     #[serde(default, deserialize_with = "lenient_time")]
     pub last_modified: Option<DateTime<Utc>>,
@@ -133,7 +134,8 @@ mod tests {
         assert_eq!(files[0].last_modified, None);
         assert_eq!(files[0].package_path(), "shoot/day1/a.mov");
         assert_eq!(files[1].kind, FileKind::ZipMac);
-        assert_eq!(files[1].size, 0);
+        assert_eq!(files[0].size, Some(5));
+        assert_eq!(files[1].size, None, "a missing size is unknown, not 0");
         assert_eq!(files[2].kind, FileKind::Unknown);
         assert_eq!(
             files[2].last_modified.unwrap().to_rfc3339(),

@@ -1,4 +1,4 @@
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Fault switches, changeable while the simulator runs. "Every N" switches count
@@ -25,6 +25,8 @@ pub struct Faults {
     pub error_503_every: AtomicU32,
     /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
     pub error_429_every: AtomicU32,
+    /// File listings leave out every file's `size`, as a partial API answer may.
+    pub listing_omits_size: AtomicBool,
     /// Lifetime of presigned storage URLs.
     pub url_lifetime_ms: AtomicU64,
     /// Lifetime of package tokens handed out by the link route.
@@ -79,6 +81,7 @@ impl Default for Faults {
             length_over_every: AtomicU32::new(0),
             error_503_every: AtomicU32::new(0),
             error_429_every: AtomicU32::new(0),
+            listing_omits_size: AtomicBool::new(false),
             url_lifetime_ms: AtomicU64::new(3_600_000),
             token_lifetime_ms: AtomicU64::new(3_600_000),
             conn_bytes_per_sec: AtomicU64::new(0),

@@ -435,6 +435,7 @@ async fn files_route(
         }
         return r;
     }
+    let omit_size = s.faults.listing_omits_size.load(Relaxed);
     let files: Vec<_> = p
         .files
         .iter()
@@ -449,6 +450,9 @@ async fn files_route(
             });
             if let Some(path) = &f.path {
                 v["path"] = json!(path);
+            }
+            if omit_size && let Some(entry) = v.as_object_mut() {
+                entry.remove("size");
             }
             v
         })

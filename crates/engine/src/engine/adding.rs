@@ -1,0 +1,297 @@
+//! Adding a package: by link or from a team listing, once per package and folder,
+//! with every file's size known and its path reserved before the download is listed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use inbound_masv::{FileKind, LinkRef, Secret};
+
+use super::Engine;
+use crate::download::{Download, lock};
+use crate::error::EngineError;
+use crate::model::{DownloadId, DownloadState, Event, FileState};
+use crate::paths::{PathPlanner, collision_key};
+use crate::runner;
+use crate::session::Session;
+use crate::source::{Source, TeamDownload};
+use crate::store::{DownloadRow, FileMeta, FileRow};
+
+impl Engine {
+    /// Adds a package by link. The link is checked now, so a bad, expired or
+    /// password-protected link fails here and nothing is written. Adding the same link
+    /// to the same folder again returns the existing download (resuming it if it was
+    /// paused or failed).
+    pub async fn add(
+        &self,
+        url: &str,
+        dst_folder: &Path,
+        password: Option<Secret>,
+    ) -> Result<DownloadId, EngineError> {
+        let link = LinkRef::parse(url)?;
+        if !dst_folder.is_absolute() {
+            return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
+        }
+        let _adding = self.adding(&format!("link:{}", link.id), dst_folder).await;
+        if let Some(existing) = self.find_existing(&link.id, None, dst_folder) {
+            return self.revive(&existing);
+        }
+        let (session, info) = Session::open(
+            self.shared.client_for(&link.id),
+            link.clone(),
+            password.clone(),
+            self.shared.retry_policy(),
+        )
+        .await?;
+        let name = if info.name.is_empty() {
+            format!("Package {}", info.package_id)
+        } else {
+            info.name.clone()
+        };
+        let new = NewDownload {
+            package_id: info.package_id.clone(),
+            name,
+            sender_email: info.sender_email.clone(),
+            source: Source::Link { link, password },
+        };
+        self.insert(new, session, dst_folder).await
+    }
+
+    /// Adds a team or portal package with the access token its listing gave, no link
+    /// needed. Adding the same package to the same folder again returns the existing
+    /// download, with the fresher token (resuming it if it was paused or failed).
+    pub async fn add_team_package(
+        &self,
+        package: TeamDownload,
+        dst_folder: &Path,
+    ) -> Result<DownloadId, EngineError> {
+        if !dst_folder.is_absolute() {
+            return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
+        }
+        let _adding = self
+            .adding(&format!("package:{}", package.package_id), dst_folder)
+            .await;
+        if let Some(existing) = self.find_existing("", Some(&package.package_id), dst_folder) {
+            let mut source = lock(&existing.source);
+            if let Source::Team { token, .. } = &mut *source {
+                *token = package.access_token.clone();
+                let db = self.shared.store.path().to_owned();
+                self.shared
+                    .store
+                    .set_access_token(&existing.id, package.access_token.expose())
+                    .map_err(EngineError::db(&db))?;
+            }
+            drop(source);
+            return self.revive(&existing);
+        }
+        let source = Source::Team {
+            token: package.access_token,
+            origin: package.origin,
+        };
+        let session = runner::open_session(&self.shared, &source, &package.package_id).await?;
+        let new = NewDownload {
+            name: if package.name.is_empty() {
+                format!("Package {}", package.package_id)
+            } else {
+                package.name
+            },
+            package_id: package.package_id,
+            sender_email: package.sender_email,
+            source,
+        };
+        self.insert(new, session, dst_folder).await
+    }
+
+    /// One add at a time per package and folder, so a link arriving twice at once
+    /// (a deep link seen by two handlers, a script retrying) makes one download.
+    async fn adding(&self, key: &str, dst: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = lock(&self.shared.adding)
+            .entry((key.to_owned(), dst.to_owned()))
+            .or_default()
+            .clone();
+        gate.lock_owned().await
+    }
+
+    /// An existing download asked for again: resumed if it had stopped.
+    fn revive(&self, existing: &Arc<Download>) -> Result<DownloadId, EngineError> {
+        if matches!(
+            existing.state(),
+            DownloadState::Paused | DownloadState::Error
+        ) {
+            self.resume(&existing.id)?;
+        }
+        Ok(existing.id.clone())
+    }
+
+    /// Lists the package's files, plans where each goes, and records the download.
+    async fn insert(
+        &self,
+        new: NewDownload,
+        session: Session,
+        dst_folder: &Path,
+    ) -> Result<DownloadId, EngineError> {
+        let listing = session.list_files().await?;
+        let include_zips = self.shared.config.include_zips;
+        let sizes = crate::probe::listed_or_stored_sizes(&self.shared, &session, &listing, |f| {
+            initial_state(f, include_zips) == FileState::Pending
+        })
+        .await?;
+        std::fs::create_dir_all(dst_folder).map_err(|source| EngineError::Destination {
+            path: dst_folder.to_owned(),
+            source,
+        })?;
+        let dst_dev = std::fs::metadata(dst_folder)
+            .ok()
+            .map(|m| crate::identity::FileId::of(&m).dev);
+        // From here to joining the list, no other add may plan: the names this one
+        // picks are reserved for it from the moment they are chosen.
+        let planning = lock(&self.shared.planning);
+        let mut planner = PathPlanner::with_reserved(
+            dst_folder,
+            self.shared.config.name_rules,
+            self.reserved_paths(),
+        );
+        let files: Vec<FileRow> = listing
+            .iter()
+            .zip(sizes)
+            .enumerate()
+            .map(|(idx, (f, size))| {
+                let state = initial_state(f, include_zips);
+                let package_path = f.package_path();
+                let rel_path = if state == FileState::Pending {
+                    planner.plan(&package_path)
+                } else {
+                    PathBuf::new()
+                };
+                FileRow {
+                    meta: FileMeta {
+                        idx,
+                        file_id: f.id.clone(),
+                        kind: serde_json::to_value(f.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_else(|| "file".into()),
+                        package_path,
+                        rel_path,
+                        size,
+                        mtime: f.last_modified.map(|t| t.timestamp()),
+                        virus: f.virus_detected,
+                    },
+                    state,
+                    error: None,
+                    ranges: Vec::new(),
+                    part: None,
+                    etag: None,
+                    written: None,
+                }
+            })
+            .collect();
+        let (link_id, link_url, password, access_token, origin) = match &new.source {
+            Source::Link { link, password } => (
+                link.id.clone(),
+                link.to_url_with_secret(),
+                password.as_ref().map(|p| p.expose().to_owned()),
+                None,
+                None,
+            ),
+            Source::Team { token, origin } => (
+                String::new(),
+                String::new(),
+                None,
+                Some(token.expose().to_owned()),
+                serde_json::to_string(origin).ok(),
+            ),
+        };
+        let row = DownloadRow {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            link_id,
+            link_url,
+            password,
+            dst_folder: dst_folder.to_owned(),
+            name: new.name,
+            package_id: new.package_id,
+            sender_email: new.sender_email,
+            total_bytes: files.iter().map(|f| f.meta.size).sum(),
+            state: DownloadState::Queued,
+            error: None,
+            created_at: chrono::Utc::now().timestamp(),
+            completed_at: None,
+            access_token,
+            origin,
+            dst_dev,
+        };
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .insert_download(&row, &files)
+            .map_err(EngineError::db(&db))?;
+        let id = row.id.clone();
+        let dl = Arc::new(Download::from_rows(row, files, new.source));
+        *lock(&dl.session) = Some(Arc::new(session));
+        lock(&self.shared.downloads).push(dl.clone());
+        drop(planning);
+        tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
+        self.shared.emit(Event::Added {
+            download: Box::new(dl.summary()),
+        });
+        self.schedule();
+        Ok(id)
+    }
+
+    /// Every file path (final and part name) a known download holds, as
+    /// [`crate::paths::collision_key`]s.
+    fn reserved_paths(&self) -> std::collections::HashSet<String> {
+        let mut reserved = std::collections::HashSet::new();
+        for d in lock(&self.shared.downloads).iter() {
+            for f in d
+                .files
+                .iter()
+                .filter(|f| !f.meta.rel_path.as_os_str().is_empty())
+            {
+                reserved.insert(collision_key(&f.final_path(&d.dst)));
+                reserved.insert(collision_key(&f.part_path(&d.dst)));
+            }
+        }
+        reserved
+    }
+
+    /// The download of this link (or, with `package_id`, this team package) into `dst`.
+    fn find_existing(
+        &self,
+        link_id: &str,
+        package_id: Option<&str>,
+        dst: &Path,
+    ) -> Option<Arc<Download>> {
+        lock(&self.shared.downloads)
+            .iter()
+            .rev()
+            .find(|d| {
+                d.dst == dst
+                    && match (&*lock(&d.source), package_id) {
+                        (Source::Link { link, .. }, None) => link.id == link_id,
+                        (Source::Team { .. }, Some(p)) => d.package_id == p,
+                        _ => false,
+                    }
+            })
+            .cloned()
+    }
+}
+
+/// What a new download is, before its files are listed.
+struct NewDownload {
+    package_id: String,
+    name: String,
+    sender_email: String,
+    source: Source,
+}
+
+/// What becomes of a listed file: withheld when flagged, skipped when it is a
+/// whole-package zip (and zips are not wanted), fetched otherwise.
+fn initial_state(f: &inbound_masv::PackageFile, include_zips: bool) -> FileState {
+    if f.virus_detected {
+        FileState::VirusWithheld
+    } else if f.kind != FileKind::File && !include_zips {
+        FileState::Skipped
+    } else {
+        FileState::Pending
+    }
+}

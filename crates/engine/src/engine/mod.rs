@@ -1,0 +1,281 @@
+//! The public face of the engine: add, pause, resume, retry, delete, list, events.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use inbound_masv::{LinkRef, MasvClient, Secret};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bandwidth::Bandwidth;
+use crate::config::EngineConfig;
+use crate::download::{Download, lock};
+use crate::error::EngineError;
+use crate::fsutil::{DataDirLock, restrict_to_user};
+use crate::model::{DownloadDetail, DownloadState, DownloadSummary, Event, Origin};
+use crate::progress::Meter;
+use crate::session::RetryPolicy;
+use crate::source::Source;
+use crate::store::{DownloadRow, Store};
+
+mod adding;
+mod queue;
+#[cfg(test)]
+mod races;
+
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+const EVENT_CAPACITY: usize = 4096;
+
+/// Held while one package is being added to one folder.
+type AddGate = Arc<tokio::sync::Mutex<()>>;
+
+/// State shared by the engine handle and every running download.
+pub(crate) struct Shared {
+    pub config: EngineConfig,
+    pub store: Store,
+    pub client: MasvClient,
+    /// Link ids served by another MASV API than `client`'s (the desktop's demo
+    /// simulator), with the client to use for them.
+    routes: HashMap<String, MasvClient>,
+    /// For storage: no overall timeout (stalls are detected per read instead).
+    pub http: reqwest::Client,
+    pub bandwidth: Bandwidth,
+    pub connections: Arc<Semaphore>,
+    connections_per_download: AtomicUsize,
+    max_active: AtomicUsize,
+    downloads: Mutex<Vec<Arc<Download>>>,
+    /// Per (package, folder): held while an add runs.
+    adding: Mutex<HashMap<(String, PathBuf), AddGate>>,
+    /// Held while a new download plans its paths and joins the list, so two adds
+    /// never pick the same names.
+    planning: Mutex<()>,
+    /// Held while the scheduler counts and starts runs, so concurrent calls never
+    /// start more than the limit.
+    scheduling: Mutex<()>,
+    events: broadcast::Sender<Event>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    next_run: AtomicU64,
+    /// The runtime the engine was opened on; its tasks run there.
+    runtime: tokio::runtime::Handle,
+    /// Where a unit test holds a thread to force one interleaving of concurrent calls.
+    #[cfg(test)]
+    seam: Mutex<Option<races::Seam>>,
+    _lock: DataDirLock,
+}
+
+impl Shared {
+    pub fn emit(&self, e: Event) {
+        // No subscriber is fine: events are a view, not the record.
+        let _ = self.events.send(e);
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: self.config.retry_base_delay,
+            max: self.config.retry_max_delay,
+            attempts: self.config.max_retries,
+        }
+    }
+
+    /// The MASV client for a link: its route if one is set, else the default.
+    pub fn client_for(&self, link_id: &str) -> MasvClient {
+        self.routes.get(link_id).unwrap_or(&self.client).clone()
+    }
+
+    pub fn connections_per_download(&self) -> usize {
+        self.connections_per_download.load(Relaxed).max(1)
+    }
+}
+
+/// The download manager. Cheap to clone; all clones drive the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Opens the engine on its data folder. Fails with
+    /// [`EngineError::AlreadyRunning`] if another engine holds the folder.
+    pub async fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        let dir_lock = DataDirLock::acquire(&config.data_dir)?;
+        let db_path = config.db_path();
+        let store = Store::open(&db_path).map_err(EngineError::db(&db_path))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db_path.clone().into_os_string();
+            p.push(suffix);
+            let _ = restrict_to_user(Path::new(&p), 0o600);
+        }
+        let client = MasvClient::new(config.api_url.clone())?;
+        let mut routes = HashMap::new();
+        for (link_id, api_url) in &config.link_routes {
+            routes.insert(link_id.clone(), MasvClient::new(api_url.clone())?);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("Inbound/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EngineError::Masv(inbound_masv::MasvError::from_reqwest(e)))?;
+        let rows = store.load_all().map_err(EngineError::db(&db_path))?;
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let shared = Arc::new(Shared {
+            connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            connections_per_download: AtomicUsize::new(config.connections_per_download),
+            max_active: AtomicUsize::new(config.max_active_downloads),
+            bandwidth: Bandwidth::new(config.bandwidth_limit),
+            store,
+            routes,
+            client,
+            http,
+            downloads: Mutex::new(Vec::new()),
+            adding: Mutex::new(HashMap::new()),
+            planning: Mutex::new(()),
+            scheduling: Mutex::new(()),
+            events,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            next_run: AtomicU64::new(1),
+            runtime: tokio::runtime::Handle::current(),
+            #[cfg(test)]
+            seam: Mutex::new(None),
+            _lock: dir_lock,
+            config,
+        });
+        {
+            let mut list = lock(&shared.downloads);
+            for (row, files) in rows {
+                let Some(source) = stored_source(&row) else {
+                    tracing::warn!(id = %row.id, "skipping a stored download with an unreadable source");
+                    continue;
+                };
+                let dl = Download::from_rows(row, files, source);
+                {
+                    let mut s = dl.status();
+                    if s.state.is_active() {
+                        // Unfinished when the last process stopped. Without auto-resume
+                        // it waits, paused in memory only, so the next full start still
+                        // resumes it.
+                        s.state = if shared.config.auto_resume {
+                            DownloadState::Queued
+                        } else {
+                            DownloadState::Paused
+                        };
+                    }
+                }
+                list.push(Arc::new(dl));
+            }
+        }
+        let engine = Self { shared };
+        engine.spawn_progress_ticker();
+        engine.schedule();
+        Ok(engine)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    pub(super) fn find(&self, id: &str) -> Result<Arc<Download>, EngineError> {
+        lock(&self.shared.downloads)
+            .iter()
+            .find(|d| d.id == id)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownDownload(id.to_owned()))
+    }
+
+    pub fn list(&self) -> Vec<DownloadSummary> {
+        lock(&self.shared.downloads)
+            .iter()
+            .map(|d| d.summary())
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> Result<DownloadDetail, EngineError> {
+        Ok(self.find(id)?.detail())
+    }
+
+    pub fn set_bandwidth_limit(&self, bytes_per_sec: Option<u64>) {
+        self.shared.bandwidth.set(bytes_per_sec);
+    }
+
+    pub fn bandwidth_limit(&self) -> Option<u64> {
+        self.shared.bandwidth.limit()
+    }
+
+    pub fn set_max_active_downloads(&self, n: usize) {
+        self.shared.max_active.store(n.max(1), Relaxed);
+        self.schedule();
+    }
+
+    /// Applies to runs that start after the change.
+    pub fn set_connections_per_download(&self, n: usize) {
+        self.shared
+            .connections_per_download
+            .store(n.max(1), Relaxed);
+    }
+
+    /// Stops every transfer, saving progress; unfinished downloads resume on the next
+    /// open. Returns when all connections are closed.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+
+    fn spawn_progress_ticker(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        let shutdown = self.shared.shutdown.clone();
+        tokio::spawn(async move {
+            let mut meters: HashMap<String, Meter> = HashMap::new();
+            let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Some(shared) = weak.upgrade() else { break };
+                let running: Vec<_> = lock(&shared.downloads)
+                    .iter()
+                    .filter(|d| d.status().run.is_some())
+                    .cloned()
+                    .collect();
+                meters.retain(|id, _| running.iter().any(|d| &d.id == id));
+                let now = Instant::now();
+                let downloads: Vec<_> = running
+                    .iter()
+                    .filter_map(|d| meters.entry(d.id.clone()).or_default().sample(d, now))
+                    .collect();
+                if !downloads.is_empty() {
+                    shared.emit(Event::Progress { downloads });
+                }
+            }
+        });
+    }
+}
+
+/// A stored download's source: its access token for a team package, else its link.
+fn stored_source(row: &DownloadRow) -> Option<Source> {
+    match &row.access_token {
+        Some(token) => Some(Source::Team {
+            token: Secret::new(token.clone()),
+            origin: row
+                .origin
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<Origin>(o).ok())
+                .unwrap_or(Origin::Link),
+        }),
+        None => LinkRef::parse(&row.link_url).ok().map(|link| Source::Link {
+            link,
+            password: row.password.clone().map(Secret::new),
+        }),
+    }
+}

@@ -1,0 +1,211 @@
+//! The queue: pause, resume, delete, and the scheduler that starts queued downloads
+//! while slots are free and records how each run ended.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Engine;
+use crate::download::{Download, RunHandle, lock};
+use crate::error::EngineError;
+use crate::model::{DownloadState, Event};
+use crate::removal::remove_written_files;
+use crate::runner::{self, RunEnd};
+
+impl Engine {
+    /// Stops transferring; bytes already received are kept. Returns once the running
+    /// connections have stopped and their progress is saved.
+    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        let run = {
+            let mut s = dl.status();
+            if !s.state.is_active() {
+                return Ok(());
+            }
+            s.state = DownloadState::Paused;
+            s.run.take()
+        };
+        self.persist_state(&dl, DownloadState::Paused, None, None);
+        stop_run(run).await;
+        self.schedule();
+        Ok(())
+    }
+
+    /// Continues a paused download (or retries a failed one).
+    pub fn resume(&self, id: &str) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        {
+            let mut s = dl.status();
+            if s.deleted {
+                return Err(EngineError::UnknownDownload(id.to_owned()));
+            }
+            if !matches!(s.state, DownloadState::Paused | DownloadState::Error) {
+                return Ok(());
+            }
+            s.state = DownloadState::Queued;
+            s.error = None;
+        }
+        self.persist_state(&dl, DownloadState::Queued, None, None);
+        self.schedule();
+        Ok(())
+    }
+
+    /// Tries a failed download again from where it stopped.
+    pub fn retry(&self, id: &str) -> Result<(), EngineError> {
+        self.resume(id)
+    }
+
+    /// Forgets a download. With `remove_files`, deletes what this download wrote (its
+    /// files, part files and the folders it created, if empty) and nothing else.
+    pub async fn delete(&self, id: &str, remove_files: bool) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        let run = {
+            let mut s = dl.status();
+            if s.deleted {
+                return Err(EngineError::UnknownDownload(id.to_owned()));
+            }
+            // From now on nothing starts it again (a resume racing with this delete).
+            s.deleted = true;
+            s.run.take()
+        };
+        lock(&self.shared.downloads).retain(|d| d.id != dl.id);
+        stop_run(run).await;
+        self.shared.emit(Event::Removed { id: dl.id.clone() });
+        self.schedule();
+        // Files first, the record after: a crash in between leaves the record, so the
+        // rest can still be removed.
+        let failures = if remove_files {
+            let created_dirs = self.shared.store.created_dirs(&dl.id).unwrap_or_default();
+            remove_written_files(&dl, created_dirs)
+        } else {
+            Vec::new()
+        };
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .delete(&dl.id)
+            .map_err(EngineError::db(&db))?;
+        tracing::info!(id = %dl.id, remove_files, "download deleted");
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::RemoveFiles(failures.join("; ")))
+        }
+    }
+
+    /// A point where a unit test may hold this thread; nothing outside tests.
+    fn seam(&self, _point: &'static str) {
+        #[cfg(test)]
+        if let Some(hold) = lock(&self.shared.seam).clone() {
+            hold(_point);
+        }
+    }
+
+    /// Starts queued downloads while there are free slots.
+    pub(super) fn schedule(&self) {
+        if self.shared.shutdown.is_cancelled() {
+            return;
+        }
+        let _scheduling = lock(&self.shared.scheduling);
+        let list = lock(&self.shared.downloads).clone();
+        let max = self.shared.max_active.load(Relaxed).max(1);
+        let mut running = list.iter().filter(|d| d.status().run.is_some()).count();
+        self.seam("schedule.counted");
+        for dl in list {
+            if running >= max {
+                break;
+            }
+            let mut s = dl.status();
+            if s.state != DownloadState::Queued || s.run.is_some() || s.deleted {
+                continue;
+            }
+            s.state = DownloadState::Transferring;
+            let run_id = self.shared.next_run.fetch_add(1, Relaxed);
+            let cancel = self.shared.shutdown.child_token();
+            let engine = self.clone();
+            let (dl2, cancel2) = (dl.clone(), cancel.clone());
+            // On the engine's runtime: resume() and retry() may be called from a thread
+            // outside it (a UI's main thread).
+            let join = self.shared.tasks.spawn_on(
+                async move {
+                    let end = runner::run(engine.shared.clone(), dl2.clone(), cancel2).await;
+                    engine.finish_run(&dl2, run_id, end);
+                },
+                &self.shared.runtime,
+            );
+            s.run = Some(RunHandle {
+                run_id,
+                cancel,
+                join: Some(join),
+            });
+            drop(s);
+            running += 1;
+            self.persist_state(&dl, DownloadState::Transferring, None, None);
+        }
+    }
+
+    pub(super) fn finish_run(&self, dl: &Arc<Download>, run_id: u64, end: RunEnd) {
+        let outcome = {
+            let mut s = dl.status();
+            if s.run.as_ref().is_some_and(|r| r.run_id == run_id) {
+                s.run = None;
+            }
+            if s.state != DownloadState::Transferring
+                || s.deleted
+                || self.shared.shutdown.is_cancelled()
+            {
+                None
+            } else {
+                match end {
+                    RunEnd::Cancelled => None,
+                    RunEnd::Complete => {
+                        let now = chrono::Utc::now().timestamp();
+                        s.state = DownloadState::Complete;
+                        s.error = None;
+                        s.completed_at = Some(now);
+                        Some((DownloadState::Complete, None, Some(now)))
+                    }
+                    RunEnd::Failed(msg) => {
+                        s.state = DownloadState::Error;
+                        s.error = Some(msg.clone());
+                        Some((DownloadState::Error, Some(msg), None))
+                    }
+                }
+            }
+        };
+        if let Some((state, error, completed_at)) = outcome {
+            tracing::info!(id = %dl.id, state = state.as_str(), "download finished");
+            self.persist_state(dl, state, error, completed_at);
+        }
+        self.schedule();
+    }
+
+    pub(super) fn persist_state(
+        &self,
+        dl: &Download,
+        state: DownloadState,
+        error: Option<String>,
+        completed_at: Option<i64>,
+    ) {
+        if let Err(e) = self
+            .shared
+            .store
+            .set_state(&dl.id, state, error.as_deref(), completed_at)
+        {
+            tracing::error!(id = %dl.id, error = %e, "could not save a download's state");
+        }
+        self.shared.emit(Event::StateChanged {
+            id: dl.id.clone(),
+            state,
+            error,
+        });
+    }
+}
+
+async fn stop_run(run: Option<RunHandle>) {
+    if let Some(mut run) = run {
+        run.cancel.cancel();
+        if let Some(join) = run.join.take() {
+            let _ = join.await;
+        }
+    }
+}

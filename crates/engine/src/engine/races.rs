@@ -1,0 +1,170 @@
+//! Concurrent calls held at the scheduler's seam, so the one interleaving that would
+//! break a rule happens every time instead of once in a million runs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use inbound_sim::{Sim, catalog};
+
+use super::Engine;
+use crate::config::EngineConfig;
+use crate::download::lock;
+use crate::model::Event;
+
+pub(super) type Seam = Arc<dyn Fn(&'static str) + Send + Sync>;
+
+const MIB: u64 = 1024 * 1024;
+
+async fn engine_on(sim: &Sim, data: &std::path::Path, max_active: usize) -> Engine {
+    let mut c = EngineConfig::new(data);
+    c.api_url = sim.api_url();
+    c.max_active_downloads = max_active;
+    c.retry_base_delay = Duration::from_millis(50);
+    Engine::open(c).await.unwrap()
+}
+
+fn hold_at(engine: &Engine, seam: impl Fn(&'static str) + Send + Sync + 'static) {
+    *lock(&engine.shared.seam) = Some(Arc::new(seam));
+}
+
+fn running(engine: &Engine, ids: &[String]) -> usize {
+    ids.iter()
+        .filter(|id| engine.find(id).unwrap().status().run.is_some())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_resumes_at_once_never_start_more_than_the_limit() {
+    let sim = Sim::start(vec![
+        catalog::large("a", 8 * MIB),
+        catalog::large("b", 8 * MIB),
+    ])
+    .await
+    .unwrap();
+    sim.faults().set_conn_rate(MIB / 4);
+    let (data, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let engine = engine_on(&sim, data.path(), 1).await;
+    let mut ids = Vec::new();
+    for link in ["a", "b"] {
+        let id = engine
+            .add(
+                &sim.packages()[ids.len()].link(),
+                &dest.path().join(link),
+                None,
+            )
+            .await
+            .unwrap();
+        engine.pause(&id).await.unwrap();
+        ids.push(id);
+    }
+    assert_eq!(running(&engine, &ids), 0);
+    // The first two schedulers to count wait for each other (up to a while) before
+    // starting anything: without mutual exclusion both see 0 running.
+    let meeting = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let m = meeting.clone();
+    hold_at(&engine, move |point| {
+        if point != "schedule.counted" {
+            return;
+        }
+        let (arrived, all_here) = &*m;
+        let mut n = arrived.lock().unwrap();
+        *n += 1;
+        all_here.notify_all();
+        let _ = all_here
+            .wait_timeout_while(n, Duration::from_millis(500), |n| *n < 2)
+            .unwrap();
+    });
+    let threads: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (engine, id) = (engine.clone(), id.clone());
+            std::thread::spawn(move || engine.resume(&id))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    assert_eq!(running(&engine, &ids), 1, "limit 1, two resumed at once");
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_while_the_scheduler_looks_is_never_undone() {
+    let sim = Sim::start(vec![catalog::large("big", 16 * MIB)])
+        .await
+        .unwrap();
+    sim.faults().set_conn_rate(MIB / 4);
+    let (data, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dest = root.path().join("dest");
+    let engine = engine_on(&sim, data.path(), 3).await;
+    let id = engine
+        .add(&sim.packages()[0].link(), &dest, None)
+        .await
+        .unwrap();
+    engine.pause(&id).await.unwrap();
+    let dl = engine.find(&id).unwrap();
+    // The resume's scheduler has its list (with this download in it) when the delete
+    // runs; it carries on only once the delete has taken the download away.
+    let (arrived_tx, arrived_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (arrived_tx, go_rx) = (Mutex::new(Some(arrived_tx)), Mutex::new(go_rx));
+    hold_at(&engine, move |point| {
+        if point != "schedule.counted" {
+            return;
+        }
+        if let Some(tx) = arrived_tx.lock().unwrap().take() {
+            let _ = tx.send(());
+            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
+        }
+    });
+    let resumer = {
+        let (engine, id) = (engine.clone(), id.clone());
+        std::thread::spawn(move || engine.resume(&id))
+    };
+    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut events = engine.subscribe();
+    let deleter = {
+        let (engine, id) = (engine.clone(), id.clone());
+        tokio::spawn(async move { engine.delete(&id, true).await })
+    };
+    loop {
+        if let Event::Removed { id: gone } = events.recv().await.unwrap()
+            && gone == id
+        {
+            break;
+        }
+    }
+    go_tx.send(()).unwrap();
+    tokio::task::spawn_blocking(move || resumer.join().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    deleter.await.unwrap().unwrap();
+    assert!(
+        dl.status().run.is_none(),
+        "a deleted download was started again"
+    );
+    assert!(engine.get(&id).is_err());
+    engine.shutdown().await;
+    let left: Vec<_> = walk(root.path());
+    assert!(left.is_empty(), "a deleted download left files: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -1,0 +1,180 @@
+//! Verifying a folder against its history: every file recorded is hashed again and
+//! compared with its newest recorded hash; files the history does not know are extra.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::MhlError;
+use crate::history::{FOLDER, History};
+use crate::manifest::{Action, Digest, FileHash};
+use crate::record::modified;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Same hash as recorded.
+    Ok,
+    /// Different size or hash.
+    Changed,
+    /// Recorded, not on disk.
+    Missing,
+    /// On disk, never recorded.
+    Extra,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileCheck {
+    /// Relative to the root, `/`-separated.
+    pub path: String,
+    pub outcome: Outcome,
+    /// The hash found now (for files that were hashed).
+    pub found: Option<FileHash>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub files: Vec<FileCheck>,
+    /// Generations the history had.
+    pub generations: usize,
+}
+
+impl Report {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.files.iter().filter(|f| f.outcome == outcome).count()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.files.iter().all(|f| f.outcome == Outcome::Ok)
+    }
+
+    /// The hashes found, as the entries of a generation recording this verification.
+    pub fn as_generation_files(&self) -> Vec<FileHash> {
+        self.files.iter().filter_map(|f| f.found.clone()).collect()
+    }
+}
+
+/// What the history expects of one file.
+struct Expected {
+    size: Option<u64>,
+    digest: Digest,
+}
+
+/// Verifies `root` against its history. `ignore` adds name patterns that are not
+/// content (`*.part` or an exact name); `progress` hears of every byte hashed.
+pub fn verify(
+    root: &Path,
+    ignore: &[String],
+    mut progress: impl FnMut(&str, u64),
+) -> Result<Report, MhlError> {
+    let history = History::open(root)?;
+    if history.generations.is_empty() {
+        return Err(MhlError::NoHistory(root.to_owned()));
+    }
+    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
+    for (_, manifest) in history.manifests()? {
+        for f in manifest.files {
+            // The fastest format recorded for it (the enum lists them fastest first);
+            // a later generation's word replaces an earlier one's.
+            let best = f
+                .digests
+                .iter()
+                .filter(|(_, failed)| !failed)
+                .map(|(d, _)| d.clone())
+                .min_by_key(|d| d.algorithm);
+            if let Some(digest) = best {
+                expected.insert(
+                    f.path,
+                    Expected {
+                        size: f.size,
+                        digest,
+                    },
+                );
+            }
+        }
+    }
+    let mut report = Report {
+        files: Vec::new(),
+        generations: history.generations.len(),
+    };
+    for (path, rel) in files_under(root, ignore)? {
+        let Some(exp) = expected.remove(&rel) else {
+            report.files.push(FileCheck {
+                path: rel,
+                outcome: Outcome::Extra,
+                found: None,
+            });
+            continue;
+        };
+        let size = std::fs::metadata(&path)
+            .map_err(|e| MhlError::io(&path, e))?
+            .len();
+        let algorithm = exp.digest.algorithm;
+        let value = crate::hash_file_with(&path, algorithm, |n| progress(&rel, n))
+            .map_err(|e| MhlError::io(&path, e))?;
+        let same = exp.size.is_none_or(|s| s == size) && value == exp.digest.value;
+        report.files.push(FileCheck {
+            found: Some(FileHash {
+                path: rel.clone(),
+                size,
+                modified: modified(&path),
+                digest: Digest { algorithm, value },
+                action: if same {
+                    Action::Verified
+                } else {
+                    Action::Failed
+                },
+                hashed_at: Utc::now(),
+            }),
+            path: rel,
+            outcome: if same { Outcome::Ok } else { Outcome::Changed },
+        });
+    }
+    report
+        .files
+        .extend(expected.into_keys().map(|path| FileCheck {
+            path,
+            outcome: Outcome::Missing,
+            found: None,
+        }));
+    report.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(report)
+}
+
+/// Every regular file under `root` (path, and relative `/`-separated name), leaving
+/// out the history folder and ignored names.
+fn files_under(root: &Path, ignore: &[String]) -> Result<Vec<(PathBuf, String)>, MhlError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_owned(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| MhlError::io(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| MhlError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == ".DS_Store" || (rel.is_empty() && name == FOLDER) || ignored(&name, ignore) {
+                continue;
+            }
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let kind = entry
+                .file_type()
+                .map_err(|e| MhlError::io(&entry.path(), e))?;
+            if kind.is_dir() {
+                stack.push((entry.path(), child));
+            } else if kind.is_file() {
+                out.push((entry.path(), child));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn ignored(name: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match p.strip_prefix('*') {
+        Some(suffix) => name.ends_with(suffix),
+        None => name == p.trim_end_matches('/'),
+    })
+}
