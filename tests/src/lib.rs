@@ -212,7 +212,8 @@ pub fn assert_files_match(detail: &DownloadDetail, package: &SimPackage, dest: &
     checked
 }
 
-/// All regular files under `dir`, relative, sorted.
+/// All regular files under `dir`, relative, sorted: the package content, so the
+/// `ascmhl` history folder Inbound writes beside it is left out.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
@@ -223,7 +224,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                if e.file_name() != inbound_mhl::FOLDER {
+                    stack.push(p);
+                }
             } else if let Ok(rel) = p.strip_prefix(dir) {
                 out.push(rel.to_owned());
             }
@@ -231,4 +234,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Runs the ASC's reference verifier (`ascmhl-debug verify`, from PyPI's `ascmhl`) on
+/// a folder: whether it passed, and what it printed.
+pub fn ascmhl_verify(root: &Path) -> (bool, String) {
+    let out = std::process::Command::new("ascmhl-debug")
+        .arg("verify")
+        .arg(root)
+        .output()
+        .expect("ascmhl-debug must be installed (pip install ascmhl; .ci/run does)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }

@@ -45,6 +45,10 @@ pub struct EngineConfig {
     /// Link ids whose MASV API is elsewhere (link id, API base URL), e.g. a demo
     /// package served by an embedded simulator.
     pub link_routes: Vec<(String, String)>,
+    /// Every file is hashed with this as it arrives.
+    pub hash_algorithm: inbound_mhl::HashAlgorithm,
+    /// Write an ASC MHL generation into the destination when a package completes.
+    pub write_manifest: bool,
 }
 
 impl EngineConfig {
@@ -67,6 +71,8 @@ impl EngineConfig {
             durable_writes: true,
             include_zips: false,
             link_routes: Vec::new(),
+            hash_algorithm: inbound_mhl::HashAlgorithm::Xxh128,
+            write_manifest: true,
         }
     }
 

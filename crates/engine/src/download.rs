@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::hashing::FileDigest;
 use crate::identity::{FileId, Written};
-use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, FileState};
+use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileHash, FileInfo, FileState};
 use crate::paths::part_path;
 use crate::ranges::RangeSet;
 use crate::session::Session;
@@ -29,6 +30,8 @@ pub(crate) struct FileSlot {
     pub etag: Mutex<Option<String>>,
     /// The completed file as written, to recognise it later.
     pub written: Mutex<Option<Written>>,
+    /// The completed file's hash.
+    pub hash: Mutex<Option<FileDigest>>,
     /// Bumped when the file starts again from scratch (see [`crate::partfile::PartFile`]).
     pub epoch: AtomicU64,
 }
@@ -50,6 +53,7 @@ impl FileSlot {
             part: Mutex::new(row.part),
             etag: Mutex::new(row.etag),
             written: Mutex::new(row.written),
+            hash: Mutex::new(row.hash),
             epoch: AtomicU64::new(0),
         }
     }
@@ -80,6 +84,11 @@ impl FileSlot {
     }
 
     fn info(&self) -> FileInfo {
+        // Read once, and not while another lock of this file is held.
+        let hash = lock(&self.hash).as_ref().map(|d| FileHash {
+            algorithm: d.algorithm.name().to_owned(),
+            value: d.value.clone(),
+        });
         FileInfo {
             index: self.meta.idx,
             file_id: self.meta.file_id.clone(),
@@ -91,7 +100,13 @@ impl FileSlot {
             state: self.state(),
             error: self.error(),
             virus_detected: self.meta.virus,
+            hash,
+            verified: self.is_verified(),
         }
+    }
+
+    pub fn is_verified(&self) -> bool {
+        self.state() == FileState::Complete && lock(&self.hash).is_some()
     }
 }
 
@@ -108,6 +123,8 @@ pub(crate) struct Status {
     pub run: Option<RunHandle>,
     /// Deleted: nothing may start it again, whoever still holds it.
     pub deleted: bool,
+    /// The ASC MHL manifest written when it completed.
+    pub manifest: Option<PathBuf>,
 }
 
 pub(crate) struct Download {
@@ -149,6 +166,7 @@ impl Download {
                 completed_at: row.completed_at,
                 run: None,
                 deleted: false,
+                manifest: row.manifest,
             }),
             session: Mutex::new(None),
         }
@@ -183,9 +201,9 @@ impl Download {
     }
 
     pub fn summary(&self) -> DownloadSummary {
-        let (state, error, completed_at) = {
+        let (state, error, completed_at, manifest) = {
             let s = self.status();
-            (s.state, s.error.clone(), s.completed_at)
+            (s.state, s.error.clone(), s.completed_at, s.manifest.clone())
         };
         let source = self.source();
         DownloadSummary {
@@ -214,6 +232,13 @@ impl Download {
                 .collect(),
             created_at: self.created_at,
             completed_at,
+            files_verified: self.files.iter().filter(|f| f.is_verified()).count(),
+            hash_algorithm: self.files.iter().find_map(|f| {
+                lock(&f.hash)
+                    .as_ref()
+                    .map(|d| d.algorithm.name().to_owned())
+            }),
+            manifest,
         }
     }
 

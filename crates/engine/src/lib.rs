@@ -10,6 +10,7 @@ mod download;
 mod engine;
 mod error;
 mod fsutil;
+mod hashing;
 mod identity;
 mod logging;
 mod model;
@@ -23,6 +24,7 @@ mod removal;
 mod retry;
 mod runner;
 mod schema;
+mod seal;
 mod session;
 mod source;
 mod store;
@@ -33,10 +35,11 @@ pub use display::{notification_safe, terminal_safe};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use inbound_masv::{MasvError, Secret};
+pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
 pub use model::{
-    DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileInfo,
-    FileProgress, FileState, Origin,
+    DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileHash,
+    FileInfo, FileProgress, FileState, Origin,
 };
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use runner::human_bytes;

@@ -152,6 +152,24 @@ pub struct DownloadSummary {
     pub created_at: i64,
     #[ts(type = "number | null")]
     pub completed_at: Option<i64>,
+    /// Files whose hash was computed from their bytes on disk (and, where storage gave
+    /// an MD5, matched it).
+    #[ts(type = "number")]
+    pub files_verified: usize,
+    /// The hash format used, once a file has been hashed.
+    pub hash_algorithm: Option<String>,
+    /// The ASC MHL manifest written when the package completed.
+    #[ts(type = "string | null")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// A file's hash, as ASC MHL names the format (`xxh128`, `md5`, ...), in lowercase hex
+/// (or a C4 ID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FileHash {
+    pub algorithm: String,
+    pub value: String,
 }
 
 /// One file of a download.
@@ -175,6 +193,10 @@ pub struct FileInfo {
     pub state: FileState,
     pub error: Option<String>,
     pub virus_detected: bool,
+    /// Computed from the bytes on disk once the file is complete.
+    pub hash: Option<FileHash>,
+    /// The hash is known: the file is what arrived, byte for byte.
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
 use crate::fsutil::write_all_at;
+use crate::hashing::{PrefixHash, SharedHash};
 use crate::identity::FileId;
 
 pub(crate) struct PartFile {
@@ -18,6 +19,8 @@ pub(crate) struct PartFile {
     /// scratch (its object changed on storage) gets a new part file and epoch, and
     /// bytes still arriving for the old one are never recorded.
     pub epoch: u64,
+    /// The hash of the bytes written so far, from the start of the file on.
+    pub hash: SharedHash,
     /// A flush failed: the kernel may have dropped written pages and will not say so
     /// again ("fsyncgate"), so no later flush of this handle proves anything.
     poisoned: AtomicBool,
@@ -32,11 +35,12 @@ pub(crate) struct PartFile {
 }
 
 impl PartFile {
-    pub fn new(file: File, id: FileId, epoch: u64) -> Self {
+    pub fn new(file: File, id: FileId, epoch: u64, hash: PrefixHash) -> Self {
         Self {
             file,
             id,
             epoch,
+            hash: SharedHash::new(hash),
             poisoned: AtomicBool::new(false),
             tickets: AtomicU64::new(0),
             synced: Mutex::new(0),
@@ -44,6 +48,10 @@ impl PartFile {
             #[cfg(test)]
             fail_next_sync: AtomicBool::new(false),
         }
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     pub fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
@@ -97,7 +105,12 @@ mod tests {
 
     fn open(path: &std::path::Path, size: u64) -> PartFile {
         let (file, id) = crate::fsutil::create_part_file(path, size).unwrap();
-        PartFile::new(file, id, 0)
+        PartFile::new(
+            file,
+            id,
+            0,
+            PrefixHash::new(inbound_mhl::HashAlgorithm::Xxh128, None),
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use crate::engine::Shared;
 use crate::fsutil::{
     available_space, create_dirs_inside, create_part_file, describe_io_error, finish_part,
 };
+use crate::hashing::{FileDigest, Sealed, hash_whole};
 use crate::identity::{FileId, Written};
 use crate::model::{Event, FileState};
 use crate::ranges::RangeSet;
@@ -85,7 +86,14 @@ pub(crate) async fn prepare(
         push_segments(shared, &mut queue, f, &gaps);
         if queue.len() == before {
             // Every byte is recorded but the rename did not happen (a crash between).
-            finish_file(shared, dl, f)?;
+            match digest_from_disk(shared, dl, f)? {
+                Some(digest) => finish_file(shared, dl, f, digest)?,
+                None => {
+                    tracing::warn!(file = %f.meta.package_path, "the bytes on disk do not match storage's MD5; fetching the file again");
+                    reset_file(shared, dl, f)?;
+                    push_segments(shared, &mut queue, f, &[(0, f.meta.size)]);
+                }
+            }
         }
     }
     Ok((session, queue))
@@ -251,11 +259,41 @@ fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), Stri
     if !finished_before(dl, f) && lock(&f.part).is_none() {
         create_part(shared, dl, f)?;
     }
-    finish_file(shared, dl, f)
+    let digest = FileDigest {
+        algorithm: shared.config.hash_algorithm,
+        value: shared.config.hash_algorithm.hash_data(&[]),
+    };
+    finish_file(shared, dl, f, digest)
+}
+
+/// The hash of a whole file read from disk (its part file, or its final name if the
+/// rename already happened), for a file whose bytes arrived in an earlier process.
+/// `None` when storage's MD5 says the bytes are wrong.
+fn digest_from_disk(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+) -> Result<Option<FileDigest>, String> {
+    let path = if finished_before(dl, f) {
+        f.final_path(&dl.dst)
+    } else {
+        f.part_path(&dl.dst)
+    };
+    let etag = lock(&f.etag).clone();
+    match hash_whole(&path, shared.config.hash_algorithm, etag.as_deref()) {
+        Ok(Sealed::Good(digest)) => Ok(Some(digest)),
+        Ok(Sealed::Md5Mismatch { .. }) => Ok(None),
+        Err(e) => Err(describe_io_error("read back", &path, &e)),
+    }
 }
 
 /// Gives a whole part file its final name and records the file as written.
-pub(crate) fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+pub(crate) fn finish_file(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    digest: FileDigest,
+) -> Result<(), String> {
     let final_path = f.final_path(&dl.dst);
     if !finished_before(dl, f) {
         finish_part(&f.part_path(&dl.dst), &final_path, f.meta.mtime)
@@ -266,8 +304,9 @@ pub(crate) fn finish_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Resul
     *lock(&f.written) = Some(written);
     shared
         .store
-        .set_written(&dl.id, f.meta.idx, &written)
+        .set_written(&dl.id, f.meta.idx, &written, &digest)
         .map_err(|e| format!("could not save progress: {e}"))?;
+    *lock(&f.hash) = Some(digest);
     f.done.store(f.meta.size, Relaxed);
     set_file_state(shared, dl, f, FileState::Complete, None)
 }

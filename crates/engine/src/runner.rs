@@ -12,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
 use crate::fsutil::{PartCheck, describe_io_error, reopen_part_file};
+use crate::hashing::{PrefixHash, Sealed};
 use crate::model::FileState;
 use crate::partfile::PartFile;
 use crate::prepare::{
     create_part, finish_file, prepare, push_segments, reset_file, set_file_state,
 };
+use crate::seal::seal_package;
 use crate::session::Session;
 use crate::source::Source;
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, Span, fetch_range};
@@ -62,6 +64,8 @@ struct RunCtx {
     failure: Mutex<Option<String>>,
     /// Times each file's object changed during this run (by file index).
     object_changes: Mutex<HashMap<usize, u32>>,
+    /// Times each file's bytes did not match storage's MD5 during this run.
+    md5_mismatches: Mutex<HashMap<usize, u32>>,
 }
 
 pub(crate) async fn run(
@@ -92,6 +96,7 @@ pub(crate) async fn run(
         prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
         failure: Mutex::new(None),
         object_changes: Mutex::new(HashMap::new()),
+        md5_mismatches: Mutex::new(HashMap::new()),
     });
     let mut set = JoinSet::new();
     for _ in 0..workers {
@@ -105,7 +110,14 @@ pub(crate) async fn run(
         return RunEnd::Failed(msg);
     }
     match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
-        None => RunEnd::Complete,
+        None => {
+            let (shared, dl) = (ctx.shared.clone(), ctx.dl.clone());
+            match tokio::task::spawn_blocking(move || seal_package(&shared, &dl)).await {
+                Ok(Ok(_)) => RunEnd::Complete,
+                Ok(Err(msg)) => RunEnd::Failed(msg),
+                Err(e) => RunEnd::Failed(format!("writing the ASC MHL manifest stopped: {e}")),
+            }
+        }
         Some(f) => RunEnd::Failed(
             f.error()
                 .unwrap_or_else(|| format!("{} could not be downloaded", f.meta.package_path)),
@@ -238,7 +250,8 @@ impl RunCtx {
                 }
             }
         };
-        let h = Arc::new(PartFile::new(file, id, epoch));
+        let hash = PrefixHash::new(self.shared.config.hash_algorithm, lock(&f.etag).as_deref());
+        let h = Arc::new(PartFile::new(file, id, epoch, hash));
         open.insert(f.meta.idx, h.clone());
         Ok(h)
     }
@@ -268,12 +281,64 @@ impl RunCtx {
             .store
             .set_ranges(&self.dl.id, f.meta.idx, ranges.ranges())
             .map_err(|e| format!("could not save progress: {e}"))?;
-        Ok(ranges.covered() == f.meta.size)
+        let whole = ranges.covered() == f.meta.size;
+        let prefix = ranges.ranges().first().filter(|r| r.0 == 0).map(|r| r.1);
+        drop(ranges);
+        if let Some(end) = prefix.filter(|_| !whole) {
+            // Hash what is now written from the start, off this connection's path:
+            // it goes on receiving meanwhile.
+            let handle = handle.clone();
+            tokio::task::spawn_blocking(move || handle.hash.try_advance(handle.file(), end));
+        }
+        Ok(whole)
     }
 
-    fn complete(&self, f: &FileSlot) -> Result<(), String> {
-        lock(&self.open).remove(&f.meta.idx);
-        finish_file(&self.shared, &self.dl, f)
+    /// Every byte of `f` is on disk: finish its hash and give it its final name, or,
+    /// when the bytes are not what storage's MD5 says, fetch it once more.
+    async fn complete(&self, f: &FileSlot, handle: &Arc<PartFile>) -> Result<(), String> {
+        let (h, size) = (handle.clone(), f.meta.size);
+        let sealed = tokio::task::spawn_blocking(move || h.hash.finish(h.file(), size))
+            .await
+            .map_err(|e| format!("hashing stopped: {e}"))?
+            .map_err(|e| describe_io_error("read back", &f.part_path(&self.dl.dst), &e))?;
+        match sealed {
+            // Another connection already finished it.
+            None => Ok(()),
+            Some(Sealed::Good(digest)) => {
+                lock(&self.open).remove(&f.meta.idx);
+                finish_file(&self.shared, &self.dl, f, digest)
+            }
+            Some(Sealed::Md5Mismatch { etag, found }) => {
+                let why = format!(
+                    "the bytes received do not match the checksum MASV storage gave for them (MD5 {found}, expected {etag})"
+                );
+                let mismatches = {
+                    let mut map = lock(&self.md5_mismatches);
+                    let n = map.entry(f.meta.idx).or_default();
+                    *n += 1;
+                    *n
+                };
+                if mismatches > 1 {
+                    let msg = format!(
+                        "{}: {why}, twice; the file was not kept. Retry later, or ask the sender to upload it again",
+                        f.meta.package_path
+                    );
+                    set_file_state(
+                        &self.shared,
+                        &self.dl,
+                        f,
+                        FileState::Error,
+                        Some(msg.clone()),
+                    )?;
+                    return Err(msg);
+                }
+                if self.restart_file(f, handle, &why) {
+                    Ok(())
+                } else {
+                    Err(why)
+                }
+            }
+        }
     }
 
     /// The ETag storage gave for `f`: remembered the first time, compared after.
@@ -286,6 +351,7 @@ impl RunCtx {
             )),
             None if handle.epoch != f.epoch.load(Relaxed) => Ok(()),
             None => {
+                handle.hash.learn_etag(etag);
                 self.shared
                     .store
                     .set_etag(&self.dl.id, f.meta.idx, Some(etag))
@@ -425,7 +491,7 @@ async fn worker(ctx: Arc<RunCtx>) {
                 .await
             {
                 Ok(true) => {
-                    if let Err(msg) = ctx.complete(f) {
+                    if let Err(msg) = ctx.complete(f, &handle).await {
                         ctx.fail(msg);
                         break;
                     }

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS downloads (
     completed_at INTEGER,
     access_token TEXT,
     origin       TEXT,
-    dst_dev      INTEGER
+    dst_dev      INTEGER,
+    manifest     TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -48,6 +49,8 @@ CREATE TABLE IF NOT EXISTS files (
     done_ino     INTEGER,
     done_size    INTEGER,
     done_mtime_ns INTEGER,
+    hash_algo    TEXT,
+    hash         TEXT,
     PRIMARY KEY (download_id, idx)
 );
 CREATE TABLE IF NOT EXISTS ranges (
@@ -76,6 +79,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("files", "done_ino", "INTEGER"),
     ("files", "done_size", "INTEGER"),
     ("files", "done_mtime_ns", "INTEGER"),
+    ("files", "hash_algo", "TEXT"),
+    ("files", "hash", "TEXT"),
+    ("downloads", "manifest", "TEXT"),
 ];
 
 /// Brings a database from an earlier version up to [`SCHEMA`].

@@ -5,6 +5,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 
+use inbound_mhl::HashAlgorithm;
+
+use crate::hashing::FileDigest;
 use crate::identity::{FileId, Written};
 use crate::model::{DownloadState, FileState};
 use crate::schema::{SCHEMA, clear_ranges, file_id_from_sql, migrate, path_from_sql, path_to_sql};
@@ -32,6 +35,8 @@ pub(crate) struct DownloadRow {
     /// The device the destination folder was on when the download was added: another
     /// one later means the drive is not the same (unplugged, not mounted).
     pub dst_dev: Option<u64>,
+    /// The ASC MHL manifest written when the package completed.
+    pub manifest: Option<PathBuf>,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -59,6 +64,8 @@ pub(crate) struct FileRow {
     pub etag: Option<String>,
     /// The completed file as written.
     pub written: Option<Written>,
+    /// The completed file's hash, from its bytes on disk.
+    pub hash: Option<FileDigest>,
 }
 
 pub(crate) struct Store {
@@ -151,7 +158,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
-                    dst_dev
+                    dst_dev, manifest
              FROM downloads ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -174,6 +181,10 @@ impl Store {
                     access_token: r.get(13)?,
                     origin: r.get(14)?,
                     dst_dev: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
+                    manifest: match r.get_ref(16)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        _ => Some(path_from_sql(r, 16)?),
+                    },
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -200,7 +211,8 @@ impl Store {
         }
         let mut stmt = conn.prepare(
             "SELECT idx, file_id, kind, package_path, rel_path, size, mtime, virus, state, error,
-                    part_dev, part_ino, etag, done_dev, done_ino, done_size, done_mtime_ns
+                    part_dev, part_ino, etag, done_dev, done_ino, done_size, done_mtime_ns,
+                    hash_algo, hash
              FROM files WHERE download_id = ?1 ORDER BY idx",
         )?;
         stmt.query_map([id], |r| {
@@ -231,6 +243,15 @@ impl Store {
                         size: size as u64,
                         mtime_ns,
                     }),
+                    _ => None,
+                },
+                hash: match (
+                    r.get::<_, Option<String>>(17)?,
+                    r.get::<_, Option<String>>(18)?,
+                ) {
+                    (Some(algo), Some(value)) => {
+                        HashAlgorithm::parse(&algo).map(|algorithm| FileDigest { algorithm, value })
+                    }
                     _ => None,
                 },
             })
@@ -333,10 +354,19 @@ impl Store {
         tx.commit()
     }
 
-    /// Records what a completed file is on disk, to recognise it later.
-    pub fn set_written(&self, id: &str, idx: usize, w: &Written) -> Result<()> {
+    pub fn set_manifest(&self, id: &str, manifest: &Path) -> Result<()> {
         self.conn().execute(
-            "UPDATE files SET done_dev = ?3, done_ino = ?4, done_size = ?5, done_mtime_ns = ?6
+            "UPDATE downloads SET manifest = ?2 WHERE id = ?1",
+            params![id, path_to_sql(manifest)],
+        )?;
+        Ok(())
+    }
+
+    /// Records what a completed file is on disk, to recognise it later, and its hash.
+    pub fn set_written(&self, id: &str, idx: usize, w: &Written, hash: &FileDigest) -> Result<()> {
+        self.conn().execute(
+            "UPDATE files SET done_dev = ?3, done_ino = ?4, done_size = ?5, done_mtime_ns = ?6,
+                hash_algo = ?7, hash = ?8
              WHERE download_id = ?1 AND idx = ?2",
             params![
                 id,
@@ -344,7 +374,9 @@ impl Store {
                 w.id.dev as i64,
                 w.id.ino as i64,
                 w.size as i64,
-                w.mtime_ns
+                w.mtime_ns,
+                hash.algorithm.name(),
+                hash.value
             ],
         )?;
         Ok(())
@@ -394,6 +426,7 @@ mod tests {
             access_token: None,
             origin: None,
             dst_dev: None,
+            manifest: None,
         }
     }
 
@@ -415,6 +448,7 @@ mod tests {
             part: None,
             etag: None,
             written: None,
+            hash: None,
         }
     }
 
@@ -456,11 +490,11 @@ mod tests {
             // The first schema: no access_token or origin columns.
             let old = SCHEMA
                 .replace(
-                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER\n",
+                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT\n",
                     "    completed_at INTEGER\n",
                 )
                 .replace(
-                    "    error        TEXT,\n    part_dev     INTEGER,\n    part_ino     INTEGER,\n    etag         TEXT,\n    done_dev     INTEGER,\n    done_ino     INTEGER,\n    done_size    INTEGER,\n    done_mtime_ns INTEGER,\n    PRIMARY KEY (download_id, idx)",
+                    "    error        TEXT,\n    part_dev     INTEGER,\n    part_ino     INTEGER,\n    etag         TEXT,\n    done_dev     INTEGER,\n    done_ino     INTEGER,\n    done_size    INTEGER,\n    done_mtime_ns INTEGER,\n    hash_algo    TEXT,\n    hash         TEXT,\n    PRIMARY KEY (download_id, idx)",
                     "    error        TEXT,\n    PRIMARY KEY (download_id, idx)",
                 );
             assert!(!old.contains("dst_dev") && !old.contains("part_dev"));

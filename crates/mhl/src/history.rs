@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use quick_xml::Reader;
-use quick_xml::events::{BytesDecl, BytesText, Event};
-use quick_xml::writer::Writer;
+use quick_xml::events::{BytesText, Event};
 use sha2::Digest as _;
 
 use crate::MhlError;
@@ -108,30 +107,21 @@ fn c4_of(bytes: &[u8]) -> String {
 }
 
 fn chain_xml(generations: &[ChainEntry]) -> Result<Vec<u8>, MhlError> {
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
-        .map_err(crate::xml_written)?;
-    w.create_element("ascmhldirectory")
-        .with_attribute(("xmlns", CHAIN_NAMESPACE))
-        .write_inner_content(|w| {
-            for g in generations {
-                let number = g.number.to_string();
-                w.create_element("hashlist")
-                    .with_attribute(("sequencenr", number.as_str()))
-                    .write_inner_content(|w| {
-                        w.create_element("path")
-                            .write_text_content(BytesText::new(&g.file))?;
-                        w.create_element("c4")
-                            .write_text_content(BytesText::new(&g.c4))?;
-                        Ok(())
-                    })?;
-            }
-            Ok(())
-        })
-        .map_err(crate::xml_written)?;
-    let mut xml = w.into_inner();
-    xml.push(b'\n');
-    Ok(xml)
+    crate::xml_document("ascmhldirectory", &[("xmlns", CHAIN_NAMESPACE)], |w| {
+        for g in generations {
+            let number = g.number.to_string();
+            w.create_element("hashlist")
+                .with_attribute(("sequencenr", number.as_str()))
+                .write_inner_content(|w| {
+                    w.create_element("path")
+                        .write_text_content(BytesText::new(&g.file))?;
+                    w.create_element("c4")
+                        .write_text_content(BytesText::new(&g.c4))?;
+                    Ok(())
+                })?;
+        }
+        Ok(())
+    })
 }
 
 fn read_chain(xml: &str) -> Result<Vec<ChainEntry>, MhlError> {

@@ -70,9 +70,26 @@ impl From<quick_xml::encoding::EncodingError> for MhlError {
     }
 }
 
-/// Writing XML into memory fails only if the writer's own checks do.
-pub(crate) fn xml_written(e: std::io::Error) -> MhlError {
-    MhlError::Xml(e.to_string())
+/// An XML document: the declaration, one root element with `attributes` and the
+/// content `inner` writes, and a final newline.
+pub(crate) fn xml_document(
+    root: &str,
+    attributes: &[(&str, &str)],
+    inner: impl FnOnce(&mut quick_xml::Writer<Vec<u8>>) -> std::io::Result<()>,
+) -> Result<Vec<u8>, MhlError> {
+    use quick_xml::events::{BytesDecl, Event};
+    // Writing into memory fails only if the writer's own checks do.
+    let failed = |e: std::io::Error| MhlError::Xml(e.to_string());
+    let mut w = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+        .map_err(failed)?;
+    w.create_element(root)
+        .with_attributes(attributes.iter().copied())
+        .write_inner_content(inner)
+        .map_err(failed)?;
+    let mut xml = w.into_inner();
+    xml.push(b'\n');
+    Ok(xml)
 }
 
 /// Hashes a whole file from disk.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use quick_xml::Reader;
-use quick_xml::events::{BytesDecl, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::writer::Writer;
 
 use crate::MhlError;
@@ -96,12 +96,10 @@ fn precise_date(t: DateTime<Utc>) -> String {
 
 impl Manifest {
     pub fn to_xml(&self) -> Result<Vec<u8>, MhlError> {
-        let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
-            .map_err(crate::xml_written)?;
-        w.create_element("hashlist")
-            .with_attributes([("version", "2.0"), ("xmlns", NAMESPACE)])
-            .write_inner_content(|w| {
+        crate::xml_document(
+            "hashlist",
+            &[("version", "2.0"), ("xmlns", NAMESPACE)],
+            |w| {
                 self.write_creator(w)?;
                 self.write_process(w)?;
                 if !self.files.is_empty() || !self.dirs.is_empty() {
@@ -124,11 +122,8 @@ impl Manifest {
                     })?;
                 }
                 Ok(())
-            })
-            .map_err(crate::xml_written)?;
-        let mut xml = w.into_inner();
-        xml.push(b'\n');
-        Ok(xml)
+            },
+        )
     }
 
     fn write_creator(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {

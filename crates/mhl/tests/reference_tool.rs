@@ -79,6 +79,16 @@ fn seal(root: &Path, paths: &[&str], algorithm: HashAlgorithm) {
     .unwrap();
 }
 
+/// A package folder `pkg` with a history of one xxh128 generation.
+fn sealed_package() -> (tempfile::TempDir, Vec<&'static str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pkg");
+    std::fs::create_dir(&root).unwrap();
+    let paths = package(&root);
+    seal(&root, &paths, HashAlgorithm::Xxh128);
+    (dir, paths)
+}
+
 #[test]
 fn the_reference_tool_verifies_reads_and_extends_our_history() {
     for algorithm in HashAlgorithm::ALL {
@@ -119,11 +129,8 @@ fn the_reference_tool_verifies_reads_and_extends_our_history() {
 
 #[test]
 fn a_flipped_byte_and_a_deleted_file_are_reported_by_both_tools() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, paths) = sealed_package();
     let root = dir.path().join("pkg");
-    std::fs::create_dir(&root).unwrap();
-    let paths = package(&root);
-    seal(&root, &paths, HashAlgorithm::Xxh128);
     let clip = root.join(paths[1]);
     let mut bytes = std::fs::read(&clip).unwrap();
     bytes[1234] ^= 0x01;
@@ -149,11 +156,8 @@ fn a_flipped_byte_and_a_deleted_file_are_reported_by_both_tools() {
 
 #[test]
 fn a_manifest_changed_after_writing_is_noticed() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _) = sealed_package();
     let root = dir.path().join("pkg");
-    std::fs::create_dir(&root).unwrap();
-    let paths = package(&root);
-    seal(&root, &paths, HashAlgorithm::Xxh128);
     let manifest = std::fs::read_dir(root.join("ascmhl"))
         .unwrap()
         .filter_map(|e| e.ok())

@@ -25,6 +25,9 @@ pub struct Faults {
     pub error_503_every: AtomicU32,
     /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
     pub error_429_every: AtomicU32,
+    /// Storage names every object by a plain-MD5 ETag that is not its bytes' MD5 (a
+    /// corrupted object, or bytes damaged on the way).
+    pub md5_etag_lies: AtomicBool,
     /// File listings leave out every file's `size`, as a partial API answer may.
     pub listing_omits_size: AtomicBool,
     /// Lifetime of presigned storage URLs.
@@ -82,6 +85,7 @@ impl Default for Faults {
             error_503_every: AtomicU32::new(0),
             error_429_every: AtomicU32::new(0),
             listing_omits_size: AtomicBool::new(false),
+            md5_etag_lies: AtomicBool::new(false),
             url_lifetime_ms: AtomicU64::new(3_600_000),
             token_lifetime_ms: AtomicU64::new(3_600_000),
             conn_bytes_per_sec: AtomicU64::new(0),

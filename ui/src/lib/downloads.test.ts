@@ -7,13 +7,15 @@ function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSumma
   return {
     id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2,
-    files_complete: 0, virus_files: [], created_at: 1, completed_at: null, ...over,
+    files_complete: 0, virus_files: [], created_at: 1, completed_at: null,
+    files_verified: 0, hash_algorithm: null, manifest: null, ...over,
   };
 }
 
 function file(index: number, size = 500): FileInfo {
   return { index, file_id: `f${index}`, kind: 'file', package_path: `dir/f${index}`, path: `dir/f${index}`, size,
-    bytes_done: 0, state: 'pending', error: null, virus_detected: false };
+    bytes_done: 0, state: 'pending', error: null, virus_detected: false,
+    hash: null, verified: false };
 }
 
 describe('DownloadsStore', () => {

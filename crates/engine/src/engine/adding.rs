@@ -182,6 +182,7 @@ impl Engine {
                     part: None,
                     etag: None,
                     written: None,
+                    hash: None,
                 }
             })
             .collect();
@@ -218,6 +219,7 @@ impl Engine {
             access_token,
             origin,
             dst_dev,
+            manifest: None,
         };
         let db = self.shared.store.path().to_owned();
         self.shared

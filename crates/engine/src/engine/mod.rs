@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     /// Held while the scheduler counts and starts runs, so concurrent calls never
     /// start more than the limit.
     scheduling: Mutex<()>,
+    /// Held while a package's ASC MHL generation is written.
+    pub sealing: Mutex<()>,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -135,6 +137,7 @@ impl Engine {
             adding: Mutex::new(HashMap::new()),
             planning: Mutex::new(()),
             scheduling: Mutex::new(()),
+            sealing: Mutex::new(()),
             events,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),

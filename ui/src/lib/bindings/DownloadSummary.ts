@@ -13,4 +13,17 @@ link: string, origin: Origin, dst_folder: string, state: DownloadState, error: s
 /**
  * Names (package paths) of files withheld because MASV flagged them as infected.
  */
-virus_files: Array<string>, created_at: number, completed_at: number | null, };
+virus_files: Array<string>, created_at: number, completed_at: number | null, 
+/**
+ * Files whose hash was computed from their bytes on disk (and, where storage gave
+ * an MD5, matched it).
+ */
+files_verified: number, 
+/**
+ * The hash format used, once a file has been hashed.
+ */
+hash_algorithm: string | null, 
+/**
+ * The ASC MHL manifest written when the package completed.
+ */
+manifest: string | null, };

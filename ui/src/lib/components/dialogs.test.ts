@@ -46,7 +46,7 @@ describe('FileList', () => {
   it('renders only the rows in view of a 10,000-file package', () => {
     const files: FileInfo[] = Array.from({ length: 10_000 }, (_, i) => ({
       index: i, file_id: `f${i}`, kind: 'file', package_path: `batch/file-${i}.dat`, path: `batch/file-${i}.dat`,
-      size: 100, bytes_done: i % 2 ? 100 : 0, state: i % 2 ? 'complete' : 'pending', error: null, virus_detected: i === 3,
+      size: 100, bytes_done: i % 2 ? 100 : 0, state: i % 2 ? 'complete' : 'pending', error: null, virus_detected: i === 3, hash: null, verified: false,
     }));
     render(FileList, { files });
     const rows = screen.getAllByRole('listitem');

@@ -1,0 +1,102 @@
+//! A completed package is handed over with its proof: an ASC MHL generation in the
+//! destination's `ascmhl/` history naming every file received and its hash.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use inbound_mhl::{Action, Digest, FileHash, Generation, Process, record_generation};
+
+use crate::download::{Download, FileSlot, lock};
+use crate::engine::Shared;
+use crate::model::FileState;
+use crate::paths::PART_SUFFIX;
+
+/// Writes the package's manifest (unless turned off) and remembers where it is.
+pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<PathBuf>, String> {
+    if !shared.config.write_manifest {
+        return Ok(None);
+    }
+    let files: Vec<FileHash> = dl
+        .files
+        .iter()
+        .filter(|f| f.state() == FileState::Complete)
+        .filter_map(|f| entry(dl, f))
+        .collect();
+    let generation = Generation {
+        tool: "Inbound".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        comment: Some(comment(dl)),
+        process: Process::Transfer,
+        ignore: vec![format!("*{PART_SUFFIX}")],
+        created: Utc::now(),
+    };
+    // Packages sharing a folder share its history: one writer at a time.
+    let _one_writer = lock(&shared.sealing);
+    let manifest = record_generation(&dl.dst, shared.config.hash_algorithm, files, generation)
+        .map_err(|e| {
+            format!("the package arrived, but its ASC MHL manifest could not be written: {e}")
+        })?;
+    shared
+        .store
+        .set_manifest(&dl.id, &manifest)
+        .map_err(|e| format!("could not save progress: {e}"))?;
+    dl.status().manifest = Some(manifest.clone());
+    tracing::info!(id = %dl.id, manifest = %manifest.display(), "ASC MHL manifest written");
+    Ok(Some(manifest))
+}
+
+fn entry(dl: &Download, f: &FileSlot) -> Option<FileHash> {
+    let digest = lock(&f.hash).clone()?;
+    let path = f.final_path(&dl.dst);
+    let meta = std::fs::metadata(&path).ok()?;
+    Some(FileHash {
+        path: slash_path(&f.meta.rel_path),
+        size: meta.len(),
+        modified: meta.modified().ok().map(DateTime::<Utc>::from),
+        digest: Digest {
+            algorithm: digest.algorithm,
+            value: digest.value,
+        },
+        action: Action::Original,
+        hashed_at: Utc::now(),
+    })
+}
+
+/// A relative path as ASC MHL writes it: `/` between components on every platform.
+fn slash_path(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Where the package came from, and the files that are listed in it but not on disk
+/// (so that verifying the folder stays clean and nothing is silently missing).
+fn comment(dl: &Download) -> String {
+    let mut text = format!("MASV package {} \"{}\"", dl.package_id, dl.name);
+    if !dl.sender_email.is_empty() {
+        text.push_str(&format!(" from {}", dl.sender_email));
+    }
+    let names = |state: FileState| {
+        dl.files
+            .iter()
+            .filter(|f| f.state() == state)
+            .map(|f| f.meta.package_path.as_str())
+            .collect::<Vec<_>>()
+    };
+    let withheld = names(FileState::VirusWithheld);
+    if !withheld.is_empty() {
+        text.push_str(&format!(
+            "; withheld by MASV's virus scan, not downloaded: {}",
+            withheld.join(", ")
+        ));
+    }
+    let skipped = names(FileState::Skipped);
+    if !skipped.is_empty() {
+        text.push_str(&format!(
+            "; whole-package archives not downloaded (the files were): {}",
+            skipped.join(", ")
+        ));
+    }
+    text
+}
