@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::hashing::FileDigest;
+use inbound_mhl::Digest;
+
 use crate::identity::{FileId, Written};
 use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileHash, FileInfo, FileState};
 use crate::paths::part_path;
@@ -31,7 +32,7 @@ pub(crate) struct FileSlot {
     /// The completed file as written, to recognise it later.
     pub written: Mutex<Option<Written>>,
     /// The completed file's hash.
-    pub hash: Mutex<Option<FileDigest>>,
+    pub hash: Mutex<Option<Digest>>,
     /// Bumped when the file starts again from scratch (see [`crate::partfile::PartFile`]).
     pub epoch: AtomicU64,
 }

@@ -173,6 +173,21 @@ pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<(
     }
 }
 
+/// Reads at `offset` without moving the file's cursor (so concurrent readers and
+/// writers of one handle do not disturb each other).
+pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    loop {
+        #[cfg(unix)]
+        let r = std::os::unix::fs::FileExt::read_at(file, buf, offset);
+        #[cfg(windows)]
+        let r = std::os::windows::fs::FileExt::seek_read(file, buf, offset);
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Moves a finished part file to its final name without replacing anything that
 /// appeared there meanwhile, with its modification time set first, and makes the new
 /// name durable. Idempotent: after a crash between linking the final name and removing

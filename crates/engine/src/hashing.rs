@@ -8,21 +8,16 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Mutex;
 
-use inbound_mhl::{HashAlgorithm, Hasher};
+use inbound_mhl::{Digest, HashAlgorithm, Hasher};
+
+use crate::fsutil::read_at;
 
 /// Read-back size: big enough for few syscalls, small enough to stay in cache.
 const READ_CHUNK: usize = 1 << 20;
 
-/// A finished file's hash, and its MD5 when storage's ETag gave one to compare with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FileDigest {
-    pub algorithm: HashAlgorithm,
-    pub value: String,
-}
-
 /// What a finished hash says about the file.
 pub(crate) enum Sealed {
-    Good(FileDigest),
+    Good(Digest),
     /// The bytes' MD5 is not the ETag storage gave for them.
     Md5Mismatch {
         etag: String,
@@ -84,7 +79,7 @@ impl PrefixHash {
     }
 
     pub fn finish(self) -> Sealed {
-        let digest = FileDigest {
+        let digest = Digest {
             algorithm: self.algorithm,
             value: self.main.finish(),
         };
@@ -161,33 +156,16 @@ impl SharedHash {
     }
 }
 
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    loop {
-        #[cfg(unix)]
-        let r = std::os::unix::fs::FileExt::read_at(file, buf, offset);
-        #[cfg(windows)]
-        let r = std::os::windows::fs::FileExt::seek_read(file, buf, offset);
-        match r {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
 
     #[test]
     fn a_prefix_hashed_in_pieces_equals_the_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7) as u8).collect();
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(&data)
-            .unwrap();
+        std::fs::write(&path, &data).unwrap();
         let file = File::open(&path).unwrap();
         let md5 = HashAlgorithm::Md5.hash_data(&data);
         let mut h = PrefixHash::new(HashAlgorithm::Xxh128, Some(&format!("\"{md5}\"")));

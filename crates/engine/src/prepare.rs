@@ -6,12 +6,14 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use inbound_mhl::Digest;
+
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
 use crate::fsutil::{
     available_space, create_dirs_inside, create_part_file, describe_io_error, finish_part,
 };
-use crate::hashing::{FileDigest, Sealed, hash_whole};
+use crate::hashing::{Sealed, hash_whole};
 use crate::identity::{FileId, Written};
 use crate::model::{Event, FileState};
 use crate::ranges::RangeSet;
@@ -259,7 +261,7 @@ fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), Stri
     if !finished_before(dl, f) && lock(&f.part).is_none() {
         create_part(shared, dl, f)?;
     }
-    let digest = FileDigest {
+    let digest = Digest {
         algorithm: shared.config.hash_algorithm,
         value: shared.config.hash_algorithm.hash_data(&[]),
     };
@@ -273,7 +275,7 @@ fn digest_from_disk(
     shared: &Shared,
     dl: &Download,
     f: &FileSlot,
-) -> Result<Option<FileDigest>, String> {
+) -> Result<Option<Digest>, String> {
     let path = if finished_before(dl, f) {
         f.final_path(&dl.dst)
     } else {
@@ -292,7 +294,7 @@ pub(crate) fn finish_file(
     shared: &Shared,
     dl: &Download,
     f: &FileSlot,
-    digest: FileDigest,
+    digest: Digest,
 ) -> Result<(), String> {
     let final_path = f.final_path(&dl.dst);
     if !finished_before(dl, f) {

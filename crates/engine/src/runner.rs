@@ -282,7 +282,13 @@ impl RunCtx {
             .set_ranges(&self.dl.id, f.meta.idx, ranges.ranges())
             .map_err(|e| format!("could not save progress: {e}"))?;
         let whole = ranges.covered() == f.meta.size;
-        let prefix = ranges.ranges().first().filter(|r| r.0 == 0).map(|r| r.1);
+        // The written-from-0 prefix, when this range joined it (a range elsewhere in
+        // the file leaves it as it was: nothing new to hash).
+        let prefix = ranges
+            .ranges()
+            .first()
+            .filter(|r| r.0 == 0 && start < r.1)
+            .map(|r| r.1);
         drop(ranges);
         if let Some(end) = prefix.filter(|_| !whole) {
             // Hash what is now written from the start, off this connection's path:

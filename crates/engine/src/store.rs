@@ -5,9 +5,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 
-use inbound_mhl::HashAlgorithm;
+use inbound_mhl::{Digest, HashAlgorithm};
 
-use crate::hashing::FileDigest;
 use crate::identity::{FileId, Written};
 use crate::model::{DownloadState, FileState};
 use crate::schema::{SCHEMA, clear_ranges, file_id_from_sql, migrate, path_from_sql, path_to_sql};
@@ -65,7 +64,7 @@ pub(crate) struct FileRow {
     /// The completed file as written.
     pub written: Option<Written>,
     /// The completed file's hash, from its bytes on disk.
-    pub hash: Option<FileDigest>,
+    pub hash: Option<Digest>,
 }
 
 pub(crate) struct Store {
@@ -250,7 +249,7 @@ impl Store {
                     r.get::<_, Option<String>>(18)?,
                 ) {
                     (Some(algo), Some(value)) => {
-                        HashAlgorithm::parse(&algo).map(|algorithm| FileDigest { algorithm, value })
+                        HashAlgorithm::parse(&algo).map(|algorithm| Digest { algorithm, value })
                     }
                     _ => None,
                 },
@@ -363,7 +362,7 @@ impl Store {
     }
 
     /// Records what a completed file is on disk, to recognise it later, and its hash.
-    pub fn set_written(&self, id: &str, idx: usize, w: &Written, hash: &FileDigest) -> Result<()> {
+    pub fn set_written(&self, id: &str, idx: usize, w: &Written, hash: &Digest) -> Result<()> {
         self.conn().execute(
             "UPDATE files SET done_dev = ?3, done_ino = ?4, done_size = ?5, done_mtime_ns = ?6,
                 hash_algo = ?7, hash = ?8
