@@ -26,28 +26,54 @@ fn inbound(sim: &Sim, data: &Path) -> Command {
     c
 }
 
+/// One file (`big.bin`, package `pkg-big`) served at `rate` bytes per second per
+/// connection, and the data and destination folders of an `inbound get` of it.
+struct OneLargeFile {
+    sim: Sim,
+    data: tempfile::TempDir,
+    dest: tempfile::TempDir,
+}
+
+impl OneLargeFile {
+    async fn new(size: u64, rate: u64) -> Self {
+        let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
+        sim.faults().set_conn_rate(rate);
+        Self {
+            sim,
+            data: tempfile::tempdir().unwrap(),
+            dest: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `inbound get LINK --dest DEST` followed by `extra`.
+    fn get(&self, extra: &[&str]) -> Command {
+        let mut c = inbound(&self.sim, self.data.path());
+        c.args(["get", &self.sim.packages()[0].link(), "--dest"])
+            .arg(self.dest.path())
+            .args(extra);
+        c
+    }
+
+    fn assert_arrived_whole(&self) {
+        assert_eq!(
+            sha256_file(&self.dest.path().join("big.bin")),
+            self.sim.packages()[0].files[0].content.sha256_hex()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_five_times_then_completed_with_identical_bytes() {
     let size = 200 * MIB;
-    let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
     // 4 connections at 12 MiB/s each: the whole file takes about 4 s.
-    sim.faults().set_conn_rate(12 * MIB);
-    let data = tempfile::tempdir().unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let link = sim.packages()[0].link();
+    let file = OneLargeFile::new(size, 12 * MIB).await;
+    let (sim, dest) = (&file.sim, &file.dest);
     let connections = 4;
-    let args = [
-        "get",
-        &link,
-        "--dest",
-        dest.path().to_str().unwrap(),
-        "--connections",
-        "4",
-    ];
+    let args = ["--connections", "4"];
 
     let kills = 5;
     for round in 0..kills {
-        let mut child = inbound(&sim, data.path()).args(args).spawn().unwrap();
+        let mut child = file.get(&args).spawn().unwrap();
         tokio::time::sleep(Duration::from_millis(500 + 60 * round)).await;
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -60,7 +86,7 @@ async fn killed_five_times_then_completed_with_identical_bytes() {
     assert!(part.exists(), "progress is kept in the part file");
     assert!(!dest.path().join("big.bin").exists());
 
-    let out = inbound(&sim, data.path()).args(args).output().unwrap();
+    let out = file.get(&args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Downloaded"),
@@ -68,10 +94,7 @@ async fn killed_five_times_then_completed_with_identical_bytes() {
         text(&out)
     );
     assert!(!part.exists());
-    assert_eq!(
-        sha256_file(&dest.path().join("big.bin")),
-        sim.packages()[0].files[0].content.sha256_hex()
-    );
+    file.assert_arrived_whole();
     let served = sim.package_bytes_served("pkg-big");
     let bound = size + CHUNK * connections * kills;
     eprintln!("served {served} bytes for a {size}-byte file over {kills} kills (bound {bound})");
@@ -100,34 +123,21 @@ async fn a_kill_costs_about_a_second_of_transfer_per_connection() {
     // time, not only every 8 MiB, or a kill throws away everything since the request
     // started.
     let size = 32 * MIB;
-    let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
-    sim.faults().set_conn_rate(MIB);
-    let data = tempfile::tempdir().unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let link = sim.packages()[0].link();
+    let file = OneLargeFile::new(size, MIB).await;
+    let sim = &file.sim;
     let connections = 4;
-    let args = [
-        "get",
-        &link,
-        "--dest",
-        dest.path().to_str().unwrap(),
-        "--connections",
-        "4",
-    ];
-    let mut child = inbound(&sim, data.path()).args(args).spawn().unwrap();
+    let args = ["--connections", "4"];
+    let mut child = file.get(&args).spawn().unwrap();
     // About five seconds of transfer on each connection.
-    wait_served(&sim, "pkg-big", 20 * MIB).await;
+    wait_served(sim, "pkg-big", 20 * MIB).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = sim.package_bytes_served("pkg-big");
 
     sim.faults().set_conn_rate(0);
-    let out = inbound(&sim, data.path()).args(args).output().unwrap();
+    let out = file.get(&args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        sha256_file(&dest.path().join("big.bin")),
-        sim.packages()[0].files[0].content.sha256_hex()
-    );
+    file.assert_arrived_whole();
     let served = sim.package_bytes_served("pkg-big");
     // At most ~1.5 s at 1 MiB/s lost per connection.
     let bound = size + connections * 3 * MIB / 2;
@@ -290,17 +300,13 @@ fn the_demo_downloads_without_a_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     let size = 64 * MIB;
-    let sim = Sim::start(vec![catalog::large("big", size)]).await.unwrap();
-    sim.faults().set_conn_rate(4 * MIB);
-    let data = tempfile::tempdir().unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let link = sim.packages()[0].link();
-    let args = ["get", &link, "--dest", dest.path().to_str().unwrap()];
+    let file = OneLargeFile::new(size, 4 * MIB).await;
+    let sim = &file.sim;
 
-    let child = inbound(&sim, data.path()).args(args).spawn().unwrap();
+    let child = file.get(&[]).spawn().unwrap();
     // Well into the transfer: what is still in socket buffers at the stop (never
     // received, so not kept) is then a small part of what was served.
-    wait_served(&sim, "pkg-big", 24 * MIB).await;
+    wait_served(sim, "pkg-big", 24 * MIB).await;
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -317,12 +323,9 @@ async fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     assert!(served_before > 0 && served_before < size);
 
     sim.faults().set_conn_rate(0);
-    let out = inbound(&sim, data.path()).args(args).output().unwrap();
+    let out = file.get(&[]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        sha256_file(&dest.path().join("big.bin")),
-        sim.packages()[0].files[0].content.sha256_hex()
-    );
+    file.assert_arrived_whole();
     // A clean stop saves every byte received: almost nothing is fetched twice. What
     // the simulator counts as sent but still sat in loopback socket buffers at the stop
     // (autotuned, up to about 1 MiB a connection here) was never received.
