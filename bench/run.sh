@@ -14,5 +14,9 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+# The same inbound with hashing compiled out, to measure what hashing costs; then the
+# real one (built last, so target/release/inbound is what ships).
+cargo build --release -q -p inbound-cli --features bench-unhashed
+cp target/release/inbound target/release/inbound-unhashed
 cargo build --release -q -p inbound-cli
 exec python3 bench/bench.py "$@"

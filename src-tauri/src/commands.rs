@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use inbound_engine::{DownloadDetail, DownloadSummary, Secret};
+use inbound_engine::{
+    Destination, DownloadDetail, DownloadSummary, HashAlgorithm, Secret, VerifySummary,
+};
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -12,12 +14,20 @@ use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> PathBuf {
-    PathBuf::from(
+/// The folder chosen for this package (or the settings' one), with a package folder
+/// of its own inside unless the settings say otherwise.
+pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> Destination {
+    let settings = state.settings();
+    let folder = PathBuf::from(
         chosen
             .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(|| state.settings().destination),
-    )
+            .unwrap_or(settings.destination),
+    );
+    if settings.package_folders {
+        Destination::package_folder_in(folder)
+    } else {
+        Destination::straight(folder)
+    }
 }
 
 /// Adds a package by link. Fails with code `password_required` when the link needs a
@@ -31,7 +41,7 @@ pub async fn add_link(
 ) -> Result<String> {
     let dst = destination(&state, destination_folder);
     let password = password.filter(|p| !p.is_empty()).map(Secret::new);
-    Ok(state.engine.add(&url, &dst, password).await?)
+    Ok(state.engine.add(&url, dst, password).await?)
 }
 
 /// Adds a link that came from outside and was parked waiting for a password.
@@ -54,7 +64,7 @@ pub async fn add_parked_link(
     let dst = destination(&state, destination_folder);
     let id = state
         .engine
-        .add(&url, &dst, Some(Secret::new(password)))
+        .add(&url, dst, Some(Secret::new(password)))
         .await?;
     crate::lock(&state.waiting_for_password).remove(&token);
     Ok(id)
@@ -67,7 +77,7 @@ pub async fn start_demo(
 ) -> Result<String> {
     let link = state.demo.packages()[0].link();
     let dst = destination(&state, destination_folder);
-    Ok(state.engine.add(&link, &dst, None).await?)
+    Ok(state.engine.add(&link, dst, None).await?)
 }
 
 #[tauri::command]
@@ -156,6 +166,16 @@ pub fn apply_engine_settings(state: &AppState, s: &Settings) {
     state
         .engine
         .set_connections_per_download(s.connections_per_download as usize);
+    if let Some(algorithm) = HashAlgorithm::parse(&s.hash_algorithm) {
+        state.engine.set_hash_algorithm(algorithm);
+    }
+}
+
+/// Hashes a completed package's files again against its ASC MHL history, and records
+/// the verification there.
+#[tauri::command]
+pub async fn verify_again(state: State<'_, AppState>, id: String) -> Result<VerifySummary> {
+    Ok(state.engine.verify_again(&id).await?)
 }
 
 /// The UI listens now: hand it the links that arrived before.

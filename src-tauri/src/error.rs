@@ -34,6 +34,7 @@ impl From<EngineError> for CommandError {
                 "invalid_destination"
             }
             EngineError::UnknownDownload(_) => "unknown_download",
+            EngineError::NotVerifiable(_) => "not_verifiable",
             _ => "internal",
         };
         Self::new(code, e.to_string())

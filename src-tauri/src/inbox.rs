@@ -119,8 +119,10 @@ fn team_api(state: &AppState, creds: &Credentials) -> Result<TeamApi> {
 fn start(app: &AppHandle, creds: &Credentials) -> Result<()> {
     let state = app.state::<AppState>();
     let api = team_api(&state, creds)?;
+    let settings = state.settings();
     let config = WatcherConfig {
-        interval: Duration::from_secs(u64::from(state.settings().inbox_poll_secs)),
+        interval: Duration::from_secs(u64::from(settings.inbox_poll_secs)),
+        package_folders: settings.package_folders,
         ..WatcherConfig::default()
     };
     let watcher = Watcher::open(api.clone(), state.engine.clone(), &state.data_dir, config)
@@ -275,7 +277,7 @@ pub async fn inbox_download(
     };
     let download = to_download(&package, origin).map_err(|e| inbox_error(e, "not_downloadable"))?;
     let dst = crate::commands::destination(&state, destination_folder);
-    Ok(state.engine.add_team_package(download, &dst).await?)
+    Ok(state.engine.add_team_package(download, dst).await?)
 }
 
 /// Where a watched portal's packages go by default: one folder named after the portal

@@ -48,8 +48,8 @@ pub fn handle(app: &AppHandle, raw: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let dst = std::path::PathBuf::from(state.settings().destination);
-        let added = state.engine.add(&url, &dst, None).await;
+        let dst = crate::commands::destination(&state, None);
+        let added = state.engine.add(&url, dst, None).await;
         crate::lock(&state.links_in_flight).remove(&url);
         let outcome = match added {
             Ok(id) => IncomingLink::Added { id },

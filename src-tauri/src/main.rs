@@ -92,6 +92,7 @@ fn main() {
             commands::retry,
             commands::delete_download,
             commands::open_folder,
+            commands::verify_again,
             commands::get_settings,
             commands::set_settings,
             commands::ui_ready,

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use inbound_engine::HashAlgorithm;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -22,6 +23,12 @@ pub struct Settings {
     pub agent_api: bool,
     /// Seconds between two looks at the watched portals.
     pub inbox_poll_secs: u32,
+    /// Each package into a new folder of its own, named after it, inside the
+    /// destination (off: the files go straight into the destination).
+    pub package_folders: bool,
+    /// Hash format of the files' proof (ASC MHL): `xxh128`, `xxh64`, `md5`, `sha1`
+    /// or `c4`.
+    pub hash_algorithm: String,
 }
 
 impl Default for Settings {
@@ -37,6 +44,8 @@ impl Default for Settings {
             notifications: true,
             agent_api: false,
             inbox_poll_secs: 60,
+            package_folders: true,
+            hash_algorithm: HashAlgorithm::Xxh128.name().into(),
         }
     }
 }
@@ -68,6 +77,10 @@ impl Settings {
         self.bandwidth_limit = self.bandwidth_limit.filter(|&b| b > 0);
         // More often than every 15 s would be impolite to a shared API.
         self.inbox_poll_secs = self.inbox_poll_secs.clamp(15, 3600);
+        self.hash_algorithm = HashAlgorithm::parse(&self.hash_algorithm)
+            .unwrap_or(HashAlgorithm::Xxh128)
+            .name()
+            .into();
         if self.destination.trim().is_empty() {
             self.destination = Self::default().destination;
         }
@@ -89,10 +102,12 @@ mod tests {
             bandwidth_limit: Some(0),
             destination: " ".into(),
             inbox_poll_secs: 1,
+            hash_algorithm: "sha256".into(),
             ..Settings::default()
         }
         .sanitized();
         assert_eq!(s.inbox_poll_secs, 15);
+        assert_eq!(s.hash_algorithm, "xxh128", "an unknown format falls back");
         assert_eq!(s.connections_per_download, 64);
         assert_eq!(s.bandwidth_limit, None);
         assert!(!s.destination.trim().is_empty());

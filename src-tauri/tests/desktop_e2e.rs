@@ -393,11 +393,44 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     // Resume: it completes, and the desktop is told.
     click_action(&c, &pkg.name, "Resume").await;
     wait_state(&c, &pkg.name, "complete", Duration::from_secs(60)).await;
+    // Proven: the card says so, the package's own folder carries an ASC MHL history
+    // the ASC's tool accepts, and "Verify again" hashes the files once more.
+    c.wait_for(
+        &format!(
+            "{}//*[contains(normalize-space(), '3 files · xxh128 · ASC MHL manifest')]",
+            card(&pkg.name)
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the card shows the package as verified");
     screenshot(&display, "4-complete").await;
+    let own = dest.join(&pkg.name);
     for f in &pkg.files {
-        let path = dest.join(f.path.as_deref().unwrap_or("")).join(&f.name);
+        let path = own.join(f.path.as_deref().unwrap_or("")).join(&f.name);
         assert_eq!(sha256(&path), f.content.sha256_hex(), "{}", f.name);
     }
+    let ascmhl = Command::new("ascmhl-debug")
+        .arg("verify")
+        .arg(&own)
+        .output()
+        .expect("ascmhl-debug is installed (.ci/run does)");
+    assert!(
+        ascmhl.status.success(),
+        "ascmhl-debug verify: {}{}",
+        String::from_utf8_lossy(&ascmhl.stdout),
+        String::from_utf8_lossy(&ascmhl.stderr)
+    );
+    click_action(&c, &pkg.name, "Verify again").await;
+    c.wait_for(
+        &format!(
+            "{}//*[normalize-space()='Verified again: all 3 files match.']",
+            card(&pkg.name)
+        ),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("verifying again finds every file as it was");
     let served = sim.package_bytes_served(&pkg.package_id);
     assert!(
         served <= pkg.size() + 4 * 8 * MIB,
@@ -439,7 +472,7 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         .unwrap();
     assert_eq!(cards.len(), 2, "the second package was added once");
     assert_eq!(
-        sha256(&dest.join("grade.cube")),
+        sha256(&dest.join(&other.name).join("grade.cube")),
         other.files[0].content.sha256_hex()
     );
     wait_for_notification(&bus.log, &other.name).await;

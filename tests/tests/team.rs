@@ -175,12 +175,13 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
     let api = api(&sim, catalog::DEMO_API_KEY);
     let h = Harness::on_sim(sim, |_| {}).await;
     // Slow enough that the first package is still arriving when the uploaded one
-    // starts: both use the same file names in the portal's one folder.
+    // starts: both use the same file names, each in its own folder in the portal's.
     h.sim.faults().set_conn_rate(256 * 1024);
     let config = WatcherConfig {
         interval: Duration::from_millis(300),
         max_backoff: Duration::from_secs(2),
         pubnub,
+        package_folders: true,
     };
     let folder = h.dest();
     let watcher =
@@ -246,9 +247,18 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert!(progress.iter().any(|f| *f < 1.0), "{progress:?}");
     assert_eq!(h.sim.team_package_state("tupload"), Some("finalized"));
+    let mut package_folders = BTreeSet::new();
     for (package, id) in &downloading {
         let link_id = package.trim_start_matches("pkg-");
-        let (d, _) = assert_completes(&h, id, link_id, &folder, Duration::from_secs(30)).await;
+        let own = h.engine.get(id).unwrap().summary.dst_folder;
+        assert_eq!(own.parent(), Some(folder.as_path()), "{own:?}");
+        assert!(
+            package_folders.insert(own.clone()),
+            "two packages share {own:?}"
+        );
+        let (d, _) = assert_completes(&h, id, link_id, &own, Duration::from_secs(30)).await;
+        let (ok, out) = inbound_e2e::ascmhl_verify(&own);
+        assert!(ok, "ascmhl-debug verify {own:?}:\n{out}");
         assert!(
             matches!(d.summary.origin, Origin::Portal { ref portal_id, .. } if portal_id == "portal-edit")
         );

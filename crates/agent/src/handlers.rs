@@ -5,7 +5,7 @@ use std::path::Path;
 use axum::Json;
 use axum::extract::{Path as UrlPath, RawQuery, State};
 use bytes::Bytes;
-use inbound_engine::{Engine, Secret};
+use inbound_engine::{Destination, Engine, Secret};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{AgentState, Deleted, Download, DownloadWithFiles, StartDownload};
@@ -48,6 +48,11 @@ pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Dow
         ));
     }
     let password = req.password.filter(|p| !p.is_empty()).map(Secret::new);
+    let dst = if req.create_package_folder {
+        Destination::package_folder_in(dst)
+    } else {
+        Destination::straight(dst)
+    };
     let id = engine.add(&req.url, dst, password).await?;
     Ok(Json(engine.get(&id)?.summary.into()))
 }

@@ -3,7 +3,8 @@ use utoipa::OpenApi;
 use crate::error::ErrorBody;
 use crate::handlers;
 use crate::views::{
-    AgentState, Deleted, Download, DownloadFile, DownloadWithFiles, FileStateView, StartDownload,
+    AgentState, Deleted, Download, DownloadFile, DownloadWithFiles, FileStateView, HashView,
+    StartDownload,
 };
 
 #[derive(OpenApi)]
@@ -22,7 +23,7 @@ use crate::views::{
         handlers::delete_one,
         handlers::delete_many,
     ),
-    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, AgentState, FileStateView, Deleted, ErrorBody)),
+    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody)),
     tags((name = "downloads", description = "Download MASV packages"))
 )]
 struct ApiDoc;

@@ -14,6 +14,11 @@ pub struct StartDownload {
     /// Only for password-protected links.
     #[serde(default)]
     pub password: Option<String>,
+    /// Put the package into a new folder of its own inside `dst_folder`, named after
+    /// the package (as the MASV Agent v2 option of that name). Without it the files go
+    /// straight into `dst_folder`, as the MASV Agent does.
+    #[serde(default)]
+    pub create_package_folder: bool,
 }
 
 /// A download's state, as the MASV Agent names them (a download waiting for a free slot
@@ -70,6 +75,12 @@ pub struct Download {
     pub files_complete: u64,
     /// Files MASV flagged as infected; never downloaded.
     pub virus_files: Vec<String>,
+    /// Files whose hash was computed from the bytes on disk.
+    pub files_verified: u64,
+    /// The hash format of the files' hashes, once one is hashed.
+    pub hash_algorithm: Option<String>,
+    /// The package's ASC MHL manifest, written when it completed.
+    pub manifest: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     pub completed_at: Option<String>,
@@ -100,6 +111,9 @@ impl From<DownloadSummary> for Download {
             file_count: s.file_count as u64,
             files_complete: s.files_complete as u64,
             virus_files: s.virus_files,
+            files_verified: s.files_verified as u64,
+            hash_algorithm: s.hash_algorithm,
+            manifest: s.manifest.map(|m| m.to_string_lossy().into_owned()),
             created_at: rfc3339(s.created_at),
             completed_at: s.completed_at.map(rfc3339),
         }
@@ -125,6 +139,20 @@ pub struct DownloadFile {
     pub state: FileStateView,
     pub virus_detected: bool,
     pub error: Option<String>,
+    /// The file's hash, computed from its bytes on disk as it arrived.
+    pub hash: Option<HashView>,
+    /// Complete, and its hash was computed from the bytes on disk (and matched
+    /// storage's MD5 where storage gave one).
+    pub verified: bool,
+}
+
+/// A hash as ASC MHL names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HashView {
+    /// `xxh128`, `xxh64`, `md5`, `sha1` or `c4`.
+    pub algorithm: String,
+    /// Lowercase hex (a C4 ID for `c4`).
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -164,6 +192,11 @@ impl From<FileInfo> for DownloadFile {
             state: f.state.into(),
             virus_detected: f.virus_detected,
             error: f.error,
+            hash: f.hash.map(|h| HashView {
+                algorithm: h.algorithm,
+                value: h.value,
+            }),
+            verified: f.verified,
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct AgentArgs {
     /// Parallel connections per download.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     connections: u16,
+    /// Hash format of the files' proof (ASC MHL): xxh128, xxh64, md5, sha1 or c4.
+    #[arg(long, default_value = "xxh128", value_parser = crate::rate::parse_hash)]
+    hash: inbound_engine::HashAlgorithm,
     /// Downloads transferring at once; the others wait.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
     max_active: u16,
@@ -60,6 +63,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let mut config = EngineConfig::new(&data_dir);
     config.connections_per_download = usize::from(args.connections);
     config.max_active_downloads = usize::from(args.max_active);
+    config.hash_algorithm = args.hash;
     let engine = Engine::open(config).await?;
     let served = inbound_agent::serve(engine.clone(), args.listen, access, shutdown_signal()).await;
     engine.shutdown().await;

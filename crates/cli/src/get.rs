@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use inbound_engine::{
-    DownloadState, Engine, EngineConfig, EngineError, Event, MasvError, Secret, human_bytes,
+    Destination, DownloadState, Engine, EngineConfig, EngineError, Event, HashAlgorithm, MasvError,
+    Secret, human_bytes,
 };
 use inbound_sim::Sim;
 use tokio::sync::broadcast::error::RecvError;
@@ -22,9 +23,13 @@ pub struct GetArgs {
     /// The MASV download link (https://get.massive.app/...?secret=...).
     #[arg(required_unless_present = "demo")]
     url: Option<String>,
-    /// Folder to download into [default: Downloads/MASV].
+    /// Folder to download into [default: Downloads/MASV]; the package gets a folder
+    /// of its own there.
     #[arg(long, short)]
     dest: Option<PathBuf>,
+    /// Put the package's files straight into the folder, without a package folder.
+    #[arg(long)]
+    no_package_folder: bool,
     /// Read the link's password from the first line of standard input.
     #[arg(long)]
     password_stdin: bool,
@@ -34,6 +39,9 @@ pub struct GetArgs {
     /// Bandwidth limit, e.g. 20M (bytes per second, binary units).
     #[arg(long, value_parser = crate::rate::parse_bytes)]
     limit: Option<u64>,
+    /// Hash format of the files' proof (ASC MHL): xxh128, xxh64, md5, sha1 or c4.
+    #[arg(long, default_value = "xxh128", value_parser = crate::rate::parse_hash)]
+    hash: HashAlgorithm,
     /// Download Inbound's demo package from a built-in simulator (no MASV link needed).
     #[arg(long, conflicts_with = "url")]
     demo: bool,
@@ -58,6 +66,15 @@ pub(crate) fn destination(dest: Option<&std::path::Path>) -> anyhow::Result<Path
     }
 }
 
+/// Where a package goes: a folder of its own inside `folder`, unless asked not to.
+pub(crate) fn placement(folder: PathBuf, no_package_folder: bool) -> Destination {
+    if no_package_folder {
+        Destination::straight(folder)
+    } else {
+        Destination::package_folder_in(folder)
+    }
+}
+
 /// The one line a failed command prints.
 pub fn fail_line(msg: &str) {
     // Messages can carry names from a package: never let them drive the terminal.
@@ -71,7 +88,7 @@ pub fn fail_line(msg: &str) {
 async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let data_dir = crate::data_dir()?;
     let _log_guard = crate::logging::init(Some(&data_dir));
-    let dest = destination(args.dest.as_deref())?;
+    let dest = placement(destination(args.dest.as_deref())?, args.no_package_folder);
     let password = if args.password_stdin {
         Some(read_password()?)
     } else {
@@ -81,6 +98,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     config.auto_resume = false;
     config.connections_per_download = usize::from(args.connections);
     config.bandwidth_limit = args.limit;
+    config.hash_algorithm = args.hash;
     let (_sim, url) = if args.demo {
         let sim = Sim::start(vec![inbound_sim::catalog::demo()])
             .await
@@ -94,14 +112,14 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine::open(config).await?;
     let events = engine.subscribe();
-    let id = match engine.add(&url, &dest, password).await {
+    let id = match engine.add(&url, dest, password).await {
         Ok(id) => id,
         Err(e) => {
             engine.shutdown().await;
             return Err(explain_add_error(e, args.password_stdin));
         }
     };
-    follow(&engine, &id, &dest, events).await
+    follow(&engine, &id, events).await
 }
 
 /// Shows the download's progress until it completes or fails, then reports; Ctrl-C
@@ -109,7 +127,6 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
 pub(crate) async fn follow(
     engine: &Engine,
     id: &str,
-    dest: &std::path::Path,
     mut events: tokio::sync::broadcast::Receiver<Event>,
 ) -> anyhow::Result<ExitCode> {
     let id = id.to_owned();
@@ -145,13 +162,10 @@ pub(crate) async fn follow(
     view.finish();
     let summary = engine.get(&id)?.summary;
     engine.shutdown().await;
-    report(&summary, dest)
+    report(&summary)
 }
 
-fn report(
-    summary: &inbound_engine::DownloadSummary,
-    dest: &std::path::Path,
-) -> anyhow::Result<ExitCode> {
+fn report(summary: &inbound_engine::DownloadSummary) -> anyhow::Result<ExitCode> {
     if summary.state == DownloadState::Error {
         anyhow::bail!(
             "{}",
@@ -168,8 +182,9 @@ fn report(
         inbound_engine::terminal_safe(&summary.name),
         summary.files_complete,
         human_bytes(summary.total_bytes),
-        dest.display()
+        summary.dst_folder.display()
     )?;
+    writeln!(out, "{}", verified_line(summary))?;
     if !summary.virus_files.is_empty() {
         let mut err = std::io::stderr().lock();
         writeln!(
@@ -182,6 +197,24 @@ fn report(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `12 files verified (xxh128), manifest in /dest/Package/ascmhl`.
+fn verified_line(summary: &inbound_engine::DownloadSummary) -> String {
+    let algorithm = summary.hash_algorithm.as_deref().unwrap_or("no hash");
+    let mut line = format!(
+        "{} file{} verified ({algorithm})",
+        summary.files_verified,
+        if summary.files_verified == 1 { "" } else { "s" }
+    );
+    if let Some(history) = summary
+        .manifest
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    {
+        line.push_str(&format!(", manifest in {}", history.display()));
+    }
+    line
 }
 
 fn read_password() -> anyhow::Result<Secret> {

@@ -7,6 +7,7 @@ mod progress;
 mod rate;
 mod sim;
 mod team;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// The team's and portals' packages; download them without a link.
     Team(team::TeamArgs),
+    /// Hash a package folder again and compare every file with its ASC MHL history.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent::run(args).await,
             Command::Sim(args) => sim::run(args).await,
             Command::Team(args) => team::run(args).await,
+            Command::Verify(args) => verify::run(args),
         }
     })
 }

@@ -54,6 +54,9 @@ enum TeamCommand {
         /// Folder to download into [default: Downloads/MASV].
         #[arg(long, short)]
         dest: Option<PathBuf>,
+        /// Put the package's files straight into the folder, without a package folder.
+        #[arg(long)]
+        no_package_folder: bool,
         /// Parallel connections for this package.
         #[arg(long, short = 'c', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         connections: u16,
@@ -122,6 +125,7 @@ async fn team(args: TeamArgs) -> anyhow::Result<ExitCode> {
         TeamCommand::Download {
             package_id,
             dest,
+            no_package_folder,
             connections,
         } => {
             drop(out);
@@ -133,20 +137,21 @@ async fn team(args: TeamArgs) -> anyhow::Result<ExitCode> {
                     team_id: api.team_id().to_owned(),
                 },
             )?;
-            let dest = crate::get::destination(dest.as_deref())?;
+            let dest =
+                crate::get::placement(crate::get::destination(dest.as_deref())?, no_package_folder);
             let mut config = EngineConfig::new(&data_dir);
             config.auto_resume = false;
             config.connections_per_download = usize::from(connections);
             let engine = Engine::open(config).await?;
             let events = engine.subscribe();
-            let id = match engine.add_team_package(download, &dest).await {
+            let id = match engine.add_team_package(download, dest).await {
                 Ok(id) => id,
                 Err(e) => {
                     engine.shutdown().await;
                     return Err(e.into());
                 }
             };
-            return crate::get::follow(&engine, &id, &dest, events).await;
+            return crate::get::follow(&engine, &id, events).await;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -82,13 +82,16 @@ impl Agent {
     }
 
     fn start_download(&self, link: &str, dst: &Path, password: Option<&str>) -> String {
-        let body = match password {
-            Some(p) => format!(
-                r#"{{"url":"{link}","dst_folder":"{}","password":"{p}"}}"#,
-                dst.display()
-            ),
-            None => format!(r#"{{"url":"{link}","dst_folder":"{}"}}"#, dst.display()),
-        };
+        let mut body = serde_json::json!({"url": link, "dst_folder": dst});
+        if let Some(p) = password {
+            body["password"] = p.into();
+        }
+        self.post_download(&body)
+    }
+
+    /// `POST /downloads` with this body; returns the download id.
+    fn post_download(&self, body: &Value) -> String {
+        let body = body.to_string();
         let (code, v) = self.curl(&[
             "-X",
             "POST",
@@ -485,7 +488,13 @@ async fn a_restarted_agent_brings_the_download_back_and_finishes_it() {
     let data = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
     let mut agent = Agent::start(&sim, data.path(), &[]);
-    let id = agent.start_download(&sim.packages()[0].link(), root.path(), None);
+    let id = agent.post_download(&serde_json::json!({
+        "url": sim.packages()[0].link(),
+        "dst_folder": root.path(),
+        "create_package_folder": true,
+    }));
+    let own = root.path().join("Large file");
+    assert_eq!(agent.download(&id)["dst_folder"], own.to_str().unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
     while sim.package_bytes_served("pkg-big") < 4 * MIB {
         assert!(Instant::now() < deadline, "the download did not start");
@@ -496,15 +505,39 @@ async fn a_restarted_agent_brings_the_download_back_and_finishes_it() {
         sim.package_bytes_served("pkg-big") < size,
         "the kill came before the end"
     );
-    assert!(root.path().join("big.bin.inbound-part").exists());
-    assert!(!root.path().join("big.bin").exists(), "killed mid-transfer");
+    assert!(own.join("big.bin.inbound-part").exists());
+    assert!(!own.join("big.bin").exists(), "killed mid-transfer");
 
     sim.faults().set_conn_rate(0);
     let agent = Agent::start(&sim, data.path(), &[]);
     let v = agent.download(&id);
     assert_eq!(v["download_id"], id.as_str());
     let done = agent.wait_state(&id, "complete", Duration::from_secs(60));
-    assert_same_bytes(&sim.packages()[0], &done, root.path());
+    assert_same_bytes(&sim.packages()[0], &done, &own);
+    let file = &done["files"][0];
+    assert_eq!(file["verified"], true, "{done}");
+    assert_eq!(file["hash"]["algorithm"], "xxh128", "{done}");
+    assert_eq!(
+        file["hash"]["value"],
+        inbound_mhl::hash_file(&own.join("big.bin"), inbound_mhl::HashAlgorithm::Xxh128).unwrap(),
+        "the hash is of the bytes on disk"
+    );
+    assert_eq!(
+        (
+            done["files_verified"].as_u64(),
+            done["hash_algorithm"].as_str()
+        ),
+        (Some(1), Some("xxh128"))
+    );
+    assert!(
+        done["manifest"]
+            .as_str()
+            .unwrap()
+            .starts_with(own.join("ascmhl").to_str().unwrap()),
+        "{done}"
+    );
+    let (ok, report) = inbound_e2e::ascmhl_verify(&own);
+    assert!(ok, "killed, restarted, verified:\n{report}");
     let served = sim.package_bytes_served("pkg-big");
     // Progress is saved about every second: a kill costs ~a second per connection.
     assert!(served <= size + 8 * 3 * MIB, "served {served}");

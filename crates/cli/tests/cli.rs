@@ -9,22 +9,14 @@ use std::time::Duration;
 
 use inbound_sim::{Sim, catalog};
 mod common;
-use common::{sha256_file, text};
+use common::{inbound, sha256_file, text};
+use inbound_e2e::ascmhl_verify;
 
 const MIB: u64 = 1024 * 1024;
 /// The engine's default ranged-request size.
 const CHUNK: u64 = 8 * MIB;
-
-fn inbound(sim: &Sim, data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_inbound"));
-    c.env("MASV_API_URL", sim.api_url())
-        .env("INBOUND_DATA_DIR", data)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
+/// The demo package's folder, named after it.
+const DEMO_FOLDER: &str = "Inbound demo: Coastline rushes";
 
 /// One file (`big.bin`, package `pkg-big`) served at `rate` bytes per second per
 /// connection, and the data and destination folders of an `inbound get` of it.
@@ -54,9 +46,14 @@ impl OneLargeFile {
         c
     }
 
+    /// The package's own folder in the destination.
+    fn package_dir(&self) -> std::path::PathBuf {
+        self.dest.path().join("Large file")
+    }
+
     fn assert_arrived_whole(&self) {
         assert_eq!(
-            sha256_file(&self.dest.path().join("big.bin")),
+            sha256_file(&self.package_dir().join("big.bin")),
             self.sim.packages()[0].files[0].content.sha256_hex()
         );
     }
@@ -82,19 +79,36 @@ async fn killed_five_times_then_completed_with_identical_bytes() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
-    let part = dest.path().join("big.bin.inbound-part");
+    let part = file.package_dir().join("big.bin.inbound-part");
     assert!(part.exists(), "progress is kept in the part file");
-    assert!(!dest.path().join("big.bin").exists());
+    assert!(!file.package_dir().join("big.bin").exists());
 
     let out = file.get(&args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Downloaded"), "{}", text(&out));
+    let history = file.package_dir().join("ascmhl");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Downloaded"),
+        stdout.contains(&format!(
+            "1 file verified (xxh128), manifest in {}",
+            history.display()
+        )),
         "{}",
         text(&out)
     );
     assert!(!part.exists());
     file.assert_arrived_whole();
+    assert_eq!(
+        std::fs::read_dir(dest.path()).unwrap().count(),
+        1,
+        "six runs of the same command, one package folder"
+    );
+    let (ok, report) = ascmhl_verify(&file.package_dir());
+    assert!(
+        ok,
+        "after five kills the proof verifies:
+{report}"
+    );
     let served = sim.package_bytes_served("pkg-big");
     let bound = size + CHUNK * connections * kills;
     eprintln!("served {served} bytes for a {size}-byte file over {kills} kills (bound {bound})");
@@ -226,7 +240,12 @@ async fn password_prompts_and_bad_links_end_with_one_clear_line() {
         "virus warning: {err}"
     );
     assert!(!err.contains("letmein") && !err.contains("secret"), "{err}");
-    assert!(Path::new(d).join("Coastline/Day 1/A001_C002.mov").exists());
+    assert!(
+        Path::new(d)
+            .join("Inbound demo (password protected)")
+            .join("Coastline/Day 1/A001_C002.mov")
+            .exists()
+    );
 
     let out = inbound(&sim, data.path())
         .args(["get", &sim.packages()[1].link(), "--dest", d])
@@ -292,7 +311,12 @@ fn the_demo_downloads_without_a_link() {
     let demo = catalog::demo();
     let f = demo.file("A001_C002.mov").unwrap();
     assert_eq!(
-        sha256_file(&dest.path().join("Coastline/Day 1/A001_C002.mov")),
+        sha256_file(
+            &dest
+                .path()
+                .join(DEMO_FOLDER)
+                .join("Coastline/Day 1/A001_C002.mov")
+        ),
         f.content.sha256_hex()
     );
 }

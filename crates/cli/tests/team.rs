@@ -119,7 +119,7 @@ async fn login_list_and_download_without_the_key_ever_showing() {
         .unwrap();
     for f in &package.files {
         assert_eq!(
-            sha256_file(&dest.path().join(&f.name)),
+            sha256_file(&dest.path().join(&package.name).join(&f.name)),
             f.content.sha256_hex(),
             "{}",
             f.name

@@ -134,6 +134,8 @@ pub(crate) struct Download {
     pub dst: PathBuf,
     /// The destination's device when the download was added.
     pub dst_dev: Option<u64>,
+    /// `dst` is the package's own folder, created for it when it was added.
+    pub package_folder: bool,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,
@@ -156,6 +158,7 @@ impl Download {
             source: Mutex::new(source),
             dst: row.dst_folder,
             dst_dev: row.dst_dev,
+            package_folder: row.package_folder,
             name: row.name,
             sender_email: row.sender_email,
             package_id: row.package_id,

@@ -39,6 +39,8 @@ pub enum EngineError {
     UnknownSize { name: String, reason: String },
     #[error("the download is removed, but some of its files could not be deleted: {0}")]
     RemoveFiles(String),
+    #[error("cannot verify the package: {0}")]
+    NotVerifiable(String),
 }
 
 impl EngineError {

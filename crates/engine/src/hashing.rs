@@ -55,6 +55,10 @@ impl PrefixHash {
 
     /// Reads `[hashed, end)` back from `file` and hashes it.
     pub fn advance(&mut self, file: &File, end: u64) -> std::io::Result<()> {
+        if cfg!(feature = "bench-unhashed") {
+            self.hashed = self.hashed.max(end);
+            return Ok(());
+        }
         let mut buf = vec![0u8; READ_CHUNK.min(end.saturating_sub(self.hashed) as usize)];
         while self.hashed < end {
             let want = ((end - self.hashed) as usize).min(buf.len());

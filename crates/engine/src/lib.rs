@@ -16,12 +16,14 @@ mod logging;
 mod model;
 mod partfile;
 mod paths;
+mod placement;
 mod prepare;
 mod probe;
 mod progress;
 mod ranges;
 mod removal;
 mod retry;
+mod reverify;
 mod runner;
 mod schema;
 mod seal;
@@ -42,6 +44,8 @@ pub use model::{
     FileInfo, FileProgress, FileState, Origin,
 };
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
+pub use placement::Destination;
+pub use reverify::{VerifySummary, verify_folder};
 pub use runner::human_bytes;
 pub use source::TeamDownload;
 

@@ -215,7 +215,7 @@ impl<'a> PathPlanner<'a> {
 }
 
 /// `name.ext` -> `name (n).ext` (files) or `name (n)` (folders).
-fn numbered(base: &str, n: u32, keep_extension: bool) -> String {
+pub(crate) fn numbered(base: &str, n: u32, keep_extension: bool) -> String {
     let (stem, ext) = match base.rfind('.') {
         Some(i) if keep_extension && i > 0 => (&base[..i], &base[i..]),
         _ => (base, ""),

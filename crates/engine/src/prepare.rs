@@ -262,8 +262,8 @@ fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), Stri
         create_part(shared, dl, f)?;
     }
     let digest = Digest {
-        algorithm: shared.config.hash_algorithm,
-        value: shared.config.hash_algorithm.hash_data(&[]),
+        algorithm: shared.hash_algorithm(),
+        value: shared.hash_algorithm().hash_data(&[]),
     };
     finish_file(shared, dl, f, digest)
 }
@@ -282,7 +282,7 @@ fn digest_from_disk(
         f.part_path(&dl.dst)
     };
     let etag = lock(&f.etag).clone();
-    match hash_whole(&path, shared.config.hash_algorithm, etag.as_deref()) {
+    match hash_whole(&path, shared.hash_algorithm(), etag.as_deref()) {
         Ok(Sealed::Good(digest)) => Ok(Some(digest)),
         Ok(Sealed::Md5Mismatch { .. }) => Ok(None),
         Err(e) => Err(describe_io_error("read back", &path, &e)),

@@ -41,7 +41,39 @@ pub(crate) fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>
     for dir in created_dirs {
         let _ = std::fs::remove_dir(dl.dst.join(dir));
     }
+    if dl.package_folder {
+        remove_own_history(dl);
+        // Created for this package when it was added; only removed when empty.
+        let _ = std::fs::remove_dir(&dl.dst);
+    }
     failures
+}
+
+/// The package folder's ASC MHL history, when it holds only the generation this
+/// download wrote: it names files that are gone now. A history someone added to (a
+/// later `ascmhl create`) is theirs too and stays.
+fn remove_own_history(dl: &Download) {
+    let Some(manifest) = dl.status().manifest.clone() else {
+        return;
+    };
+    let history = dl.dst.join(inbound_mhl::FOLDER);
+    if manifest.parent() != Some(history.as_path()) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(&history) else {
+        return;
+    };
+    let names: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    let only_ours = names
+        .iter()
+        .all(|n| n == inbound_mhl::CHAIN || Some(n.as_os_str()) == manifest.file_name());
+    if only_ours {
+        let _ = std::fs::remove_file(&manifest);
+        let _ = std::fs::remove_file(history.join(inbound_mhl::CHAIN));
+        let _ = std::fs::remove_dir(&history);
+    }
 }
 
 fn remove(path: &Path, failures: &mut Vec<String>) {

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS downloads (
     access_token TEXT,
     origin       TEXT,
     dst_dev      INTEGER,
-    manifest     TEXT
+    manifest     TEXT,
+    package_folder INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -82,6 +83,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("files", "hash_algo", "TEXT"),
     ("files", "hash", "TEXT"),
     ("downloads", "manifest", "TEXT"),
+    ("downloads", "package_folder", "INTEGER"),
 ];
 
 /// Brings a database from an earlier version up to [`SCHEMA`].

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use inbound_mhl::{Action, Digest, FileHash, Generation, Process, record_generation};
+use inbound_mhl::{
+    Action, Digest, FileHash, Generation, HashAlgorithm, Process, record_generation,
+};
 
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
@@ -16,12 +18,13 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
     if !shared.config.write_manifest {
         return Ok(None);
     }
-    let files: Vec<FileHash> = dl
+    let algorithm = shared.hash_algorithm();
+    let files = dl
         .files
         .iter()
         .filter(|f| f.state() == FileState::Complete)
-        .filter_map(|f| entry(dl, f))
-        .collect();
+        .map(|f| entry(dl, f, algorithm))
+        .collect::<Result<Vec<FileHash>, String>>()?;
     let generation = Generation {
         tool: "Inbound".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -32,10 +35,9 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
     };
     // Packages sharing a folder share its history: one writer at a time.
     let _one_writer = lock(&shared.sealing);
-    let manifest = record_generation(&dl.dst, shared.config.hash_algorithm, files, generation)
-        .map_err(|e| {
-            format!("the package arrived, but its ASC MHL manifest could not be written: {e}")
-        })?;
+    let manifest = record_generation(&dl.dst, algorithm, files, generation).map_err(|e| {
+        format!("the package arrived, but its ASC MHL manifest could not be written: {e}")
+    })?;
     shared
         .store
         .set_manifest(&dl.id, &manifest)
@@ -45,18 +47,32 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
     Ok(Some(manifest))
 }
 
-fn entry(dl: &Download, f: &FileSlot) -> Option<FileHash> {
-    let digest = lock(&f.hash).clone()?;
+/// A received file's entry. Its hash was taken while it arrived; a file hashed in
+/// another format (the setting changed while it downloaded) or with no hash on record
+/// is hashed again from disk, so one generation uses one format. A file that cannot be
+/// read now fails the manifest, naming it: nothing is left out silently.
+fn entry(dl: &Download, f: &FileSlot, algorithm: HashAlgorithm) -> Result<FileHash, String> {
     let path = f.final_path(&dl.dst);
-    let meta = std::fs::metadata(&path).ok()?;
-    Some(FileHash {
+    let unreadable = |e: std::io::Error| {
+        format!(
+            "the package arrived, but {} cannot be read to record its hash: {e}",
+            f.meta.package_path
+        )
+    };
+    let meta = std::fs::metadata(&path).map_err(unreadable)?;
+    let recorded = lock(&f.hash).clone().filter(|d| d.algorithm == algorithm);
+    let digest = match recorded {
+        Some(d) => d,
+        None => Digest {
+            algorithm,
+            value: inbound_mhl::hash_file(&path, algorithm).map_err(unreadable)?,
+        },
+    };
+    Ok(FileHash {
         path: slash_path(&f.meta.rel_path),
         size: meta.len(),
         modified: meta.modified().ok().map(DateTime::<Utc>::from),
-        digest: Digest {
-            algorithm: digest.algorithm,
-            value: digest.value,
-        },
+        digest,
         action: Action::Original,
         hashed_at: Utc::now(),
     })

@@ -36,6 +36,8 @@ pub(crate) struct DownloadRow {
     pub dst_dev: Option<u64>,
     /// The ASC MHL manifest written when the package completed.
     pub manifest: Option<PathBuf>,
+    /// `dst_folder` is the package's own folder, created for it when it was added.
+    pub package_folder: bool,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -107,8 +109,8 @@ impl Store {
         tx.execute(
             "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
                 sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-                origin, dst_dev)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                origin, dst_dev, package_folder)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 d.id,
                 d.link_id,
@@ -125,7 +127,8 @@ impl Store {
                 d.completed_at,
                 d.access_token,
                 d.origin,
-                d.dst_dev.map(|v| v as i64)
+                d.dst_dev.map(|v| v as i64),
+                d.package_folder
             ],
         )?;
         {
@@ -157,7 +160,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
-                    dst_dev, manifest
+                    dst_dev, manifest, package_folder
              FROM downloads ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -184,6 +187,7 @@ impl Store {
                         rusqlite::types::ValueRef::Null => None,
                         _ => Some(path_from_sql(r, 16)?),
                     },
+                    package_folder: r.get::<_, Option<bool>>(17)?.unwrap_or(false),
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -426,6 +430,7 @@ mod tests {
             origin: None,
             dst_dev: None,
             manifest: None,
+            package_folder: false,
         }
     }
 
@@ -489,7 +494,7 @@ mod tests {
             // The first schema: no access_token or origin columns.
             let old = SCHEMA
                 .replace(
-                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT\n",
+                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER\n",
                     "    completed_at INTEGER\n",
                 )
                 .replace(

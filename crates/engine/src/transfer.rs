@@ -31,6 +31,12 @@ pub(crate) enum FetchError {
     Cancelled,
 }
 
+/// Received bytes are written in batches of about this size: one `pwrite` per network
+/// read would take the file's lock tens of thousands of times per GiB, and with many
+/// connections writing one file they queue on it. Well under the smallest range a
+/// steal leaves (`MIN_STEAL_PIECE`), so a batch never reaches into a stolen half.
+const WRITE_BATCH: usize = 256 * 1024;
+
 /// Makes bytes written so far durable and records them, while the transfer goes on.
 pub(crate) trait Checkpoint {
     async fn save(&self, start: u64, end: u64) -> Result<(), String>;
@@ -112,14 +118,45 @@ pub(crate) async fn fetch_range(
     on_bytes: impl Fn(u64),
     checkpoint: &impl Checkpoint,
 ) -> (u64, Result<(), FetchError>) {
-    let result = receive(&req, &on_bytes, checkpoint).await;
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let received = receive(&req, &on_bytes, checkpoint, &mut batch).await;
+    // However the transfer ended, the bytes that arrived are kept.
+    let flushed = flush(&req, &on_bytes, &mut batch);
+    let result = match (received, flushed) {
+        (Ok(()), Err(e)) => Err(FetchError::Disk(e)),
+        (result, _) => result,
+    };
     (req.span.pos.load(Relaxed) - req.span.start, result)
+}
+
+/// Writes the batch at the span's position (what still belongs to the span: its end
+/// may have moved), and counts it as written.
+fn flush(
+    req: &RangeRequest<'_>,
+    on_bytes: &impl Fn(u64),
+    batch: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let span = req.span;
+    let pos = span.pos.load(Relaxed);
+    let room = span.end.load(Relaxed).saturating_sub(pos);
+    batch.truncate(usize::try_from(room).unwrap_or(usize::MAX).min(batch.len()));
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let written = req.file.write_at(batch, pos);
+    if written.is_ok() {
+        span.pos.store(pos + batch.len() as u64, Relaxed);
+        on_bytes(batch.len() as u64);
+    }
+    batch.clear();
+    written
 }
 
 async fn receive(
     req: &RangeRequest<'_>,
     on_bytes: &impl Fn(u64),
     checkpoint: &impl Checkpoint,
+    batch: &mut Vec<u8>,
 ) -> Result<(), FetchError> {
     let span = req.span;
     let mut saved = span.start;
@@ -149,9 +186,11 @@ async fn receive(
         checkpoint.pin_etag(etag)?;
     }
     let mut skip = answer.skip;
+    // Received so far: written, plus what waits in the batch.
+    let received = |batch: &Vec<u8>| span.pos.load(Relaxed) + batch.len() as u64;
     loop {
         let end = span.end.load(Relaxed).min(answer.end);
-        if span.pos.load(Relaxed) >= end {
+        if received(batch) >= end {
             // Done, or storage sent less than asked (legal): the rest is asked again.
             return Ok(());
         }
@@ -181,7 +220,7 @@ async fn receive(
         req.bandwidth.take(chunk.len()).await;
         // Right before writing: another connection may have taken the end of this
         // range while we waited, and its bytes are its own to write and count.
-        let pos = span.pos.load(Relaxed);
+        let pos = received(batch);
         let end = span.end.load(Relaxed).min(answer.end);
         if pos >= end {
             return Ok(());
@@ -189,12 +228,14 @@ async fn receive(
         if chunk.len() as u64 > end - pos {
             chunk.truncate((end - pos) as usize);
         }
-        req.file.write_at(&chunk, pos).map_err(FetchError::Disk)?;
+        batch.extend_from_slice(&chunk);
         let pos = pos + chunk.len() as u64;
-        span.pos.store(pos, Relaxed);
-        on_bytes(chunk.len() as u64);
         let due =
             pos - saved >= req.checkpoint_every || saved_at.elapsed() >= req.checkpoint_interval;
+        if batch.len() >= WRITE_BATCH || due || pos >= end {
+            flush(req, on_bytes, batch).map_err(FetchError::Disk)?;
+        }
+        let pos = span.pos.load(Relaxed);
         if due && pos < span.end.load(Relaxed) {
             checkpoint
                 .save(saved, pos)

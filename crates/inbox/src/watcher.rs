@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use inbound_engine::{Engine, Origin};
+use inbound_engine::{Destination, Engine, Origin};
 use inbound_masv::{MasvError, PackageState, PubNubConfig, TeamPackage, UploadProgress};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -35,6 +35,9 @@ pub struct WatcherConfig {
     /// Most a failing poll waits before the next.
     pub max_backoff: Duration,
     pub pubnub: PubNubConfig,
+    /// Each package into a folder of its own inside the portal's folder, so packages
+    /// arriving unattended never mix their files or their ASC MHL histories.
+    pub package_folders: bool,
 }
 
 impl Default for WatcherConfig {
@@ -43,6 +46,7 @@ impl Default for WatcherConfig {
             interval: Duration::from_secs(60),
             max_backoff: Duration::from_secs(15 * 60),
             pubnub: PubNubConfig::from_env(),
+            package_folders: true,
         }
     }
 }
@@ -205,11 +209,12 @@ impl Watcher {
             portal_name: portal.portal_name.clone(),
         };
         let download = to_download(p, origin)?;
-        let id = self
-            .inner
-            .engine
-            .add_team_package(download, &portal.folder)
-            .await?;
+        let dst = if self.inner.config.package_folders {
+            Destination::package_folder_in(&portal.folder)
+        } else {
+            Destination::straight(&portal.folder)
+        };
+        let id = self.inner.engine.add_team_package(download, dst).await?;
         self.inner
             .ledger
             .mark_handled(&p.id, &portal.portal_id, &id)?;

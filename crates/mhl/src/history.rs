@@ -12,7 +12,8 @@ use crate::MhlError;
 use crate::manifest::{Manifest, ReadManifest, read_manifest};
 
 pub const FOLDER: &str = "ascmhl";
-const CHAIN: &str = "ascmhl_chain.xml";
+/// The chain file in [`FOLDER`] listing every generation.
+pub const CHAIN: &str = "ascmhl_chain.xml";
 const CHAIN_NAMESPACE: &str = "urn:ASC:MHL:DIRECTORY:v2.0";
 
 /// One generation as the chain lists it.

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 
 pub use algorithm::{HashAlgorithm, Hasher};
 pub use dirhash::{FolderHashes, folder_hashes};
-pub use history::{ChainEntry, FOLDER, History};
+pub use history::{CHAIN, ChainEntry, FOLDER, History};
 pub use manifest::{
     Action, Creator, Digest, DirHash, FileHash, Manifest, Process, ReadFile, ReadManifest,
     read_manifest,
 };
 pub use record::{Generation, record_generation};
-pub use verify::{FileCheck, Outcome, Report, verify};
+pub use verify::{FileCheck, Outcome, Report, VerifyProgress, verify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MhlError {

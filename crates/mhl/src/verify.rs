@@ -54,6 +54,15 @@ impl Report {
     }
 }
 
+/// How far a verification is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyProgress<'a> {
+    /// Before any hashing: how many files will be hashed, holding how many bytes.
+    Planned { files: usize, bytes: u64 },
+    /// `bytes` more of `path` were hashed.
+    Hashed { path: &'a str, bytes: u64 },
+}
+
 /// What the history expects of one file.
 struct Expected {
     size: Option<u64>,
@@ -61,11 +70,12 @@ struct Expected {
 }
 
 /// Verifies `root` against its history. `ignore` adds name patterns that are not
-/// content (`*.part` or an exact name); `progress` hears of every byte hashed.
+/// content (`*.part` or an exact name); `progress` hears what is planned, then of
+/// every byte hashed.
 pub fn verify(
     root: &Path,
     ignore: &[String],
-    mut progress: impl FnMut(&str, u64),
+    mut progress: impl FnMut(VerifyProgress<'_>),
 ) -> Result<Report, MhlError> {
     let history = History::open(root)?;
     if history.generations.is_empty() {
@@ -97,6 +107,7 @@ pub fn verify(
         files: Vec::new(),
         generations: history.generations.len(),
     };
+    let mut to_hash = Vec::new();
     for (path, rel) in files_under(root, ignore)? {
         let Some(exp) = expected.remove(&rel) else {
             report.files.push(FileCheck {
@@ -109,9 +120,18 @@ pub fn verify(
         let size = std::fs::metadata(&path)
             .map_err(|e| MhlError::io(&path, e))?
             .len();
+        to_hash.push((path, rel, size, exp));
+    }
+    progress(VerifyProgress::Planned {
+        files: to_hash.len(),
+        bytes: to_hash.iter().map(|(_, _, size, _)| size).sum(),
+    });
+    for (path, rel, size, exp) in to_hash {
         let algorithm = exp.digest.algorithm;
-        let value = crate::hash_file_with(&path, algorithm, |n| progress(&rel, n))
-            .map_err(|e| MhlError::io(&path, e))?;
+        let value = crate::hash_file_with(&path, algorithm, |bytes| {
+            progress(VerifyProgress::Hashed { path: &rel, bytes })
+        })
+        .map_err(|e| MhlError::io(&path, e))?;
         let same = exp.size.is_none_or(|s| s == size) && value == exp.digest.value;
         report.files.push(FileCheck {
             found: Some(FileHash {

@@ -121,7 +121,7 @@ fn the_reference_tool_verifies_reads_and_extends_our_history() {
             "{algorithm}: every file verified in 0002:\n{xml}"
         );
         // And ours reads the history with the reference tool's generation in it.
-        let report = verify(&root, &[], |_, _| {}).unwrap();
+        let report = verify(&root, &[], |_| {}).unwrap();
         assert!(report.is_clean(), "{algorithm}: {:?}", report.files);
         assert_eq!(report.generations, 2);
     }
@@ -139,7 +139,7 @@ fn a_flipped_byte_and_a_deleted_file_are_reported_by_both_tools() {
     std::fs::write(root.join("stray.txt"), b"not from the sender").unwrap();
     std::fs::write(root.join("other.mov.inbound-part"), b"in progress").unwrap();
 
-    let report = verify(&root, &["*.inbound-part".into()], |_, _| {}).unwrap();
+    let report = verify(&root, &["*.inbound-part".into()], |_| {}).unwrap();
     let outcome = |p: &str| report.files.iter().find(|f| f.path == p).map(|f| f.outcome);
     assert_eq!(outcome(paths[0]), Some(Outcome::Ok));
     assert_eq!(outcome(paths[1]), Some(Outcome::Changed));
@@ -166,6 +166,6 @@ fn a_manifest_changed_after_writing_is_noticed() {
         .path();
     let xml = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, xml.replace("Inbound", "Imposter")).unwrap();
-    let err = verify(&root, &[], |_, _| {}).unwrap_err().to_string();
+    let err = verify(&root, &[], |_| {}).unwrap_err().to_string();
     assert!(err.contains("changed after it was written"), "{err}");
 }

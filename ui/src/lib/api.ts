@@ -10,6 +10,7 @@ import type { InboxPackage } from './bindings/InboxPackage';
 import type { InboxPortal } from './bindings/InboxPortal';
 import type { InboxStatus } from './bindings/InboxStatus';
 import type { Settings } from './bindings/Settings';
+import type { VerifySummary } from './bindings/VerifySummary';
 import type { WatcherEvent } from './bindings/WatcherEvent';
 
 export type {
@@ -22,6 +23,7 @@ export type {
   InboxPortal,
   InboxStatus,
   Settings,
+  VerifySummary,
   WatcherEvent,
 };
 
@@ -38,6 +40,7 @@ export const api = {
   retry: (id: string) => invoke<void>('retry', { id }),
   remove: (id: string, removeFiles: boolean) => invoke<void>('delete_download', { id, removeFiles }),
   openFolder: (id: string) => invoke<void>('open_folder', { id }),
+  verifyAgain: (id: string) => invoke<VerifySummary>('verify_again', { id }),
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   uiReady: () => invoke<void>('ui_ready'),

@@ -1,6 +1,14 @@
 // The downloads as the UI sees them, kept current from engine events.
 import type { DownloadSummary, EngineEvent } from './api';
 import type { FileInfo } from './bindings/FileInfo';
+import type { VerifySummary } from './bindings/VerifySummary';
+
+/** A "Verify again" in flight or done. */
+export interface Check {
+  running: boolean;
+  result?: VerifySummary;
+  error?: string;
+}
 
 export interface Live {
   rate: number;
@@ -23,6 +31,12 @@ export class DownloadsStore {
 
   get(id: string): DownloadSummary | undefined {
     return this.items.find((d) => d.id === id);
+  }
+
+  /** A fresher copy of one download (what events do not carry: its hashes, its manifest). */
+  replace(summary: DownloadSummary): void {
+    const i = this.items.findIndex((d) => d.id === summary.id);
+    if (i >= 0) this.items[i] = summary;
   }
 
   setFiles(id: string, files: FileInfo[]): void {
@@ -87,6 +101,24 @@ export class DownloadsStore {
 }
 
 /** What a person can do with a download in this state. */
+/** The card's line about a completed package's proof. */
+export function verifiedLabel(d: DownloadSummary): string | null {
+  if (d.state !== 'complete' || d.files_verified === 0) return null;
+  const files = `${d.files_verified} file${d.files_verified === 1 ? '' : 's'}`;
+  return `${files} · ${d.hash_algorithm ?? 'hash'}${d.manifest ? ' · ASC MHL manifest' : ''}`;
+}
+
+/** What a verification found, in a sentence. */
+export function checkLabel(s: VerifySummary): string {
+  const problems = [
+    s.changed.length ? `${s.changed.length} changed (${s.changed.join(', ')})` : '',
+    s.missing.length ? `${s.missing.length} missing (${s.missing.join(', ')})` : '',
+    s.extra.length ? `${s.extra.length} not in the manifest (${s.extra.join(', ')})` : '',
+  ].filter(Boolean);
+  if (problems.length === 0) return `Verified again: all ${s.ok} file${s.ok === 1 ? '' : 's'} match.`;
+  return `Verified again: ${s.ok} match; ${problems.join('; ')}.`;
+}
+
 export function actionsFor(state: DownloadSummary['state']): Array<'pause' | 'resume' | 'retry'> {
   switch (state) {
     case 'queued':

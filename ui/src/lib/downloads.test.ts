@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, DownloadsStore } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, verifiedLabel } from './downloads.svelte';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
@@ -58,5 +58,32 @@ describe('DownloadsStore', () => {
     expect(actionsFor('paused')).toEqual(['resume']);
     expect(actionsFor('error')).toEqual(['retry']);
     expect(actionsFor('complete')).toEqual([]);
+  });
+});
+
+describe('verified delivery', () => {
+  it('shows the proof of a completed package and nothing before', () => {
+    expect(verifiedLabel(summary('a', { files_verified: 3, hash_algorithm: 'xxh128' }))).toBeNull();
+    expect(verifiedLabel(summary('a', { state: 'complete', files_verified: 12, hash_algorithm: 'xxh128', manifest: '/d/ascmhl/0001.mhl' })))
+      .toBe('12 files · xxh128 · ASC MHL manifest');
+    expect(verifiedLabel(summary('a', { state: 'complete', files_verified: 1, hash_algorithm: 'md5' }))).toBe('1 file · md5');
+    expect(verifiedLabel(summary('a', { state: 'complete', files_verified: 0 }))).toBeNull();
+  });
+
+  it('names every file a verification found wrong', () => {
+    const clean = { ok: 7, changed: [], missing: [], extra: [], algorithms: ['xxh128'], recorded: '/d/ascmhl/0002.mhl' };
+    expect(checkLabel(clean)).toBe('Verified again: all 7 files match.');
+    expect(checkLabel({ ...clean, ok: 5, changed: ['a.mov'], missing: ['b.jpg'] }))
+      .toBe('Verified again: 5 match; 1 changed (a.mov); 1 missing (b.jpg).');
+  });
+
+  it('takes a fresher summary of one download on completion', () => {
+    const s = new DownloadsStore();
+    s.setAll([summary('a'), summary('b')]);
+    s.replace(summary('a', { state: 'complete', files_verified: 2, manifest: '/m' }));
+    expect(s.get('a')?.manifest).toBe('/m');
+    expect(s.get('b')?.manifest).toBeNull();
+    s.replace(summary('gone'));
+    expect(s.items).toHaveLength(2);
   });
 });

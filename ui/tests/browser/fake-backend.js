@@ -10,7 +10,7 @@
     downloads: [],
     files: {},
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
-      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60 },
+      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128' },
     calls: [],
     inbox: {
       teamId: null,
@@ -77,6 +77,10 @@
       emit('engine', { type: 'removed', id });
     },
     open_folder: () => null,
+    verify_again: ({ id }) => {
+      const n = state.downloads.find((d) => d.id === id).files_verified;
+      return { ok: n, changed: [], missing: [], extra: [], algorithms: ['xxh128'], recorded: '/tmp/ascmhl/0002.mhl' };
+    },
     inbox_status: () => ({ team_id: state.inbox.teamId }),
     inbox_login: ({ teamId, apiKey }) => {
       if (apiKey !== 'good-key-1234') throw { code: 'api_key_rejected', message: 'MASV refused the API key: check it in MASV\'s web app (Settings, API keys) and log in again' };
@@ -112,7 +116,18 @@
         eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null,
         files: [{ index: 0, bytes_done: Math.round(state.files[id][0].size * fraction), rate }] }] });
     },
-    complete(id) { setState(id, 'complete'); },
+    complete(id) {
+      // As the engine does: the proof is recorded before the state changes.
+      const d = state.downloads.find((x) => x.id === id);
+      d.files_complete = d.files_verified = state.files[id].filter((f) => !f.virus_detected).length;
+      d.hash_algorithm = 'xxh128';
+      d.bytes_done = d.total_bytes;
+      for (const f of state.files[id].filter((f) => !f.virus_detected)) {
+        Object.assign(f, { state: 'complete', bytes_done: f.size, verified: true, hash: { algorithm: 'xxh128', value: '0123456789abcdef0123456789abcdef' } });
+      }
+      d.manifest = `${d.dst_folder}/ascmhl/0001_${d.name}.mhl`;
+      setState(id, 'complete');
+    },
   };
   window.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener: () => {} };
   window.__TAURI_INTERNALS__ = {

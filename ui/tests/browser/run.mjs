@@ -117,13 +117,19 @@ try {
     await test(`${scheme}: completion and settings`, async (p) => {
       await p.evaluate(() => window.__fake.complete('d1'));
       await p.getByText('Complete', { exact: true }).first().waitFor();
+      await p.getByText('4 files · xxh128 · ASC MHL manifest').waitFor();
+      await p.getByRole('button', { name: 'Verify again' }).click();
+      await p.getByText('Verified again: all 4 files match.').waitFor();
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
       await p.screenshot({ path: tag('6-settings') });
       await p.getByLabel('Connections per package').fill('16');
+      await p.getByLabel('Hash format of the proof (ASC MHL manifest)').selectOption('md5');
       await p.getByRole('button', { name: 'Save' }).click();
       const conns = await p.evaluate(() => window.__fake.state.settings.connections_per_download);
       assert(conns === 16, `saved ${conns}`);
+      const hash = await p.evaluate(() => window.__fake.state.settings.hash_algorithm);
+      assert(hash === 'md5', `saved ${hash}`);
       await p.screenshot({ path: tag('7-list') });
     }, page);
     await test(`${scheme}: team inbox: login, upload progress, download, watch`, async (p) => {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -24,4 +24,16 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// `inbound` pointed at the simulator's API, with its own data folder, output captured.
+pub fn inbound(sim: &inbound_sim::Sim, data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_inbound"));
+    c.env("MASV_API_URL", sim.api_url())
+        .env("INBOUND_DATA_DIR", data)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
 }

@@ -11,6 +11,7 @@ use crate::download::{Download, lock};
 use crate::error::EngineError;
 use crate::model::{DownloadId, DownloadState, Event, FileState};
 use crate::paths::{PathPlanner, collision_key};
+use crate::placement::{Destination, claim_package_folder};
 use crate::runner;
 use crate::session::Session;
 use crate::source::{Source, TeamDownload};
@@ -19,20 +20,21 @@ use crate::store::{DownloadRow, FileMeta, FileRow};
 impl Engine {
     /// Adds a package by link. The link is checked now, so a bad, expired or
     /// password-protected link fails here and nothing is written. Adding the same link
-    /// to the same folder again returns the existing download (resuming it if it was
-    /// paused or failed).
+    /// to the same destination again returns the existing download (resuming it if it
+    /// was paused or failed).
     pub async fn add(
         &self,
         url: &str,
-        dst_folder: &Path,
+        dst: impl Into<Destination>,
         password: Option<Secret>,
     ) -> Result<DownloadId, EngineError> {
+        let dst = dst.into();
         let link = LinkRef::parse(url)?;
-        if !dst_folder.is_absolute() {
-            return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
+        if !dst.folder.is_absolute() {
+            return Err(EngineError::RelativeDestination(dst.folder));
         }
-        let _adding = self.adding(&format!("link:{}", link.id), dst_folder).await;
-        if let Some(existing) = self.find_existing(&link.id, None, dst_folder) {
+        let _adding = self.adding(&format!("link:{}", link.id), &dst).await;
+        if let Some(existing) = self.find_existing(&link.id, None, &dst) {
             return self.revive(&existing);
         }
         let (session, info) = Session::open(
@@ -53,7 +55,7 @@ impl Engine {
             sender_email: info.sender_email.clone(),
             source: Source::Link { link, password },
         };
-        self.insert(new, session, dst_folder).await
+        self.insert(new, session, &dst).await
     }
 
     /// Adds a team or portal package with the access token its listing gave, no link
@@ -62,15 +64,16 @@ impl Engine {
     pub async fn add_team_package(
         &self,
         package: TeamDownload,
-        dst_folder: &Path,
+        dst: impl Into<Destination>,
     ) -> Result<DownloadId, EngineError> {
-        if !dst_folder.is_absolute() {
-            return Err(EngineError::RelativeDestination(dst_folder.to_owned()));
+        let dst = dst.into();
+        if !dst.folder.is_absolute() {
+            return Err(EngineError::RelativeDestination(dst.folder));
         }
         let _adding = self
-            .adding(&format!("package:{}", package.package_id), dst_folder)
+            .adding(&format!("package:{}", package.package_id), &dst)
             .await;
-        if let Some(existing) = self.find_existing("", Some(&package.package_id), dst_folder) {
+        if let Some(existing) = self.find_existing("", Some(&package.package_id), &dst) {
             let mut source = lock(&existing.source);
             if let Source::Team { token, .. } = &mut *source {
                 *token = package.access_token.clone();
@@ -98,14 +101,14 @@ impl Engine {
             sender_email: package.sender_email,
             source,
         };
-        self.insert(new, session, dst_folder).await
+        self.insert(new, session, &dst).await
     }
 
     /// One add at a time per package and folder, so a link arriving twice at once
     /// (a deep link seen by two handlers, a script retrying) makes one download.
-    async fn adding(&self, key: &str, dst: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+    async fn adding(&self, key: &str, dst: &Destination) -> tokio::sync::OwnedMutexGuard<()> {
         let gate = lock(&self.shared.adding)
-            .entry((key.to_owned(), dst.to_owned()))
+            .entry((key.to_owned(), dst.clone()))
             .or_default()
             .clone();
         gate.lock_owned().await
@@ -127,7 +130,7 @@ impl Engine {
         &self,
         new: NewDownload,
         session: Session,
-        dst_folder: &Path,
+        dst: &Destination,
     ) -> Result<DownloadId, EngineError> {
         let listing = session.list_files().await?;
         let include_zips = self.shared.config.include_zips;
@@ -135,10 +138,7 @@ impl Engine {
             initial_state(f, include_zips) == FileState::Pending
         })
         .await?;
-        std::fs::create_dir_all(dst_folder).map_err(|source| EngineError::Destination {
-            path: dst_folder.to_owned(),
-            source,
-        })?;
+        let dst_folder = &self.make_folder(dst, &new.name)?;
         let dst_dev = std::fs::metadata(dst_folder)
             .ok()
             .map(|m| crate::identity::FileId::of(&m).dev);
@@ -220,12 +220,16 @@ impl Engine {
             origin,
             dst_dev,
             manifest: None,
+            package_folder: dst.package_folder,
         };
         let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .insert_download(&row, &files)
-            .map_err(EngineError::db(&db))?;
+        if let Err(e) = self.shared.store.insert_download(&row, &files) {
+            if dst.package_folder {
+                // Only just created for this package, and still empty.
+                let _ = std::fs::remove_dir(dst_folder);
+            }
+            return Err(EngineError::db(&db)(e));
+        }
         let id = row.id.clone();
         let dl = Arc::new(Download::from_rows(row, files, new.source));
         *lock(&dl.session) = Some(Arc::new(session));
@@ -256,18 +260,43 @@ impl Engine {
         reserved
     }
 
-    /// The download of this link (or, with `package_id`, this team package) into `dst`.
+    /// The folder the package's files go into, created: `dst` itself, or a new folder
+    /// of the package's own inside it.
+    fn make_folder(&self, dst: &Destination, name: &str) -> Result<PathBuf, EngineError> {
+        let failed = |path: &Path| {
+            let path = path.to_owned();
+            move |source| EngineError::Destination { path, source }
+        };
+        std::fs::create_dir_all(&dst.folder).map_err(failed(&dst.folder))?;
+        if !dst.package_folder {
+            return Ok(dst.folder.clone());
+        }
+        let taken: Vec<PathBuf> = lock(&self.shared.downloads)
+            .iter()
+            .map(|d| d.dst.clone())
+            .collect();
+        claim_package_folder(&dst.folder, name, self.shared.config.name_rules, &taken)
+            .map_err(failed(&dst.folder))
+    }
+
+    /// The download of this link (or, with `package_id`, this team package) asked into
+    /// the same destination: the same folder, or a package folder inside the same folder.
     fn find_existing(
         &self,
         link_id: &str,
         package_id: Option<&str>,
-        dst: &Path,
+        dst: &Destination,
     ) -> Option<Arc<Download>> {
         lock(&self.shared.downloads)
             .iter()
             .rev()
             .find(|d| {
-                d.dst == dst
+                let same_place = if dst.package_folder {
+                    d.package_folder && d.dst.parent() == Some(dst.folder.as_path())
+                } else {
+                    !d.package_folder && d.dst == dst.folder
+                };
+                same_place
                     && match (&*lock(&d.source), package_id) {
                         (Source::Link { link, .. }, None) => link.id == link_id,
                         (Source::Team { .. }, Some(p)) => d.package_id == p,

@@ -1,7 +1,7 @@
 //! The public face of the engine: add, pause, resume, retry, delete, list, events.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ mod adding;
 mod queue;
 #[cfg(test)]
 mod races;
+mod verifying;
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 const EVENT_CAPACITY: usize = 4096;
@@ -47,9 +48,11 @@ pub(crate) struct Shared {
     pub connections: Arc<Semaphore>,
     connections_per_download: AtomicUsize,
     max_active: AtomicUsize,
+    /// Files that start hashing from now on use this (the config's, until changed).
+    hash_algorithm: Mutex<inbound_mhl::HashAlgorithm>,
     downloads: Mutex<Vec<Arc<Download>>>,
     /// Per (package, folder): held while an add runs.
-    adding: Mutex<HashMap<(String, PathBuf), AddGate>>,
+    adding: Mutex<HashMap<(String, crate::placement::Destination), AddGate>>,
     /// Held while a new download plans its paths and joins the list, so two adds
     /// never pick the same names.
     planning: Mutex<()>,
@@ -92,6 +95,10 @@ impl Shared {
     pub fn connections_per_download(&self) -> usize {
         self.connections_per_download.load(Relaxed).max(1)
     }
+
+    pub fn hash_algorithm(&self) -> inbound_mhl::HashAlgorithm {
+        *lock(&self.hash_algorithm)
+    }
 }
 
 /// The download manager. Cheap to clone; all clones drive the same engine.
@@ -128,6 +135,7 @@ impl Engine {
             connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
             connections_per_download: AtomicUsize::new(config.connections_per_download),
             max_active: AtomicUsize::new(config.max_active_downloads),
+            hash_algorithm: Mutex::new(config.hash_algorithm),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             store,
             routes,
@@ -216,6 +224,12 @@ impl Engine {
     pub fn set_max_active_downloads(&self, n: usize) {
         self.shared.max_active.store(n.max(1), Relaxed);
         self.schedule();
+    }
+
+    /// Applies to files that start hashing after the change; a package that completes
+    /// with files hashed both ways has the others hashed again, so its manifest uses one.
+    pub fn set_hash_algorithm(&self, algorithm: inbound_mhl::HashAlgorithm) {
+        *lock(&self.shared.hash_algorithm) = algorithm;
     }
 
     /// Applies to runs that start after the change.

@@ -20,4 +20,14 @@ agent_api: boolean,
 /**
  * Seconds between two looks at the watched portals.
  */
-inbox_poll_secs: number, };
+inbox_poll_secs: number, 
+/**
+ * Each package into a new folder of its own, named after it, inside the
+ * destination (off: the files go straight into the destination).
+ */
+package_folders: boolean, 
+/**
+ * Hash format of the files' proof (ASC MHL): `xxh128`, `xxh64`, `md5`, `sha1`
+ * or `c4`.
+ */
+hash_algorithm: string, };
