@@ -178,6 +178,19 @@ async fn a_hash_format_changed_mid_package_still_gives_a_manifest_in_one_format(
     h.sim.faults().set_conn_rate(0);
     h.engine.resume(&id).unwrap();
     let (detail, _) = assert_completes(&h, &id, "two", &dest, LONG).await;
+    for f in &detail.files {
+        let hash = f.hash.as_ref().expect("hashed");
+        assert_eq!(
+            hash.algorithm, "md5",
+            "{} shows what its manifest holds",
+            f.package_path
+        );
+        assert_eq!(
+            hash.value,
+            inbound_mhl::hash_file(&dest.join(&f.path), HashAlgorithm::Md5).unwrap()
+        );
+    }
+    assert_eq!(detail.summary.hash_algorithm.as_deref(), Some("md5"));
     let xml = std::fs::read_to_string(detail.summary.manifest.unwrap()).unwrap();
     assert_eq!(
         xml.matches("<md5").count(),

@@ -23,7 +23,7 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
         .files
         .iter()
         .filter(|f| f.state() == FileState::Complete)
-        .map(|f| entry(dl, f, algorithm))
+        .map(|f| entry(shared, dl, f, algorithm))
         .collect::<Result<Vec<FileHash>, String>>()?;
     let generation = Generation {
         tool: "Inbound".into(),
@@ -51,7 +51,12 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
 /// another format (the setting changed while it downloaded) or with no hash on record
 /// is hashed again from disk, so one generation uses one format. A file that cannot be
 /// read now fails the manifest, naming it: nothing is left out silently.
-fn entry(dl: &Download, f: &FileSlot, algorithm: HashAlgorithm) -> Result<FileHash, String> {
+fn entry(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    algorithm: HashAlgorithm,
+) -> Result<FileHash, String> {
     let path = f.final_path(&dl.dst);
     let unreadable = |e: std::io::Error| {
         format!(
@@ -63,10 +68,21 @@ fn entry(dl: &Download, f: &FileSlot, algorithm: HashAlgorithm) -> Result<FileHa
     let recorded = lock(&f.hash).clone().filter(|d| d.algorithm == algorithm);
     let digest = match recorded {
         Some(d) => d,
-        None => Digest {
-            algorithm,
-            value: inbound_mhl::hash_file(&path, algorithm).map_err(unreadable)?,
-        },
+        None => {
+            let digest = Digest {
+                algorithm,
+                value: inbound_mhl::hash_file(&path, algorithm).map_err(unreadable)?,
+            };
+            // The file shows the hash its manifest holds.
+            if let Some(written) = *lock(&f.written) {
+                shared
+                    .store
+                    .set_written(&dl.id, f.meta.idx, &written, &digest)
+                    .map_err(|e| format!("could not save progress: {e}"))?;
+            }
+            *lock(&f.hash) = Some(digest.clone());
+            digest
+        }
     };
     Ok(FileHash {
         path: slash_path(&f.meta.rel_path),
