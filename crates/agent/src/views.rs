@@ -1,6 +1,8 @@
 //! What the API accepts and answers, in the MASV Agent's vocabulary.
 
-use inbound_engine::{DownloadDetail, DownloadState, DownloadSummary, FileInfo, FileState};
+use inbound_engine::{
+    DownloadDetail, DownloadState, DownloadSummary, FileInfo, FileState, WaitReason,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -66,6 +68,13 @@ pub struct Download {
     pub state: AgentState,
     /// Why the download stopped, when `state` is `error`.
     pub error: Option<String>,
+    /// `network` while a transferring download waits for MASV or its storage to be
+    /// reachable again; it carries on by itself.
+    pub waiting: Option<String>,
+    /// What failed last, while waiting.
+    pub waiting_reason: Option<String>,
+    /// When the next attempt starts by itself (RFC 3339), while waiting.
+    pub next_attempt_at: Option<String>,
     /// Bytes to download (files withheld for viruses excluded).
     pub total_size: u64,
     pub bytes_downloaded: u64,
@@ -105,6 +114,11 @@ impl From<DownloadSummary> for Download {
             dst_folder: s.dst_folder.to_string_lossy().into_owned(),
             state: AgentState::of(s.state),
             error: s.error,
+            waiting: s.waiting.as_ref().map(|w| match w.reason {
+                WaitReason::Network => "network".to_owned(),
+            }),
+            waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
+            next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),
             total_size: s.total_bytes,
             bytes_downloaded: s.bytes_done,
             progress: (progress * 10.0).round() / 10.0,
@@ -224,4 +238,46 @@ pub struct Deleted {
     pub deleted: Vec<String>,
     /// Whether their files were removed too.
     pub removed_files: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inbound_engine::{Origin, Waiting};
+
+    #[test]
+    fn a_download_waiting_for_the_network_is_transferring_and_says_when_it_tries_again() {
+        let summary = DownloadSummary {
+            id: "d1".into(),
+            name: "Rushes".into(),
+            package_id: "p".into(),
+            sender_email: String::new(),
+            link: "https://get.massive.app/x?secret=***".into(),
+            origin: Origin::Link,
+            dst_folder: "/tmp/x".into(),
+            state: DownloadState::Transferring,
+            error: None,
+            total_bytes: 10,
+            bytes_done: 4,
+            file_count: 1,
+            files_complete: 0,
+            virus_files: Vec::new(),
+            created_at: 0,
+            completed_at: None,
+            files_verified: 0,
+            hash_algorithm: None,
+            manifest: None,
+            waiting: Some(Waiting {
+                reason: WaitReason::Network,
+                message: "could not connect to the server".into(),
+                retry_at: 1_800_000_040,
+            }),
+        };
+        let json = serde_json::to_value(Download::from(summary)).unwrap();
+        assert_eq!(json["state"], "transferring");
+        assert_eq!(json["waiting"], "network");
+        assert_eq!(json["waiting_reason"], "could not connect to the server");
+        assert_eq!(json["next_attempt_at"], "2027-01-15T08:00:40+00:00");
+        assert_eq!(json["error"], serde_json::Value::Null);
+    }
 }

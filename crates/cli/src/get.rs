@@ -150,6 +150,7 @@ pub(crate) async fn follow(
                         view.update(p);
                     }
                 }
+                Ok(Event::Waiting { id: ev_id, waiting }) if ev_id == id => view.waiting(waiting),
                 Ok(Event::FileStateChanged { id: ev_id, index, state: fs, .. }) if ev_id == id => {
                     view.file_state(index, fs);
                 }

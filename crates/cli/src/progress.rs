@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use inbound_engine::{DownloadDetail, DownloadProgress, FileState, human_bytes, terminal_safe};
+use inbound_engine::{
+    DownloadDetail, DownloadProgress, FileState, Waiting, human_bytes, terminal_safe,
+};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const MAX_FILE_BARS: usize = 8;
@@ -14,6 +16,8 @@ pub struct ProgressView {
     files: Vec<(String, u64)>,
     bars: HashMap<usize, ProgressBar>,
     file_style: ProgressStyle,
+    /// Set while the download waits for the network.
+    waiting: Option<Waiting>,
 }
 
 impl ProgressView {
@@ -44,6 +48,7 @@ impl ProgressView {
                 .collect(),
             bars: HashMap::new(),
             file_style,
+            waiting: detail.summary.waiting.clone(),
         }
     }
 
@@ -54,8 +59,12 @@ impl ProgressView {
             .eta_secs
             .map(|s| format!(", {} left", format_eta(s)))
             .unwrap_or_default();
-        self.total
-            .set_message(format!("{}/s{eta}", human_bytes(p.rate)));
+        match &self.waiting {
+            Some(w) => self.total.set_message(waiting_line(w, unix_now())),
+            None => self
+                .total
+                .set_message(format!("{}/s{eta}", human_bytes(p.rate))),
+        }
         for f in &p.files {
             let Some((name, size)) = self.files.get(f.index) else {
                 continue;
@@ -78,6 +87,14 @@ impl ProgressView {
         }
     }
 
+    /// The download started (or stopped) waiting for the network.
+    pub fn waiting(&mut self, waiting: Option<Waiting>) {
+        if let Some(w) = &waiting {
+            self.total.set_message(waiting_line(w, unix_now()));
+        }
+        self.waiting = waiting;
+    }
+
     pub fn file_state(&mut self, index: usize, state: FileState) {
         if state.is_settled() || state == FileState::Error {
             self.remove(index);
@@ -97,6 +114,26 @@ impl ProgressView {
         }
         self.total.finish_and_clear();
     }
+}
+
+/// `waiting for the network, retrying in 40s (could not connect to the server)`.
+fn waiting_line(w: &Waiting, now: i64) -> String {
+    let left = w.retry_at - now;
+    let when = if left > 0 {
+        format!("retrying in {}", format_eta(left.unsigned_abs()))
+    } else {
+        "retrying now".to_owned()
+    };
+    format!(
+        "waiting for the network, {when} ({})",
+        terminal_safe(&w.message)
+    )
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -136,5 +173,22 @@ mod tests {
         let t = truncate("a/very/long/path/to/some/file.mov", 12);
         assert_eq!(t.chars().count(), 12);
         assert!(t.ends_with("file.mov"));
+    }
+
+    #[test]
+    fn waiting_says_why_and_counts_down() {
+        let w = Waiting {
+            reason: inbound_engine::WaitReason::Network,
+            message: "could not connect to the server".into(),
+            retry_at: 1_000,
+        };
+        assert_eq!(
+            waiting_line(&w, 960),
+            "waiting for the network, retrying in 40s (could not connect to the server)"
+        );
+        assert_eq!(
+            waiting_line(&w, 1_001),
+            "waiting for the network, retrying now (could not connect to the server)"
+        );
     }
 }

@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 use inbound_mhl::Digest;
 
 use crate::identity::{FileId, Written};
-use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileHash, FileInfo, FileState};
+use crate::model::{
+    DownloadDetail, DownloadState, DownloadSummary, FileHash, FileInfo, FileState, Waiting,
+};
 use crate::paths::part_path;
 use crate::ranges::RangeSet;
 use crate::session::Session;
@@ -126,6 +128,8 @@ pub(crate) struct Status {
     pub deleted: bool,
     /// The ASC MHL manifest written when it completed.
     pub manifest: Option<PathBuf>,
+    /// Transferring but held up until the network is back.
+    pub waiting: Option<Waiting>,
 }
 
 pub(crate) struct Download {
@@ -171,6 +175,7 @@ impl Download {
                 run: None,
                 deleted: false,
                 manifest: row.manifest,
+                waiting: None,
             }),
             session: Mutex::new(None),
         }
@@ -205,9 +210,15 @@ impl Download {
     }
 
     pub fn summary(&self) -> DownloadSummary {
-        let (state, error, completed_at, manifest) = {
+        let (state, error, completed_at, manifest, waiting) = {
             let s = self.status();
-            (s.state, s.error.clone(), s.completed_at, s.manifest.clone())
+            (
+                s.state,
+                s.error.clone(),
+                s.completed_at,
+                s.manifest.clone(),
+                s.waiting.clone(),
+            )
         };
         let source = self.source();
         DownloadSummary {
@@ -243,6 +254,7 @@ impl Download {
                     .map(|d| d.algorithm.name().to_owned())
             }),
             manifest,
+            waiting,
         }
     }
 

@@ -41,7 +41,7 @@ pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
 pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileHash,
-    FileInfo, FileProgress, FileState, Origin,
+    FileInfo, FileProgress, FileState, Origin, WaitReason, Waiting,
 };
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;

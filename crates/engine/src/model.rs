@@ -161,6 +161,30 @@ pub struct DownloadSummary {
     /// The ASC MHL manifest written when the package completed.
     #[ts(type = "string | null")]
     pub manifest: Option<PathBuf>,
+    /// Transferring, but held up (MASV or its storage cannot be reached): why, and
+    /// when it tries again by itself.
+    pub waiting: Option<Waiting>,
+}
+
+/// What a download that is still transferring waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// MASV or its storage cannot be reached (no route, DNS, resets, timeouts, 5xx, 429).
+    Network,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Waiting {
+    pub reason: WaitReason,
+    /// What failed last, for a person.
+    pub message: String,
+    /// When the next attempt starts by itself (Unix seconds); sooner if another
+    /// download gets through first.
+    #[ts(type = "number")]
+    pub retry_at: i64,
 }
 
 /// A file's hash, as ASC MHL names the format (`xxh128`, `md5`, ...), in lowercase hex
@@ -259,5 +283,10 @@ pub enum Event {
     },
     Removed {
         id: DownloadId,
+    },
+    /// A transferring download started or stopped waiting for the network.
+    Waiting {
+        id: DownloadId,
+        waiting: Option<Waiting>,
     },
 }

@@ -17,7 +17,7 @@ use crate::hashing::{Sealed, hash_whole};
 use crate::identity::{FileId, Written};
 use crate::model::{Event, FileState};
 use crate::ranges::RangeSet;
-use crate::runner::{Work, human_bytes, open_session};
+use crate::runner::{RunEnd, Work, human_bytes, open_session};
 use crate::session::Session;
 
 /// One request covers at most this much; progress inside it is saved as it arrives.
@@ -26,11 +26,12 @@ const MAX_SEGMENT: u64 = 1024 * 1024 * 1024;
 const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
 
 /// Checks the destination and every part file, opens the package, creates folders and
-/// empty files, and lists the byte ranges still missing.
+/// empty files, and lists the byte ranges still missing. MASV out of reach ends it as
+/// an interruption (the download waits), anything else as a failure.
 pub(crate) async fn prepare(
     shared: &Arc<Shared>,
     dl: &Arc<Download>,
-) -> Result<(Arc<Session>, VecDeque<Work>), String> {
+) -> Result<(Arc<Session>, VecDeque<Work>), RunEnd> {
     check_destination(dl)?;
     for f in dl.files.iter().filter(|f| !f.state().is_settled()) {
         check_part(shared, dl, f)?;
@@ -41,7 +42,13 @@ pub(crate) async fn prepare(
         None => Arc::new(
             open_session(shared, &dl.source(), &dl.package_id)
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| {
+                    if e.is_transient() {
+                        RunEnd::Interrupted(e.to_string())
+                    } else {
+                        RunEnd::Failed(e.to_string())
+                    }
+                })?,
         ),
     };
     let remaining: u64 = dl
@@ -58,7 +65,8 @@ pub(crate) async fn prepare(
             dl.dst.display(),
             human_bytes(remaining + FREE_SPACE_MARGIN),
             human_bytes(free)
-        ));
+        )
+        .into());
     }
     let mut queue = VecDeque::new();
     for f in &dl.files {

@@ -18,8 +18,9 @@ use crate::partfile::PartFile;
 use crate::prepare::{
     create_part, finish_file, prepare, push_segments, reset_file, set_file_state,
 };
+use crate::retry::Backoff;
 use crate::seal::seal_package;
-use crate::session::Session;
+use crate::session::{RetryPolicy, Session};
 use crate::source::Source;
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, Span, fetch_range};
 
@@ -34,11 +35,22 @@ const MIN_STEAL_PIECE: u64 = 2 * 1024 * 1024;
 /// new file do not wait for the API.
 const URL_PREFETCH_AHEAD: usize = 8;
 const URL_PREFETCH_PARALLEL: usize = 4;
+/// Failures in a row on one connection before the download waits for the network.
+const ATTEMPTS_BEFORE_WAITING: u32 = 3;
 
 pub(crate) enum RunEnd {
     Complete,
     Failed(String),
+    /// MASV or its storage could not be reached (the message says how): the download
+    /// waits and tries again by itself; it does not fail.
+    Interrupted(String),
     Cancelled,
+}
+
+impl From<String> for RunEnd {
+    fn from(msg: String) -> Self {
+        Self::Failed(msg)
+    }
 }
 
 /// A byte range of one file to fetch.
@@ -62,6 +74,8 @@ struct RunCtx {
     inflight: Mutex<Vec<Arc<Span>>>,
     prefetch: Arc<tokio::sync::Semaphore>,
     failure: Mutex<Option<String>>,
+    /// Why the run stopped to wait for the network, if it did.
+    interruption: Mutex<Option<String>>,
     /// Times each file's object changed during this run (by file index).
     object_changes: Mutex<HashMap<usize, u32>>,
     /// Times each file's bytes did not match storage's MD5 during this run.
@@ -79,7 +93,7 @@ pub(crate) async fn run(
     };
     let (session, queue) = match result {
         Ok(v) => v,
-        Err(msg) => return RunEnd::Failed(msg),
+        Err(end) => return end,
     };
     let workers = shared
         .connections_per_download()
@@ -95,6 +109,7 @@ pub(crate) async fn run(
         inflight: Mutex::new(Vec::new()),
         prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
         failure: Mutex::new(None),
+        interruption: Mutex::new(None),
         object_changes: Mutex::new(HashMap::new()),
         md5_mismatches: Mutex::new(HashMap::new()),
     });
@@ -108,6 +123,9 @@ pub(crate) async fn run(
     }
     if let Some(msg) = lock(&ctx.failure).take() {
         return RunEnd::Failed(msg);
+    }
+    if let Some(msg) = lock(&ctx.interruption).take() {
+        return RunEnd::Interrupted(msg);
     }
     match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
         None => {
@@ -131,12 +149,18 @@ pub(crate) async fn open_session(
     source: &Source,
     package_id: &str,
 ) -> Result<Session, MasvError> {
+    // A few quick tries; a longer outage is waited out by the download as a whole.
+    let policy = shared.retry_policy();
+    let policy = RetryPolicy {
+        attempts: policy.attempts.min(ATTEMPTS_BEFORE_WAITING),
+        ..policy
+    };
     match source {
         Source::Link { link, password } => Ok(Session::open(
             shared.client_for(source.route_key()),
             link.clone(),
             password.clone(),
-            shared.retry_policy(),
+            policy,
         )
         .await?
         .0),
@@ -144,7 +168,7 @@ pub(crate) async fn open_session(
             shared.client_for(source.route_key()),
             package_id.to_owned(),
             token.clone(),
-            shared.retry_policy(),
+            policy,
         )),
     }
 }
@@ -222,6 +246,13 @@ impl RunCtx {
     fn fail(&self, msg: String) {
         tracing::warn!(download = %self.dl.id, error = %msg, "download failed");
         lock(&self.failure).get_or_insert(msg);
+        self.cancel.cancel();
+    }
+
+    /// MASV or its storage cannot be reached: the run stops and the download waits.
+    fn interrupt(&self, msg: String) {
+        tracing::info!(download = %self.dl.id, reason = %msg, "waiting for the network");
+        lock(&self.interruption).get_or_insert(msg);
         self.cancel.cancel();
     }
 
@@ -411,7 +442,14 @@ impl RunCtx {
 }
 
 async fn worker(ctx: Arc<RunCtx>) {
-    let mut backoff = ctx.shared.retry_policy().backoff();
+    let policy = ctx.shared.retry_policy();
+    // A few quick tries ride out a blip; after that the download waits for the network
+    // as a whole (and says so) instead of each connection backing off on its own.
+    let mut backoff = Backoff::new(
+        policy.base,
+        policy.max,
+        policy.attempts.min(ATTEMPTS_BEFORE_WAITING),
+    );
     let mut url_refreshes = 0u32;
     while let Some(work) = ctx.next_work() {
         if ctx.cancel.is_cancelled() {
@@ -444,6 +482,10 @@ async fn worker(ctx: Arc<RunCtx>) {
             Err(MasvError::Virus) => {
                 withhold_virus(&ctx, f);
                 continue;
+            }
+            Err(e) if e.is_transient() => {
+                ctx.interrupt(e.to_string());
+                break;
             }
             Err(e) => {
                 ctx.fail(format!("{}: {e}", f.meta.package_path));
@@ -490,6 +532,9 @@ async fn worker(ctx: Arc<RunCtx>) {
         ctx.untrack(&span);
         drop(permit);
         if written > 0 {
+            // Through to storage: whatever waits for the network may go now.
+            ctx.shared.set_waiting(&ctx.dl, None);
+            ctx.shared.network_back.notify_waiters();
             backoff.reset();
             url_refreshes = 0;
             match ctx
@@ -546,10 +591,7 @@ async fn worker(ctx: Arc<RunCtx>) {
             }) => {
                 ctx.requeue(rest);
                 let Some(delay) = backoff.next_delay(retry_after) else {
-                    ctx.fail(format!(
-                        "{}: {message}; check your connection, then retry",
-                        f.meta.package_path
-                    ));
+                    ctx.interrupt(message);
                     break;
                 };
                 tracing::debug!(file = %f.meta.package_path, %message, ?delay, "transfer interrupted, retrying");

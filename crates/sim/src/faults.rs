@@ -30,6 +30,10 @@ pub struct Faults {
     pub md5_etag_lies: AtomicBool,
     /// File listings leave out every file's `size`, as a partial API answer may.
     pub listing_omits_size: AtomicBool,
+    /// Until then the simulator is unreachable, as after a Wi-Fi change or a VPN drop:
+    /// new connections are closed at once, requests on open ones fail without an
+    /// answer, and bodies being sent are cut.
+    outage_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// Lifetime of presigned storage URLs.
     pub url_lifetime_ms: AtomicU64,
     /// Lifetime of package tokens handed out by the link route.
@@ -86,6 +90,7 @@ impl Default for Faults {
             error_429_every: AtomicU32::new(0),
             listing_omits_size: AtomicBool::new(false),
             md5_etag_lies: AtomicBool::new(false),
+            outage_until: std::sync::Mutex::new(None),
             url_lifetime_ms: AtomicU64::new(3_600_000),
             token_lifetime_ms: AtomicU64::new(3_600_000),
             conn_bytes_per_sec: AtomicU64::new(0),
@@ -115,6 +120,20 @@ pub(crate) enum Mischief {
 }
 
 impl Faults {
+    /// Makes the simulator unreachable for `d` from now.
+    pub fn set_outage(&self, d: Duration) {
+        *self.outage_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(tokio::time::Instant::now() + d);
+    }
+
+    /// Whether the simulator is unreachable now.
+    pub fn in_outage(&self) -> bool {
+        self.outage_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|until| tokio::time::Instant::now() < until)
+    }
+
     pub fn set_url_lifetime(&self, d: Duration) {
         self.url_lifetime_ms.store(d.as_millis() as u64, Relaxed);
     }

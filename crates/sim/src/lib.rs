@@ -4,6 +4,7 @@
 
 mod content;
 mod faults;
+mod outage;
 mod package;
 mod range;
 mod server;

@@ -111,8 +111,16 @@ impl Sim {
                 "/pubnub/v2/subscribe/{key}/{channel}/{callback}",
                 get(team::subscribe_route),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::outage::break_during_outage,
+            ))
             .with_state(state.clone());
         team::start_uploads(&state);
+        let listener = crate::outage::OutageListener {
+            inner: listener,
+            state: state.clone(),
+        };
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "simulator stopped");

@@ -215,6 +215,7 @@ pub(crate) async fn storage_route(
         _ => None,
     };
     let counter = s.clone();
+    let outage = s.clone();
     let served_key = key(&package_id, &file_id);
     let body = BodyStream {
         content: object.content.clone(),
@@ -234,6 +235,7 @@ pub(crate) async fn storage_route(
                 c.fetch_add(n, Relaxed);
             }
         }),
+        unreachable: Box::new(move || crate::outage::cut_now(&outage.faults)),
     };
     let mut resp = Response::new(Body::from_stream(body.into_stream()));
     *resp.status_mut() = status;
@@ -288,6 +290,8 @@ struct BodyStream {
     started: tokio::time::Instant,
     sent: u64,
     on_sent: Box<dyn Fn(u64) + Send + Sync>,
+    /// The simulator went unreachable: the body is cut.
+    unreachable: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl BodyStream {
@@ -296,6 +300,11 @@ impl BodyStream {
             let mut s = state?;
             if s.pos >= s.end {
                 return None;
+            }
+            if (s.unreachable)() {
+                let err =
+                    std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated outage");
+                return Some((Err(err), None));
             }
             if s.cut_at.is_some_and(|cut| s.pos >= cut) {
                 match s.on_cut {

@@ -2,6 +2,7 @@
 import type { DownloadSummary, EngineEvent } from './api';
 import type { FileInfo } from './bindings/FileInfo';
 import type { VerifySummary } from './bindings/VerifySummary';
+import type { Waiting } from './bindings/Waiting';
 
 /** A "Verify again" in flight or done. */
 export interface Check {
@@ -91,6 +92,11 @@ export class DownloadsStore {
           }
         }
         break;
+      case 'waiting': {
+        const d = this.get(e.id);
+        if (d) d.waiting = e.waiting;
+        break;
+      }
       case 'removed':
         this.items = this.items.filter((d) => d.id !== e.id);
         delete this.live[e.id];
@@ -101,6 +107,14 @@ export class DownloadsStore {
 }
 
 /** What a person can do with a download in this state. */
+/** What a download waiting for the network shows, counting down to its next try. */
+export function waitingLabel(w: Waiting, nowSecs: number): string {
+  const left = Math.ceil(w.retry_at - nowSecs);
+  if (left <= 0) return 'Waiting for network — retrying now';
+  const inText = left < 60 ? `${left} s` : `${Math.floor(left / 60)} min ${String(left % 60).padStart(2, '0')} s`;
+  return `Waiting for network — retrying in ${inText}`;
+}
+
 /** The card's line about a completed package's proof. */
 export function verifiedLabel(d: DownloadSummary): string | null {
   if (d.state !== 'complete' || d.files_verified === 0) return null;

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, checkLabel, DownloadsStore, verifiedLabel } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, verifiedLabel, waitingLabel } from './downloads.svelte';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
     id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2,
     files_complete: 0, virus_files: [], created_at: 1, completed_at: null,
-    files_verified: 0, hash_algorithm: null, manifest: null, ...over,
+    files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, ...over,
   };
 }
 
@@ -85,5 +85,20 @@ describe('verified delivery', () => {
     expect(s.get('b')?.manifest).toBeNull();
     s.replace(summary('gone'));
     expect(s.items).toHaveLength(2);
+  });
+});
+
+describe('waiting for the network', () => {
+  it('follows the engine and counts down to the next try', () => {
+    const s = new DownloadsStore();
+    s.setAll([summary('a')]);
+    const waiting = { reason: 'network' as const, message: 'could not connect to the server', retry_at: 1000 };
+    s.apply({ type: 'waiting', id: 'a', waiting });
+    expect(s.get('a')?.waiting).toEqual(waiting);
+    expect(waitingLabel(waiting, 960)).toBe('Waiting for network — retrying in 40 s');
+    expect(waitingLabel(waiting, 875)).toBe('Waiting for network — retrying in 2 min 05 s');
+    expect(waitingLabel(waiting, 1001)).toBe('Waiting for network — retrying now');
+    s.apply({ type: 'waiting', id: 'a', waiting: null });
+    expect(s.get('a')?.waiting).toBeNull();
   });
 });

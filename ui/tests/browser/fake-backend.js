@@ -116,6 +116,12 @@
         eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null,
         files: [{ index: 0, bytes_done: Math.round(state.files[id][0].size * fraction), rate }] }] });
     },
+    waiting(id, secs) {
+      const d = state.downloads.find((x) => x.id === id);
+      d.waiting = secs === null ? null
+        : { reason: 'network', message: 'could not connect to the server', retry_at: Math.floor(Date.now() / 1000) + secs };
+      emit('engine', { type: 'waiting', id, waiting: d.waiting });
+    },
     complete(id) {
       // As the engine does: the proof is recorded before the state changes.
       const d = state.downloads.find((x) => x.id === id);

@@ -66,6 +66,16 @@ try {
       await p.screenshot({ path: tag('2-downloading') });
     }, page);
 
+    await test(`${scheme}: an outage waits with a countdown, then carries on`, async (p) => {
+      await p.evaluate(() => window.__fake.waiting('d1', 40));
+      await p.getByText(/Waiting for network — retrying in (40|39) s/).waitFor();
+      await p.getByText(/Waiting for network — retrying in 3\d s/).waitFor();
+      assert(await p.getByText('Downloading', { exact: true }).isVisible(), 'still downloading, not failed');
+      await p.screenshot({ path: tag('2b-waiting') });
+      await p.evaluate(() => window.__fake.waiting('d1', null));
+      await p.getByText(/Waiting for network/).waitFor({ state: 'detached' });
+    }, page);
+
     await test(`${scheme}: pause and resume`, async (p) => {
       await p.getByRole('button', { name: 'Pause' }).click();
       await p.getByText('Paused', { exact: true }).waitFor();

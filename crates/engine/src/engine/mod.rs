@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     scheduling: Mutex<()>,
     /// Held while a package's ASC MHL generation is written.
     pub sealing: Mutex<()>,
+    /// Told when a transfer gets through to storage: downloads waiting for the network
+    /// try again at once instead of at the end of their pause.
+    pub network_back: tokio::sync::Notify,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -94,6 +97,23 @@ impl Shared {
 
     pub fn connections_per_download(&self) -> usize {
         self.connections_per_download.load(Relaxed).max(1)
+    }
+
+    /// Marks a transferring download as waiting for the network (or not any more),
+    /// telling subscribers when that changes.
+    pub fn set_waiting(&self, dl: &Download, waiting: Option<crate::model::Waiting>) {
+        let changed = {
+            let mut s = dl.status();
+            let changed = s.waiting != waiting;
+            s.waiting = waiting.clone();
+            changed
+        };
+        if changed {
+            self.emit(Event::Waiting {
+                id: dl.id.clone(),
+                waiting,
+            });
+        }
     }
 
     pub fn hash_algorithm(&self) -> inbound_mhl::HashAlgorithm {
@@ -146,6 +166,7 @@ impl Engine {
             planning: Mutex::new(()),
             scheduling: Mutex::new(()),
             sealing: Mutex::new(()),
+            network_back: tokio::sync::Notify::new(),
             events,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),

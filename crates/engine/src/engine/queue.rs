@@ -7,8 +7,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Engine;
 use crate::download::{Download, RunHandle, lock};
 use crate::error::EngineError;
-use crate::model::{DownloadState, Event};
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{DownloadState, Event, WaitReason, Waiting};
 use crate::removal::remove_written_files;
+use crate::retry::Backoff;
 use crate::runner::{self, RunEnd};
 
 impl Engine {
@@ -127,7 +130,8 @@ impl Engine {
             // outside it (a UI's main thread).
             let join = self.shared.tasks.spawn_on(
                 async move {
-                    let end = runner::run(engine.shared.clone(), dl2.clone(), cancel2).await;
+                    let end = engine.run_until_settled(&dl2, cancel2).await;
+                    engine.shared.set_waiting(&dl2, None);
                     engine.finish_run(&dl2, run_id, end);
                 },
                 &self.shared.runtime,
@@ -140,6 +144,46 @@ impl Engine {
             drop(s);
             running += 1;
             self.persist_state(&dl, DownloadState::Transferring, None, None);
+        }
+    }
+
+    /// Runs the download until it completes, fails or is stopped. While MASV or its
+    /// storage cannot be reached it waits (still transferring) and tries again, with
+    /// growing pauses up to the configured cap, or at once when another download gets
+    /// through: an outage never ends in an error.
+    async fn run_until_settled(&self, dl: &Arc<Download>, cancel: CancellationToken) -> RunEnd {
+        let policy = self.shared.retry_policy();
+        let mut backoff = Backoff::new(policy.base, policy.max, u32::MAX);
+        loop {
+            let before = dl.bytes_done();
+            let message = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
+                RunEnd::Interrupted(message) => message,
+                end => return end,
+            };
+            if dl.bytes_done() > before {
+                backoff.reset();
+            }
+            let delay = backoff.next_delay(None).unwrap_or(policy.max);
+            let retry_at = chrono::Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
+            self.shared.set_waiting(
+                dl,
+                Some(Waiting {
+                    reason: WaitReason::Network,
+                    message,
+                    retry_at: retry_at.timestamp(),
+                }),
+            );
+            let network_back = self.shared.network_back.notified();
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    self.shared.set_waiting(dl, None);
+                    return RunEnd::Cancelled;
+                }
+                _ = tokio::time::sleep(delay) => {}
+                _ = network_back => {}
+            }
+            // Still waiting until bytes flow again (the runner says so) or the run ends.
         }
     }
 
@@ -156,7 +200,7 @@ impl Engine {
                 None
             } else {
                 match end {
-                    RunEnd::Cancelled => None,
+                    RunEnd::Cancelled | RunEnd::Interrupted(_) => None,
                     RunEnd::Complete => {
                         let now = chrono::Utc::now().timestamp();
                         s.state = DownloadState::Complete;

@@ -1,0 +1,118 @@
+//! Unattended downloads through network outages: MASV and its storage unreachable for
+//! minutes in the middle of a package, and the download carries on by itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use inbound_e2e::inbound_engine::{DownloadState, Event, WaitReason};
+use inbound_e2e::inbound_engine::{Engine, Waiting};
+use inbound_e2e::inbound_sim::catalog;
+use inbound_e2e::{Harness, assert_files_match, wait_for, wait_for_bytes};
+
+const MIB: u64 = 1024 * 1024;
+/// As long as the "must pass" says: five minutes with no route to MASV.
+const OUTAGE: Duration = Duration::from_secs(300);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_survives_a_five_minute_outage_with_no_one_acting() {
+    let h = Harness::new(vec![catalog::large("big", 24 * MIB)]).await;
+    h.sim.faults().set_conn_rate(2 * MIB);
+    let dest = h.dest();
+    let mut events = h.engine.subscribe();
+    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
+    wait_for_bytes(&h.engine, &id, 4 * MIB, Duration::from_secs(30)).await;
+    h.sim.faults().set_outage(OUTAGE);
+    let cut = tokio::time::Instant::now();
+
+    // It waits for the network, says so, and never fails.
+    let waiting = until_waiting(&h.engine, &id, Duration::from_secs(30)).await;
+    assert_eq!(waiting.reason, WaitReason::Network);
+    assert!(waiting.retry_at >= unix_now() - 1, "{waiting:?}");
+    assert_eq!(
+        h.engine.get(&id).unwrap().summary.state,
+        DownloadState::Transferring,
+        "waiting is still transferring, for the agent API and the queue"
+    );
+
+    h.sim.faults().set_conn_rate(0);
+    let done = wait_for(
+        &h.engine,
+        &id,
+        &[DownloadState::Complete, DownloadState::Error],
+        OUTAGE + Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        done.summary.state,
+        DownloadState::Complete,
+        "{:?}",
+        done.summary.error
+    );
+    assert!(
+        cut.elapsed() >= OUTAGE,
+        "it cannot finish while unreachable"
+    );
+    assert!(
+        cut.elapsed() < OUTAGE + Duration::from_secs(20),
+        "back to work soon after the network is: {:?}",
+        cut.elapsed()
+    );
+    assert!(done.summary.waiting.is_none());
+    assert_files_match(&done, h.package("big"), &dest);
+    while let Ok(e) = events.try_recv() {
+        if let Event::StateChanged { state, error, .. } = e {
+            assert_ne!(state, DownloadState::Error, "{error:?}");
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Waits until the download says it waits for the network.
+async fn until_waiting(engine: &Engine, id: &str, within: Duration) -> Waiting {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let s = engine.get(id).unwrap().summary;
+        assert_ne!(s.state, DownloadState::Error, "{:?}", s.error);
+        if let Some(w) = s.waiting {
+            return w;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never said it waits"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_wait_for_the_network_is_shown_soon_and_ends_at_once_on_pause() {
+    // Long pauses between attempts, as after many failures in a row in real life.
+    let h = Harness::with_config(vec![catalog::large("big", 16 * MIB)], |c| {
+        c.retry_base_delay = Duration::from_millis(500);
+        c.retry_max_delay = Duration::from_secs(600);
+    })
+    .await;
+    h.sim.faults().set_conn_rate(MIB);
+    let id = h.engine.add(&h.link("big"), h.dest(), None).await.unwrap();
+    wait_for_bytes(&h.engine, &id, MIB, Duration::from_secs(30)).await;
+    h.sim.faults().set_outage(Duration::from_secs(3600));
+    let cut = tokio::time::Instant::now();
+    until_waiting(&h.engine, &id, Duration::from_secs(15)).await;
+    eprintln!("waiting shown {:?} after the outage began", cut.elapsed());
+    let paused = tokio::time::Instant::now();
+    h.engine.pause(&id).await.unwrap();
+    assert!(
+        paused.elapsed() < Duration::from_secs(1),
+        "pause took {:?}",
+        paused.elapsed()
+    );
+    let s = h.engine.get(&id).unwrap().summary;
+    assert_eq!(s.state, DownloadState::Paused);
+    assert!(s.waiting.is_none(), "a paused download waits for nothing");
+}
