@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadState, Event, WaitReason};
 use inbound_e2e::inbound_engine::{Engine, Waiting};
-use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_files_match, wait_for, wait_for_bytes};
+use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
+use inbound_e2e::{Harness, assert_completes, wait_for_bytes};
 
 const MIB: u64 = 1024 * 1024;
 /// As long as the "must pass" says: five minutes with no route to MASV.
@@ -36,19 +36,7 @@ async fn a_package_survives_a_five_minute_outage_with_no_one_acting() {
     );
 
     h.sim.faults().set_conn_rate(0);
-    let done = wait_for(
-        &h.engine,
-        &id,
-        &[DownloadState::Complete, DownloadState::Error],
-        OUTAGE + Duration::from_secs(60),
-    )
-    .await;
-    assert_eq!(
-        done.summary.state,
-        DownloadState::Complete,
-        "{:?}",
-        done.summary.error
-    );
+    let (done, _) = assert_completes(&h, &id, "big", &dest, OUTAGE + Duration::from_secs(60)).await;
     assert!(
         cut.elapsed() >= OUTAGE,
         "it cannot finish while unreachable"
@@ -59,7 +47,6 @@ async fn a_package_survives_a_five_minute_outage_with_no_one_acting() {
         cut.elapsed()
     );
     assert!(done.summary.waiting.is_none());
-    assert_files_match(&done, h.package("big"), &dest);
     while let Ok(e) = events.try_recv() {
         if let Event::StateChanged { state, error, .. } = e {
             assert_ne!(state, DownloadState::Error, "{error:?}");
@@ -105,14 +92,50 @@ async fn a_long_wait_for_the_network_is_shown_soon_and_ends_at_once_on_pause() {
     let cut = tokio::time::Instant::now();
     until_waiting(&h.engine, &id, Duration::from_secs(15)).await;
     eprintln!("waiting shown {:?} after the outage began", cut.elapsed());
-    let paused = tokio::time::Instant::now();
-    h.engine.pause(&id).await.unwrap();
-    assert!(
-        paused.elapsed() < Duration::from_secs(1),
-        "pause took {:?}",
-        paused.elapsed()
-    );
+    pause_at_once(&h.engine, &id).await;
     let s = h.engine.get(&id).unwrap().summary;
     assert_eq!(s.state, DownloadState::Paused);
     assert!(s.waiting.is_none(), "a paused download waits for nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_long_retry_after_from_storage_neither_parks_the_package_nor_delays_a_pause() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Twelve files of 2 MiB: a few dozen storage requests, so several get the 429.
+    let package = (0..12).fold(SimPackage::new("twelve", "Twelve clips"), |p, i| {
+        p.with_file(SimFile::new(
+            format!("c{i}"),
+            format!("clip-{i:02}.mov"),
+            Content::generated(i, 2 * MIB),
+        ))
+    });
+    let h = Harness::new(vec![package]).await;
+    let faults = h.sim.faults();
+    faults.set_conn_rate(2 * MIB);
+    faults.storage_retry_after_secs.store(86_400, Relaxed);
+    faults.error_429_every.store(5, Relaxed);
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("twelve"), &dest, None).await.unwrap();
+    // Some connection is now told to come back tomorrow; pausing is still immediate.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while faults.injected.status_429.load(Relaxed) < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "no 429 was sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pause_at_once(&h.engine, &id).await;
+    h.engine.resume(&id).unwrap();
+    // The other connections carry the package; the one told to wait does not hold it.
+    assert_completes(&h, &id, "twelve", &dest, Duration::from_secs(90)).await;
+    assert!(faults.injected.status_429.load(Relaxed) >= 2);
+}
+
+/// Pauses, and checks the pause took effect within a second.
+async fn pause_at_once(engine: &Engine, id: &str) {
+    let asked = tokio::time::Instant::now();
+    engine.pause(id).await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "pause took {:?}",
+        asked.elapsed()
+    );
 }

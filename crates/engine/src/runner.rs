@@ -76,6 +76,8 @@ struct RunCtx {
     failure: Mutex<Option<String>>,
     /// Why the run stopped to wait for the network, if it did.
     interruption: Mutex<Option<String>>,
+    /// Told whenever a connection ends, for connections pausing before a retry.
+    idle: tokio::sync::Notify,
     /// Times each file's object changed during this run (by file index).
     object_changes: Mutex<HashMap<usize, u32>>,
     /// Times each file's bytes did not match storage's MD5 during this run.
@@ -110,6 +112,7 @@ pub(crate) async fn run(
         prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
         failure: Mutex::new(None),
         interruption: Mutex::new(None),
+        idle: tokio::sync::Notify::new(),
         object_changes: Mutex::new(HashMap::new()),
         md5_mismatches: Mutex::new(HashMap::new()),
     });
@@ -247,6 +250,26 @@ impl RunCtx {
         tracing::warn!(download = %self.dl.id, error = %msg, "download failed");
         lock(&self.failure).get_or_insert(msg);
         self.cancel.cancel();
+    }
+
+    /// Waits `delay` before this connection tries again (its range is back in the
+    /// queue for the others meanwhile). Returns false when there is no point: the run
+    /// was stopped, or every other connection finished and nothing is left to fetch, so
+    /// a long `Retry-After` never holds a finished package.
+    async fn pause_unless_done(&self, delay: std::time::Duration) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            let idle = self.idle.notified();
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = tokio::time::sleep_until(until) => return true,
+                _ = idle => {
+                    if lock(&self.inflight).is_empty() && lock(&self.queue).is_empty() {
+                        return false;
+                    }
+                }
+            }
+        }
     }
 
     /// MASV or its storage cannot be reached: the run stops and the download waits.
@@ -451,6 +474,8 @@ async fn worker(ctx: Arc<RunCtx>) {
         policy.attempts.min(ATTEMPTS_BEFORE_WAITING),
     );
     let mut url_refreshes = 0u32;
+    // However this connection ends, one waiting out a pause may be the last one left.
+    let _idle = IdleOnDrop(&ctx);
     while let Some(work) = ctx.next_work() {
         if ctx.cancel.is_cancelled() {
             break;
@@ -595,9 +620,8 @@ async fn worker(ctx: Arc<RunCtx>) {
                     break;
                 };
                 tracing::debug!(file = %f.meta.package_path, %message, ?delay, "transfer interrupted, retrying");
-                tokio::select! {
-                    _ = ctx.cancel.cancelled() => break,
-                    _ = tokio::time::sleep(delay) => {}
+                if !ctx.pause_unless_done(delay).await {
+                    break;
                 }
             }
             Err(FetchError::Fatal(msg)) => {
@@ -616,6 +640,15 @@ async fn worker(ctx: Arc<RunCtx>) {
                 break;
             }
         }
+    }
+}
+
+/// Tells the connections pausing before a retry that one connection ended.
+struct IdleOnDrop<'a>(&'a RunCtx);
+
+impl Drop for IdleOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.idle.notify_waiters();
     }
 }
 

@@ -325,11 +325,14 @@ fn check_answer(
         StatusCode::FORBIDDEN => Err(FetchError::UrlRejected),
         StatusCode::TOO_MANY_REQUESTS => Err(FetchError::Transient {
             message: "storage is rate limiting".into(),
-            retry_after: header(reqwest::header::RETRY_AFTER)
-                .and_then(inbound_masv::parse_retry_after),
+            retry_after: inbound_masv::retry_after(headers),
         }),
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
-            Err(transient(format!("storage answered {s}")))
+            Err(FetchError::Transient {
+                message: format!("storage answered {s}"),
+                // A 503 may say when to come back, as a 429 does.
+                retry_after: inbound_masv::retry_after(headers),
+            })
         }
         StatusCode::NOT_FOUND => Err(FetchError::Fatal(
             "the file is missing from MASV storage; ask the sender to re-send it".into(),

@@ -3,7 +3,7 @@ use std::time::Duration;
 use reqwest::{Response, StatusCode, header::HeaderMap};
 use serde::de::DeserializeOwned;
 
-use crate::error::parse_retry_after;
+use crate::error::retry_after;
 use crate::{DownloadUrl, LinkInfo, LinkRef, MasvError, PackageFile, Secret};
 
 pub const DEFAULT_API_URL: &str = "https://api.massive.app/v1";
@@ -140,10 +140,7 @@ pub(crate) async fn decode<T: DeserializeOwned>(
 fn classify(status: StatusCode, headers: &HeaderMap, route: Route) -> MasvError {
     match (status.as_u16(), route) {
         (429, _) => MasvError::RateLimited {
-            retry_after: headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after),
+            retry_after: retry_after(headers),
         },
         (500..=599, _) | (408, _) => MasvError::Transient(format!("server answered {status}")),
         (410, _) => MasvError::Expired,

@@ -74,12 +74,43 @@ fn describe_network_error(err: &reqwest::Error) -> String {
 
 /// Parses `Retry-After` given either as seconds or as an HTTP date.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    parse_retry_after_at(value, chrono::Utc::now())
+}
+
+/// The longest a server's `Retry-After` is waited: a day-long value from a confused or
+/// hostile server must not park a download over a weekend.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// The wait a response asks for, in seconds or as an HTTP date; a date is measured from
+/// the response's own `Date` (so a wrong local clock does not matter), and the wait is
+/// clamped to [`MAX_RETRY_AFTER`].
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+    };
+    let sent = text(reqwest::header::DATE)
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
+        .map_or_else(chrono::Utc::now, |d| d.with_timezone(&chrono::Utc));
+    let asked = parse_retry_after_at(text(reqwest::header::RETRY_AFTER)?, sent)?;
+    if asked > MAX_RETRY_AFTER {
+        tracing::info!(
+            asked_secs = asked.as_secs(),
+            waiting_secs = MAX_RETRY_AFTER.as_secs(),
+            "server asked for a long Retry-After; waiting the most Inbound waits"
+        );
+    }
+    Some(asked.min(MAX_RETRY_AFTER))
+}
+
+fn parse_retry_after_at(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    let delta = when.with_timezone(&chrono::Utc) - now;
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -95,5 +126,26 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn a_retry_after_date_counts_from_the_server_clock_and_a_day_is_clamped() {
+        use reqwest::header::{DATE, HeaderMap, HeaderValue, RETRY_AFTER};
+        let mut h = HeaderMap::new();
+        // The server's clock says 07:28:00; it asks to come back at 07:28:30. The
+        // local clock (years later) does not matter.
+        h.insert(
+            DATE,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(30)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.remove(RETRY_AFTER);
+        assert_eq!(retry_after(&h), None);
     }
 }

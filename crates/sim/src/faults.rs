@@ -25,6 +25,8 @@ pub struct Faults {
     pub error_503_every: AtomicU32,
     /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
     pub error_429_every: AtomicU32,
+    /// When not 0: storage's 429 and 503 answers say `Retry-After` this many seconds.
+    pub storage_retry_after_secs: AtomicU64,
     /// Storage names every object by a plain-MD5 ETag that is not its bytes' MD5 (a
     /// corrupted object, or bytes damaged on the way).
     pub md5_etag_lies: AtomicBool,
@@ -88,6 +90,7 @@ impl Default for Faults {
             length_over_every: AtomicU32::new(0),
             error_503_every: AtomicU32::new(0),
             error_429_every: AtomicU32::new(0),
+            storage_retry_after_secs: AtomicU64::new(0),
             listing_omits_size: AtomicBool::new(false),
             md5_etag_lies: AtomicBool::new(false),
             outage_until: std::sync::Mutex::new(None),

@@ -339,7 +339,7 @@ impl SimState {
     /// Applies latency and the status faults shared by every API route.
     pub(crate) async fn api_preamble(&self) -> Option<Response> {
         sleep_latency(&self.faults).await;
-        status_fault(self.faults.next_api())
+        status_fault(self.faults.next_api(), 0)
     }
 }
 
@@ -356,17 +356,25 @@ pub(crate) async fn sleep_latency(faults: &Faults) {
     }
 }
 
-pub(crate) fn status_fault(m: Mischief) -> Option<Response> {
-    match m {
-        Mischief::Status503 => Some(api_error(StatusCode::SERVICE_UNAVAILABLE, "try again")),
-        Mischief::Status429 => {
-            let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "slow down");
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Some(r)
-        }
-        _ => None,
+/// A 503 or 429 answer; `told` (when not 0) is the `Retry-After` both carry, else a
+/// 429 says 1 second and a 503 nothing.
+pub(crate) fn status_fault(m: Mischief, told: u64) -> Option<Response> {
+    let mut r = match m {
+        Mischief::Status503 => api_error(StatusCode::SERVICE_UNAVAILABLE, "try again"),
+        Mischief::Status429 => api_error(StatusCode::TOO_MANY_REQUESTS, "slow down"),
+        _ => return None,
+    };
+    let retry_after = match (m, told) {
+        (_, 0) if m == Mischief::Status429 => Some(1),
+        (_, 0) => None,
+        (_, secs) => Some(secs),
+    };
+    if let Some(secs) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
+    Some(r)
 }
 
 pub(crate) fn api_error(status: StatusCode, message: &str) -> Response {

@@ -154,7 +154,7 @@ pub(crate) async fn storage_route(
         return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
     }
     let mischief = s.faults.next_storage();
-    if let Some(r) = status_fault(mischief) {
+    if let Some(r) = status_fault(mischief, s.faults.storage_retry_after_secs.load(Relaxed)) {
         return r;
     }
     let Some(object) = s.objects.get(&package_id, &file_id) else {
