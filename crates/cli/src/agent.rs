@@ -37,7 +37,7 @@ pub async fn run(args: AgentArgs) -> ExitCode {
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::get::fail_line(&format!("{e:#}"));
+            crate::get::fail_line(&crate::get::one_line(&e));
             ExitCode::FAILURE
         }
     }

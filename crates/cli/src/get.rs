@@ -51,10 +51,24 @@ pub async fn run(args: GetArgs) -> ExitCode {
     match get(args).await {
         Ok(code) => code,
         Err(e) => {
-            fail_line(&format!("{e:#}"));
+            fail_line(&one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes in one line, each thing said once: messages here already
+/// name their cause, so a cause whose text is in the line is not repeated.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// `--dest` made absolute, or the user's Downloads/MASV.
@@ -231,10 +245,23 @@ fn read_password() -> anyhow::Result<Secret> {
     Ok(Secret::new(pw))
 }
 
+/// What a transient failure was, without the generic "temporary problem" words.
+fn transient_reason(e: &MasvError) -> String {
+    match e {
+        MasvError::Transient(why) => why.clone(),
+        MasvError::RateLimited { .. } => "MASV is rate limiting requests".into(),
+        other => other.to_string(),
+    }
+}
+
 fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
     match e {
         EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(
             "password required: this link is protected; pass the password on standard input with --password-stdin"
+        ),
+        EngineError::Masv(e) if e.is_transient() => anyhow::anyhow!(
+            "MASV cannot be reached ({}): check your network connection, then run the same command again; nothing was downloaded",
+            transient_reason(&e)
         ),
         other => anyhow::Error::new(other),
     }

@@ -77,7 +77,7 @@ pub async fn run(args: SimArgs) -> ExitCode {
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::get::fail_line(&format!("{e:#}"));
+            crate::get::fail_line(&crate::get::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -72,7 +72,7 @@ pub async fn run(args: TeamArgs) -> ExitCode {
     match team(args).await {
         Ok(code) => code,
         Err(e) => {
-            crate::get::fail_line(&format!("{e:#}"));
+            crate::get::fail_line(&crate::get::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -419,3 +419,30 @@ async fn secrets_stay_out_of_logs_and_output_even_at_debug_level() {
         );
     }
 }
+
+#[test]
+fn with_masv_out_of_reach_get_says_so_soon_and_once() {
+    // Nothing listens on port 9 (discard) here: every connection is refused.
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["get", "https://get.massive.app/abc?secret=hush", "--dest"])
+        .arg(dest.path())
+        .env("MASV_API_URL", "http://127.0.0.1:9/v1")
+        .env("INBOUND_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
+    assert!(err.contains("MASV cannot be reached"), "{err}");
+    assert_eq!(
+        err.matches("could not connect to the server").count(),
+        1,
+        "each thing said once: {err}"
+    );
+    assert!(!err.contains("hush"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -10,7 +10,7 @@ pub enum EngineError {
         "Inbound is already running with this data folder ({dir}); close the other Inbound (desktop app, agent or CLI) or set INBOUND_DATA_DIR to another folder"
     )]
     AlreadyRunning { dir: PathBuf },
-    #[error("{0}")]
+    #[error(transparent)]
     Masv(#[from] MasvError),
     #[error("the destination folder must be an absolute path, but got {0}")]
     RelativeDestination(PathBuf),

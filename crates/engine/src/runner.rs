@@ -18,9 +18,8 @@ use crate::partfile::PartFile;
 use crate::prepare::{
     create_part, finish_file, prepare, push_segments, reset_file, set_file_state,
 };
-use crate::retry::Backoff;
 use crate::seal::seal_package;
-use crate::session::{RetryPolicy, Session};
+use crate::session::Session;
 use crate::source::Source;
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, Span, fetch_range};
 
@@ -35,8 +34,6 @@ const MIN_STEAL_PIECE: u64 = 2 * 1024 * 1024;
 /// new file do not wait for the API.
 const URL_PREFETCH_AHEAD: usize = 8;
 const URL_PREFETCH_PARALLEL: usize = 4;
-/// Failures in a row on one connection before the download waits for the network.
-const ATTEMPTS_BEFORE_WAITING: u32 = 3;
 
 pub(crate) enum RunEnd {
     Complete,
@@ -153,11 +150,7 @@ pub(crate) async fn open_session(
     package_id: &str,
 ) -> Result<Session, MasvError> {
     // A few quick tries; a longer outage is waited out by the download as a whole.
-    let policy = shared.retry_policy();
-    let policy = RetryPolicy {
-        attempts: policy.attempts.min(ATTEMPTS_BEFORE_WAITING),
-        ..policy
-    };
+    let policy = shared.quick_retry_policy();
     match source {
         Source::Link { link, password } => Ok(Session::open(
             shared.client_for(source.route_key()),
@@ -465,14 +458,9 @@ impl RunCtx {
 }
 
 async fn worker(ctx: Arc<RunCtx>) {
-    let policy = ctx.shared.retry_policy();
     // A few quick tries ride out a blip; after that the download waits for the network
     // as a whole (and says so) instead of each connection backing off on its own.
-    let mut backoff = Backoff::new(
-        policy.base,
-        policy.max,
-        policy.attempts.min(ATTEMPTS_BEFORE_WAITING),
-    );
+    let mut backoff = ctx.shared.quick_retry_policy().backoff();
     let mut url_refreshes = 0u32;
     // However this connection ends, one waiting out a pause may be the last one left.
     let _idle = IdleOnDrop(&ctx);

@@ -41,7 +41,7 @@ impl Engine {
             self.shared.client_for(&link.id),
             link.clone(),
             password.clone(),
-            self.shared.retry_policy(),
+            self.shared.quick_retry_policy(),
         )
         .await?;
         let name = if info.name.is_empty() {

@@ -30,6 +30,8 @@ mod verifying;
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 const EVENT_CAPACITY: usize = 4096;
+/// Failures in a row before MASV counts as out of reach (about 2 to 7 s by default).
+pub(crate) const QUICK_ATTEMPTS: u32 = 3;
 
 /// Held while one package is being added to one folder.
 type AddGate = Arc<tokio::sync::Mutex<()>>;
@@ -80,6 +82,16 @@ impl Shared {
     pub fn emit(&self, e: Event) {
         // No subscriber is fine: events are a view, not the record.
         let _ = self.events.send(e);
+    }
+
+    /// A few quick tries, for calls a longer outage is waited out around (a download
+    /// waits for the network as a whole; an add says at once that MASV is out of reach).
+    pub fn quick_retry_policy(&self) -> RetryPolicy {
+        let policy = self.retry_policy();
+        RetryPolicy {
+            attempts: policy.attempts.min(QUICK_ATTEMPTS),
+            ..policy
+        }
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
