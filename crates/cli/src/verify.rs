@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use inbound_engine::{VerifySummary, terminal_safe, verify_folder};
+use inbound_engine::{VerifySummary, record_verification, terminal_safe, verify_folder};
 use inbound_mhl::{Outcome, VerifyProgress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -42,7 +42,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
-    let verified = verify_folder(&args.dir, args.record, |p| match p {
+    let verified = verify_folder(&args.dir, |p| match p {
         VerifyProgress::Planned { bytes, .. } => bar.set_length(bytes),
         VerifyProgress::Hashed { path, bytes } => {
             bar.inc(bytes);
@@ -50,6 +50,14 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         }
     });
     bar.finish_and_clear();
+    let verified = verified.and_then(|report| {
+        let recorded = if args.record {
+            record_verification(&args.dir, &report)?
+        } else {
+            None
+        };
+        Ok((report, recorded))
+    });
     let (report, recorded) = match verified {
         Ok(v) => v,
         Err(e) => {

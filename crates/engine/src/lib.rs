@@ -45,7 +45,7 @@ pub use model::{
 };
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;
-pub use reverify::{VerifySummary, verify_folder};
+pub use reverify::{VerifySummary, record_verification, verify_folder};
 pub use runner::human_bytes;
 pub use source::TeamDownload;
 

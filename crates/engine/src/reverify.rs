@@ -60,24 +60,28 @@ impl VerifySummary {
     }
 }
 
-/// Verifies `root` against its ASC MHL history (Inbound's unfinished part files are
-/// not content). With `record`, appends a generation naming every file hashed as
-/// verified or failed.
+/// Inbound's unfinished part files are not content.
+fn ignored() -> Vec<String> {
+    vec![format!("*{PART_SUFFIX}")]
+}
+
+/// Verifies `root` against its ASC MHL history: every recorded file hashed again.
 pub fn verify_folder(
     root: &Path,
-    record: bool,
     progress: impl FnMut(VerifyProgress<'_>),
-) -> Result<(Report, Option<PathBuf>), MhlError> {
-    let ignore = vec![format!("*{PART_SUFFIX}")];
-    let report = inbound_mhl::verify(root, &ignore, progress)?;
-    if !record {
-        return Ok((report, None));
-    }
+) -> Result<Report, MhlError> {
+    inbound_mhl::verify(root, &ignored(), progress)
+}
+
+/// Appends a generation to `root`'s history naming every file `report` hashed as
+/// verified or failed; `None` when nothing was hashed (every file missing). Only this
+/// writes: whoever shares the folder's history need only wait for this, not for the
+/// hashing before it.
+pub fn record_verification(root: &Path, report: &Report) -> Result<Option<PathBuf>, MhlError> {
     let files = report.as_generation_files();
     // One generation has one format for its folder hashes: the one most files use.
     let Some(algorithm) = most_used(files.iter().map(|f| f.digest.algorithm)) else {
-        // Nothing was hashed (every file is missing): nothing to record.
-        return Ok((report, None));
+        return Ok(None);
     };
     let generation = Generation {
         tool: "Inbound".into(),
@@ -90,11 +94,10 @@ pub fn verify_folder(
             report.count(Outcome::Extra),
         )),
         process: Process::InPlace,
-        ignore,
+        ignore: ignored(),
         created: Utc::now(),
     };
-    let manifest = inbound_mhl::record_generation(root, algorithm, files, generation)?;
-    Ok((report, Some(manifest)))
+    inbound_mhl::record_generation(root, algorithm, files, generation).map(Some)
 }
 
 fn most_used<T: Ord + Copy>(items: impl Iterator<Item = T>) -> Option<T> {

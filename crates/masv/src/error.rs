@@ -72,11 +72,6 @@ fn describe_network_error(err: &reqwest::Error) -> String {
     }
 }
 
-/// Parses `Retry-After` given either as seconds or as an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    parse_retry_after_at(value, chrono::Utc::now())
-}
-
 /// The longest a server's `Retry-After` is waited: a day-long value from a confused or
 /// hostile server must not park a download over a weekend.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
@@ -93,7 +88,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let sent = text(reqwest::header::DATE)
         .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
         .map_or_else(chrono::Utc::now, |d| d.with_timezone(&chrono::Utc));
-    let asked = parse_retry_after_at(text(reqwest::header::RETRY_AFTER)?, sent)?;
+    let asked = parse_retry_after(text(reqwest::header::RETRY_AFTER)?, sent)?;
     if asked > MAX_RETRY_AFTER {
         tracing::info!(
             asked_secs = asked.as_secs(),
@@ -104,7 +99,8 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(asked.min(MAX_RETRY_AFTER))
 }
 
-fn parse_retry_after_at(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+/// `Retry-After` given either as seconds or as an HTTP date (measured from `now`).
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -120,12 +116,13 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_dates() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        let now = chrono::Utc::now();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
             Some(Duration::ZERO)
         );
-        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

@@ -12,7 +12,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::faults::Faults;
 use crate::server::SimState;
 
 /// Accepts connections, closing those that arrive during an outage.
@@ -67,9 +66,4 @@ fn broken() -> Response {
     let mut resp = Response::new(Body::from_stream(failing));
     *resp.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
     resp
-}
-
-/// For bodies being sent: whether to cut them now.
-pub(crate) fn cut_now(faults: &Faults) -> bool {
-    faults.in_outage()
 }

@@ -235,7 +235,7 @@ pub(crate) async fn storage_route(
                 c.fetch_add(n, Relaxed);
             }
         }),
-        unreachable: Box::new(move || crate::outage::cut_now(&outage.faults)),
+        unreachable: Box::new(move || outage.faults.in_outage()),
     };
     let mut resp = Response::new(Body::from_stream(body.into_stream()));
     *resp.status_mut() = status;
