@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use inbound_engine::{Origin, Secret};
 use inbound_inbox::{
-    CredentialStore, Credentials, TeamApi, WatchedPortal, Watcher, WatcherConfig, to_download,
+    CredentialStore, Credentials, PackageFailure, TeamApi, WatchedPortal, Watcher, WatcherConfig,
+    to_download,
 };
 use inbound_masv::{MasvClient, PackageState, TeamPackage};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
+use tokio::sync::broadcast;
 use ts_rs::TS;
 
 use crate::error::CommandError;
@@ -86,6 +88,9 @@ pub struct InboxPortal {
     pub subdomain: String,
     pub watched: bool,
     pub folder: Option<String>,
+    /// Packages sent before this (Unix seconds) are not downloaded by themselves.
+    #[ts(type = "number | null")]
+    pub since: Option<i64>,
 }
 
 fn store(state: &AppState) -> CredentialStore {
@@ -130,8 +135,17 @@ fn start(app: &AppHandle, creds: &Credentials) -> Result<()> {
     let mut events = watcher.subscribe();
     let h = app.clone();
     tauri::async_runtime::spawn(async move {
-        while let Ok(ev) = events.recv().await {
-            let _ = h.emit("inbox", ev);
+        loop {
+            match events.recv().await {
+                Ok(ev) => {
+                    let _ = h.emit("inbox", ev);
+                }
+                // A burst the window fell behind on: the next listing catches up.
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "inbox events skipped");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
         }
     });
     let w = watcher.clone();
@@ -252,6 +266,7 @@ pub async fn inbox_portals(state: State<'_, AppState>) -> Result<Vec<InboxPortal
             InboxPortal {
                 watched: w.is_some_and(|w| w.enabled),
                 folder: w.map(|w| w.folder.to_string_lossy().into_owned()),
+                since: w.and_then(|w| w.since),
                 id: p.id,
                 name: p.name,
                 subdomain: p.subdomain,
@@ -280,6 +295,12 @@ pub async fn inbox_download(
     Ok(state.engine.add_team_package(download, dst).await?)
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Where a watched portal's packages go by default: one folder named after the portal
 /// (a name from the API, so made safe) inside the download folder.
 fn portal_folder(base: &std::path::Path, portal_name: &str) -> PathBuf {
@@ -289,7 +310,18 @@ fn portal_folder(base: &std::path::Path, portal_name: &str) -> PathBuf {
     ))
 }
 
+/// Watched portals' packages that could not be started, waiting to be tried again.
+#[tauri::command]
+pub fn inbox_failures(state: State<'_, AppState>) -> Result<Vec<PackageFailure>> {
+    watcher(&state)?
+        .failures()
+        .map_err(|e| inbox_error(e, "inbox_failed"))
+}
+
 /// Watches a portal (its new packages download into `folder`), or stops watching it.
+/// `since` (Unix seconds) is where its packages start counting as new; without it a
+/// watched portal keeps the date it had, and one ticked (first time or again) starts
+/// now.
 #[tauri::command]
 pub fn inbox_watch(
     state: State<'_, AppState>,
@@ -297,7 +329,18 @@ pub fn inbox_watch(
     portal_name: String,
     enabled: bool,
     folder: Option<String>,
+    since: Option<i64>,
 ) -> Result<()> {
+    let watcher = watcher(&state)?;
+    let known = watcher
+        .portals()
+        .map_err(|e| inbox_error(e, "inbox_failed"))?
+        .into_iter()
+        .find(|p| p.portal_id == portal_id);
+    let since = since
+        // Ticked again after a pause: what arrived meanwhile is not the person's wish.
+        .or_else(|| known.filter(|p| p.enabled).and_then(|p| p.since))
+        .unwrap_or_else(unix_now);
     let folder = folder
         .filter(|d| !d.trim().is_empty())
         .map(PathBuf::from)
@@ -310,12 +353,13 @@ pub fn inbox_watch(
             format!("{} is not an absolute folder", folder.display()),
         ));
     }
-    watcher(&state)?
+    watcher
         .set_portal(&WatchedPortal {
             portal_id,
             portal_name,
             folder,
             enabled,
+            since: Some(since),
         })
         .map_err(|e| inbox_error(e, "inbox_failed"))
 }

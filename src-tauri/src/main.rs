@@ -103,6 +103,7 @@ fn main() {
             inbox::inbox_portals,
             inbox::inbox_download,
             inbox::inbox_watch,
+            inbox::inbox_failures,
         ])
         .on_window_event(|window, event| {
             // Closing the window keeps downloads running in the tray.

@@ -192,6 +192,7 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
             portal_name: "Editorial".into(),
             folder: folder.clone(),
             enabled: true,
+            since: None,
         })
         .unwrap();
     let mut events = watcher.subscribe();

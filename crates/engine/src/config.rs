@@ -28,6 +28,9 @@ pub struct EngineConfig {
     pub bandwidth_limit: Option<u64>,
     /// A body that sends nothing for this long is abandoned and retried.
     pub stall_timeout: Duration,
+    /// A connection at under a tenth of its peers' pace for this long gives its range
+    /// to a fresh connection.
+    pub slow_connection_after: Duration,
     /// Failures in a row (without any progress in between) before a download stops
     /// with an error.
     pub max_retries: u32,
@@ -63,6 +66,7 @@ impl EngineConfig {
             checkpoint_interval: Duration::from_secs(1),
             bandwidth_limit: None,
             stall_timeout: Duration::from_secs(30),
+            slow_connection_after: Duration::from_secs(20),
             max_retries: 10,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),

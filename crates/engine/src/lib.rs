@@ -29,10 +29,12 @@ mod schema;
 mod seal;
 mod session;
 mod source;
+mod span;
 mod store;
 mod transfer;
 
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
+pub use display::human_bytes;
 pub use display::{notification_safe, terminal_safe};
 pub use engine::Engine;
 pub use error::EngineError;
@@ -46,7 +48,6 @@ pub use model::{
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;
 pub use reverify::{VerifySummary, record_verification, verify_folder};
-pub use runner::human_bytes;
 pub use source::TeamDownload;
 
 /// Checks a MASV link and returns it in canonical form (`https://get.massive.app/ID?secret=S`).

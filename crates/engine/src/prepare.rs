@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use inbound_mhl::Digest;
 
+use crate::display::human_bytes;
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
 use crate::fsutil::{
@@ -17,7 +18,7 @@ use crate::hashing::{Sealed, hash_whole};
 use crate::identity::{FileId, Written};
 use crate::model::{Event, FileState};
 use crate::ranges::RangeSet;
-use crate::runner::{RunEnd, Work, human_bytes, open_session};
+use crate::runner::{RunEnd, Work, open_session};
 use crate::session::Session;
 
 /// One request covers at most this much; progress inside it is saved as it arrives.
@@ -133,6 +134,7 @@ pub(crate) fn push_segments(
                 start: s,
                 end: e,
                 epoch: f.epoch.load(Relaxed),
+                handovers: 0,
             });
             s = e;
         }

@@ -1,14 +1,14 @@
 //! One ranged GET from storage, written in place into the part file.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use inbound_masv::Secret;
 use reqwest::StatusCode;
-use tokio_util::sync::CancellationToken;
 
 use crate::bandwidth::Bandwidth;
 use crate::partfile::PartFile;
+use crate::span::Span;
 
 #[derive(Debug)]
 pub(crate) enum FetchError {
@@ -45,53 +45,6 @@ pub(crate) trait Checkpoint {
     fn pin_etag(&self, etag: &str) -> Result<(), FetchError>;
 }
 
-/// A byte range being fetched. `end` may shrink while the transfer runs: an idle
-/// connection takes over the second half of a long range (work stealing), and the
-/// connection that owned it stops at the new end.
-pub(crate) struct Span {
-    pub idx: usize,
-    /// The file's epoch the range belongs to.
-    pub epoch: u64,
-    pub start: u64,
-    /// First byte not yet written.
-    pub pos: AtomicU64,
-    pub end: AtomicU64,
-}
-
-impl Span {
-    pub fn new(idx: usize, epoch: u64, start: u64, end: u64) -> Self {
-        Self {
-            idx,
-            epoch,
-            start,
-            pos: AtomicU64::new(start),
-            end: AtomicU64::new(end),
-        }
-    }
-
-    /// Takes the second half of what is left, if at least `min_piece` would remain on
-    /// each side. Returns the range taken.
-    pub fn steal_half(&self, min_piece: u64) -> Option<(u64, u64)> {
-        let end = self.end.load(Relaxed);
-        let pos = self.pos.load(Relaxed);
-        let left = end.checked_sub(pos)?;
-        if left < 2 * min_piece {
-            return None;
-        }
-        let mid = pos + left / 2;
-        self.end
-            .compare_exchange(end, mid, Relaxed, Relaxed)
-            .ok()
-            .map(|_| (mid, end))
-    }
-
-    pub fn remaining(&self) -> u64 {
-        self.end
-            .load(Relaxed)
-            .saturating_sub(self.pos.load(Relaxed))
-    }
-}
-
 pub(crate) struct RangeRequest<'a> {
     pub http: &'a reqwest::Client,
     pub url: &'a Secret,
@@ -99,7 +52,6 @@ pub(crate) struct RangeRequest<'a> {
     pub span: &'a Span,
     pub bandwidth: &'a Bandwidth,
     pub stall_timeout: Duration,
-    pub cancel: CancellationToken,
     /// Progress is saved after every this many bytes...
     pub checkpoint_every: u64,
     /// ...or this much time, whichever comes first.
@@ -170,7 +122,7 @@ async fn receive(
         get = get.header(reqwest::header::IF_MATCH, etag);
     }
     let mut resp = tokio::select! {
-        _ = req.cancel.cancelled() => return Err(FetchError::Cancelled),
+        _ = span.cancel.cancelled() => return Err(FetchError::Cancelled),
         r = tokio::time::timeout(req.stall_timeout, get.send()) => match r {
             Err(_) => return Err(transient("storage did not answer in time")),
             Ok(Err(e)) => return Err(transient(network_message(e))),
@@ -195,7 +147,7 @@ async fn receive(
             return Ok(());
         }
         let next = tokio::select! {
-            _ = req.cancel.cancelled() => return Err(FetchError::Cancelled),
+            _ = span.cancel.cancelled() => return Err(FetchError::Cancelled),
             r = tokio::time::timeout(req.stall_timeout, resp.chunk()) => r,
         };
         let mut chunk = match next {
@@ -208,6 +160,7 @@ async fn receive(
             }
             Ok(Ok(Some(c))) => c,
         };
+        span.arrived(chunk.len());
         if skip > 0 {
             // A whole-object answer to a range: the bytes before ours are dropped.
             let n = skip.min(chunk.len() as u64);
@@ -230,6 +183,7 @@ async fn receive(
         }
         batch.extend_from_slice(&chunk);
         let pos = pos + chunk.len() as u64;
+        span.received_to.store(pos, Relaxed);
         let due =
             pos - saved >= req.checkpoint_every || saved_at.elapsed() >= req.checkpoint_interval;
         if batch.len() >= WRITE_BATCH || due || pos >= end {
@@ -388,17 +342,5 @@ mod tests {
         );
         assert_eq!(parse_content_range("bytes 5-/10"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
-
-    #[test]
-    fn stealing_takes_the_second_half_and_shrinks_the_owner() {
-        let s = Span::new(0, 0, 0, 100);
-        s.pos.store(20, Relaxed);
-        assert_eq!(s.steal_half(10), Some((60, 100)));
-        assert_eq!(s.end.load(Relaxed), 60);
-        assert_eq!(s.remaining(), 40);
-        assert_eq!(s.steal_half(25), None, "too little left to split");
-        s.pos.store(60, Relaxed);
-        assert_eq!(s.steal_half(1), None);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{InboxError, WatchedPortal};
+use crate::{InboxError, PackageFailure, WatchedPortal};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS watched_portals (
@@ -14,6 +14,17 @@ CREATE TABLE IF NOT EXISTS watched_portals (
     portal_name TEXT NOT NULL,
     folder      TEXT NOT NULL,
     enabled     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failed_packages (
+    package_id  TEXT PRIMARY KEY,
+    portal_id   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    retry_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS awaited_packages (
+    package_id  TEXT PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS handled_packages (
     package_id  TEXT PRIMARY KEY,
@@ -45,6 +56,7 @@ impl Ledger {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        add_since_column(&conn).map_err(db)?;
         Ok(Self {
             conn: Mutex::new(conn),
             path,
@@ -61,13 +73,14 @@ impl Ledger {
 
     pub fn portals(&self) -> Result<Vec<WatchedPortal>, InboxError> {
         self.with(|c| {
-            c.prepare("SELECT portal_id, portal_name, folder, enabled FROM watched_portals ORDER BY portal_name")?
+            c.prepare("SELECT portal_id, portal_name, folder, enabled, since FROM watched_portals ORDER BY portal_name")?
                 .query_map([], |r| {
                     Ok(WatchedPortal {
                         portal_id: r.get(0)?,
                         portal_name: r.get(1)?,
                         folder: PathBuf::from(r.get::<_, String>(2)?),
                         enabled: r.get(3)?,
+                        since: r.get(4)?,
                     })
                 })?
                 .collect()
@@ -77,14 +90,15 @@ impl Ledger {
     pub fn set_portal(&self, p: &WatchedPortal) -> Result<(), InboxError> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO watched_portals (portal_id, portal_name, folder, enabled)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(portal_id) DO UPDATE SET portal_name = ?2, folder = ?3, enabled = ?4",
+                "INSERT INTO watched_portals (portal_id, portal_name, folder, enabled, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(portal_id) DO UPDATE SET portal_name = ?2, folder = ?3, enabled = ?4, since = ?5",
                 params![
                     p.portal_id,
                     p.portal_name,
                     p.folder.to_string_lossy(),
-                    p.enabled
+                    p.enabled,
+                    p.since
                 ],
             )
             .map(|_| ())
@@ -98,6 +112,79 @@ impl Ledger {
                 [portal_id],
             )
             .map(|_| ())
+        })
+    }
+
+    /// A package that could not be handed to the engine, if it is waiting to be tried
+    /// again.
+    pub fn failure(&self, package_id: &str) -> Result<Option<PackageFailure>, InboxError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT package_id, portal_id, name, reason, attempts, retry_at
+                 FROM failed_packages WHERE package_id = ?1",
+                [package_id],
+                failure_row,
+            )
+            .optional()
+        })
+    }
+
+    pub fn failures(&self) -> Result<Vec<PackageFailure>, InboxError> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT package_id, portal_id, name, reason, attempts, retry_at
+                 FROM failed_packages ORDER BY retry_at",
+            )?
+            .query_map([], failure_row)?
+            .collect()
+        })
+    }
+
+    pub fn record_failure(&self, f: &PackageFailure) -> Result<(), InboxError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO failed_packages (package_id, portal_id, name, reason, attempts, retry_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(package_id) DO UPDATE
+                 SET portal_id = ?2, name = ?3, reason = ?4, attempts = ?5, retry_at = ?6",
+                params![
+                    f.package_id,
+                    f.portal_id,
+                    f.package_name,
+                    f.reason,
+                    f.attempts,
+                    f.retry_at
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn clear_failure(&self, package_id: &str) -> Result<(), InboxError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM failed_packages WHERE package_id = ?1",
+                [package_id],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// A package seen still uploading in a watched portal: new to whoever watches it.
+    pub fn await_package(&self, package_id: &str) -> Result<(), InboxError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO awaited_packages (package_id) VALUES (?1)",
+                [package_id],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn awaited(&self, package_id: &str) -> Result<bool, InboxError> {
+        self.with(|c| {
+            c.prepare("SELECT 1 FROM awaited_packages WHERE package_id = ?1")?
+                .exists([package_id])
         })
     }
 
@@ -118,9 +205,7 @@ impl Ledger {
         portal_id: &str,
         download_id: &str,
     ) -> Result<(), InboxError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::poll::unix_now();
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO handled_packages (package_id, portal_id, download_id, handled_at)
@@ -130,4 +215,27 @@ impl Ledger {
             .map(|_| ())
         })
     }
+}
+
+fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageFailure> {
+    Ok(PackageFailure {
+        package_id: r.get(0)?,
+        portal_id: r.get(1)?,
+        package_name: r.get(2)?,
+        reason: r.get(3)?,
+        attempts: r.get(4)?,
+        retry_at: r.get(5)?,
+    })
+}
+
+/// Ledgers written before portals had a start date: `since` is added, empty (such a
+/// portal was already downloading everything).
+fn add_since_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('watched_portals') WHERE name = 'since'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE watched_portals ADD COLUMN since INTEGER")?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod api;
 mod credentials;
 mod error;
 mod ledger;
+mod poll;
 mod upload;
 mod watcher;
 
@@ -14,4 +15,4 @@ pub use api::{TeamApi, to_download};
 pub use credentials::{CredentialStore, Credentials, KeyLocation};
 pub use error::InboxError;
 pub use upload::watch_upload;
-pub use watcher::{WatchedPortal, Watcher, WatcherConfig, WatcherEvent};
+pub use watcher::{PackageFailure, WatchedPortal, Watcher, WatcherConfig, WatcherEvent};

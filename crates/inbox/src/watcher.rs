@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use inbound_engine::{Destination, Engine, Origin};
-use inbound_masv::{MasvError, PackageState, PubNubConfig, TeamPackage, UploadProgress};
+use inbound_engine::Engine;
+use inbound_masv::{MasvError, PubNubConfig, TeamPackage, UploadProgress};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use crate::ledger::Ledger;
-use crate::{InboxError, TeamApi, to_download, watch_upload};
+use crate::{InboxError, TeamApi, watch_upload};
 
 /// A portal whose new packages download by themselves into `folder`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -26,6 +26,27 @@ pub struct WatchedPortal {
     #[ts(type = "string")]
     pub folder: PathBuf,
     pub enabled: bool,
+    /// Only packages sent from then on (Unix seconds) download by themselves, as MASV
+    /// Agent's `effective_time`: ticking a portal does not fetch its whole past. A
+    /// package still uploading at that moment counts as new. `None`: every package.
+    #[ts(type = "number | null")]
+    pub since: Option<i64>,
+}
+
+/// A watched portal's package that could not be handed to the engine (no access
+/// token, a folder that cannot be written, MASV out of reach...). It is tried again at
+/// `retry_at`, later after each failure; the portal's other packages go on meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PackageFailure {
+    pub package_id: String,
+    pub portal_id: String,
+    pub package_name: String,
+    pub reason: String,
+    pub attempts: u32,
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub retry_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -72,26 +93,34 @@ pub enum WatcherEvent {
         portal_id: String,
         download_id: String,
     },
-    /// A poll failed; the watcher waits and tries again.
+    /// No watched portal could be listed; the watcher waits and tries again.
     PollFailed { message: String },
+    /// One portal could not be listed; the others were.
+    PortalFailed {
+        portal_id: String,
+        portal_name: String,
+        message: String,
+    },
+    /// One package could not be handed to the engine; it is tried again later.
+    PackageFailed(PackageFailure),
 }
 
-struct Inner {
-    api: TeamApi,
-    engine: Engine,
-    ledger: Ledger,
-    config: WatcherConfig,
-    events: broadcast::Sender<WatcherEvent>,
+pub(crate) struct Inner {
+    pub(crate) api: TeamApi,
+    pub(crate) engine: Engine,
+    pub(crate) ledger: Ledger,
+    pub(crate) config: WatcherConfig,
+    pub(crate) events: broadcast::Sender<WatcherEvent>,
     /// Packages whose upload is being followed now.
-    following: Mutex<HashSet<String>>,
-    cancel: CancellationToken,
-    wake: tokio::sync::Notify,
+    pub(crate) following: Mutex<HashSet<String>>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) wake: tokio::sync::Notify,
 }
 
 /// Cheap to clone; [`Watcher::stop`] ends every clone's work.
 #[derive(Clone)]
 pub struct Watcher {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Watcher {
@@ -136,6 +165,11 @@ impl Watcher {
         self.inner.ledger.remove_portal(portal_id)
     }
 
+    /// Watched portals' packages waiting to be tried again, soonest first.
+    pub fn failures(&self) -> Result<Vec<PackageFailure>, InboxError> {
+        self.inner.ledger.failures()
+    }
+
     /// Polls until [`Watcher::stop`]: every interval (with jitter), longer after
     /// failures (doubling, or what a 429 asks for).
     pub async fn run(&self) {
@@ -173,63 +207,9 @@ impl Watcher {
         self.inner.cancel.cancel();
     }
 
-    /// One pass over the enabled portals. Returns the packages handed to the engine.
-    pub async fn poll_once(&self) -> Result<Vec<String>, InboxError> {
-        let mut started = Vec::new();
-        for portal in self.portals()?.into_iter().filter(|p| p.enabled) {
-            let packages = self.inner.api.portal_packages(&portal.portal_id).await?;
-            for p in packages {
-                match p.state {
-                    PackageState::Finalized => {
-                        if let Some(id) = self.take(&portal, &p).await? {
-                            started.push(id);
-                        }
-                    }
-                    PackageState::New => self.follow_upload(&p),
-                    _ => {}
-                }
-            }
-        }
-        Ok(started)
-    }
-
-    /// Hands a finalized package to the engine unless it was handled before. The
-    /// engine is asked first and the ledger written after: a crash in between makes
-    /// the next poll ask again, and the engine answers with the same download.
-    async fn take(
-        &self,
-        portal: &WatchedPortal,
-        p: &TeamPackage,
-    ) -> Result<Option<String>, InboxError> {
-        if self.inner.ledger.handled(&p.id)?.is_some() {
-            return Ok(None);
-        }
-        let origin = Origin::Portal {
-            portal_id: portal.portal_id.clone(),
-            portal_name: portal.portal_name.clone(),
-        };
-        let download = to_download(p, origin)?;
-        let dst = if self.inner.config.package_folders {
-            Destination::package_folder_in(&portal.folder)
-        } else {
-            Destination::straight(&portal.folder)
-        };
-        let id = self.inner.engine.add_team_package(download, dst).await?;
-        self.inner
-            .ledger
-            .mark_handled(&p.id, &portal.portal_id, &id)?;
-        tracing::info!(package = %p.id, portal = %portal.portal_id, download = %id, "watched portal package downloading");
-        let _ = self.inner.events.send(WatcherEvent::Downloading {
-            package_id: p.id.clone(),
-            portal_id: portal.portal_id.clone(),
-            download_id: id.clone(),
-        });
-        Ok(Some(id))
-    }
-
     /// Follows a package's upload progress; when it ends, polls again at once so the
     /// finalized package downloads without waiting for the next interval.
-    fn follow_upload(&self, p: &TeamPackage) {
+    pub(crate) fn follow_upload(&self, p: &TeamPackage) {
         let Some(channel) = p.upload_channel().cloned() else {
             return;
         };
@@ -264,7 +244,7 @@ impl Watcher {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -21,6 +21,10 @@ pub struct Faults {
     /// Every N-th storage response announces a `Content-Length` larger than the body
     /// it sends before closing.
     pub length_over_every: AtomicU32,
+    /// Every N-th storage response trickles: its whole body at `trickle_bytes_per_sec`,
+    /// in small pieces, so it never looks stalled (a congested or throttled path).
+    pub trickle_every: AtomicU32,
+    pub trickle_bytes_per_sec: AtomicU64,
     /// Every N-th request (API or storage) answers 503.
     pub error_503_every: AtomicU32,
     /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
@@ -61,6 +65,9 @@ pub struct Injected {
     pub status_429: AtomicU64,
     pub drops: AtomicU64,
     pub stalls: AtomicU64,
+    pub trickles: AtomicU64,
+    /// Trickling bodies the client stopped reading before their end.
+    pub trickles_abandoned: AtomicU64,
     /// Storage answers that misbehaved in one of the ways above (200 to a range, wrong
     /// or short `Content-Range`, `Content-Length` over the body).
     pub bad_ranges: AtomicU64,
@@ -83,6 +90,8 @@ impl Default for Faults {
         Self {
             drop_mid_body_every: AtomicU32::new(0),
             stall_every: AtomicU32::new(0),
+            trickle_every: AtomicU32::new(0),
+            trickle_bytes_per_sec: AtomicU64::new(2048),
             ignore_range_every: AtomicU32::new(0),
             wrong_range_start_every: AtomicU32::new(0),
             wrong_range_total_every: AtomicU32::new(0),
@@ -115,6 +124,7 @@ pub(crate) enum Mischief {
     Status429,
     DropMidBody,
     StallMidBody,
+    Trickle,
     IgnoreRange,
     WrongRangeStart,
     WrongRangeTotal,
@@ -164,6 +174,7 @@ impl Faults {
         for s in [
             &self.drop_mid_body_every,
             &self.stall_every,
+            &self.trickle_every,
             &self.ignore_range_every,
             &self.wrong_range_start_every,
             &self.wrong_range_total_every,
@@ -190,6 +201,7 @@ impl Faults {
         let body_faults = [
             (&self.drop_mid_body_every, Mischief::DropMidBody),
             (&self.stall_every, Mischief::StallMidBody),
+            (&self.trickle_every, Mischief::Trickle),
             (&self.ignore_range_every, Mischief::IgnoreRange),
             (&self.wrong_range_start_every, Mischief::WrongRangeStart),
             (&self.wrong_range_total_every, Mischief::WrongRangeTotal),
@@ -213,6 +225,7 @@ impl Faults {
             Mischief::Status429 => &self.injected.status_429,
             Mischief::DropMidBody => &self.injected.drops,
             Mischief::StallMidBody => &self.injected.stalls,
+            Mischief::Trickle => &self.injected.trickles,
             Mischief::IgnoreRange
             | Mischief::WrongRangeStart
             | Mischief::WrongRangeTotal

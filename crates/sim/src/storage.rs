@@ -227,7 +227,16 @@ pub(crate) async fn storage_route(
             Mischief::LengthOver => OnCut::End,
             _ => OnCut::Reset,
         },
-        bytes_per_sec: s.faults.conn_bytes_per_sec.load(Relaxed),
+        bytes_per_sec: match mischief {
+            Mischief::Trickle => s.faults.trickle_bytes_per_sec.load(Relaxed).max(1),
+            _ => s.faults.conn_bytes_per_sec.load(Relaxed),
+        },
+        on_abandon: (mischief == Mischief::Trickle).then(|| {
+            let s = s.clone();
+            Box::new(move || {
+                s.faults.injected.trickles_abandoned.fetch_add(1, Relaxed);
+            }) as Box<dyn Fn() + Send + Sync>
+        }),
         started: tokio::time::Instant::now(),
         sent: 0,
         on_sent: Box::new(move |n| {
@@ -287,11 +296,23 @@ struct BodyStream {
     cut_at: Option<u64>,
     on_cut: OnCut,
     bytes_per_sec: u64,
+    /// Called if the client stops reading before the body's end.
+    on_abandon: Option<Box<dyn Fn() + Send + Sync>>,
     started: tokio::time::Instant,
     sent: u64,
     on_sent: Box<dyn Fn(u64) + Send + Sync>,
     /// The simulator went unreachable: the body is cut.
     unreachable: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        if self.pos < self.end
+            && let Some(f) = &self.on_abandon
+        {
+            f();
+        }
+    }
 }
 
 impl BodyStream {
@@ -323,7 +344,14 @@ impl BodyStream {
                 }
             }
             let limit = s.cut_at.unwrap_or(s.end).min(s.end);
-            let n = (limit - s.pos).min(BODY_CHUNK);
+            // A slow body comes in pieces of about a quarter second, as a slow path's
+            // would, so it never looks silent.
+            let piece = if s.bytes_per_sec > 0 {
+                (s.bytes_per_sec / 4).clamp(1, BODY_CHUNK)
+            } else {
+                BODY_CHUNK
+            };
+            let n = (limit - s.pos).min(piece);
             if s.bytes_per_sec > 0 {
                 let due =
                     s.started + Duration::from_secs_f64(s.sent as f64 / s.bytes_per_sec as f64);

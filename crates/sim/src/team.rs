@@ -42,6 +42,10 @@ pub struct SimTeamPackage {
     /// For a `new` package: its upload runs for this long once the simulator starts
     /// (progress published on its channel), then it is finalized.
     pub upload: Option<Duration>,
+    /// Listed without an `access_token` (MASV leaves it out for some packages).
+    pub no_access_token: bool,
+    /// `created_at` in the listings (RFC 3339).
+    pub created_at: String,
 }
 
 impl SimTeamPackage {
@@ -51,7 +55,19 @@ impl SimTeamPackage {
             state,
             portal_id: None,
             upload: None,
+            no_access_token: false,
+            created_at: "2026-11-20T09:00:00Z".into(),
         }
+    }
+
+    pub fn without_access_token(mut self) -> Self {
+        self.no_access_token = true;
+        self
+    }
+
+    pub fn created_at(mut self, rfc3339: impl Into<String>) -> Self {
+        self.created_at = rfc3339.into();
+        self
     }
 
     pub fn in_portal(mut self, portal_id: impl Into<String>) -> Self {
@@ -260,10 +276,10 @@ fn package_json(s: &SimState, team: &TeamState, p: &SimTeamPackage) -> Option<Va
         "state": state,
         "size": pkg.size(),
         "total_files": pkg.files.len(),
-        "created_at": "2026-11-20T09:00:00Z",
+        "created_at": p.created_at,
         "updated_at": "2026-11-20T09:30:00Z",
         "expiry": (chrono::Utc::now() + chrono::Duration::days(14)).to_rfc3339(),
-        "access_token": s.issue_token(&pkg.package_id),
+        "access_token": (!p.no_access_token).then(|| s.issue_token(&pkg.package_id)),
         "links": [{ "id": pkg.link_id, "email": "inbox@team.example" }],
         "tag": null,
         "progress_channels": channels,

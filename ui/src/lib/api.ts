@@ -9,6 +9,7 @@ import type { IncomingLink } from './bindings/IncomingLink';
 import type { InboxPackage } from './bindings/InboxPackage';
 import type { InboxPortal } from './bindings/InboxPortal';
 import type { InboxStatus } from './bindings/InboxStatus';
+import type { PackageFailure } from './bindings/PackageFailure';
 import type { Settings } from './bindings/Settings';
 import type { VerifySummary } from './bindings/VerifySummary';
 import type { WatcherEvent } from './bindings/WatcherEvent';
@@ -22,6 +23,7 @@ export type {
   InboxPackage,
   InboxPortal,
   InboxStatus,
+  PackageFailure,
   Settings,
   VerifySummary,
   WatcherEvent,
@@ -51,8 +53,10 @@ export const api = {
   inboxPortals: () => invoke<InboxPortal[]>('inbox_portals'),
   inboxDownload: (packageId: string, destinationFolder: string | null) =>
     invoke<string>('inbox_download', { packageId, destinationFolder }),
-  inboxWatch: (portalId: string, portalName: string, enabled: boolean, folder: string | null) =>
-    invoke<void>('inbox_watch', { portalId, portalName, enabled, folder }),
+  /** `since`: Unix seconds from which packages count as new (null keeps the portal's). */
+  inboxWatch: (portalId: string, portalName: string, enabled: boolean, folder: string | null, since: number | null = null) =>
+    invoke<void>('inbox_watch', { portalId, portalName, enabled, folder, since }),
+  inboxFailures: () => invoke<PackageFailure[]>('inbox_failures'),
 };
 
 export function onInboxEvent(cb: (e: WatcherEvent) => void): Promise<UnlistenFn> {

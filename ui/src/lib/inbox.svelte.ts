@@ -1,6 +1,6 @@
 // The inbox's state: the team's packages and portals as last listed, upload progress
 // as the watcher reports it, and what was handed to the engine.
-import type { DownloadSummary, InboxPackage, InboxPortal, WatcherEvent } from './api';
+import type { DownloadSummary, InboxPackage, InboxPortal, PackageFailure, WatcherEvent } from './api';
 
 export const INBOX_FILTERS = ['all', 'new', 'finalized', 'expired', 'archived'] as const;
 export type InboxFilter = (typeof INBOX_FILTERS)[number];
@@ -15,6 +15,14 @@ export class InboxStore {
   /** Packages handed to the engine (by hand or by a watched portal): package id → download id. */
   downloading = $state<Record<string, string>>({});
   lastError = $state<string | null>(null);
+  /** Watched portals' packages that could not be started, by package id. */
+  failures = $state<Record<string, PackageFailure>>({});
+  /** Watched portals that could not be listed last time, by portal id. */
+  portalErrors = $state<Record<string, string>>({});
+
+  setFailures(list: PackageFailure[]) {
+    this.failures = Object.fromEntries(list.map((f) => [f.package_id, f]));
+  }
 
   /** The filter as the listing command takes it. */
   states(): string[] {
@@ -46,10 +54,20 @@ export class InboxStore {
       }
       case 'downloading':
         this.downloading[e.package_id] = e.download_id;
+        delete this.failures[e.package_id];
+        delete this.portalErrors[e.portal_id];
         return true;
       case 'poll_failed':
         this.lastError = e.message;
         return false;
+      case 'portal_failed':
+        this.portalErrors[e.portal_id] = e.message;
+        return false;
+      case 'package_failed': {
+        const { type: _, ...failure } = e;
+        this.failures[e.package_id] = failure;
+        return false;
+      }
     }
   }
 

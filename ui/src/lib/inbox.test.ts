@@ -51,3 +51,25 @@ describe('InboxStore', () => {
     expect(s.lastError).toContain('API key');
   });
 });
+
+describe('InboxStore failures', () => {
+  const failure = { package_id: 'p1', portal_id: 'edit', package_name: 'Rushes', attempts: 1, retry_at: 100,
+    reason: 'MASV listed package p1 without an access token' };
+
+  it('keeps a package that could not be started until it downloads', () => {
+    const s = new InboxStore();
+    expect(s.apply({ type: 'package_failed', ...failure })).toBe(false);
+    expect(s.failures.p1?.reason).toContain('access token');
+    expect(s.failures.p1).not.toHaveProperty('type');
+    s.apply({ type: 'downloading', package_id: 'p1', portal_id: 'edit', download_id: 'd1' });
+    expect('p1' in s.failures).toBe(false);
+  });
+
+  it('remembers which portal could not be listed, apart from the others', () => {
+    const s = new InboxStore();
+    s.apply({ type: 'portal_failed', portal_id: 'gone', portal_name: 'Old', message: 'portal not found' });
+    expect(s.portalErrors).toEqual({ gone: 'portal not found' });
+    s.setFailures([failure]);
+    expect(Object.keys(s.failures)).toEqual(['p1']);
+  });
+});

@@ -20,10 +20,13 @@
           total_files: 2, created_at: now - 86400, contains_virus: false, portal_id: 'portal-edit', uploading: false },
         { id: 'pkg-up', name: 'Day 2 rushes', state: 'new', sender: 'dit@set.example', size: 12 << 20,
           total_files: 2, created_at: now, contains_virus: false, portal_id: 'portal-edit', uploading: true },
+        { id: 'pkg-stills', name: 'Stills for poster', state: 'finalized', sender: 'art@studio.example', size: 3 << 20,
+          total_files: 1, created_at: now - 3600, contains_virus: false, portal_id: 'portal-edit', uploading: false },
         { id: 'pkg-old', name: 'Old selects', state: 'expired', sender: 'post@vendor.example', size: 1 << 20,
           total_files: 1, created_at: now - 900000, contains_virus: true, portal_id: null, uploading: false },
       ],
-      portals: [{ id: 'portal-edit', name: 'Editorial', subdomain: 'editorial', watched: false, folder: null }],
+      portals: [{ id: 'portal-edit', name: 'Editorial', subdomain: 'editorial', watched: false, folder: null, since: null }],
+      failures: [],
     },
   };
   const emit = (event, payload) => {
@@ -95,11 +98,13 @@
       const p = state.inbox.packages.find((x) => x.id === packageId);
       return add(p.name, [file(0, 'clip_00.mov', p.size)], { origin: { kind: 'team', team_id: state.inbox.teamId } });
     },
-    inbox_watch: ({ portalId, enabled, folder }) => {
+    inbox_watch: ({ portalId, enabled, folder, since }) => {
       const p = state.inbox.portals.find((x) => x.id === portalId);
+      p.since = since ?? (p.watched ? p.since : Math.floor(Date.now() / 1000));
       p.watched = enabled;
       p.folder = folder ?? `${state.settings.destination}/${p.name}`;
     },
+    inbox_failures: () => state.inbox.failures,
   };
   function setState(id, s) {
     const d = state.downloads.find((x) => x.id === id);

@@ -167,6 +167,18 @@ try {
       await p.getByText('into /home/user/Downloads/MASV/Editorial').waitFor();
       const watched = await p.evaluate(() => window.__fake.state.inbox.portals[0].watched);
       assert(watched === true, 'portal watched');
+      // Watching starts today; the person may pick an earlier day to take the portal's past.
+      const since = p.getByLabel('sent since');
+      const today = await since.inputValue();
+      assert(/^\d{4}-\d{2}-\d{2}$/.test(today), `start date shown: ${today}`);
+      await since.fill('2026-01-05');
+      await p.waitForFunction(() => window.__fake.state.inbox.portals[0].since === new Date('2026-01-05T00:00:00').getTime() / 1000);
+      // A package the watcher could not start says why, and when it is tried again.
+      await p.evaluate(() => window.__fake.emit('inbox', { type: 'package_failed', package_id: 'pkg-stills',
+        portal_id: 'portal-edit', package_name: 'Stills', attempts: 1, retry_at: 2000000000,
+        reason: 'MASV listed package pkg-stills without an access token; it cannot be downloaded without a link' }));
+      await p.getByText(/Not started: MASV listed package pkg-stills without an access token/).waitFor();
+      await p.screenshot({ path: tag('8b-inbox-watched') });
       await p.getByRole('button', { name: 'Finalized', exact: true }).click();
       await p.getByRole('cell', { name: 'Day 2 rushes', exact: true }).waitFor({ state: 'detached' });
       await p.getByRole('tab', { name: 'Downloads' }).click();

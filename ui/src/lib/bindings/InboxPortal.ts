@@ -3,4 +3,8 @@
 /**
  * A portal, and whether (and where) it is watched.
  */
-export type InboxPortal = { id: string, name: string, subdomain: string, watched: boolean, folder: string | null, };
+export type InboxPortal = { id: string, name: string, subdomain: string, watched: boolean, folder: string | null, 
+/**
+ * Packages sent before this (Unix seconds) are not downloaded by themselves.
+ */
+since: number | null, };

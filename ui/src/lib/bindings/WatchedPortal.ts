@@ -3,4 +3,10 @@
 /**
  * A portal whose new packages download by themselves into `folder`.
  */
-export type WatchedPortal = { portal_id: string, portal_name: string, folder: string, enabled: boolean, };
+export type WatchedPortal = { portal_id: string, portal_name: string, folder: string, enabled: boolean, 
+/**
+ * Only packages sent from then on (Unix seconds) download by themselves, as MASV
+ * Agent's `effective_time`: ticking a portal does not fetch its whole past. A
+ * package still uploading at that moment counts as new. `None`: every package.
+ */
+since: number | null, };

@@ -1,0 +1,286 @@
+//! One run of a download: from opening the link to the last renamed file, or to the
+//! first error that needs a person.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use inbound_masv::MasvError;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::download::{Download, lock};
+use crate::engine::Shared;
+use crate::partfile::PartFile;
+use crate::prepare::prepare;
+use crate::seal::seal_package;
+use crate::session::Session;
+use crate::source::Source;
+use crate::span::{Meter, Span};
+
+mod files;
+mod pace;
+mod worker;
+
+use worker::worker;
+
+/// A file whose object changes this often during one run is not settling down.
+const MAX_OBJECT_CHANGES: u32 = 3;
+/// Storage refusing fresh URLs this often in a row is not an expiry problem.
+const MAX_URL_REFRESHES: u32 = 5;
+/// An idle connection splits another's range only if both halves are at least this big
+/// (a new request costs a round trip).
+const MIN_STEAL_PIECE: u64 = 2 * 1024 * 1024;
+/// Presigned URLs fetched ahead for the files next in line, so connections moving to a
+/// new file do not wait for the API.
+const URL_PREFETCH_AHEAD: usize = 8;
+const URL_PREFETCH_PARALLEL: usize = 4;
+
+pub(crate) enum RunEnd {
+    Complete,
+    Failed(String),
+    /// MASV or its storage could not be reached (the message says how): the download
+    /// waits and tries again by itself; it does not fail.
+    Interrupted(String),
+    Cancelled,
+}
+
+impl From<String> for RunEnd {
+    fn from(msg: String) -> Self {
+        Self::Failed(msg)
+    }
+}
+
+/// A byte range of one file to fetch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Work {
+    pub idx: usize,
+    pub start: u64,
+    pub end: u64,
+    /// The file's epoch when this range was queued: a range of a file that has since
+    /// started again is dropped.
+    pub epoch: u64,
+    /// Times this range was taken over from a slow connection (see `pace`).
+    pub handovers: u32,
+}
+
+struct RunCtx {
+    shared: Arc<Shared>,
+    dl: Arc<Download>,
+    session: Arc<Session>,
+    cancel: CancellationToken,
+    queue: Mutex<VecDeque<Work>>,
+    open: Mutex<HashMap<usize, Arc<PartFile>>>,
+    inflight: Mutex<Vec<Arc<Span>>>,
+    /// How fast each connection of this run goes, and their median (see `pace`).
+    connections: Mutex<Vec<Arc<Meter>>>,
+    peers: Mutex<pace::Peers>,
+    prefetch: Arc<tokio::sync::Semaphore>,
+    failure: Mutex<Option<String>>,
+    /// Why the run stopped to wait for the network, if it did.
+    interruption: Mutex<Option<String>>,
+    /// Told whenever a connection ends, for connections pausing before a retry.
+    idle: tokio::sync::Notify,
+    /// Times each file's object changed during this run (by file index).
+    object_changes: Mutex<HashMap<usize, u32>>,
+    /// Times each file's bytes did not match storage's MD5 during this run.
+    md5_mismatches: Mutex<HashMap<usize, u32>>,
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    dl: Arc<Download>,
+    cancel: CancellationToken,
+) -> RunEnd {
+    let result = tokio::select! {
+        _ = cancel.cancelled() => return RunEnd::Cancelled,
+        r = prepare(&shared, &dl) => r,
+    };
+    let (session, queue) = match result {
+        Ok(v) => v,
+        Err(end) => return end,
+    };
+    let workers = shared
+        .connections_per_download()
+        .min(queue.len())
+        .max(usize::from(!queue.is_empty()));
+    let ctx = Arc::new(RunCtx {
+        shared,
+        dl,
+        session,
+        cancel: cancel.child_token(),
+        queue: Mutex::new(queue),
+        open: Mutex::new(HashMap::new()),
+        inflight: Mutex::new(Vec::new()),
+        connections: Mutex::new(Vec::new()),
+        peers: Mutex::new(pace::Peers::default()),
+        prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
+        failure: Mutex::new(None),
+        interruption: Mutex::new(None),
+        idle: tokio::sync::Notify::new(),
+        object_changes: Mutex::new(HashMap::new()),
+        md5_mismatches: Mutex::new(HashMap::new()),
+    });
+    let mut set = JoinSet::new();
+    for _ in 0..workers {
+        set.spawn(worker(ctx.clone()));
+    }
+    // The pace watcher runs as long as connections do.
+    tokio::select! {
+        _ = async { while set.join_next().await.is_some() {} } => {}
+        _ = pace::watch(&ctx) => {}
+    }
+    if cancel.is_cancelled() {
+        return RunEnd::Cancelled;
+    }
+    if let Some(msg) = lock(&ctx.failure).take() {
+        return RunEnd::Failed(msg);
+    }
+    if let Some(msg) = lock(&ctx.interruption).take() {
+        return RunEnd::Interrupted(msg);
+    }
+    match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
+        None => {
+            let (shared, dl) = (ctx.shared.clone(), ctx.dl.clone());
+            match tokio::task::spawn_blocking(move || seal_package(&shared, &dl)).await {
+                Ok(Ok(_)) => RunEnd::Complete,
+                Ok(Err(msg)) => RunEnd::Failed(msg),
+                Err(e) => RunEnd::Failed(format!("writing the ASC MHL manifest stopped: {e}")),
+            }
+        }
+        Some(f) => RunEnd::Failed(
+            f.error()
+                .unwrap_or_else(|| format!("{} could not be downloaded", f.meta.package_path)),
+        ),
+    }
+}
+
+/// Opens access to the package: through its link, or with a team access token.
+pub(crate) async fn open_session(
+    shared: &Shared,
+    source: &Source,
+    package_id: &str,
+) -> Result<Session, MasvError> {
+    // A few quick tries; a longer outage is waited out by the download as a whole.
+    let policy = shared.quick_retry_policy();
+    match source {
+        Source::Link { link, password } => Ok(Session::open(
+            shared.client_for(source.route_key()),
+            link.clone(),
+            password.clone(),
+            policy,
+        )
+        .await?
+        .0),
+        Source::Team { token, .. } => Ok(Session::team(
+            shared.client_for(source.route_key()),
+            package_id.to_owned(),
+            token.clone(),
+            policy,
+        )),
+    }
+}
+
+impl RunCtx {
+    /// The next range to fetch: from the queue; else the rest of a range whose
+    /// connection is far slower than its peers (end-game); else the second half of
+    /// the longest range another connection is still fetching.
+    fn next_work(&self) -> Option<Work> {
+        if let Some(w) = lock(&self.queue).pop_front() {
+            return Some(w);
+        }
+        let inflight = lock(&self.inflight);
+        let peers = *lock(&self.peers);
+        if let Some(w) = pace::hand_over(&inflight, peers, tokio::time::Instant::now()) {
+            return Some(w);
+        }
+        let mut by_remaining: Vec<_> = inflight.iter().collect();
+        by_remaining.sort_by_key(|s| std::cmp::Reverse(s.remaining()));
+        by_remaining.into_iter().find_map(|s| {
+            s.steal_half(MIN_STEAL_PIECE)
+                .map(|(start, end)| s.work(start, end))
+        })
+    }
+
+    fn track(&self, span: &Arc<Span>) {
+        lock(&self.inflight).push(span.clone());
+    }
+
+    fn untrack(&self, span: &Arc<Span>) {
+        lock(&self.inflight).retain(|s| !Arc::ptr_eq(s, span));
+    }
+
+    /// Starts fetching the presigned URLs of the next files in line.
+    fn prefetch_urls(self: &Arc<Self>) {
+        let upcoming: Vec<usize> = {
+            let queue = lock(&self.queue);
+            let mut seen = Vec::new();
+            for w in queue.iter() {
+                if seen.len() >= URL_PREFETCH_AHEAD {
+                    break;
+                }
+                if !seen.contains(&w.idx) {
+                    seen.push(w.idx);
+                }
+            }
+            seen
+        };
+        for idx in upcoming {
+            if self.session.knows_url(idx) {
+                continue;
+            }
+            let Ok(permit) = self.prefetch.clone().try_acquire_owned() else {
+                return;
+            };
+            let ctx = self.clone();
+            tokio::spawn(async move {
+                let f = &ctx.dl.files[idx];
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => {}
+                    // Errors surface again when a connection asks for this URL.
+                    _ = ctx.session.file_url(idx, &f.meta.file_id) => {}
+                }
+                drop(permit);
+            });
+        }
+    }
+
+    fn requeue(&self, w: Work) {
+        if w.start < w.end {
+            lock(&self.queue).push_front(w);
+        }
+    }
+
+    /// Stops the whole run with a message for the person.
+    fn fail(&self, msg: String) {
+        tracing::warn!(download = %self.dl.id, error = %msg, "download failed");
+        lock(&self.failure).get_or_insert(msg);
+        self.cancel.cancel();
+    }
+
+    /// Waits `delay` before this connection tries again (its range is back in the
+    /// queue for the others meanwhile). Returns false when there is no point: the run
+    /// was stopped, or every other connection finished and nothing is left to fetch, so
+    /// a long `Retry-After` never holds a finished package.
+    async fn pause_unless_done(&self, delay: std::time::Duration) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            let idle = self.idle.notified();
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = tokio::time::sleep_until(until) => return true,
+                _ = idle => {
+                    if lock(&self.inflight).is_empty() && lock(&self.queue).is_empty() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// MASV or its storage cannot be reached: the run stops and the download waits.
+    fn interrupt(&self, msg: String) {
+        tracing::info!(download = %self.dl.id, reason = %msg, "waiting for the network");
+        lock(&self.interruption).get_or_insert(msg);
+        self.cancel.cancel();
+    }
+}

@@ -1,0 +1,165 @@
+//! One pass over the watched portals. Each portal and each package stands alone: a
+//! portal that cannot be listed, or a package that cannot be handed to the engine, is
+//! reported and tried again later while everything else goes on.
+
+use std::time::Duration;
+
+use inbound_engine::{Destination, Origin};
+use inbound_masv::{PackageState, TeamPackage};
+
+use crate::watcher::{PackageFailure, WatchedPortal, Watcher, WatcherEvent};
+use crate::{InboxError, to_download};
+
+/// A package that failed is tried again after this long, doubling each time...
+const PACKAGE_RETRY_FIRST: Duration = Duration::from_secs(60);
+/// ...up to this.
+const PACKAGE_RETRY_MAX: Duration = Duration::from_secs(60 * 60);
+
+impl Watcher {
+    /// One pass over the enabled portals. Returns the packages handed to the engine.
+    /// Fails only when no watched portal could be listed (MASV out of reach, the key
+    /// refused) or the watcher's own records cannot be read or written.
+    pub async fn poll_once(&self) -> Result<Vec<String>, InboxError> {
+        let mut started = Vec::new();
+        let portals: Vec<_> = self.portals()?.into_iter().filter(|p| p.enabled).collect();
+        let mut unlisted = None;
+        let mut listed = 0;
+        for portal in &portals {
+            let packages = match self.inner.api.portal_packages(&portal.portal_id).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(portal = %portal.portal_id, error = %e, "cannot list a watched portal");
+                    let _ = self.inner.events.send(WatcherEvent::PortalFailed {
+                        portal_id: portal.portal_id.clone(),
+                        portal_name: portal.portal_name.clone(),
+                        message: e.to_string(),
+                    });
+                    unlisted.get_or_insert(e);
+                    continue;
+                }
+            };
+            listed += 1;
+            for p in packages {
+                match p.state {
+                    PackageState::Finalized => {
+                        if let Some(id) = self.consider(portal, &p).await? {
+                            started.push(id);
+                        }
+                    }
+                    PackageState::New => {
+                        // Still arriving: new to whoever watches, whenever it began.
+                        self.inner.ledger.await_package(&p.id)?;
+                        self.follow_upload(&p);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        match unlisted {
+            Some(e) if listed == 0 => Err(e.into()),
+            _ => Ok(started),
+        }
+    }
+
+    /// Hands a finalized package to the engine if it is wanted, not handled before, and
+    /// not waiting out an earlier failure. A failure is recorded, not returned.
+    async fn consider(
+        &self,
+        portal: &WatchedPortal,
+        p: &TeamPackage,
+    ) -> Result<Option<String>, InboxError> {
+        let ledger = &self.inner.ledger;
+        if ledger.handled(&p.id)?.is_some() || !self.wanted(portal, p)? {
+            return Ok(None);
+        }
+        let earlier = ledger.failure(&p.id)?;
+        if earlier.as_ref().is_some_and(|f| f.retry_at > unix_now()) {
+            return Ok(None);
+        }
+        match self.take(portal, p).await {
+            Ok(id) => {
+                if earlier.is_some() {
+                    ledger.clear_failure(&p.id)?;
+                }
+                Ok(Some(id))
+            }
+            // The watcher's own records failing is not this package's problem.
+            Err(e @ (InboxError::Database { .. } | InboxError::File { .. })) => Err(e),
+            Err(e) => {
+                let attempts = earlier.map_or(1, |f| f.attempts.saturating_add(1));
+                let failure = PackageFailure {
+                    package_id: p.id.clone(),
+                    portal_id: portal.portal_id.clone(),
+                    package_name: p.name.clone(),
+                    reason: e.to_string(),
+                    attempts,
+                    retry_at: unix_now() + retry_delay(attempts).as_secs() as i64,
+                };
+                tracing::warn!(package = %p.id, portal = %portal.portal_id, error = %e, attempts, "a watched portal's package could not be started; trying again later");
+                ledger.record_failure(&failure)?;
+                let _ = self.inner.events.send(WatcherEvent::PackageFailed(failure));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sent since the portal's start date, or still uploading when it was watched.
+    fn wanted(&self, portal: &WatchedPortal, p: &TeamPackage) -> Result<bool, InboxError> {
+        let (Some(since), Some(created)) = (portal.since, p.created_at) else {
+            // No start date, or a package of unknown age: downloading is the safe side.
+            return Ok(true);
+        };
+        Ok(created.timestamp() >= since || self.inner.ledger.awaited(&p.id)?)
+    }
+
+    /// The engine is asked first and the ledger written after: a crash in between
+    /// makes the next poll ask again, and the engine answers with the same download.
+    async fn take(&self, portal: &WatchedPortal, p: &TeamPackage) -> Result<String, InboxError> {
+        let origin = Origin::Portal {
+            portal_id: portal.portal_id.clone(),
+            portal_name: portal.portal_name.clone(),
+        };
+        let download = to_download(p, origin)?;
+        let dst = if self.inner.config.package_folders {
+            Destination::package_folder_in(&portal.folder)
+        } else {
+            Destination::straight(&portal.folder)
+        };
+        let id = self.inner.engine.add_team_package(download, dst).await?;
+        self.inner
+            .ledger
+            .mark_handled(&p.id, &portal.portal_id, &id)?;
+        tracing::info!(package = %p.id, portal = %portal.portal_id, download = %id, "watched portal package downloading");
+        let _ = self.inner.events.send(WatcherEvent::Downloading {
+            package_id: p.id.clone(),
+            portal_id: portal.portal_id.clone(),
+            download_id: id.clone(),
+        });
+        Ok(id)
+    }
+}
+
+/// 1 min, 2, 4... up to an hour.
+fn retry_delay(attempts: u32) -> Duration {
+    PACKAGE_RETRY_FIRST
+        .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
+        .min(PACKAGE_RETRY_MAX)
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_package_waits_longer_each_time_up_to_an_hour() {
+        let delays: Vec<u64> = (1..=8).map(|n| retry_delay(n).as_secs()).collect();
+        assert_eq!(delays, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(retry_delay(u32::MAX).as_secs(), 3600);
+    }
+}
