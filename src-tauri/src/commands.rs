@@ -169,6 +169,7 @@ pub fn apply_engine_settings(state: &AppState, s: &Settings) {
     if let Some(algorithm) = HashAlgorithm::parse(&s.hash_algorithm) {
         state.engine.set_hash_algorithm(algorithm);
     }
+    state.engine.set_keep_awake(s.keep_awake);
 }
 
 /// Hashes a completed package's files again against its ASC MHL history, and records

@@ -141,6 +141,7 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
     config.max_active_downloads = settings.max_active_downloads as usize;
     config.connections_per_download = settings.connections_per_download as usize;
     config.bandwidth_limit = settings.bandwidth_limit;
+    config.keep_awake = settings.keep_awake;
     let engine = match Engine::open(config).await {
         Ok(e) => e,
         Err(e @ EngineError::AlreadyRunning { .. }) => {

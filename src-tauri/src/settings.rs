@@ -29,6 +29,8 @@ pub struct Settings {
     /// Hash format of the files' proof (ASC MHL): `xxh128`, `xxh64`, `md5`, `sha1`
     /// or `c4`.
     pub hash_algorithm: String,
+    /// Keep the computer from sleeping while packages transfer.
+    pub keep_awake: bool,
 }
 
 impl Default for Settings {
@@ -46,6 +48,7 @@ impl Default for Settings {
             inbox_poll_secs: 60,
             package_folders: true,
             hash_algorithm: HashAlgorithm::Xxh128.name().into(),
+            keep_awake: true,
         }
     }
 }

@@ -119,7 +119,7 @@ fn start_bus(dir: &Path) -> Bus {
     let address = address.trim().to_owned();
     assert!(!address.is_empty(), "dbus-daemon printed no address");
     let log = dir.join("notifications.jsonl");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notification_server.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bus_services.py");
     let mut server = Command::new("/usr/bin/python3")
         .arg(script)
         .arg(&log)
@@ -195,6 +195,8 @@ fn app_env(display: &str, bus: &Bus, sim: &Sim, root: &Path) -> Vec<(String, Str
     vec![
         ("DISPLAY".into(), display.into()),
         ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()),
+        // The test's logind lives on the same private bus.
+        ("DBUS_SYSTEM_BUS_ADDRESS".into(), bus.address.clone()),
         ("MASV_API_URL".into(), sim.api_url()),
         ("INBOUND_DATA_DIR".into(), p(root.join("data"))),
         ("HOME".into(), p(home.clone())),
@@ -228,10 +230,17 @@ fn start_driver(env: &[(String, String)]) -> (u16, Guard) {
         .spawn()
         .expect("tauri-driver starts");
     let guard = Guard(child);
+    // tauri-driver listens before the WebKitWebDriver it starts does, and a session
+    // asked for in between fails: wait for both.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not listen");
-        std::thread::sleep(Duration::from_millis(100));
+    for p in [port, native_port] {
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {p}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     (port, guard)
 }
@@ -309,6 +318,38 @@ async fn wait_for_notification(log: &Path, package: &str) -> serde_json::Value {
     }
 }
 
+/// Waits until the test's logind says a sleep lock is held (`held`) or none is, and
+/// returns how many were taken so far. Each must be a blocking sleep lock for Inbound.
+async fn wait_for_sleep_lock(log: &Path, held: bool) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = std::fs::read_to_string(log).unwrap_or_default();
+        let events: Vec<serde_json::Value> = lines
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let taken: Vec<_> = events.iter().filter_map(|e| e.get("inhibit")).collect();
+        for lock in &taken {
+            assert_eq!(lock["what"], "sleep", "{lock}");
+            assert_eq!(lock["mode"], "block", "{lock}");
+            assert_eq!(lock["who"], "Inbound", "{lock}");
+        }
+        let released = events
+            .iter()
+            .filter(|e| e.get("released").is_some())
+            .count();
+        if (taken.len() > released) == held {
+            return taken.len();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sleep lock {} in time; logind saw: {lines}",
+            if held { "not taken" } else { "not released" }
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn sha256(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     format!("{:x}", Sha256::digest(bytes))
@@ -375,10 +416,13 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     screenshot(&display, "2-downloading").await;
+    // While it transfers the machine does not go to sleep.
+    assert_eq!(wait_for_sleep_lock(&bus.log, true).await, 1);
 
-    // Pause: the bytes stop.
+    // Pause: the bytes stop, and the machine may sleep again.
     click_action(&c, &pkg.name, "Pause").await;
     wait_state(&c, &pkg.name, "paused", Duration::from_secs(10)).await;
+    wait_for_sleep_lock(&bus.log, false).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let at_pause = sim.package_bytes_served(&pkg.package_id);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -438,6 +482,8 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         pkg.size()
     );
     let note = wait_for_notification(&bus.log, &pkg.name).await;
+    // Resumed, it held the machine awake again, and let go when it completed.
+    assert_eq!(wait_for_sleep_lock(&bus.log, false).await, 2);
     assert_eq!(note["summary"], "Download complete");
     assert_eq!(note["app"], "Inbound");
     assert!(note["body"].as_str().unwrap().contains("3 files"), "{note}");

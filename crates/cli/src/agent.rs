@@ -31,6 +31,9 @@ pub struct AgentArgs {
     /// Downloads transferring at once; the others wait.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
     max_active: u16,
+    /// Let the machine sleep while packages transfer (by default it is kept awake).
+    #[arg(long)]
+    allow_sleep: bool,
 }
 
 pub async fn run(args: AgentArgs) -> ExitCode {
@@ -64,6 +67,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.connections_per_download = usize::from(args.connections);
     config.max_active_downloads = usize::from(args.max_active);
     config.hash_algorithm = args.hash;
+    config.keep_awake = !args.allow_sleep;
     let engine = Engine::open(config).await?;
     let served = inbound_agent::serve(engine.clone(), args.listen, access, shutdown_signal()).await;
     engine.shutdown().await;

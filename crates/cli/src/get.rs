@@ -33,6 +33,9 @@ pub struct GetArgs {
     /// Read the link's password from the first line of standard input.
     #[arg(long)]
     password_stdin: bool,
+    /// Let the machine sleep while the package transfers (by default it is kept awake).
+    #[arg(long)]
+    allow_sleep: bool,
     /// Parallel connections for this package.
     #[arg(long, short = 'c', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     connections: u16,
@@ -113,6 +116,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     config.connections_per_download = usize::from(args.connections);
     config.bandwidth_limit = args.limit;
     config.hash_algorithm = args.hash;
+    config.keep_awake = !args.allow_sleep;
     let (_sim, url) = if args.demo {
         let sim = Sim::start(vec![inbound_sim::catalog::demo()])
             .await

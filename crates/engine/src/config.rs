@@ -52,6 +52,8 @@ pub struct EngineConfig {
     pub hash_algorithm: inbound_mhl::HashAlgorithm,
     /// Write an ASC MHL generation into the destination when a package completes.
     pub write_manifest: bool,
+    /// Keep the machine from sleeping while anything transfers.
+    pub keep_awake: bool,
 }
 
 impl EngineConfig {
@@ -77,6 +79,7 @@ impl EngineConfig {
             link_routes: Vec::new(),
             hash_algorithm: inbound_mhl::HashAlgorithm::Xxh128,
             write_manifest: true,
+            keep_awake: true,
         }
     }
 

@@ -3,6 +3,7 @@
 //! where it stopped. The desktop app, the agent API and the CLI are thin faces over
 //! [`Engine`].
 
+mod awake;
 mod bandwidth;
 mod config;
 mod display;

@@ -10,7 +10,7 @@
     downloads: [],
     files: {},
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
-      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128' },
+      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true },
     calls: [],
     inbox: {
       teamId: null,

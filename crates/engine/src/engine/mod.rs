@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     /// Told when a transfer gets through to storage: downloads waiting for the network
     /// try again at once instead of at the end of their pause.
     pub network_back: tokio::sync::Notify,
+    /// Keeps the machine awake while anything transfers.
+    pub awake: crate::awake::Awake,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -179,6 +181,7 @@ impl Engine {
             scheduling: Mutex::new(()),
             sealing: Mutex::new(()),
             network_back: tokio::sync::Notify::new(),
+            awake: crate::awake::Awake::new(config.keep_awake),
             events,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -265,6 +268,11 @@ impl Engine {
         *lock(&self.shared.hash_algorithm) = algorithm;
     }
 
+    /// Off lets the machine sleep even while packages transfer.
+    pub fn set_keep_awake(&self, on: bool) {
+        self.shared.awake.set_enabled(on);
+    }
+
     /// Applies to runs that start after the change.
     pub fn set_connections_per_download(&self, n: usize) {
         self.shared
@@ -278,6 +286,7 @@ impl Engine {
         self.shared.shutdown.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+        self.shared.awake.set_busy(false);
     }
 
     fn spawn_progress_ticker(&self) {

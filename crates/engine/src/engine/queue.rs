@@ -145,6 +145,7 @@ impl Engine {
             running += 1;
             self.persist_state(&dl, DownloadState::Transferring, None, None);
         }
+        self.shared.awake.set_busy(running > 0);
     }
 
     /// Runs the download until it completes, fails or is stopped. While MASV or its

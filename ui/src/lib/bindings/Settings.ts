@@ -30,4 +30,8 @@ package_folders: boolean,
  * Hash format of the files' proof (ASC MHL): `xxh128`, `xxh64`, `md5`, `sha1`
  * or `c4`.
  */
-hash_algorithm: string, };
+hash_algorithm: string, 
+/**
+ * Keep the computer from sleeping while packages transfer.
+ */
+keep_awake: boolean, };

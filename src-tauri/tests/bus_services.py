@@ -1,0 +1,96 @@
+"""Stand-ins for the desktop's notification daemon and for logind, for the end-to-end test.
+
+On the bus it is started on (the app is told it is both its session and its system bus)
+it owns org.freedesktop.Notifications and org.freedesktop.login1, and appends one JSON
+line per event to the file named by argv[1]:
+- {"app", "summary", "body"} per Notify call;
+- {"inhibit": {"what", "who", "why", "mode"}, "lock": N} per logind Inhibit call, whose
+  answer is the write end of a pipe, as logind's is: the lock lasts while it is open;
+- {"released": N} when every copy of lock N's descriptor is closed.
+Prints "ready" once the names are owned, so the test knows when to start the app.
+"""
+
+import json
+import os
+import sys
+
+import dbus
+import dbus.service
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+
+NAME = "org.freedesktop.Notifications"
+PATH = "/org/freedesktop/Notifications"
+LOGIN1 = "org.freedesktop.login1"
+LOGIN1_PATH = "/org/freedesktop/login1"
+LOGIN1_MANAGER = "org.freedesktop.login1.Manager"
+
+
+def record(log_path, entry):
+    with open(log_path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+class Notifications(dbus.service.Object):
+    def __init__(self, bus, log_path):
+        super().__init__(bus, PATH)
+        self.log_path = log_path
+        self.next_id = 0
+
+    @dbus.service.method(NAME, in_signature="susssasa{sv}i", out_signature="u")
+    def Notify(self, app_name, replaces_id, icon, summary, body, actions, hints, timeout):
+        self.next_id += 1
+        record(self.log_path, {"app": str(app_name), "summary": str(summary), "body": str(body)})
+        return dbus.UInt32(self.next_id)
+
+    @dbus.service.method(NAME, in_signature="", out_signature="as")
+    def GetCapabilities(self):
+        return ["body"]
+
+    @dbus.service.method(NAME, in_signature="", out_signature="ssss")
+    def GetServerInformation(self):
+        return ["inbound-test", "inbound", "1", "1.2"]
+
+    @dbus.service.method(NAME, in_signature="u", out_signature="")
+    def CloseNotification(self, _id):
+        pass
+
+
+class Login1Manager(dbus.service.Object):
+    def __init__(self, bus, log_path):
+        super().__init__(bus, LOGIN1_PATH)
+        self.log_path = log_path
+        self.next_lock = 0
+
+    @dbus.service.method(LOGIN1_MANAGER, in_signature="ssss", out_signature="h")
+    def Inhibit(self, what, who, why, mode):
+        self.next_lock += 1
+        lock = self.next_lock
+        read_end, write_end = os.pipe()
+        record(self.log_path, {"inhibit": {"what": str(what), "who": str(who), "why": str(why),
+                                           "mode": str(mode)}, "lock": lock})
+
+        def closed(fd, _condition):
+            record(self.log_path, {"released": lock})
+            os.close(fd)
+            return False
+
+        GLib.io_add_watch(read_end, GLib.IO_HUP | GLib.IO_ERR, closed)
+        # UnixFd keeps a copy to send; ours closes so only the caller's holds the lock.
+        answer = dbus.types.UnixFd(write_end)
+        os.close(write_end)
+        return answer
+
+
+def main():
+    DBusGMainLoop(set_as_default=True)
+    bus = dbus.SessionBus()
+    names = [dbus.service.BusName(n, bus, do_not_queue=True) for n in (NAME, LOGIN1)]
+    services = [Notifications(bus, sys.argv[1]), Login1Manager(bus, sys.argv[1])]
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+    del names, services
+
+
+if __name__ == "__main__":
+    main()
