@@ -11,6 +11,7 @@ use inbound_engine::{
 use inbound_sim::Sim;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::patient::Added;
 use crate::progress::ProgressView;
 
 /// Exit code after Ctrl-C, as shells expect for SIGINT.
@@ -130,8 +131,13 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine::open(config).await?;
     let events = engine.subscribe();
-    let id = match engine.add(&url, dest, password).await {
-        Ok(id) => id,
+    let id = match crate::patient::add_patiently(&engine, &url, dest, password).await {
+        Ok(Added::Download(id)) => id,
+        Ok(Added::Stopped) => {
+            engine.shutdown().await;
+            fail_line("stopped while waiting for MASV; nothing was downloaded");
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
         Err(e) => {
             engine.shutdown().await;
             return Err(explain_add_error(e, args.password_stdin));
@@ -250,7 +256,7 @@ fn read_password() -> anyhow::Result<Secret> {
 }
 
 /// What a transient failure was, without the generic "temporary problem" words.
-fn transient_reason(e: &MasvError) -> String {
+pub(crate) fn transient_reason(e: &MasvError) -> String {
     match e {
         MasvError::Transient(why) => why.clone(),
         MasvError::RateLimited { .. } => "MASV is rate limiting requests".into(),
@@ -262,10 +268,6 @@ fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
     match e {
         EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(
             "password required: this link is protected; pass the password on standard input with --password-stdin"
-        ),
-        EngineError::Masv(e) if e.is_transient() => anyhow::anyhow!(
-            "MASV cannot be reached ({}): check your network connection, then run the same command again; nothing was downloaded",
-            transient_reason(&e)
         ),
         other => anyhow::Error::new(other),
     }

@@ -3,6 +3,7 @@
 mod agent;
 mod get;
 mod logging;
+mod patient;
 mod progress;
 mod rate;
 mod sim;

@@ -3,13 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use inbound_sim::{Sim, catalog};
 mod common;
-use common::{inbound, sha256_file, text};
+use common::{get_straight, inbound, sha256_file, text};
 use inbound_e2e::ascmhl_verify;
 
 const MIB: u64 = 1024 * 1024;
@@ -421,28 +422,78 @@ async fn secrets_stay_out_of_logs_and_output_even_at_debug_level() {
 }
 
 #[test]
-fn with_masv_out_of_reach_get_says_so_soon_and_once() {
+fn with_masv_out_of_reach_get_says_so_soon_keeps_trying_and_stops_on_ctrl_c() {
     // Nothing listens on port 9 (discard) here: every connection is refused.
     let data = tempfile::tempdir().unwrap();
     let dest = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inbound"))
         .args(["get", "https://get.massive.app/abc?secret=hush", "--dest"])
         .arg(dest.path())
         .env("MASV_API_URL", "http://127.0.0.1:9/v1")
         .env("INBOUND_DATA_DIR", data.path())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // Said within seconds, with when it tries again; it does not give up.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
     let took = started.elapsed();
-    assert!(!out.status.success(), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
-    assert!(err.contains("MASV cannot be reached"), "{err}");
-    assert_eq!(
-        err.matches("could not connect to the server").count(),
-        1,
-        "each thing said once: {err}"
+    assert!(took < Duration::from_secs(15), "took {took:?}: {first}");
+    assert!(
+        first.starts_with(
+            "MASV cannot be reached (could not connect to the server); trying again in 5 s"
+        ),
+        "{first}"
     );
-    assert!(!err.contains("hush"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        first.matches("could not connect").count(),
+        1,
+        "said once: {first}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "it keeps trying");
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{first}{rest}");
+    assert!(
+        rest.contains("stopped while waiting for MASV; nothing was downloaded"),
+        "{rest}"
+    );
+    assert!(
+        !first.contains("hush") && !rest.contains("hush"),
+        "{first}{rest}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_started_during_an_outage_waits_then_downloads_by_itself() {
+    let sim = Sim::start(vec![catalog::large("big", 4 * MIB)])
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    // Longer than the add's own few quick tries.
+    sim.faults().set_outage(Duration::from_secs(10));
+    let out = get_straight(&sim, data.path(), dest.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MASV cannot be reached"), "{err}");
+    assert!(
+        err.contains("MASV answered; starting the download"),
+        "{err}"
+    );
+    assert_eq!(
+        sha256_file(&dest.path().join("big.bin")),
+        sim.packages()[0].files[0].content.sha256_hex()
+    );
 }

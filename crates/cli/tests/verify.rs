@@ -8,7 +8,7 @@ use std::process::Command;
 use inbound_e2e::ascmhl_verify;
 use inbound_sim::Sim;
 mod common;
-use common::{inbound, text};
+use common::{get_straight, inbound, text};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -115,16 +115,7 @@ async fn no_package_folder_puts_the_files_straight_into_the_destination() {
     let sim = Sim::start(vec![nested_unicode()]).await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let dest = tempfile::tempdir().unwrap();
-    let out = inbound(&sim, data.path())
-        .args([
-            "get",
-            &sim.packages()[0].link(),
-            "--no-package-folder",
-            "--dest",
-        ])
-        .arg(dest.path())
-        .output()
-        .unwrap();
+    let out = get_straight(&sim, data.path(), dest.path());
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         std::fs::read(dest.path().join("notes.txt")).unwrap(),

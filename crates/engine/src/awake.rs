@@ -71,9 +71,10 @@ fn hold_while_wanted(requests: mpsc::Receiver<bool>) {
                     tracing::info!("keeping the machine awake while downloading");
                     held = Some(lock);
                 }
+                // Info, not a warning: a server without D-Bus has no sleep to prevent.
                 Err(e) if !warned => {
                     warned = true;
-                    tracing::warn!(error = %e, "cannot keep the machine awake while downloading; it may sleep");
+                    tracing::info!(error = %e, "cannot keep the machine awake while downloading; it may sleep");
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot keep the machine awake"),
             },

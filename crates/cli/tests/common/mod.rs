@@ -37,3 +37,18 @@ pub fn inbound(sim: &inbound_sim::Sim, data: &Path) -> Command {
         .stderr(Stdio::piped());
     c
 }
+
+/// `inbound get` of the simulator's first package straight into `dest` (no package
+/// folder), run to its end.
+pub fn get_straight(sim: &inbound_sim::Sim, data: &Path, dest: &Path) -> Output {
+    inbound(sim, data)
+        .args([
+            "get",
+            &sim.packages()[0].link(),
+            "--no-package-folder",
+            "--dest",
+        ])
+        .arg(dest)
+        .output()
+        .unwrap_or_else(|e| panic!("inbound get runs: {e}"))
+}

@@ -1,0 +1,78 @@
+//! `inbound get` with MASV out of reach: it says so plainly, counts down, and tries
+//! again until MASV answers or the person presses Ctrl-C. A server left to fetch a
+//! package overnight should not need someone to run the command again.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use inbound_engine::{Destination, Engine, EngineError, Secret};
+
+/// Pauses between tries: quick at first (a Wi-Fi change), then every half minute.
+const PAUSES: [u64; 4] = [5, 10, 20, 30];
+
+/// How a patient add ended.
+pub(crate) enum Added {
+    Download(String),
+    /// Ctrl-C while waiting: nothing was downloaded.
+    Stopped,
+}
+
+/// Adds the link, waiting out MASV being unreachable (or rate limiting).
+pub(crate) async fn add_patiently(
+    engine: &Engine,
+    url: &str,
+    dest: Destination,
+    password: Option<Secret>,
+) -> Result<Added, EngineError> {
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut tries = 0usize;
+    loop {
+        let e = tokio::select! {
+            _ = &mut ctrl_c => return Ok(Added::Stopped),
+            added = engine.add(url, dest.clone(), password.clone()) => match added {
+                Ok(id) => {
+                    if tries > 0 {
+                        note("MASV answered; starting the download");
+                    }
+                    return Ok(Added::Download(id));
+                }
+                Err(EngineError::Masv(e)) if e.is_transient() => e,
+                Err(other) => return Err(other),
+            },
+        };
+        let pause = PAUSES[tries.min(PAUSES.len() - 1)];
+        tries += 1;
+        let reason = crate::get::transient_reason(&e);
+        tokio::select! {
+            _ = &mut ctrl_c => return Ok(Added::Stopped),
+            () = count_down(&reason, pause) => {}
+        }
+    }
+}
+
+/// "MASV cannot be reached (why) — trying again in N s": one line rewritten each second
+/// on a terminal, one line per try otherwise (a log stays readable).
+async fn count_down(reason: &str, secs: u64) {
+    let reason = inbound_engine::terminal_safe(reason);
+    let line = |left: u64| {
+        format!("MASV cannot be reached ({reason}); trying again in {left} s (Ctrl-C to stop)")
+    };
+    let mut err = std::io::stderr();
+    if !err.is_terminal() {
+        let _ = writeln!(err, "{}", line(secs));
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        return;
+    }
+    for left in (1..=secs).rev() {
+        // Clear to the end of the line: the reason may have been longer last time.
+        let _ = write!(err, "\r{}\x1b[K", line(left));
+        let _ = err.flush();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let _ = write!(err, "\r\x1b[K");
+}
+
+fn note(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
