@@ -70,6 +70,13 @@ pub async fn add_parked_link(
     Ok(id)
 }
 
+/// The person dismissed the password prompt of a parked link: the link (with its
+/// secret) is not kept in memory any longer.
+#[tauri::command]
+pub fn drop_parked_link(state: State<'_, AppState>, token: u64) {
+    crate::lock(&state.waiting_for_password).remove(&token);
+}
+
 #[tauri::command]
 pub async fn start_demo(
     state: State<'_, AppState>,

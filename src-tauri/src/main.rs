@@ -84,6 +84,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::add_link,
             commands::add_parked_link,
+            commands::drop_parked_link,
             commands::start_demo,
             commands::list_downloads,
             commands::download_details,

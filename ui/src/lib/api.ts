@@ -34,6 +34,7 @@ export const api = {
     invoke<string>('add_link', { url, destinationFolder, password }),
   addParkedLink: (token: number, destinationFolder: string | null, password: string) =>
     invoke<string>('add_parked_link', { token, destinationFolder, password }),
+  dropParkedLink: (token: number) => invoke<void>('drop_parked_link', { token }),
   startDemo: (destinationFolder: string | null) => invoke<string>('start_demo', { destinationFolder }),
   list: () => invoke<DownloadSummary[]>('list_downloads'),
   details: (id: string) => invoke<DownloadDetail>('download_details', { id }),

@@ -12,6 +12,7 @@
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
       bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true },
     calls: [],
+    dropped: [],
     inbox: {
       teamId: null,
       key: null,
@@ -105,6 +106,7 @@
       p.folder = folder ?? `${state.settings.destination}/${p.name}`;
     },
     inbox_failures: () => state.inbox.failures,
+    drop_parked_link: ({ token }) => { state.dropped.push(token); },
   };
   function setState(id, s) {
     const d = state.downloads.find((x) => x.id === id);

@@ -98,6 +98,12 @@ try {
       assert(!(await p.getByRole('heading', { name: 'Password needed' }).isVisible()), 'dialog closed');
       const calls = await p.evaluate(() => window.__fake.state.calls.filter((c) => c === 'add_link').length);
       assert(calls === 3, `add_link called ${calls} times`);
+      // A link opened from outside waits in the shell for its password; dismissing the
+      // prompt makes the shell forget it (it carries the link's secret).
+      await p.evaluate(() => window.__fake.emit('incoming-link', { type: 'needs_password', token: 7, wrong: false }));
+      await p.getByRole('heading', { name: 'Password needed' }).waitFor();
+      await p.getByRole('button', { name: 'Cancel' }).click();
+      await p.waitForFunction(() => window.__fake.state.dropped.includes(7));
     }, page);
 
     await test(`${scheme}: 10,000 files stay fluid`, async (p) => {
