@@ -295,12 +295,6 @@ pub async fn inbox_download(
     Ok(state.engine.add_team_package(download, dst).await?)
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Where a watched portal's packages go by default: one folder named after the portal
 /// (a name from the API, so made safe) inside the download folder.
 fn portal_folder(base: &std::path::Path, portal_name: &str) -> PathBuf {
@@ -340,7 +334,7 @@ pub fn inbox_watch(
     let since = since
         // Ticked again after a pause: what arrived meanwhile is not the person's wish.
         .or_else(|| known.filter(|p| p.enabled).and_then(|p| p.since))
-        .unwrap_or_else(unix_now);
+        .unwrap_or_else(inbound_engine::unix_now);
     let folder = folder
         .filter(|d| !d.trim().is_empty())
         .map(PathBuf::from)

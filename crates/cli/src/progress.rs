@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use inbound_engine::{
-    DownloadDetail, DownloadProgress, FileState, Waiting, human_bytes, terminal_safe,
+    DownloadDetail, DownloadProgress, FileState, Waiting, human_bytes, terminal_safe, unix_now,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -128,12 +128,6 @@ fn waiting_line(w: &Waiting, now: i64) -> String {
         "waiting for the network, {when} ({})",
         terminal_safe(&w.message)
     )
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -44,7 +44,7 @@ pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
 pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileHash,
-    FileInfo, FileProgress, FileState, Origin, WaitReason, Waiting,
+    FileInfo, FileProgress, FileState, Origin, WaitReason, Waiting, unix_now,
 };
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;

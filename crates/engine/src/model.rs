@@ -290,3 +290,8 @@ pub enum Event {
         waiting: Option<Waiting>,
     },
 }
+
+/// Now, in the Unix seconds every timestamp of this model is given in.
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

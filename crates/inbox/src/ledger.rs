@@ -205,7 +205,7 @@ impl Ledger {
         portal_id: &str,
         download_id: &str,
     ) -> Result<(), InboxError> {
-        let now = crate::poll::unix_now();
+        let now = inbound_engine::unix_now();
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO handled_packages (package_id, portal_id, download_id, handled_at)

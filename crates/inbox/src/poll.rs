@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use inbound_engine::{Destination, Origin};
+use inbound_engine::{Destination, Origin, unix_now};
 use inbound_masv::{PackageState, TeamPackage};
 
 use crate::watcher::{PackageFailure, WatchedPortal, Watcher, WatcherEvent};
@@ -144,12 +144,6 @@ fn retry_delay(attempts: u32) -> Duration {
     PACKAGE_RETRY_FIRST
         .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
         .min(PACKAGE_RETRY_MAX)
-}
-
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ impl Engine {
             total_bytes: files.iter().map(|f| f.meta.size).sum(),
             state: DownloadState::Queued,
             error: None,
-            created_at: chrono::Utc::now().timestamp(),
+            created_at: crate::model::unix_now(),
             completed_at: None,
             access_token,
             origin,

@@ -203,7 +203,7 @@ impl Engine {
                 match end {
                     RunEnd::Cancelled | RunEnd::Interrupted(_) => None,
                     RunEnd::Complete => {
-                        let now = chrono::Utc::now().timestamp();
+                        let now = crate::model::unix_now();
                         s.state = DownloadState::Complete;
                         s.error = None;
                         s.completed_at = Some(now);
