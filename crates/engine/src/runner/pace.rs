@@ -38,6 +38,9 @@ const SLOW_FRACTION: f64 = 0.1;
 const HANDOVER_FRACTION: f64 = 0.25;
 /// ...with at least this much time left at its own pace.
 const HANDOVER_MIN_LEFT: Duration = Duration::from_secs(2);
+/// A range handed over before is measured for longer before it moves again: 2 s, 4 s,
+/// 8 s, then at most this (beyond it the replacement rule's 20 s is near anyway).
+const LONGEST_PROVING: Duration = Duration::from_secs(16);
 
 /// The peers' median pace last time at least two connections could be measured.
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,7 +68,8 @@ pub(super) async fn watch(ctx: &RunCtx) {
         };
         let inflight = lock(&ctx.inflight).clone();
         for span in &inflight {
-            span.meter.sample(now, judged_over.max(RECENT));
+            span.meter
+                .sample(now, judged_over.max(LONGEST_PROVING + TICK));
         }
         let Some(median) = median else {
             continue;
@@ -118,9 +122,10 @@ pub(super) fn hand_over(inflight: &[Arc<Span>], peers: Peers, now: Instant) -> O
         return None;
     }
     let time_left = |s: &Span| {
-        let pace = s.meter.pace(now, RECENT);
-        // A range handed over before must prove slow for longer each time.
-        let proving = MIN_MEASURED * 2u32.saturating_pow(s.handovers.min(6));
+        // A range handed over before must prove slow for longer each time, measured
+        // over that longer time (samples come a tick apart).
+        let proving = (MIN_MEASURED * 2u32.saturating_pow(s.handovers.min(3))).min(LONGEST_PROVING);
+        let pace = s.meter.pace(now, RECENT.max(proving + TICK));
         let slow = pace.over >= proving && pace.bytes_per_sec < HANDOVER_FRACTION * peers.median;
         let left = s.remaining() as f64 / pace.bytes_per_sec.max(1.0);
         (slow && left >= HANDOVER_MIN_LEFT.as_secs_f64()).then_some(left)
@@ -167,7 +172,8 @@ mod tests {
         for second in 1..=secs {
             for s in spans {
                 s.arrived(bytes);
-                s.meter.sample(start + TICK * second as u32, RECENT);
+                s.meter
+                    .sample(start + TICK * second as u32, LONGEST_PROVING + TICK);
             }
         }
         start + TICK * secs as u32
@@ -190,6 +196,17 @@ mod tests {
         let now = run_for(now, 1, 1000, &[&again]);
         let work = hand_over(std::slice::from_ref(&again), peers, now).expect("4 s is");
         assert_eq!(work.handovers, 2);
+
+        // Twice handed over: 8 s, longer than the peers' recent window.
+        let twice = span(2, now);
+        let now = run_for(now, 7, 1000, &[&twice]);
+        assert!(
+            hand_over(std::slice::from_ref(&twice), peers, now).is_none(),
+            "7 s is not enough for a range handed over twice"
+        );
+        let now = run_for(now, 1, 1000, &[&twice]);
+        let work = hand_over(std::slice::from_ref(&twice), peers, now).expect("8 s is");
+        assert_eq!(work.handovers, 3);
     }
 
     #[test]
