@@ -160,16 +160,25 @@ pub async fn assert_completes(
     (detail, checked)
 }
 
-/// Waits until at least `bytes` of the download are done.
-pub async fn wait_for_bytes(engine: &Engine, id: &str, bytes: u64, timeout: Duration) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while engine.get(id).expect("download exists").summary.bytes_done < bytes {
+/// Polls `holds` until it is true, failing the test with "`what` within `within`"
+/// when it never is.
+pub async fn until(within: Duration, what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !holds() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no progress to {bytes} bytes within {timeout:?}"
+            "{what} within {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits until at least `bytes` of the download are done.
+pub async fn wait_for_bytes(engine: &Engine, id: &str, bytes: u64, timeout: Duration) {
+    until(timeout, &format!("no progress to {bytes} bytes"), || {
+        engine.get(id).expect("download exists").summary.bytes_done >= bytes
+    })
+    .await;
 }
 
 pub fn sha256_file(path: &Path) -> String {

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadState, Event, WaitReason};
-use inbound_e2e::inbound_engine::{Engine, Waiting};
+use inbound_e2e::inbound_engine::{Engine, Waiting, unix_now};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
-use inbound_e2e::{Harness, assert_completes, wait_for_bytes};
+use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes};
 
 const MIB: u64 = 1024 * 1024;
 /// As long as the "must pass" says: five minutes with no route to MASV.
@@ -54,27 +54,17 @@ async fn a_package_survives_a_five_minute_outage_with_no_one_acting() {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Waits until the download says it waits for the network.
 async fn until_waiting(engine: &Engine, id: &str, within: Duration) -> Waiting {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
+    let mut waiting = None;
+    until(within, "never said it waits", || {
         let s = engine.get(id).unwrap().summary;
         assert_ne!(s.state, DownloadState::Error, "{:?}", s.error);
-        if let Some(w) = s.waiting {
-            return w;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never said it waits"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        waiting = s.waiting;
+        waiting.is_some()
+    })
+    .await;
+    waiting.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,11 +107,10 @@ async fn a_day_long_retry_after_from_storage_neither_parks_the_package_nor_delay
     let dest = h.dest();
     let id = h.engine.add(&h.link("twelve"), &dest, None).await.unwrap();
     // Some connection is now told to come back tomorrow; pausing is still immediate.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while faults.injected.status_429.load(Relaxed) < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "no 429 was sent");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(Duration::from_secs(30), "no 429 was sent", || {
+        faults.injected.status_429.load(Relaxed) >= 1
+    })
+    .await;
     pause_at_once(&h.engine, &id).await;
     h.engine.resume(&id).unwrap();
     // The other connections carry the package; the one told to wait does not hold it.

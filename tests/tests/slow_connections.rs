@@ -7,21 +7,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_completes};
+use inbound_e2e::{Harness, assert_completes, until};
 
 const MIB: u64 = 1024 * 1024;
-
-/// Polls `what` until it holds, failing with `msg` after `within`.
-async fn until(within: Duration, msg: &str, mut what: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !what() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{msg} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickling_connection_near_the_end_does_not_hold_the_file() {

@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::Secret;
+use inbound_e2e::inbound_engine::{Secret, unix_now};
 use inbound_e2e::inbound_sim::{Content, Sim, SimFile, SimPackage, SimTeam, SimTeamPackage};
-use inbound_e2e::{Harness, assert_completes};
+use inbound_e2e::{Harness, assert_completes, until};
 use inbound_inbox::{TeamApi, WatchedPortal, Watcher, WatcherConfig, WatcherEvent};
 use inbound_masv::{MasvClient, PubNubConfig};
 
@@ -187,19 +187,14 @@ async fn a_package_still_uploading_when_the_portal_was_ticked_counts_as_new() {
     .unwrap();
     // Ticked now. The package still arriving began long ago, but the person is
     // waiting for it.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     watcher
-        .set_portal(&portal("portal-live", "Live", &h, Some(now)))
+        .set_portal(&portal("portal-live", "Live", &h, Some(unix_now())))
         .unwrap();
     assert!(watcher.poll_once().await.unwrap().is_empty());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while h.sim.team_package_state("arriving") != Some("finalized") {
-        assert!(tokio::time::Instant::now() < deadline, "the upload ends");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(Duration::from_secs(20), "the upload did not end", || {
+        h.sim.team_package_state("arriving") == Some("finalized")
+    })
+    .await;
     let started = watcher.poll_once().await.unwrap();
     let [id] = started.as_slice() else {
         panic!("only the package that was arriving: {started:?}");

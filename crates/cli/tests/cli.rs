@@ -122,14 +122,12 @@ async fn killed_five_times_then_completed_with_identical_bytes() {
 
 /// Waits until the simulator has sent at least `bytes` of the package.
 async fn wait_served(sim: &Sim, package_id: &str, bytes: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while sim.package_bytes_served(package_id) < bytes {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{bytes} bytes not served in time"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    inbound_e2e::until(
+        Duration::from_secs(60),
+        &format!("{bytes} bytes not served"),
+        || sim.package_bytes_served(package_id) >= bytes,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
