@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadState, Event, WaitReason};
-use inbound_e2e::inbound_engine::{Engine, Waiting, unix_now};
+use inbound_e2e::inbound_engine::{Engine, MasvError, Waiting, unix_now};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
 use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes};
 
@@ -127,4 +127,49 @@ async fn pause_at_once(engine: &Engine, id: &str) {
         "pause took {:?}",
         asked.elapsed()
     );
+}
+
+/// A download an older version left in Error because MASV could not be reached goes on
+/// by itself at the next start; one that failed for a terminal cause stays failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_failed_for_a_network_cause_are_retried_at_start_up() {
+    let h = Harness::new(vec![
+        catalog::large("netfail", 2 * MIB),
+        catalog::large("expired", 2 * MIB),
+    ])
+    .await;
+    let dest = h.dest().join("net");
+    let net = h.engine.add(&h.link("netfail"), &dest, None).await.unwrap();
+    let gone = h
+        .engine
+        .add(&h.link("expired"), &h.dest().join("expired"), None)
+        .await
+        .unwrap();
+    for id in [&net, &gone] {
+        h.engine.pause(id).await.unwrap();
+    }
+    h.engine.shutdown().await;
+    let db = rusqlite::Connection::open(h.data.path().join("inbound.sqlite")).unwrap();
+    for (id, error) in [
+        (
+            &net,
+            MasvError::Transient("could not connect to the server".into()).to_string(),
+        ),
+        (&gone, MasvError::Expired.to_string()),
+    ] {
+        let changed = db
+            .execute(
+                "UPDATE downloads SET state = 'error', error = ?1 WHERE id = ?2",
+                (error, id),
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    drop(db);
+
+    let h = h.restart(|_| {}).await;
+    assert_completes(&h, &net, "netfail", &dest, Duration::from_secs(60)).await;
+    let still = h.engine.get(&gone).unwrap().summary;
+    assert_eq!(still.state, DownloadState::Error);
+    assert!(still.error.unwrap().contains("expired"));
 }

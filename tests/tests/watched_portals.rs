@@ -71,6 +71,17 @@ fn team_api(sim: &Sim) -> TeamApi {
     .with_first_delay(Duration::from_millis(50))
 }
 
+/// A watcher with the default settings over the harness's engine.
+fn watcher_for(h: &Harness, api: TeamApi) -> Watcher {
+    Watcher::open(
+        api,
+        h.engine.clone(),
+        h.data.path(),
+        WatcherConfig::default(),
+    )
+    .unwrap()
+}
+
 fn portal(id: &str, name: &str, h: &Harness, since: Option<i64>) -> WatchedPortal {
     WatchedPortal {
         portal_id: id.into(),
@@ -156,14 +167,7 @@ async fn a_package_or_portal_that_fails_never_holds_up_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_portal_watched_without_a_start_date_takes_its_whole_past() {
     let h = Harness::on_sim(sim().await, |_| {}).await;
-    let api = team_api(&h.sim);
-    let watcher = Watcher::open(
-        api,
-        h.engine.clone(),
-        h.data.path(),
-        WatcherConfig::default(),
-    )
-    .unwrap();
+    let watcher = watcher_for(&h, team_api(&h.sim));
     watcher
         .set_portal(&portal("portal-edit", "Editorial", &h, None))
         .unwrap();
@@ -178,13 +182,7 @@ async fn a_portal_watched_without_a_start_date_takes_its_whole_past() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_package_still_uploading_when_the_portal_was_ticked_counts_as_new() {
     let h = Harness::on_sim(sim().await, |_| {}).await;
-    let watcher = Watcher::open(
-        team_api(&h.sim),
-        h.engine.clone(),
-        h.data.path(),
-        WatcherConfig::default(),
-    )
-    .unwrap();
+    let watcher = watcher_for(&h, team_api(&h.sim));
     // Ticked now. The package still arriving began long ago, but the person is
     // waiting for it.
     watcher
@@ -200,4 +198,33 @@ async fn a_package_still_uploading_when_the_portal_was_ticked_counts_as_new() {
         panic!("only the package that was arriving: {started:?}");
     };
     assert_eq!(h.engine.get(id).unwrap().summary.name, "Package arriving");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_watcher_ends_a_wait_between_listing_retries_at_once() {
+    let h = Harness::on_sim(sim().await, |_| {}).await;
+    // Half a minute between tries, as a real outage would have it.
+    let api = team_api(&h.sim).with_first_delay(Duration::from_secs(30));
+    let watcher = watcher_for(&h, api);
+    watcher
+        .set_portal(&portal("portal-edit", "Editorial", &h, Some(unix_now())))
+        .unwrap();
+    h.sim.faults().set_outage(Duration::from_secs(300));
+    let running = watcher.clone();
+    let run = tokio::spawn(async move { running.run().await });
+    until(Duration::from_secs(20), "the first listing failed", || {
+        h.sim
+            .faults()
+            .injected
+            .outage_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    })
+    .await;
+    // Logging out or quitting stops the watcher: it ends now, not after the wait.
+    watcher.stop();
+    tokio::time::timeout(Duration::from_secs(1), run)
+        .await
+        .expect("the watcher stopped within a second")
+        .unwrap();
 }

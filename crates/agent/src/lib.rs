@@ -8,6 +8,7 @@ mod guard;
 mod handlers;
 mod openapi;
 mod server;
+pub mod token;
 mod views;
 
 pub use error::ApiError;

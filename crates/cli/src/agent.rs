@@ -51,13 +51,9 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let _log_guard = crate::logging::init_with_stderr_default(Some(&data_dir), "info");
     let token = match &args.token_file {
         Some(path) => Some(
-            std::fs::read_to_string(path)
+            inbound_agent::token::load(path)
                 .with_context(|| format!("cannot read the token file {}", path.display()))?
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
+                .with_context(|| format!("the token file {} is empty", path.display()))?,
         ),
         None => std::env::var(TOKEN_ENV).ok(),
     }

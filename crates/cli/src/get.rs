@@ -255,15 +255,6 @@ fn read_password() -> anyhow::Result<Secret> {
     Ok(Secret::new(pw))
 }
 
-/// What a transient failure was, without the generic "temporary problem" words.
-pub(crate) fn transient_reason(e: &MasvError) -> String {
-    match e {
-        MasvError::Transient(why) => why.clone(),
-        MasvError::RateLimited { .. } => "MASV is rate limiting requests".into(),
-        other => other.to_string(),
-    }
-}
-
 fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
     match e {
         EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(

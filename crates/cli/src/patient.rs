@@ -43,7 +43,7 @@ pub(crate) async fn add_patiently(
         };
         let pause = PAUSES[tries.min(PAUSES.len() - 1)];
         tries += 1;
-        let reason = crate::get::transient_reason(&e);
+        let reason = e.reason();
         tokio::select! {
             _ = &mut ctrl_c => return Ok(Added::Stopped),
             () = count_down(&reason, pause) => {}

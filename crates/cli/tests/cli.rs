@@ -281,17 +281,33 @@ fn a_second_process_on_the_same_data_folder_says_so() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Holding it: the lock file names the holder.
+    let lock = data.path().join("inbound.lock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .starts_with(&holder.id().to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first get never held the folder"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
         .args(["get", "--demo", "--dest", dest.path().to_str().unwrap()])
         .env("INBOUND_DATA_DIR", data.path())
         .output()
         .unwrap();
+    let pid = holder.id();
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already running"), "{}", text(&out));
+    // Which one, so the person knows what to stop.
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already running"),
+        err.contains(&format!("`inbound get` (process {pid})")),
         "{}",
         text(&out)
     );

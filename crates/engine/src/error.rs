@@ -7,9 +7,13 @@ use inbound_masv::MasvError;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(
-        "Inbound is already running with this data folder ({dir}); close the other Inbound (desktop app, agent or CLI) or set INBOUND_DATA_DIR to another folder"
+        "Inbound is already running: its data folder {dir} is already used{holder}. Stop that one first (Ctrl-C in its terminal, quit the desktop app, or end that process), or set INBOUND_DATA_DIR to another folder"
     )]
-    AlreadyRunning { dir: PathBuf },
+    AlreadyRunning {
+        dir: PathBuf,
+        /// ` by `inbound agent` (process 1234)` when the holder is known, else empty.
+        holder: String,
+    },
     #[error(transparent)]
     Masv(#[from] MasvError),
     #[error("the destination folder must be an absolute path, but got {0}")]

@@ -28,13 +28,62 @@ impl DataDirLock {
             .open(dir.join("inbound.lock"))
             .map_err(data_err)?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
+            Ok(()) => {
+                // Who holds it, for the message the next one gets; best effort.
+                let mut file = file;
+                let _ = file.set_len(0).and_then(|()| {
+                    use std::io::Write;
+                    writeln!(file, "{}\n{}", std::process::id(), this_program())
+                });
+                Ok(Self { _file: file })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::AlreadyRunning {
                 dir: dir.to_owned(),
+                holder: std::fs::read_to_string(dir.join("inbound.lock"))
+                    .ok()
+                    .and_then(|text| describe_holder(&text))
+                    .unwrap_or_default(),
             }),
             Err(std::fs::TryLockError::Error(e)) => Err(data_err(e)),
         }
     }
+}
+
+/// This process as a person would name it: `inbound agent`, `inbound get`,
+/// `inbound-desktop` (the program's file name and its subcommand, never its arguments,
+/// which may hold a link's secret).
+fn this_program() -> String {
+    let mut args = std::env::args_os();
+    let program = args
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "inbound".into());
+    match args.next().map(|a| a.to_string_lossy().into_owned()) {
+        Some(sub)
+            if !sub.is_empty()
+                && sub.len() <= 16
+                && sub.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                && !sub.starts_with('-') =>
+        {
+            format!("{program} {sub}")
+        }
+        _ => program,
+    }
+}
+
+/// ` (held by `inbound agent`, process 1234)` from what the holder wrote, or `None`.
+fn describe_holder(lock_text: &str) -> Option<String> {
+    let mut lines = lock_text.lines();
+    let pid: u32 = lines.next()?.trim().parse().ok()?;
+    let program: String = lines
+        .next()
+        .unwrap_or("inbound")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    Some(format!(" by `{program}` (process {pid})"))
 }
 
 /// Creates a folder (and parents) that only the user can read.
@@ -305,7 +354,12 @@ mod tests {
         let _first = DataDirLock::acquire(dir.path()).unwrap();
         let second = DataDirLock::acquire(dir.path()).unwrap_err();
         assert!(matches!(second, EngineError::AlreadyRunning { .. }));
-        assert!(second.to_string().contains("already running"));
+        let message = second.to_string();
+        assert!(message.contains("already used"), "{message}");
+        assert!(
+            message.contains(&format!("(process {})", std::process::id())),
+            "the message names the holder: {message}"
+        );
     }
 
     #[cfg(unix)]

@@ -37,7 +37,7 @@ mod transfer;
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
 pub use display::human_bytes;
 pub use display::{notification_safe, terminal_safe};
-pub use engine::Engine;
+pub use engine::{Engine, PackagePreview};
 pub use error::EngineError;
 pub use inbound_masv::{MasvError, Secret};
 pub use inbound_mhl::HashAlgorithm;

@@ -211,6 +211,12 @@ impl Ledger {
                 "INSERT OR IGNORE INTO handled_packages (package_id, portal_id, download_id, handled_at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![package_id, portal_id, download_id, now],
+            )?;
+            // Handled is final: whether it was awaited no longer matters, and a portal
+            // watched for years must not keep every upload it ever saw.
+            c.execute(
+                "DELETE FROM awaited_packages WHERE package_id = ?1",
+                [package_id],
             )
             .map(|_| ())
         })
@@ -238,4 +244,24 @@ fn add_since_column(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch("ALTER TABLE watched_portals ADD COLUMN since INTEGER")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_awaited_package_is_forgotten_once_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        ledger.await_package("pkg-a").unwrap();
+        ledger.await_package("pkg-b").unwrap();
+        ledger.mark_handled("pkg-a", "portal", "d1").unwrap();
+        assert!(!ledger.awaited("pkg-a").unwrap());
+        assert!(
+            ledger.awaited("pkg-b").unwrap(),
+            "only the handled one goes"
+        );
+        assert_eq!(ledger.handled("pkg-a").unwrap().as_deref(), Some("d1"));
+    }
 }

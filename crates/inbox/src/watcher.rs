@@ -176,7 +176,13 @@ impl Watcher {
         let cfg = &self.inner.config;
         let mut backoff = cfg.interval;
         loop {
-            let wait = match self.poll_once().await {
+            // A poll may be waiting between retries of a listing (a minute and more
+            // when MASV is out of reach): stopping must not wait for it.
+            let polled = tokio::select! {
+                () = self.inner.cancel.cancelled() => return,
+                polled = self.poll_once() => polled,
+            };
+            let wait = match polled {
                 Ok(_) => {
                     backoff = cfg.interval;
                     jitter(cfg.interval)

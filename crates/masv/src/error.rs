@@ -42,6 +42,25 @@ impl MasvError {
         matches!(self, Self::Transient(_) | Self::RateLimited { .. })
     }
 
+    /// What the failure was, without the generic "temporary network or server
+    /// problem" words, for sentences such as "MASV cannot be reached (…)".
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Transient(why) => why.clone(),
+            Self::RateLimited { .. } => "MASV is rate limiting requests".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether a stored error message (as [`MasvError`]'s `Display` wrote it, possibly
+    /// after a file's name) was a transient one: the network, a 5xx, rate limiting.
+    /// Used for downloads an older version left in Error for such a cause.
+    pub fn is_transient_message(message: &str) -> bool {
+        let transient = Self::Transient(String::new()).to_string();
+        let limited = Self::RateLimited { retry_after: None }.to_string();
+        message.contains(transient.trim_end()) || message.contains(&limited)
+    }
+
     /// Builds the error for a failed request; the URL (which may hold a secret) is dropped.
     pub fn from_reqwest(err: reqwest::Error) -> Self {
         let err = err.without_url();
@@ -60,15 +79,76 @@ fn describe_network_error(err: &reqwest::Error) -> String {
         "the server did not answer in time".into()
     } else if err.is_connect() {
         "could not connect to the server".into()
-    } else {
-        let mut msg = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            source = s.source();
+    } else if let Some(kind) = io_error_kind(err) {
+        // The raw chain ("error sending request: client error (SendRequest):
+        // connection error: Connection reset by peer (os error 104)") says this.
+        use std::io::ErrorKind as Kind;
+        match kind {
+            Kind::ConnectionRefused => "could not connect to the server".into(),
+            Kind::ConnectionReset
+            | Kind::ConnectionAborted
+            | Kind::BrokenPipe
+            | Kind::UnexpectedEof => "the connection was cut".into(),
+            _ => chain(err),
         }
-        msg
+    } else if err.is_request() {
+        // Sent, and the connection closed before an answer ("connection closed before
+        // message completed"): the same thing for a person.
+        tracing::debug!(error = %chain(err), "request failed");
+        "the connection was cut".into()
+    } else {
+        chain(err)
+    }
+}
+
+/// The kind of the I/O error under a request error, if one caused it.
+fn io_error_kind(err: &reqwest::Error) -> Option<std::io::ErrorKind> {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The error and every cause under it, as one line.
+fn chain(err: &reqwest::Error) -> String {
+    let mut msg = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::MasvError;
+
+    #[test]
+    fn stored_messages_of_transient_errors_are_recognised() {
+        for transient in [
+            MasvError::Transient("could not connect to the server".into()).to_string(),
+            format!(
+                "Day 1/A001.mov: {}",
+                MasvError::Transient("the server did not answer in time".into())
+            ),
+            MasvError::RateLimited { retry_after: None }.to_string(),
+        ] {
+            assert!(MasvError::is_transient_message(&transient), "{transient}");
+        }
+        for terminal in [
+            MasvError::Expired.to_string(),
+            MasvError::WrongPassword.to_string(),
+            MasvError::Virus.to_string(),
+            "no space left on the destination drive".to_owned(),
+        ] {
+            assert!(!MasvError::is_transient_message(&terminal), "{terminal}");
+        }
     }
 }
 

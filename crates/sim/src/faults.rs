@@ -77,6 +77,8 @@ pub struct Injected {
     pub expired_urls: AtomicU64,
     /// API requests refused because their package token had expired.
     pub expired_tokens: AtomicU64,
+    /// Connections closed and requests broken because of an outage.
+    pub outage_refusals: AtomicU64,
 }
 
 impl Injected {

@@ -29,7 +29,13 @@ impl axum::serve::Listener for OutageListener {
             match self.inner.accept().await {
                 Ok((stream, addr)) if !self.state.faults.in_outage() => return (stream, addr),
                 // Dropped: the client sees its connection closed.
-                Ok(_) => {}
+                Ok(_) => {
+                    self.state
+                        .faults
+                        .injected
+                        .outage_refusals
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "simulator accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -52,6 +58,11 @@ pub(crate) async fn break_during_outage(
     if !state.faults.in_outage() {
         return next.run(req).await;
     }
+    state
+        .faults
+        .injected
+        .outage_refusals
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     broken()
 }
 

@@ -44,14 +44,9 @@ impl Engine {
             self.shared.quick_retry_policy(),
         )
         .await?;
-        let name = if info.name.is_empty() {
-            format!("Package {}", info.package_id)
-        } else {
-            info.name.clone()
-        };
         let new = NewDownload {
             package_id: info.package_id.clone(),
-            name,
+            name: package_name(&info.name, &info.package_id),
             sender_email: info.sender_email.clone(),
             source: Source::Link { link, password },
         };
@@ -92,11 +87,7 @@ impl Engine {
         };
         let session = runner::open_session(&self.shared, &source, &package.package_id).await?;
         let new = NewDownload {
-            name: if package.name.is_empty() {
-                format!("Package {}", package.package_id)
-            } else {
-                package.name
-            },
+            name: package_name(&package.name, &package.package_id),
             package_id: package.package_id,
             sender_email: package.sender_email,
             source,
@@ -307,6 +298,15 @@ impl Engine {
     }
 }
 
+/// The package's name as shown, or "Package ID" when its sender gave none.
+pub(super) fn package_name(name: &str, package_id: &str) -> String {
+    if name.is_empty() {
+        format!("Package {package_id}")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// What a new download is, before its files are listed.
 struct NewDownload {
     package_id: String,
@@ -317,7 +317,7 @@ struct NewDownload {
 
 /// What becomes of a listed file: withheld when flagged, skipped when it is a
 /// whole-package zip (and zips are not wanted), fetched otherwise.
-fn initial_state(f: &inbound_masv::PackageFile, include_zips: bool) -> FileState {
+pub(super) fn initial_state(f: &inbound_masv::PackageFile, include_zips: bool) -> FileState {
     if f.virus_detected {
         FileState::VirusWithheld
     } else if f.kind != FileKind::File && !include_zips {

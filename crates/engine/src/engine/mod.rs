@@ -23,10 +23,13 @@ use crate::source::Source;
 use crate::store::{DownloadRow, Store};
 
 mod adding;
+mod preview;
 mod queue;
 #[cfg(test)]
 mod races;
 mod verifying;
+
+pub use preview::PackagePreview;
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 const EVENT_CAPACITY: usize = 4096;
@@ -211,6 +214,17 @@ impl Engine {
                         } else {
                             DownloadState::Paused
                         };
+                    } else if s.state == DownloadState::Error
+                        && shared.config.auto_resume
+                        && s.error
+                            .as_deref()
+                            .is_some_and(inbound_masv::MasvError::is_transient_message)
+                    {
+                        // An older version gave up on the network; this one waits it
+                        // out, so such a download simply goes on.
+                        tracing::info!(id = %dl.id, "retrying a download that failed for a network cause");
+                        s.state = DownloadState::Queued;
+                        s.error = None;
                     }
                 }
                 list.push(Arc::new(dl));
