@@ -1,15 +1,47 @@
-//! The MASV-Agent-compatible API, served by the app when the setting is on.
+//! The MASV-Agent-compatible API, served by the app when the setting is on; with a
+//! token when the person made one.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
-use inbound_agent::Access;
+use inbound_agent::{Access, token};
+use tauri::State;
 use tokio::sync::oneshot;
 
 use crate::error::CommandError;
 use crate::state::AppState;
 
-/// Starts or stops the API to match `on`. Fails (and stays off) if the port is taken.
-pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
+/// Where the API's token is kept, beside the download database.
+fn token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("agent-token")
+}
+
+/// Who may call the API: with `require_token`, only requests carrying the kept token.
+/// Either way, requests from web pages (any `Origin`) and non-loopback `Host`s are
+/// refused by the API itself.
+fn access_for(data_dir: &Path, require_token: bool) -> Result<Access, CommandError> {
+    if !require_token {
+        return Ok(Access::default());
+    }
+    let path = token_path(data_dir);
+    let kept = token::load(&path).map_err(|e| {
+        CommandError::new(
+            "agent_token_unreadable",
+            format!("cannot read the agent API token {}: {e}", path.display()),
+        )
+    })?;
+    match kept {
+        Some(t) => Ok(Access::new(Some(t), Vec::new())),
+        None => Err(CommandError::new(
+            "agent_token_missing",
+            "the agent API requires a token but none is kept; make a new one in Settings",
+        )),
+    }
+}
+
+/// Starts or stops the API to match `on`. Fails (and stays off) if the port is taken
+/// or a required token is missing.
+pub async fn apply(state: &AppState, on: bool, require_token: bool) -> Result<(), CommandError> {
     let running = crate::lock(&state.agent_stop).take();
     if let Some(stop) = running {
         let _ = stop.send(());
@@ -17,6 +49,7 @@ pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
     if !on {
         return Ok(());
     }
+    let access = access_for(&state.data_dir, require_token)?;
     let addr: SocketAddr = inbound_agent::DEFAULT_LISTEN
         .parse()
         .map_err(|e| CommandError::new("internal", format!("bad listen address: {e}")))?;
@@ -34,10 +67,71 @@ pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
         let stopped = async {
             let _ = rx.await;
         };
-        if let Err(e) = inbound_agent::serve(engine, addr, Access::default(), stopped).await {
+        if let Err(e) = inbound_agent::serve(engine, addr, access, stopped).await {
             tracing::error!(error = %e, "agent API stopped");
         }
     });
     *crate::lock(&state.agent_stop) = Some(tx);
     Ok(())
+}
+
+/// With `require`, makes a new token (replacing any other), keeps it readable by the
+/// person only, and returns it: the one time it is shown. Without, drops the token and
+/// the requirement. A running API switches at once.
+#[tauri::command]
+pub async fn agent_token(
+    state: State<'_, AppState>,
+    require: bool,
+) -> Result<Option<String>, CommandError> {
+    let path = token_path(&state.data_dir);
+    let made = if require {
+        let t = token::generate();
+        token::store(&path, &t).map_err(|e| {
+            CommandError::new(
+                "agent_token_not_saved",
+                format!("cannot keep the agent API token in {}: {e}", path.display()),
+            )
+        })?;
+        Some(t)
+    } else {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(CommandError::new(
+                    "agent_token_not_removed",
+                    format!("cannot remove the agent API token {}: {e}", path.display()),
+                ));
+            }
+        }
+        None
+    };
+    let mut settings = state.settings();
+    settings.agent_api_token = require;
+    crate::commands::save_settings(&state, &settings)?;
+    let serving = settings.agent_api;
+    *crate::lock(&state.settings) = settings;
+    if serving {
+        apply(&state, true, require).await?;
+    }
+    tracing::info!(required = require, "agent API token changed");
+    Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_required_token_must_be_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!access_for(dir.path(), false).unwrap().has_token());
+        let Err(missing) = access_for(dir.path(), true) else {
+            panic!("a required token that is not kept must be refused");
+        };
+        assert_eq!(missing.code, "agent_token_missing");
+        assert!(missing.message.contains("make a new one in Settings"));
+        token::store(&token_path(dir.path()), &token::generate()).unwrap();
+        assert!(access_for(dir.path(), true).unwrap().has_token());
+    }
 }

@@ -31,9 +31,11 @@ pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> Destinati
 }
 
 /// Adds a package by link. Fails with code `password_required` when the link needs a
-/// password, so the UI asks for one and calls again.
+/// password, so the UI asks for one and calls again, and with `masv_unreachable` when
+/// MASV cannot be reached: the link is then kept and added as soon as MASV answers.
 #[tauri::command]
 pub async fn add_link(
+    app: AppHandle,
     state: State<'_, AppState>,
     url: String,
     destination_folder: Option<String>,
@@ -41,7 +43,35 @@ pub async fn add_link(
 ) -> Result<String> {
     let dst = destination(&state, destination_folder);
     let password = password.filter(|p| !p.is_empty()).map(Secret::new);
-    Ok(state.engine.add(&url, dst, password).await?)
+    match state.engine.add(&url, dst.clone(), password.clone()).await {
+        Ok(id) => Ok(id),
+        Err(e) if crate::waiting::unreachable(&e) => {
+            // Kept, not lost: added by itself as soon as MASV answers.
+            let message = crate::waiting::unreachable_message(&e);
+            let link = crate::waiting::WaitingLink {
+                url,
+                password,
+                destination: dst,
+                confirmed: true,
+                since: inbound_engine::unix_now(),
+                message: message.clone(),
+            };
+            state.waiting.keep(|| state.new_token(), link);
+            crate::waiting_task::publish(&app);
+            Err(CommandError::new(
+                "masv_unreachable",
+                format!("{message}. Inbound keeps the link and adds it as soon as MASV answers."),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn no_longer_waiting() -> CommandError {
+    CommandError::new(
+        "unknown_link",
+        "that link is no longer waiting; open it again",
+    )
 }
 
 /// Adds a link that came from outside and was parked waiting for a password.
@@ -52,29 +82,56 @@ pub async fn add_parked_link(
     destination_folder: Option<String>,
     password: String,
 ) -> Result<String> {
-    let url = crate::lock(&state.waiting_for_password)
-        .get(&token)
-        .cloned()
-        .ok_or_else(|| {
-            CommandError::new(
-                "unknown_link",
-                "that link is no longer waiting; open it again",
-            )
-        })?;
-    let dst = destination(&state, destination_folder);
-    let id = state
-        .engine
-        .add(&url, dst, Some(Secret::new(password)))
-        .await?;
-    crate::lock(&state.waiting_for_password).remove(&token);
+    let (id, _) = add_parked(
+        &state,
+        token,
+        destination_folder,
+        Some(Secret::new(password)),
+    )
+    .await?;
     Ok(id)
 }
 
-/// The person dismissed the password prompt of a parked link: the link (with its
-/// secret) is not kept in memory any longer.
+/// Adds a parked link; it stops being parked once added (a wrong password keeps it).
+async fn add_parked(
+    state: &AppState,
+    token: u64,
+    destination_folder: Option<String>,
+    password: Option<Secret>,
+) -> Result<(String, crate::state::ParkedLink)> {
+    let parked = state.parked(token).ok_or_else(no_longer_waiting)?;
+    let dst = destination(state, destination_folder);
+    let id = state.engine.add(&parked.url, dst, password).await?;
+    crate::lock(&state.parked).remove(&token);
+    Ok((id, parked))
+}
+
+/// The person accepted a link that came from outside; with `trust_sender`, links from
+/// its sender start without asking from now on.
+#[tauri::command]
+pub async fn confirm_parked_link(
+    state: State<'_, AppState>,
+    token: u64,
+    destination_folder: Option<String>,
+    trust_sender: bool,
+) -> Result<String> {
+    let (id, parked) = add_parked(&state, token, destination_folder, None).await?;
+    let sender = parked.preview.map(|p| p.sender_email).unwrap_or_default();
+    if trust_sender && !sender.trim().is_empty() {
+        let mut settings = state.settings();
+        settings.trusted_senders.push(sender);
+        let settings = settings.sanitized();
+        save_settings(&state, &settings)?;
+        *crate::lock(&state.settings) = settings;
+    }
+    Ok(id)
+}
+
+/// The person dismissed a parked link's prompt: the link (with its secret) is not
+/// kept in memory any longer.
 #[tauri::command]
 pub fn drop_parked_link(state: State<'_, AppState>, token: u64) {
-    crate::lock(&state.waiting_for_password).remove(&token);
+    crate::lock(&state.parked).remove(&token);
 }
 
 #[tauri::command]
@@ -87,13 +144,15 @@ pub async fn start_demo(
     Ok(state.engine.add(&link, dst, None).await?)
 }
 
+// Commands that touch the engine are async: a sync command runs on the window's own
+// thread, and a lock held by a busy download or a slow disk would freeze the UI.
 #[tauri::command]
-pub fn list_downloads(state: State<'_, AppState>) -> Vec<DownloadSummary> {
-    state.engine.list()
+pub async fn list_downloads(state: State<'_, AppState>) -> Result<Vec<DownloadSummary>> {
+    Ok(state.engine.list())
 }
 
 #[tauri::command]
-pub fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
+pub async fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
     Ok(state.engine.get(&id)?)
 }
 
@@ -103,12 +162,12 @@ pub async fn pause(state: State<'_, AppState>, id: String) -> Result<()> {
 }
 
 #[tauri::command]
-pub fn resume(state: State<'_, AppState>, id: String) -> Result<()> {
+pub async fn resume(state: State<'_, AppState>, id: String) -> Result<()> {
     Ok(state.engine.resume(&id)?)
 }
 
 #[tauri::command]
-pub fn retry(state: State<'_, AppState>, id: String) -> Result<()> {
+pub async fn retry(state: State<'_, AppState>, id: String) -> Result<()> {
     Ok(state.engine.retry(&id)?)
 }
 
@@ -122,7 +181,7 @@ pub async fn delete_download(
 }
 
 #[tauri::command]
-pub fn open_folder(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
+pub async fn open_folder(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
     let folder = state.engine.get(&id)?.summary.dst_folder;
     app.opener()
         .open_path(folder.to_string_lossy(), None::<&str>)
@@ -146,23 +205,30 @@ pub async fn set_settings(
     state: State<'_, AppState>,
     settings: Settings,
 ) -> Result<Settings> {
-    let new = settings.sanitized();
+    let mut new = settings.sanitized();
     let old = state.settings();
+    // Owned by making or dropping a token: a settings form opened before that must not
+    // undo it.
+    new.agent_api_token = old.agent_api_token;
     if new.agent_api != old.agent_api {
-        crate::agent_api::apply(&state, new.agent_api).await?;
+        crate::agent_api::apply(&state, new.agent_api, new.agent_api_token).await?;
     }
     apply_engine_settings(&state, &new);
-    new.save(&state.settings_path).map_err(|e| {
-        CommandError::new(
-            "settings_not_saved",
-            format!("could not save settings: {e}"),
-        )
-    })?;
+    save_settings(&state, &new)?;
     *crate::lock(&state.settings) = new.clone();
     if new.inbox_poll_secs != old.inbox_poll_secs {
         crate::inbox::restart(&app).await;
     }
     Ok(new)
+}
+
+pub(crate) fn save_settings(state: &AppState, settings: &Settings) -> Result<()> {
+    settings.save(&state.settings_path).map_err(|e| {
+        CommandError::new(
+            "settings_not_saved",
+            format!("could not save settings: {e}"),
+        )
+    })
 }
 
 pub fn apply_engine_settings(state: &AppState, s: &Settings) {

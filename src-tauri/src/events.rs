@@ -33,6 +33,13 @@ pub fn forward(app: AppHandle, engine: &Engine) {
                         if let Event::StateChanged { id, state, error } = &ev {
                             notify(&app, id, *state, error.as_deref());
                         }
+                        // A download got through again: MASV is back, so the links
+                        // kept while it was out of reach are tried now.
+                        if matches!(ev, Event::Waiting { waiting: None, .. })
+                            && let Some(state) = app.try_state::<AppState>()
+                        {
+                            state.retry_waiting_now.notify_one();
+                        }
                         emit(&app, ENGINE_EVENT, &ev);
                     }
                     Err(RecvError::Lagged(_)) => emit(&app, RESYNC_EVENT, &()),

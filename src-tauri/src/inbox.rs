@@ -306,7 +306,7 @@ fn portal_folder(base: &std::path::Path, portal_name: &str) -> PathBuf {
 
 /// Watched portals' packages that could not be started, waiting to be tried again.
 #[tauri::command]
-pub fn inbox_failures(state: State<'_, AppState>) -> Result<Vec<PackageFailure>> {
+pub async fn inbox_failures(state: State<'_, AppState>) -> Result<Vec<PackageFailure>> {
     watcher(&state)?
         .failures()
         .map_err(|e| inbox_error(e, "inbox_failed"))
@@ -317,7 +317,7 @@ pub fn inbox_failures(state: State<'_, AppState>) -> Result<Vec<PackageFailure>>
 /// watched portal keeps the date it had, and one ticked (first time or again) starts
 /// now.
 #[tauri::command]
-pub fn inbox_watch(
+pub async fn inbox_watch(
     state: State<'_, AppState>,
     portal_id: String,
     portal_name: String,

@@ -1,6 +1,7 @@
 //! Links from outside (deep links, a second launch, the command line): validated,
 //! queued until the UI is ready, then added.
 
+use inbound_engine::{EngineError, MasvError, PackagePreview};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 use ts_rs::TS;
@@ -16,6 +17,13 @@ pub enum IncomingLink {
     Added {
         id: String,
     },
+    /// A web page or another program handed over this package: nothing starts until the
+    /// person says so.
+    Confirm {
+        #[ts(type = "number")]
+        token: u64,
+        preview: PackagePreview,
+    },
     NeedsPassword {
         #[ts(type = "number")]
         token: u64,
@@ -26,13 +34,18 @@ pub enum IncomingLink {
     },
 }
 
-/// Takes any raw argument or URL; ignores what is not a MASV link.
+/// Takes any raw argument or URL; ignores what is not a MASV link. A link from outside
+/// never starts by itself unless its sender is trusted: the window shows the package
+/// and asks.
 pub fn handle(app: &AppHandle, raw: String) {
     let Some(url) = normalize_incoming(&raw) else {
         return;
     };
+    // Not there when the app could not open its data folder and only says so.
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
     show_main_window(app);
-    let state = app.state::<AppState>();
     if !state.ui_ready.load(std::sync::atomic::Ordering::SeqCst) {
         let mut early = crate::lock(&state.early_links);
         if !early.contains(&url) {
@@ -48,28 +61,73 @@ pub fn handle(app: &AppHandle, raw: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let dst = crate::commands::destination(&state, None);
-        let added = state.engine.add(&url, dst, None).await;
+        let read = state.engine.preview(&url, None).await;
+        let outcome = settle(&app, url.clone(), read).await;
         crate::lock(&state.links_in_flight).remove(&url);
-        let outcome = match added {
-            Ok(id) => IncomingLink::Added { id },
-            Err(inbound_engine::EngineError::Masv(inbound_engine::MasvError::PasswordRequired)) => {
-                IncomingLink::NeedsPassword {
-                    token: state.park_link(url),
-                    wrong: false,
-                }
-            }
-            Err(e) => IncomingLink::Failed {
-                message: e.to_string(),
-            },
-        };
-        if let Err(e) = app.emit("incoming-link", outcome) {
-            tracing::warn!(error = %e, "could not tell the window about a link");
+        if let Some(outcome) = outcome {
+            tell(&app, outcome);
         }
     });
 }
 
+/// What becomes of a link from outside once MASV was asked about it: started (trusted
+/// sender), shown for the person to confirm, parked for a password, kept until MASV can
+/// be reached (`None`: the waiting list tells the window), or failed.
+pub async fn settle(
+    app: &AppHandle,
+    url: String,
+    read: Result<PackagePreview, EngineError>,
+) -> Option<IncomingLink> {
+    let state = app.state::<AppState>();
+    Some(match read {
+        Ok(preview) if state.settings().trusts(&preview.sender_email) => {
+            let dst = crate::commands::destination(&state, None);
+            match state.engine.add(&url, dst, None).await {
+                Ok(id) => IncomingLink::Added { id },
+                Err(e) => IncomingLink::Failed {
+                    message: e.to_string(),
+                },
+            }
+        }
+        Ok(preview) => IncomingLink::Confirm {
+            token: state.park_link(url, Some(preview.clone())),
+            preview,
+        },
+        Err(EngineError::Masv(MasvError::PasswordRequired)) => IncomingLink::NeedsPassword {
+            token: state.park_link(url, None),
+            wrong: false,
+        },
+        Err(e) if crate::waiting::unreachable(&e) => {
+            let link = crate::waiting::WaitingLink {
+                url,
+                password: None,
+                destination: crate::commands::destination(&state, None),
+                confirmed: false,
+                since: inbound_engine::unix_now(),
+                message: crate::waiting::unreachable_message(&e),
+            };
+            state.waiting.keep(|| state.new_token(), link);
+            crate::waiting_task::publish(app);
+            return None;
+        }
+        Err(e) => IncomingLink::Failed {
+            message: e.to_string(),
+        },
+    })
+}
+
+/// Sends the window what became of a link.
+pub fn tell(app: &AppHandle, outcome: IncomingLink) {
+    if let Err(e) = app.emit("incoming-link", outcome) {
+        tracing::warn!(error = %e, "could not tell the window about a link");
+    }
+}
+
 pub fn show_main_window(app: &AppHandle) {
+    if app.try_state::<AppState>().is_none() {
+        // Only the "cannot start" dialog is up; the window has nothing to show.
+        return;
+    }
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();

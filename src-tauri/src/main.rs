@@ -12,6 +12,8 @@ mod links;
 mod settings;
 mod state;
 mod tray;
+mod waiting;
+mod waiting_task;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Mutex, MutexGuard};
@@ -54,22 +56,44 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
             let handle = app.handle().clone();
-            let state = tauri::async_runtime::block_on(open_state(&data_dir))?;
+            let state = match tauri::async_runtime::block_on(open_state(&data_dir)) {
+                Ok(state) => state,
+                Err(e) => match e.downcast::<EngineError>() {
+                    Ok(e @ EngineError::AlreadyRunning { .. }) => {
+                        // The single-instance plugin catches a second desktop app; this
+                        // is the agent or the CLI holding the data folder.
+                        tracing::error!(error = %e, "data folder in use");
+                        refuse_to_start(&handle, e.to_string());
+                        return Ok(());
+                    }
+                    Ok(e) => return Err(e.into()),
+                    Err(e) => return Err(e.into()),
+                },
+            };
             commands::apply_engine_settings(&state, &state.settings());
-            let agent_on = state.settings().agent_api;
+            let (agent_on, agent_token) = {
+                let s = state.settings();
+                (s.agent_api, s.agent_api_token)
+            };
             events::forward(handle.clone(), &state.engine);
             app.manage(state);
             if agent_on {
                 let h = handle.clone();
                 tauri::async_runtime::spawn(async move {
-                    if let Err(e) = agent_api::apply(&h.state::<AppState>(), true).await {
+                    if let Err(e) =
+                        agent_api::apply(&h.state::<AppState>(), true, agent_token).await
+                    {
                         tracing::warn!(error = %e, "agent API not started");
                     }
                 });
             }
             tauri::async_runtime::spawn(inbox::resume_saved(handle.clone()));
+            tauri::async_runtime::spawn(waiting_task::keep_trying(handle.clone()));
             tray::install(&handle)?;
-            register_schemes(&handle);
+            // `xdg-mime` is a shell script per call (a few hundred ms in all): off the
+            // window's thread, so the window paints first.
+            let h = handle.clone();
+            std::thread::spawn(move || register_schemes(&h));
             let h = handle.clone();
             app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
@@ -84,6 +108,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::add_link,
             commands::add_parked_link,
+            commands::confirm_parked_link,
             commands::drop_parked_link,
             commands::start_demo,
             commands::list_downloads,
@@ -97,6 +122,10 @@ fn main() {
             commands::get_settings,
             commands::set_settings,
             commands::ui_ready,
+            agent_api::agent_token,
+            waiting_task::waiting_links,
+            waiting_task::drop_waiting_link,
+            waiting_task::retry_waiting_links,
             inbox::inbox_status,
             inbox::inbox_login,
             inbox::inbox_logout,
@@ -143,16 +172,7 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
     config.connections_per_download = settings.connections_per_download as usize;
     config.bandwidth_limit = settings.bandwidth_limit;
     config.keep_awake = settings.keep_awake;
-    let engine = match Engine::open(config).await {
-        Ok(e) => e,
-        Err(e @ EngineError::AlreadyRunning { .. }) => {
-            // The single-instance plugin catches a second desktop app; this is the
-            // agent or the CLI holding the data folder.
-            tracing::error!(error = %e, "data folder in use");
-            anyhow::bail!("{e}");
-        }
-        Err(e) => anyhow::bail!("{e}"),
-    };
+    let engine = Engine::open(config).await?;
     Ok(AppState {
         engine,
         settings: Mutex::new(settings),
@@ -163,10 +183,28 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
         early_links: Mutex::new(Vec::new()),
         links_in_flight: Mutex::new(Default::default()),
         ui_ready: AtomicBool::new(false),
-        waiting_for_password: Mutex::new(Default::default()),
+        parked: Mutex::new(Default::default()),
         next_token: AtomicU64::new(0),
+        waiting: Default::default(),
+        retry_waiting_now: Default::default(),
         agent_stop: Mutex::new(None),
     })
+}
+
+/// Another Inbound holds the data folder: say so in a dialog (a person who started the
+/// app from a menu sees no terminal) and leave once it is dismissed.
+fn refuse_to_start(app: &AppHandle, message: String) {
+    use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.hide();
+    }
+    let app_handle = app.clone();
+    app.dialog()
+        .message(message)
+        .title("Inbound cannot start")
+        .kind(MessageDialogKind::Error)
+        .buttons(MessageDialogButtons::Ok)
+        .show(move |_| app_handle.exit(1));
 }
 
 /// Registers `masv://` and `inbound://` with the desktop, without taking `masv` from an
@@ -202,8 +240,58 @@ pub(crate) fn quit(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let _ = agent_api::apply(&state, false).await;
+        let _ = agent_api::apply(&state, false, false).await;
         state.engine.shutdown().await;
         app.exit(0);
     });
+}
+
+#[cfg(test)]
+mod access {
+    include!("../app_commands.rs");
+
+    /// Every command the UI calls is listed for the build script and allowed in the
+    /// window's capability, so no button fails with "not allowed" at run time.
+    #[test]
+    fn the_window_may_call_exactly_the_commands_the_ui_uses() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let api = std::fs::read_to_string(root.join("../ui/src/lib/api.ts")).unwrap();
+        let capability: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("capabilities/default.json")).unwrap(),
+        )
+        .unwrap();
+        let granted: Vec<&str> = capability["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect();
+        assert!(!granted.contains(&"core:default"), "no blanket core grant");
+        let mut used = Vec::new();
+        // Calls look like `invoke<T>('name', …)` or `invoke('name')`.
+        for piece in api.split("invoke").skip(1) {
+            if !(piece.starts_with('<') || piece.starts_with('(')) {
+                continue;
+            }
+            if let Some(name) = piece
+                .split_once("('")
+                .and_then(|(_, rest)| rest.split_once('\''))
+                .map(|(name, _)| name)
+            {
+                used.push(name.to_owned());
+            }
+        }
+        assert!(used.len() > 10, "read the UI's commands: {used:?}");
+        for name in &used {
+            assert!(APP_COMMANDS.contains(&name.as_str()), "{name} not listed");
+        }
+        for name in APP_COMMANDS {
+            assert!(
+                used.iter().any(|u| u == name),
+                "{name} is listed but unused"
+            );
+            let permission = format!("allow-{}", name.replace('_', "-"));
+            assert!(granted.contains(&permission.as_str()), "{permission}");
+        }
+    }
 }

@@ -21,6 +21,10 @@ pub struct Settings {
     pub notifications: bool,
     /// Serve the MASV-Agent-compatible API on 127.0.0.1:8080.
     pub agent_api: bool,
+    /// The agent API answers only requests carrying the token Inbound made (kept in
+    /// the data folder, readable by its owner only). Changed by making or dropping a
+    /// token, not by saving settings.
+    pub agent_api_token: bool,
     /// Seconds between two looks at the watched portals.
     pub inbox_poll_secs: u32,
     /// Each package into a new folder of its own, named after it, inside the
@@ -31,6 +35,10 @@ pub struct Settings {
     pub hash_algorithm: String,
     /// Keep the computer from sleeping while packages transfer.
     pub keep_awake: bool,
+    /// Senders (as MASV reports them, lowercase) whose links from outside the app start
+    /// without asking; every other link from a web page or another program is shown
+    /// first and waits for the person.
+    pub trusted_senders: Vec<String>,
 }
 
 impl Default for Settings {
@@ -45,10 +53,12 @@ impl Default for Settings {
             bandwidth_limit: None,
             notifications: true,
             agent_api: false,
+            agent_api_token: false,
             inbox_poll_secs: 60,
             package_folders: true,
             hash_algorithm: HashAlgorithm::Xxh128.name().into(),
             keep_awake: true,
+            trusted_senders: Vec::new(),
         }
     }
 }
@@ -87,7 +97,23 @@ impl Settings {
         if self.destination.trim().is_empty() {
             self.destination = Self::default().destination;
         }
+        let mut senders: Vec<String> = self
+            .trusted_senders
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        senders.sort();
+        senders.dedup();
+        self.trusted_senders = senders;
         self
+    }
+
+    /// Whether links from this sender may start without asking. A package without a
+    /// sender is never trusted.
+    pub fn trusts(&self, sender: &str) -> bool {
+        let sender = sender.trim().to_lowercase();
+        !sender.is_empty() && self.trusted_senders.contains(&sender)
     }
 }
 
@@ -106,6 +132,11 @@ mod tests {
             destination: " ".into(),
             inbox_poll_secs: 1,
             hash_algorithm: "sha256".into(),
+            trusted_senders: vec![
+                " Editor@Example.com".into(),
+                "editor@example.com".into(),
+                " ".into(),
+            ],
             ..Settings::default()
         }
         .sanitized();
@@ -114,6 +145,9 @@ mod tests {
         assert_eq!(s.connections_per_download, 64);
         assert_eq!(s.bandwidth_limit, None);
         assert!(!s.destination.trim().is_empty());
+        assert_eq!(s.trusted_senders, ["editor@example.com"]);
+        assert!(s.trusts("EDITOR@example.com "));
+        assert!(!s.trusts(""));
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);
         std::fs::write(&path, b"{garbage").unwrap();

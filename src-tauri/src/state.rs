@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use inbound_engine::Engine;
+use inbound_engine::{Engine, PackagePreview};
 use tokio::sync::oneshot;
 
 use crate::settings::Settings;
@@ -23,10 +23,15 @@ pub struct AppState {
     /// Links being added right now, so one arriving twice is added once.
     pub links_in_flight: Mutex<HashSet<String>>,
     pub ui_ready: AtomicBool,
-    /// Links waiting for a password, by a token the UI sends back (the link itself,
-    /// which holds a secret, never goes to the UI).
-    pub waiting_for_password: Mutex<HashMap<u64, String>>,
+    /// Links from outside waiting for the person (to confirm, or to give a password),
+    /// by a token the UI sends back: the link itself, which holds a secret, never goes
+    /// to the UI.
+    pub parked: Mutex<HashMap<u64, ParkedLink>>,
     pub next_token: AtomicU64,
+    /// Links kept while MASV cannot be reached.
+    pub waiting: crate::waiting::WaitingLinks,
+    /// Wakes the waiting links' retry loop ("Try now").
+    pub retry_waiting_now: tokio::sync::Notify,
     /// Stops the agent API when it runs.
     pub agent_stop: Mutex<Option<oneshot::Sender<()>>>,
 }
@@ -36,9 +41,36 @@ impl AppState {
         crate::lock(&self.settings).clone()
     }
 
-    pub fn park_link(&self, url: String) -> u64 {
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::lock(&self.waiting_for_password).insert(token, url);
+    /// Keeps a link until the person answers; the same link parked again keeps its
+    /// token, so a link that arrives twice asks once.
+    pub fn park_link(&self, url: String, preview: Option<PackagePreview>) -> u64 {
+        let mut parked = crate::lock(&self.parked);
+        if let Some((&token, link)) = parked.iter_mut().find(|(_, l)| l.url == url) {
+            if preview.is_some() {
+                link.preview = preview;
+            }
+            return token;
+        }
+        let token = self.new_token();
+        parked.insert(token, ParkedLink { url, preview });
         token
     }
+
+    /// A token for a link the UI may refer to (parked or waiting), never reused.
+    pub fn new_token(&self) -> u64 {
+        self.next_token.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The parked link with this token, if it is still waiting.
+    pub fn parked(&self, token: u64) -> Option<ParkedLink> {
+        crate::lock(&self.parked).get(&token).cloned()
+    }
+}
+
+/// A link from outside that has not started.
+#[derive(Clone)]
+pub struct ParkedLink {
+    pub url: String,
+    /// What it points to, once read (a password-protected link cannot be read first).
+    pub preview: Option<PackagePreview>,
 }

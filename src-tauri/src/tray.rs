@@ -28,9 +28,12 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
             }
             "resume_all" => {
                 let engine = app.state::<AppState>().engine.clone();
-                for d in engine.list() {
-                    let _ = engine.resume(&d.id);
-                }
+                // Off the menu's (the window's) thread: each resume writes the database.
+                tauri::async_runtime::spawn(async move {
+                    for d in engine.list() {
+                        let _ = engine.resume(&d.id);
+                    }
+                });
             }
             "quit" => crate::quit(app),
             _ => {}

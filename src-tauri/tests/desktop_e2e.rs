@@ -71,11 +71,11 @@ fn delivery() -> SimPackage {
 }
 
 fn second() -> SimPackage {
-    SimPackage::new("e2esecond", "Second launch delivery").with_file(SimFile::new(
-        "s1",
-        "grade.cube",
-        Content::generated(21, 2 * MIB),
-    ))
+    let mut package = SimPackage::new("e2esecond", "Second launch delivery").with_file(
+        SimFile::new("s1", "grade.cube", Content::generated(21, 2 * MIB)),
+    );
+    package.sender_email = "colorist@grade.example".into();
+    package
 }
 
 const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -384,8 +384,10 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     .expect("the empty state shows");
     screenshot(&display, "1-empty").await;
 
-    // Paste a link and press Download.
+    // Paste a link and press Download, while MASV cannot be reached: the link is kept
+    // (not lost, not to be pasted again) and added as soon as MASV answers.
     let pkg = &sim.packages()[0];
+    sim.faults().set_outage(Duration::from_secs(3600));
     let input = c.find("//input[@aria-label='MASV link']").await.unwrap();
     c.type_text(&input, &pkg.link()).await.unwrap();
     let download = c
@@ -393,6 +395,20 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         .await
         .unwrap();
     c.click(&download).await.unwrap();
+    let waiting = "//section[@aria-label='Links waiting for MASV']";
+    c.wait_for(
+        &format!("{waiting}//*[contains(normalize-space(), 'MASV cannot be reached')]"),
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the link waits for MASV, saying so");
+    screenshot(&display, "2a-waiting-for-masv").await;
+    sim.faults().set_outage(Duration::ZERO);
+    let try_now = c
+        .find(&format!("{waiting}//button[normalize-space()='Try now']"))
+        .await
+        .unwrap();
+    c.click(&try_now).await.unwrap();
     wait_state(&c, &pkg.name, "transferring", Duration::from_secs(20)).await;
     let expander = c
         .find(&format!("{}//button[@aria-expanded]", card(&pkg.name)))
@@ -488,7 +504,9 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     assert_eq!(note["app"], "Inbound");
     assert!(note["body"].as_str().unwrap().contains("3 files"), "{note}");
 
-    // A second launch with a masv:// link hands it to this window and leaves.
+    // A second launch with a masv:// link (as a web page opens one) hands it to this
+    // window and leaves; the window shows the package and nothing starts until the
+    // person says yes.
     let other = &sim.packages()[1];
     let deep_link = format!(
         "masv://get.massive.app/{}?secret={}",
@@ -511,6 +529,39 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "second launch exited with {status}");
+    c.wait_for(
+        "//h2[normalize-space()='Download this package?']",
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("a link from outside asks first");
+    for shown in [
+        "Second launch delivery",
+        "colorist@grade.example",
+        "2.0 MB in 1 file",
+    ] {
+        c.find(&format!(
+            "//div[@role='dialog']//*[normalize-space()='{shown}']"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("the question does not show {shown}: {e}"));
+    }
+    screenshot(&display, "5-confirm-link").await;
+    // Asked, not started: no bytes, no card, until the person answers.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sim.package_bytes_served(&other.package_id), 0);
+    assert_eq!(
+        c.find_all("//article[contains(@class, 'card')]")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let accept = c
+        .find("//div[@role='dialog']//button[normalize-space()='Download']")
+        .await
+        .unwrap();
+    c.click(&accept).await.unwrap();
     wait_state(&c, &other.name, "complete", Duration::from_secs(60)).await;
     let cards = c
         .find_all("//article[contains(@class, 'card')]")
@@ -522,7 +573,7 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         other.files[0].content.sha256_hex()
     );
     wait_for_notification(&bus.log, &other.name).await;
-    screenshot(&display, "5-second-launch").await;
+    screenshot(&display, "6-second-launch").await;
 
     // Secrets never reach the page.
     let source = c.source().await.unwrap();
@@ -533,4 +584,56 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         );
     }
     c.quit().await.unwrap();
+}
+
+/// The names of the top-level windows on the display (`xwininfo`, no window manager
+/// needed).
+fn window_names(display: &str) -> String {
+    let out = Command::new(tool("xwininfo"))
+        .args(["-display", display, "-root", "-children"])
+        .output()
+        .expect("xwininfo runs (x11-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_folder_held_by_the_agent_is_explained_in_a_dialog() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Sim::start(vec![]).await.unwrap();
+    let bus = start_bus(root.path());
+    let (display, _xvfb) = start_xvfb();
+    let env = app_env(&display, &bus, &sim, root.path());
+    // `inbound agent` holds the data folder (as its lock says).
+    let data = root.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let lock = std::fs::File::create(data.join("inbound.lock")).unwrap();
+    lock.try_lock().unwrap();
+    std::fs::write(data.join("inbound.lock"), "4242\ninbound agent\n").unwrap();
+
+    let app = Command::new(env!("CARGO_BIN_EXE_inbound-desktop"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut app = Guard(app);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = app.0.try_wait().unwrap() {
+            panic!("the app left without a word ({status})");
+        }
+        if window_names(&display).contains("\"Inbound cannot start\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no dialog; windows: {}",
+            window_names(&display)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The dialog's text (which program, which process, what to do) is in the
+    // screenshot; the engine's message is tested with the CLI.
+    screenshot(&display, "7-data-folder-in-use").await;
+    drop(lock);
 }

@@ -10,8 +10,10 @@ import type { InboxPackage } from './bindings/InboxPackage';
 import type { InboxPortal } from './bindings/InboxPortal';
 import type { InboxStatus } from './bindings/InboxStatus';
 import type { PackageFailure } from './bindings/PackageFailure';
+import type { PackagePreview } from './bindings/PackagePreview';
 import type { Settings } from './bindings/Settings';
 import type { VerifySummary } from './bindings/VerifySummary';
+import type { WaitingLinkView } from './bindings/WaitingLinkView';
 import type { WatcherEvent } from './bindings/WatcherEvent';
 
 export type {
@@ -24,8 +26,10 @@ export type {
   InboxPortal,
   InboxStatus,
   PackageFailure,
+  PackagePreview,
   Settings,
   VerifySummary,
+  WaitingLinkView,
   WatcherEvent,
 };
 
@@ -34,6 +38,9 @@ export const api = {
     invoke<string>('add_link', { url, destinationFolder, password }),
   addParkedLink: (token: number, destinationFolder: string | null, password: string) =>
     invoke<string>('add_parked_link', { token, destinationFolder, password }),
+  /** Starts a link from outside that the person accepted; `trustSender` skips the question for its sender from now on. */
+  confirmParkedLink: (token: number, destinationFolder: string | null, trustSender: boolean) =>
+    invoke<string>('confirm_parked_link', { token, destinationFolder, trustSender }),
   dropParkedLink: (token: number) => invoke<void>('drop_parked_link', { token }),
   startDemo: (destinationFolder: string | null) => invoke<string>('start_demo', { destinationFolder }),
   list: () => invoke<DownloadSummary[]>('list_downloads'),
@@ -47,6 +54,12 @@ export const api = {
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   uiReady: () => invoke<void>('ui_ready'),
+  /** `require`: make a new agent API token (returned once) or drop the requirement. */
+  agentToken: (require: boolean) => invoke<string | null>('agent_token', { require }),
+  /** Links kept while MASV cannot be reached. */
+  waitingLinks: () => invoke<WaitingLinkView[]>('waiting_links'),
+  dropWaitingLink: (token: number) => invoke<void>('drop_waiting_link', { token }),
+  retryWaitingLinks: () => invoke<void>('retry_waiting_links'),
   inboxStatus: () => invoke<InboxStatus>('inbox_status'),
   inboxLogin: (teamId: string, apiKey: string) => invoke<InboxStatus>('inbox_login', { teamId, apiKey }),
   inboxLogout: () => invoke<void>('inbox_logout'),
@@ -70,6 +83,10 @@ export function onEngineEvent(cb: (e: EngineEvent) => void): Promise<UnlistenFn>
 
 export function onResync(cb: () => void): Promise<UnlistenFn> {
   return listen('engine-resync', () => cb());
+}
+
+export function onWaitingLinks(cb: (links: WaitingLinkView[]) => void): Promise<UnlistenFn> {
+  return listen<WaitingLinkView[]>('waiting-links', (e) => cb(e.payload));
 }
 
 export function onIncomingLink(cb: (e: IncomingLink) => void): Promise<UnlistenFn> {

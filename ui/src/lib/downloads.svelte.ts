@@ -106,13 +106,17 @@ export class DownloadsStore {
   }
 }
 
-/** What a person can do with a download in this state. */
+/** "retrying in 40 s", "retrying in 2 min 05 s" or "retrying now", towards `retryAt` (Unix seconds). */
+export function retryCountdown(retryAt: number, nowSecs: number): string {
+  const left = Math.ceil(retryAt - nowSecs);
+  if (left <= 0) return 'retrying now';
+  const inText = left < 60 ? `${left} s` : `${Math.floor(left / 60)} min ${String(left % 60).padStart(2, '0')} s`;
+  return `retrying in ${inText}`;
+}
+
 /** What a download waiting for the network shows, counting down to its next try. */
 export function waitingLabel(w: Waiting, nowSecs: number): string {
-  const left = Math.ceil(w.retry_at - nowSecs);
-  if (left <= 0) return 'Waiting for network — retrying now';
-  const inText = left < 60 ? `${left} s` : `${Math.floor(left / 60)} min ${String(left % 60).padStart(2, '0')} s`;
-  return `Waiting for network — retrying in ${inText}`;
+  return `Waiting for network — ${retryCountdown(w.retry_at, nowSecs)}`;
 }
 
 /** The card's line about a completed package's proof. */

@@ -10,9 +10,13 @@
     downloads: [],
     files: {},
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
-      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true },
+      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false },
     calls: [],
     dropped: [],
+    /** Links kept while MASV cannot be reached. */
+    waiting: [],
+    /** Links from outside the shell is holding, by token: their previews. */
+    parked: {},
     inbox: {
       teamId: null,
       key: null,
@@ -62,6 +66,14 @@
     ui_ready: () => null,
     start_demo: () => add('Inbound demo: Coastline rushes', demoFiles()),
     add_link: ({ url, password }) => {
+      if (url.includes('offline')) {
+        const token = 100 + state.waiting.length;
+        const at = Math.floor(Date.now() / 1000);
+        state.waiting.push({ token, link: url.replace(/secret=[^&]*/, 'secret=***'), since: at, next_try: at + 15,
+          message: 'MASV cannot be reached (could not connect to the server)' });
+        emit('waiting-links', state.waiting);
+        throw { code: 'masv_unreachable', message: 'MASV cannot be reached (could not connect to the server). Inbound keeps the link and adds it as soon as MASV answers.' };
+      }
       if (url.includes('locked')) {
         if (!password) throw { code: 'password_required', message: 'this link is protected by a password' };
         if (password !== 'letmein') throw { code: 'wrong_password', message: 'wrong password for this link' };
@@ -107,6 +119,32 @@
     },
     inbox_failures: () => state.inbox.failures,
     drop_parked_link: ({ token }) => { state.dropped.push(token); },
+    waiting_links: () => state.waiting,
+    drop_waiting_link: ({ token }) => {
+      state.waiting = state.waiting.filter((w) => w.token !== token);
+      emit('waiting-links', state.waiting);
+    },
+    // MASV answers again: every waiting link is added.
+    retry_waiting_links: () => {
+      const back = state.waiting;
+      state.waiting = [];
+      emit('waiting-links', state.waiting);
+      for (const w of back) {
+        const id = add('Offline delivery', demoFiles());
+        emit('incoming-link', { type: 'added', id });
+      }
+    },
+    agent_token: ({ require }) => {
+      state.settings = { ...state.settings, agent_api_token: require };
+      return require ? 'f'.repeat(64) : null;
+    },
+    confirm_parked_link: ({ token, trustSender }) => {
+      const parked = state.parked[token];
+      if (!parked) throw { code: 'unknown_link', message: 'that link is no longer waiting; open it again' };
+      delete state.parked[token];
+      if (trustSender) state.settings.trusted_senders = [...state.settings.trusted_senders, parked.sender_email];
+      return add(parked.name, demoFiles(), { sender_email: parked.sender_email });
+    },
   };
   function setState(id, s) {
     const d = state.downloads.find((x) => x.id === id);
@@ -116,6 +154,11 @@
   window.__fake = {
     state,
     emit,
+    /** A link from a web page: the shell parks it and asks the window. */
+    incoming(token, preview) {
+      state.parked[token] = preview;
+      emit('incoming-link', { type: 'confirm', token, preview });
+    },
     progress(id, fraction, rate) {
       const d = state.downloads.find((x) => x.id === id);
       d.bytes_done = Math.round(d.total_bytes * fraction);

@@ -106,6 +106,60 @@ try {
       await p.waitForFunction(() => window.__fake.state.dropped.includes(7));
     }, page);
 
+    await test(`${scheme}: a link pasted while MASV is out of reach is kept, then added`, async (p) => {
+      await p.getByLabel('MASV link').fill('https://get.massive.app/offline1?secret=hush-offline');
+      await p.keyboard.press('Enter');
+      const section = p.getByRole('region', { name: 'Links waiting for MASV' });
+      await section.getByText('MASV cannot be reached (could not connect to the server) — retrying in', { exact: false }).waitFor();
+      assert((await p.getByLabel('MASV link').inputValue()) === '', 'the input is cleared: nothing to paste again');
+      assert(!(await p.content()).includes('hush-offline'), 'the secret stays in the shell');
+      assert((await p.getByRole('alert').count()) === 0, 'said once, in the waiting list');
+      await p.screenshot({ path: tag('2b-waiting-for-masv') });
+      // Given up on: forgotten.
+      await p.getByLabel('MASV link').fill('https://get.massive.app/offline2?secret=x');
+      await p.keyboard.press('Enter');
+      await p.getByRole('button', { name: 'Forget https://get.massive.app/offline2?secret=***' }).click();
+      await p.waitForFunction(() => window.__fake.state.waiting.length === 1);
+      // MASV answers: the kept link becomes a download.
+      await section.getByRole('button', { name: 'Try now' }).click();
+      await p.getByRole('heading', { name: 'Offline delivery' }).waitFor();
+      await section.waitFor({ state: 'detached' });
+    }, page);
+
+    await test(`${scheme}: a link from a web page asks before it starts`, async (p) => {
+      const preview = { name: 'Day 2 rushes', package_id: 'pkg-web', sender_email: 'dit@set.example', file_count: 412,
+        total_bytes: 180 * 2 ** 30, sizes_complete: true, withheld: 1 };
+      const before = await p.evaluate(() => window.__fake.state.downloads.length);
+      await p.evaluate((pv) => window.__fake.incoming(11, pv), preview);
+      await p.getByRole('heading', { name: 'Download this package?' }).waitFor();
+      const dialog = p.getByRole('dialog');
+      for (const text of ['Day 2 rushes', 'dit@set.example', '180 GB in 412 files', 'flagged 1 file']) {
+        assert(await dialog.getByText(text, { exact: false }).first().isVisible(), `${text} shown`);
+      }
+      // Focus starts on Cancel, so Enter out of habit starts nothing.
+      assert(await p.getByRole('button', { name: 'Cancel' }).evaluate((b) => b === document.activeElement), 'Cancel focused');
+      // The same link arriving again asks once.
+      await p.evaluate((pv) => window.__fake.incoming(11, pv), preview);
+      assert((await p.getByRole('dialog').count()) === 1, 'one dialog');
+      await p.screenshot({ path: tag('3b-confirm-link') });
+      assert((await p.evaluate(() => window.__fake.state.downloads.length)) === before, 'nothing started before the answer');
+      // Declined: nothing starts and the shell forgets the link.
+      await p.keyboard.press('Escape');
+      await p.waitForFunction(() => window.__fake.state.dropped.includes(11));
+      assert((await p.evaluate(() => window.__fake.state.downloads.length)) === before, 'nothing started after Cancel');
+      // Accepted, trusting the sender: it starts, and Settings lists the sender.
+      await p.evaluate((pv) => window.__fake.incoming(12, pv), preview);
+      await p.getByLabel('Always download links from dit@set.example without asking').check();
+      await p.getByRole('dialog').getByRole('button', { name: 'Download' }).click();
+      await p.getByRole('heading', { name: 'Day 2 rushes' }).waitFor();
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByRole('button', { name: 'Ask again for links from dit@set.example' }).waitFor();
+      await p.screenshot({ path: tag('3c-trusted-senders') });
+      await p.getByRole('button', { name: 'Ask again for links from dit@set.example' }).click();
+      await p.getByRole('button', { name: 'Save' }).click();
+      await p.waitForFunction(() => window.__fake.state.settings.trusted_senders.length === 0);
+    }, page);
+
     await test(`${scheme}: 10,000 files stay fluid`, async (p) => {
       await p.getByLabel('MASV link').fill('https://get.massive.app/many?secret=x');
       await p.keyboard.press('Enter');
@@ -139,6 +193,13 @@ try {
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
       await p.screenshot({ path: tag('6-settings') });
+      // A token for the agent API: shown once, then only "make a new one" or drop it.
+      await p.getByRole('button', { name: 'Require a token…' }).click();
+      const shown = await p.getByLabel('New agent API token').inputValue();
+      assert(shown.length === 64, `token shown: ${shown.length} characters`);
+      await p.getByRole('button', { name: 'Stop requiring a token' }).waitFor();
+      await p.screenshot({ path: tag('6b-agent-token') });
+      assert(await p.evaluate(() => window.__fake.state.settings.agent_api_token), 'token required');
       await p.getByLabel('Connections per package').fill('16');
       await p.getByLabel('Hash format of the proof (ASC MHL manifest)').selectOption('md5');
       await p.getByRole('button', { name: 'Save' }).click();

@@ -18,6 +18,12 @@ notifications: boolean,
  */
 agent_api: boolean, 
 /**
+ * The agent API answers only requests carrying the token Inbound made (kept in
+ * the data folder, readable by its owner only). Changed by making or dropping a
+ * token, not by saving settings.
+ */
+agent_api_token: boolean, 
+/**
  * Seconds between two looks at the watched portals.
  */
 inbox_poll_secs: number, 
@@ -34,4 +40,10 @@ hash_algorithm: string,
 /**
  * Keep the computer from sleeping while packages transfer.
  */
-keep_awake: boolean, };
+keep_awake: boolean, 
+/**
+ * Senders (as MASV reports them, lowercase) whose links from outside the app start
+ * without asking; every other link from a web page or another program is shown
+ * first and waits for the person.
+ */
+trusted_senders: Array<string>, };

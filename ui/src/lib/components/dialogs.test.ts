@@ -3,6 +3,7 @@ import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import PasswordDialog from './PasswordDialog.svelte';
 import DeleteDialog from './DeleteDialog.svelte';
+import ConfirmLinkDialog from './ConfirmLinkDialog.svelte';
 import FileList from './FileList.svelte';
 import type { FileInfo } from '../bindings/FileInfo';
 
@@ -21,6 +22,31 @@ describe('PasswordDialog', () => {
     expect(screen.getByRole('alert').textContent).toContain('Wrong password');
     await user.keyboard('{Escape}');
     expect(oncancel).toHaveBeenCalled();
+  });
+});
+
+describe('ConfirmLinkDialog', () => {
+  const preview = { name: 'Day 2', package_id: 'p', sender_email: 'dit@set.example', file_count: 1, total_bytes: 1536,
+    sizes_complete: true, withheld: 0 };
+
+  it('starts only on Download, and passes the trust choice', async () => {
+    const onconfirm = vi.fn();
+    const user = userEvent.setup();
+    render(ConfirmLinkDialog, { preview, destination: '/media', busy: false, error: null, onconfirm, oncancel: vi.fn() });
+    expect(screen.getByText('1.5 KB in 1 file')).toBeTruthy();
+    await user.keyboard('{Enter}');
+    expect(onconfirm).not.toHaveBeenCalled();
+    await user.click(screen.getByLabelText(/Always download links from dit@set.example/));
+    await user.click(screen.getByRole('button', { name: 'Download' }));
+    expect(onconfirm).toHaveBeenCalledWith(true);
+  });
+
+  it('says when the size is a lower bound, and never offers to trust a missing sender', () => {
+    render(ConfirmLinkDialog, { preview: { ...preview, sender_email: '', sizes_complete: false, file_count: 3 },
+      destination: null, busy: false, error: null, onconfirm: vi.fn(), oncancel: vi.fn() });
+    expect(screen.getByText('at least 1.5 KB in 3 files')).toBeTruthy();
+    expect(screen.getByText('Sender not given')).toBeTruthy();
+    expect(screen.queryByLabelText(/Always download/)).toBeNull();
   });
 });
 

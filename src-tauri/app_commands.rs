@@ -1,0 +1,33 @@
+// The commands the window may call, one list for the build script (which generates an
+// `allow-…` permission for each) and the test that keeps it, the handler list and the
+// window's capability in step.
+pub const APP_COMMANDS: &[&str] = &[
+    "add_link",
+    "add_parked_link",
+    "confirm_parked_link",
+    "drop_parked_link",
+    "start_demo",
+    "list_downloads",
+    "download_details",
+    "pause",
+    "resume",
+    "retry",
+    "delete_download",
+    "open_folder",
+    "verify_again",
+    "get_settings",
+    "set_settings",
+    "ui_ready",
+    "agent_token",
+    "waiting_links",
+    "drop_waiting_link",
+    "retry_waiting_links",
+    "inbox_status",
+    "inbox_login",
+    "inbox_logout",
+    "inbox_packages",
+    "inbox_portals",
+    "inbox_download",
+    "inbox_watch",
+    "inbox_failures",
+];
