@@ -125,3 +125,50 @@ async fn bytes_that_do_not_match_storage_md5_are_fetched_once_more_then_fail() {
     );
     assert!(!d.files[0].verified);
 }
+
+/// A received file that is gone when the manifest is written (moved away by a person
+/// or a script while the rest arrived) fails the manifest by name: a manifest that
+/// quietly leaves a file out would prove a package that is not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_file_gone_before_the_manifest_is_named_not_left_out() {
+    let package = SimPackage::new("gap", "Sealing gap")
+        .with_file(SimFile::new(
+            "n",
+            "notes.txt",
+            Content::bytes(b"call sheet\n".to_vec()),
+        ))
+        .with_file(SimFile::new("b", "big.bin", Content::generated(5, 6 * MIB)));
+    let h = Harness::with_config(vec![package], |c| c.connections_per_download = 2).await;
+    h.sim.faults().set_conn_rate(MIB);
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("gap"), &dest, None).await.unwrap();
+    inbound_e2e::until(LONG, "notes.txt arrived", || {
+        h.engine.get(&id).unwrap().files[0].state == FileState::Complete
+    })
+    .await;
+    assert_ne!(
+        h.engine.get(&id).unwrap().summary.state,
+        DownloadState::Complete,
+        "the package finished before the file could be moved away"
+    );
+    std::fs::remove_file(dest.join("notes.txt")).unwrap();
+    h.sim.faults().set_conn_rate(0);
+    let d = wait_for(
+        &h.engine,
+        &id,
+        &[DownloadState::Complete, DownloadState::Error],
+        LONG,
+    )
+    .await;
+    assert_eq!(d.summary.state, DownloadState::Error, "{:?}", d.summary);
+    let message = d.summary.error.unwrap();
+    assert!(
+        message.contains("notes.txt") && message.contains("cannot be read"),
+        "{message}"
+    );
+    assert!(
+        !dest.join("ascmhl").exists()
+            || std::fs::read_dir(dest.join("ascmhl")).unwrap().count() == 0,
+        "no manifest was written without the file"
+    );
+}
