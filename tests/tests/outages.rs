@@ -173,3 +173,71 @@ async fn downloads_failed_for_a_network_cause_are_retried_at_start_up() {
     assert_eq!(still.state, DownloadState::Error);
     assert!(still.error.unwrap().contains("expired"));
 }
+
+/// The kernel reporting a network change (here a veth pair added and removed; in life a
+/// Wi-Fi joined, a VPN up, a cable plugged in) makes a download waiting for the network
+/// try at once instead of at the end of its backoff. Needs root (CAP_NET_ADMIN) for
+/// the veth pair, as CI has.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_change_makes_a_waiting_download_try_at_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let h = Harness::with_config(vec![catalog::large("netchange", 16 * MIB)], |c| {
+        c.retry_base_delay = Duration::from_millis(500);
+        c.retry_max_delay = Duration::from_secs(600);
+    })
+    .await;
+    h.sim.faults().set_conn_rate(MIB);
+    let id = h
+        .engine
+        .add(&h.link("netchange"), h.dest(), None)
+        .await
+        .unwrap();
+    wait_for_bytes(&h.engine, &id, MIB, Duration::from_secs(30)).await;
+    h.sim.faults().set_outage(Duration::from_secs(3600));
+    // Waiting, with its next try far enough away to tell "at once" from "on schedule".
+    until(
+        Duration::from_secs(90),
+        "a long wait for the network",
+        || {
+            h.engine
+                .get(&id)
+                .unwrap()
+                .summary
+                .waiting
+                .is_some_and(|w| w.retry_at >= unix_now() + 6)
+        },
+    )
+    .await;
+    let refusals = || h.sim.faults().injected.outage_refusals.load(Relaxed);
+    let before = refusals();
+    let (a, b) = (
+        format!("inbna{}", std::process::id() % 100_000),
+        format!("inbnb{}", std::process::id() % 100_000),
+    );
+    for args in [
+        vec![
+            "link",
+            "add",
+            a.as_str(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b.as_str(),
+        ],
+        vec!["link", "del", a.as_str()],
+    ] {
+        let status = std::process::Command::new("ip")
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ip {args:?} (needs root)");
+    }
+    until(
+        Duration::from_secs(3),
+        "a try right after the change",
+        || refusals() > before,
+    )
+    .await;
+}

@@ -15,6 +15,7 @@ mod hashing;
 mod identity;
 mod logging;
 mod model;
+mod netwatch;
 mod partfile;
 mod paths;
 mod placement;

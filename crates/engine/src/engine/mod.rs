@@ -232,6 +232,10 @@ impl Engine {
         }
         let engine = Self { shared };
         engine.spawn_progress_ticker();
+        tokio::spawn(crate::netwatch::watch(
+            Arc::downgrade(&engine.shared),
+            engine.shared.shutdown.clone(),
+        ));
         engine.schedule();
         Ok(engine)
     }
