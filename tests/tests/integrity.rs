@@ -127,6 +127,51 @@ async fn a_package_added_while_another_is_queued_does_not_take_its_names() {
     assert_eq!(files_under(&dest).len(), 6, "{:?}", files_under(&dest));
 }
 
+/// Names are reserved across nested folders too: a queued package planned into a
+/// folder holds its names against a package added into a folder inside it (and the
+/// other way round), not only against one added into the same folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_added_into_a_folder_inside_a_queued_ones_does_not_take_its_names() {
+    let h = Harness::with_config(
+        vec![
+            catalog::large("blocker", 8 * MIB),
+            camera_card("outer", 300, "Day 1"),
+            // Its files land straight in "Day 1": the outer card's `Day 1/A001_C002.MOV`.
+            SimPackage::new("inner", "Inner").with_file(SimFile::new(
+                "i1",
+                "A001_C002.MOV",
+                Content::generated(400, 2 * MIB),
+            )),
+        ],
+        |c| c.max_active_downloads = 1,
+    )
+    .await;
+    h.sim.faults().set_conn_rate(4 * MIB);
+    let dest = h.dest();
+    let blocker = h
+        .engine
+        .add(&h.link("blocker"), &h.root.path().join("other"), None)
+        .await
+        .unwrap();
+    let outer = h.engine.add(&h.link("outer"), &dest, None).await.unwrap();
+    let inner_folder = dest.join("Day 1");
+    let inner = h
+        .engine
+        .add(&h.link("inner"), &inner_folder, None)
+        .await
+        .unwrap();
+    let inner_path = &h.engine.get(&inner).unwrap().files[0].path;
+    assert_ne!(
+        inner_folder.join(inner_path),
+        dest.join("Day 1/A001_C002.MOV"),
+        "the inner package took a name the queued outer one holds"
+    );
+    h.sim.faults().set_conn_rate(0);
+    wait_for(&h.engine, &blocker, DONE, LONG).await;
+    assert_completes(&h, &outer, "outer", &dest, LONG).await;
+    assert_completes(&h, &inner, "inner", &inner_folder, LONG).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_part_files_are_fetched_again_not_filled_with_zeros() {
     let h = Harness::new(vec![catalog::mixed("mixed", 2, 12 * MIB, 4)]).await;

@@ -139,7 +139,7 @@ impl Engine {
         let mut planner = PathPlanner::with_reserved(
             dst_folder,
             self.shared.config.name_rules,
-            self.reserved_paths(),
+            self.reserved_paths(dst_folder),
         );
         let files: Vec<FileRow> = listing
             .iter()
@@ -234,11 +234,23 @@ impl Engine {
         Ok(id)
     }
 
-    /// Every file path (final and part name) a known download holds, as
-    /// [`crate::paths::collision_key`]s.
-    fn reserved_paths(&self) -> std::collections::HashSet<String> {
+    /// Every file path (final and part name) a known download holds that a download
+    /// into `folder` could also pick, as [`crate::paths::collision_key`]s. Only a
+    /// download whose folder contains `folder` or lies inside it can hold such a path
+    /// (a path under two folders means one is inside the other), so a history of
+    /// packages in folders of their own costs nothing here; before, every file of every
+    /// download was keyed on each add, about 0.9 s per add with 200k files on record.
+    fn reserved_paths(&self, folder: &Path) -> std::collections::HashSet<String> {
+        let folder = PathBuf::from(collision_key(folder));
+        let related = |dst: &Path| {
+            let dst = PathBuf::from(collision_key(dst));
+            dst.starts_with(&folder) || folder.starts_with(&dst)
+        };
         let mut reserved = std::collections::HashSet::new();
-        for d in lock(&self.shared.downloads).iter() {
+        for d in lock(&self.shared.downloads)
+            .iter()
+            .filter(|d| related(&d.dst))
+        {
             for f in d
                 .files
                 .iter()
