@@ -231,6 +231,16 @@ impl<'a> From<&'a TeamPackage> for PackageView<'a> {
     }
 }
 
+/// A package's size for the table: MASV leaves it out of some listings (it arrives as
+/// 0), and "0 B" would read as an empty package.
+fn size_cell(size: u64) -> String {
+    if size == 0 {
+        "—".into()
+    } else {
+        human_bytes(size)
+    }
+}
+
 fn print_packages(
     out: &mut impl Write,
     packages: &[TeamPackage],
@@ -255,7 +265,7 @@ fn print_packages(
                 } else {
                     p.state.to_string()
                 },
-                human_bytes(p.size),
+                size_cell(p.size),
                 p.created_at
                     .map(|t| t.format("%Y-%m-%d").to_string())
                     .unwrap_or_default(),
@@ -330,4 +340,25 @@ fn table<const N: usize>(
         writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_without_sizes_shows_a_dash_not_zero_bytes() {
+        let packages: Vec<TeamPackage> = serde_json::from_value(serde_json::json!([
+            { "id": "p-nosize", "name": "Rushes", "state": "finalized" },
+            { "id": "p-sized", "name": "Stills", "state": "finalized", "size": 3_145_728 },
+        ]))
+        .unwrap();
+        let mut out = Vec::new();
+        print_packages(&mut out, &packages, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap().to_owned();
+        assert!(row("p-nosize").contains(" — "), "{text}");
+        assert!(!text.contains("0 B"), "{text}");
+        assert!(row("p-sized").contains("3.0 MiB"), "{text}");
+    }
 }

@@ -87,7 +87,12 @@ export class DownloadsStore {
           if (files) {
             for (const fp of p.files) {
               const f = files[fp.index];
-              if (f) f.bytes_done = fp.bytes_done;
+              if (!f) continue;
+              f.bytes_done = fp.bytes_done;
+              // Bytes arriving mean it is transferring, even before the state event
+              // (which can trail the progress) says so: never "Waiting" beside a
+              // moving bar.
+              if (f.state === 'pending' && fp.bytes_done > 0) f.state = 'transferring';
             }
           }
         }

@@ -30,6 +30,9 @@ describe('DownloadsStore', () => {
       files: [{ index: 1, bytes_done: 100, rate: 0 }] }] });
     expect(s.get('a')?.bytes_done).toBe(600);
     expect(s.files.a?.[1]?.bytes_done).toBe(100);
+    // Its bytes are moving: it no longer reads "Waiting", whatever the state event says later.
+    expect(s.files.a?.[1]?.state).toBe('transferring');
+    expect(s.files.a?.[0]?.state).toBe('pending');
     expect(s.totalRate).toBe(2048);
     s.apply({ type: 'file_state_changed', id: 'a', index: 0, state: 'complete', error: null });
     expect(s.files.a?.[0]?.bytes_done).toBe(500);

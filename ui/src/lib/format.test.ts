@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatEta, formatRate, percent } from './format';
+import { formatBytes, formatEta, formatListedSize, formatRate, percent } from './format';
 
 describe('format', () => {
   it('formats sizes in binary units', () => {
@@ -9,6 +9,11 @@ describe('format', () => {
     expect(formatBytes(256 * 1024 * 1024)).toBe('256 MB');
     expect(formatBytes(3.5 * 1024 ** 4)).toBe('3.5 TB');
     expect(formatBytes(-1)).toBe('–');
+  });
+
+  it('shows an unlisted package size as unknown, not as empty', () => {
+    expect(formatListedSize(0)).toBe('—');
+    expect(formatListedSize(1536)).toBe('1.5 KB');
   });
   it('formats rates and hides zero', () => {
     expect(formatRate(20 * 1024 * 1024)).toBe('20.0 MB/s');

@@ -13,6 +13,12 @@ export function formatBytes(n: number): string {
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[unit]}`;
 }
 
+/** A listed package's size: MASV leaves it out of some listings (it arrives as 0), and
+ * "0 B" would read as an empty package, so an unknown size shows as "—". */
+export function formatListedSize(n: number): string {
+  return n > 0 ? formatBytes(n) : '—';
+}
+
 export function formatRate(bytesPerSec: number): string {
   return bytesPerSec > 0 ? `${formatBytes(bytesPerSec)}/s` : '';
 }
