@@ -94,26 +94,31 @@ async fn two_packages_with_the_same_names_in_one_folder_both_arrive_intact() {
     assert_eq!(files_under(&dest).len(), 6, "{:?}", files_under(&dest));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_package_added_while_another_is_queued_does_not_take_its_names() {
-    // The first package waits in the queue, so none of its part files exist yet when
-    // the second one plans its paths.
-    let h = Harness::with_config(
-        vec![
-            catalog::large("blocker", 8 * MIB),
-            camera_card("day1", 100, "Day 1"),
-            camera_card("day2", 200, "Day 1"),
-        ],
-        |c| c.max_active_downloads = 1,
-    )
-    .await;
+/// One download at a time, and a slow one (`blocker`, into a folder of its own)
+/// running first: the packages added next wait in the queue with no file on disk.
+async fn behind_a_blocker(packages: Vec<SimPackage>) -> (Harness, String) {
+    let mut all = vec![catalog::large("blocker", 8 * MIB)];
+    all.extend(packages);
+    let h = Harness::with_config(all, |c| c.max_active_downloads = 1).await;
     h.sim.faults().set_conn_rate(4 * MIB);
-    let dest = h.dest();
     let blocker = h
         .engine
         .add(&h.link("blocker"), &h.root.path().join("other"), None)
         .await
         .unwrap();
+    (h, blocker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_added_while_another_is_queued_does_not_take_its_names() {
+    // The first package waits in the queue, so none of its part files exist yet when
+    // the second one plans its paths.
+    let (h, blocker) = behind_a_blocker(vec![
+        camera_card("day1", 100, "Day 1"),
+        camera_card("day2", 200, "Day 1"),
+    ])
+    .await;
+    let dest = h.dest();
     let a = h.engine.add(&h.link("day1"), &dest, None).await.unwrap();
     let b = h.engine.add(&h.link("day2"), &dest, None).await.unwrap();
     assert_eq!(
@@ -132,27 +137,17 @@ async fn a_package_added_while_another_is_queued_does_not_take_its_names() {
 /// other way round), not only against one added into the same folder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_package_added_into_a_folder_inside_a_queued_ones_does_not_take_its_names() {
-    let h = Harness::with_config(
-        vec![
-            catalog::large("blocker", 8 * MIB),
-            camera_card("outer", 300, "Day 1"),
-            // Its files land straight in "Day 1": the outer card's `Day 1/A001_C002.MOV`.
-            SimPackage::new("inner", "Inner").with_file(SimFile::new(
-                "i1",
-                "A001_C002.MOV",
-                Content::generated(400, 2 * MIB),
-            )),
-        ],
-        |c| c.max_active_downloads = 1,
-    )
+    let (h, blocker) = behind_a_blocker(vec![
+        camera_card("outer", 300, "Day 1"),
+        // Its files land straight in "Day 1": the outer card's `Day 1/A001_C002.MOV`.
+        SimPackage::new("inner", "Inner").with_file(SimFile::new(
+            "i1",
+            "A001_C002.MOV",
+            Content::generated(400, 2 * MIB),
+        )),
+    ])
     .await;
-    h.sim.faults().set_conn_rate(4 * MIB);
     let dest = h.dest();
-    let blocker = h
-        .engine
-        .add(&h.link("blocker"), &h.root.path().join("other"), None)
-        .await
-        .unwrap();
     let outer = h.engine.add(&h.link("outer"), &dest, None).await.unwrap();
     let inner_folder = dest.join("Day 1");
     let inner = h
