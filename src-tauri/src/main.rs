@@ -173,6 +173,11 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
     config.bandwidth_limit = settings.bandwidth_limit;
     config.keep_awake = settings.keep_awake;
     let engine = Engine::open(config).await?;
+    let mut tokens_taken = 0;
+    let waiting = waiting::WaitingLinks::open(data_dir.join("waiting-links.json"), || {
+        tokens_taken += 1;
+        tokens_taken
+    });
     Ok(AppState {
         engine,
         settings: Mutex::new(settings),
@@ -184,8 +189,9 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
         links_in_flight: Mutex::new(Default::default()),
         ui_ready: AtomicBool::new(false),
         parked: Mutex::new(Default::default()),
-        next_token: AtomicU64::new(0),
-        waiting: Default::default(),
+        // Tokens go on from those the kept links took.
+        next_token: AtomicU64::new(tokens_taken),
+        waiting,
         retry_waiting_now: Default::default(),
         agent_stop: Mutex::new(None),
     })

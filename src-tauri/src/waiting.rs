@@ -4,11 +4,12 @@
 //! shown for the person to confirm, as it would have been.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use inbound_engine::{Destination, Engine, EngineError, PackagePreview, Secret};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// Between two tries of the links waiting for MASV.
@@ -55,29 +56,110 @@ pub enum Outcome {
     Failed(EngineError),
 }
 
-/// The links waiting for MASV, by token.
+/// A waiting link as kept on disk (in the data folder, readable by the person only,
+/// as the download database that holds links and passwords is).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    url: String,
+    password: Option<String>,
+    folder: PathBuf,
+    package_folder: bool,
+    confirmed: bool,
+    since: i64,
+    message: String,
+}
+
+/// The links waiting for MASV, by token; kept in a file too, so quitting (or a crash)
+/// while MASV is out of reach loses none.
 #[derive(Default)]
 pub struct WaitingLinks {
     links: Mutex<HashMap<u64, WaitingLink>>,
     next_try: Mutex<i64>,
+    file: Option<PathBuf>,
 }
 
 impl WaitingLinks {
+    /// The links kept in `file` by an earlier run (none if it is missing or unreadable,
+    /// which is logged), each with a token from `token`.
+    pub fn open(file: PathBuf, mut token: impl FnMut() -> u64) -> Self {
+        let stored: Vec<Stored> = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, path = %file.display(), "links waiting for MASV unreadable; starting without them");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        let links = stored
+            .into_iter()
+            .map(|s| {
+                let link = WaitingLink {
+                    url: s.url,
+                    password: s.password.map(Secret::new),
+                    destination: Destination {
+                        folder: s.folder,
+                        package_folder: s.package_folder,
+                    },
+                    confirmed: s.confirmed,
+                    since: s.since,
+                    message: s.message,
+                };
+                (token(), link)
+            })
+            .collect();
+        Self {
+            links: Mutex::new(links),
+            next_try: Mutex::new(0),
+            file: Some(file),
+        }
+    }
+
+    /// Writes the list to its file; a failure is logged (the links stay in memory).
+    fn save(&self) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        let stored: Vec<Stored> = crate::lock(&self.links)
+            .values()
+            .map(|l| Stored {
+                url: l.url.clone(),
+                password: l.password.as_ref().map(|p| p.expose().to_owned()),
+                folder: l.destination.folder.clone(),
+                package_folder: l.destination.package_folder,
+                confirmed: l.confirmed,
+                since: l.since,
+                message: l.message.clone(),
+            })
+            .collect();
+        let written = serde_json::to_vec(&stored)
+            .map_err(std::io::Error::other)
+            .and_then(|json| inbound_engine::write_private(file, &json));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, path = %file.display(), "could not keep the links waiting for MASV on disk");
+        }
+    }
+
     /// Keeps a link; the same link kept again keeps its token.
     pub fn keep(&self, token: impl FnOnce() -> u64, link: WaitingLink) -> u64 {
-        let mut links = crate::lock(&self.links);
-        if let Some((&t, kept)) = links.iter_mut().find(|(_, l)| l.url == link.url) {
-            kept.message = link.message;
-            kept.confirmed |= link.confirmed;
-            return t;
-        }
-        let t = token();
-        links.insert(t, link);
+        let t = {
+            let mut links = crate::lock(&self.links);
+            if let Some((&t, kept)) = links.iter_mut().find(|(_, l)| l.url == link.url) {
+                kept.message = link.message;
+                kept.confirmed |= link.confirmed;
+                t
+            } else {
+                let t = token();
+                links.insert(t, link);
+                t
+            }
+        };
+        self.save();
         t
     }
 
     pub fn drop_link(&self, token: u64) -> bool {
-        crate::lock(&self.links).remove(&token).is_some()
+        let dropped = crate::lock(&self.links).remove(&token).is_some();
+        self.save();
+        dropped
     }
 
     pub fn is_empty(&self) -> bool {
@@ -128,6 +210,9 @@ impl WaitingLinks {
                     }
                 }
             }
+        }
+        if !settled.is_empty() {
+            self.save();
         }
         settled
     }
@@ -239,6 +324,45 @@ mod tests {
         };
         assert!(waiting.is_empty());
         assert_eq!(engine.list()[0].id, *id);
+    }
+
+    #[test]
+    fn links_are_kept_across_a_restart_in_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("waiting-links.json");
+        let mut pasted = kept(
+            "https://get.massive.app/kept?secret=s3cret".into(),
+            dir.path(),
+            true,
+        );
+        pasted.password = Some(Secret::new("hunter2"));
+        let first = WaitingLinks::open(file.clone(), || 0);
+        first.keep(|| 1, pasted);
+        first.keep(
+            || 2,
+            kept(
+                "https://get.massive.app/other?secret=x".into(),
+                dir.path(),
+                false,
+            ),
+        );
+        first.drop_link(2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        drop(first);
+        // The app is started again: the link (with its password) is still waiting.
+        let again = WaitingLinks::open(file, || 9);
+        let views = again.views();
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].token, 9);
+        assert_eq!(views[0].link, "https://get.massive.app/kept?secret=***");
+        let link = crate::lock(&again.links).get(&9).cloned().unwrap();
+        assert!(link.confirmed);
+        assert_eq!(link.password.unwrap().expose(), "hunter2");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

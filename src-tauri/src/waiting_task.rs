@@ -12,6 +12,10 @@ use crate::waiting::{Outcome, RETRY_EVERY, WaitingLinkView};
 
 /// Runs as long as the app.
 pub async fn keep_trying(app: AppHandle) {
+    // Links kept by an earlier run are tried at once.
+    if !app.state::<AppState>().waiting.is_empty() {
+        app.state::<AppState>().retry_waiting_now.notify_one();
+    }
     loop {
         let state = app.state::<AppState>();
         state

@@ -1,7 +1,7 @@
 //! Bearer tokens for the API: made from the system's randomness, kept in a file only
 //! their owner can read, read back as the first line of that file.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 /// A fresh token: 32 random bytes, as 64 hex digits.
@@ -10,23 +10,10 @@ pub fn generate() -> String {
     hex::encode(bytes)
 }
 
-/// Writes `token` to `path`, readable and writable by its owner only. The file is
-/// created with that mode (no moment where others could read it) and an existing one
-/// is narrowed to it before it is overwritten.
+/// Writes `token` to `path`, readable and writable by its owner only (see
+/// [`inbound_engine::write_private`]: never readable by others, not even for a moment).
 pub fn store(path: &Path, token: &str) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        if path.exists() {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    let mut file = options.open(path)?;
-    file.write_all(format!("{token}\n").as_bytes())?;
-    file.sync_all()
+    inbound_engine::write_private(path, format!("{token}\n").as_bytes())
 }
 
 /// The token kept at `path`: its first line, trimmed. `None` when the file is missing

@@ -92,6 +92,31 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     restrict_to_user(dir, 0o700)
 }
 
+/// Replaces `path` with `contents`, readable and writable by the user only: written to a
+/// temporary file created with that mode (never readable by others, not even for a
+/// moment), synced, then renamed over `path`.
+pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // A leftover from an earlier run may have another mode: narrow it first.
+    if tmp.exists() {
+        restrict_to_user(&tmp, 0o600)?;
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 pub(crate) fn restrict_to_user(path: &Path, mode: u32) -> io::Result<()> {
     #[cfg(unix)]
     {

@@ -40,6 +40,7 @@ pub use display::human_bytes;
 pub use display::{notification_safe, terminal_safe};
 pub use engine::{Engine, PackagePreview};
 pub use error::EngineError;
+pub use fsutil::write_private;
 pub use inbound_masv::{MasvError, Secret};
 pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
