@@ -76,11 +76,11 @@ impl Settings {
         }
     }
 
+    /// Replaces the file whole (a crash leaves the old settings or the new, never half),
+    /// readable by the person only: it lists whom they trust.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json)?;
-        std::fs::rename(tmp, path)
+        inbound_engine::write_private(path, &json)
     }
 
     /// Clamps values a hand-edited file or a buggy caller could get wrong.

@@ -72,7 +72,7 @@ fn this_program() -> String {
     }
 }
 
-/// ` (held by `inbound agent`, process 1234)` from what the holder wrote, or `None`.
+/// `` by `inbound agent` (process 1234)`` from what the holder wrote, or `None`.
 fn describe_holder(lock_text: &str) -> Option<String> {
     let mut lines = lock_text.lines();
     let pid: u32 = lines.next()?.trim().parse().ok()?;
@@ -93,23 +93,21 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Replaces `path` with `contents`, readable and writable by the user only: written to a
-/// temporary file created with that mode (never readable by others, not even for a
-/// moment), synced, then renamed over `path`.
+/// fresh temporary file created with that mode (never readable by others, not even for
+/// a moment, and never an old file or a link left in its place), synced, then renamed
+/// over `path`.
 pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-    }
-    // A leftover from an earlier run may have another mode: narrow it first.
-    if tmp.exists() {
-        restrict_to_user(&tmp, 0o600)?;
     }
     let mut file = options.open(&tmp)?;
     file.write_all(contents)?;

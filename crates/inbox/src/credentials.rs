@@ -1,7 +1,6 @@
 //! The team login: the team id, and the API key in the OS keyring (Secret Service on
 //! Linux), or in a file only the user can read when there is no keyring (a server).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use inbound_engine::Secret;
@@ -139,16 +138,8 @@ impl CredentialStore {
             source,
         };
         std::fs::create_dir_all(&self.dir).map_err(err)?;
-        let tmp = self.dir.join(format!("{FILE}.tmp"));
-        let _ = std::fs::remove_file(&tmp);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp).map_err(err)?;
         let json = serde_json::to_vec_pretty(stored).map_err(|e| err(std::io::Error::other(e)))?;
-        f.write_all(&json).and_then(|_| f.sync_all()).map_err(err)?;
-        std::fs::rename(&tmp, &path).map_err(err)
+        inbound_engine::write_private(&path, &json).map_err(err)
     }
 }
 
