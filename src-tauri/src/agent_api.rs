@@ -39,9 +39,9 @@ fn access_for(data_dir: &Path, require_token: bool) -> Result<Access, CommandErr
     }
 }
 
-/// Starts or stops the API to match `on`. Fails (and stays off) if the port is taken
-/// or a required token is missing.
-pub async fn apply(state: &AppState, on: bool, require_token: bool) -> Result<(), CommandError> {
+/// Starts or stops the API to match `on`, with the token when the settings require one.
+/// Fails (and stays off) if the port is taken or a required token is missing.
+pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
     let running = crate::lock(&state.agent_stop).take();
     if let Some(stop) = running {
         let _ = stop.send(());
@@ -49,7 +49,7 @@ pub async fn apply(state: &AppState, on: bool, require_token: bool) -> Result<()
     if !on {
         return Ok(());
     }
-    let access = access_for(&state.data_dir, require_token)?;
+    let access = access_for(&state.data_dir, state.settings().agent_api_token)?;
     let addr: SocketAddr = inbound_agent::DEFAULT_LISTEN
         .parse()
         .map_err(|e| CommandError::new("internal", format!("bad listen address: {e}")))?;
@@ -112,7 +112,7 @@ pub async fn agent_token(
     let serving = settings.agent_api;
     *crate::lock(&state.settings) = settings;
     if serving {
-        apply(&state, true, require).await?;
+        apply(&state, true).await?;
     }
     tracing::info!(required = require, "agent API token changed");
     Ok(made)

@@ -47,21 +47,13 @@ pub async fn add_link(
         Ok(id) => Ok(id),
         Err(e) if crate::waiting::unreachable(&e) => {
             // Kept, not lost: added by itself as soon as MASV answers.
-            let message = crate::waiting::unreachable_message(&e);
-            let link = crate::waiting::WaitingLink {
-                url,
-                password,
-                destination: dst,
-                confirmed: true,
-                since: inbound_engine::unix_now(),
-                message: message.clone(),
-            };
-            state.waiting.keep(|| state.new_token(), link);
-            crate::waiting_task::publish(&app);
-            Err(CommandError::new(
-                "masv_unreachable",
-                format!("{message}. Inbound keeps the link and adds it as soon as MASV answers."),
-            ))
+            let link = crate::waiting::WaitingLink::unreachable(url, password, dst, true, &e);
+            let message = format!(
+                "{}. Inbound keeps the link and adds it as soon as MASV answers.",
+                link.message
+            );
+            crate::waiting_task::keep(&app, link);
+            Err(CommandError::new("masv_unreachable", message))
         }
         Err(e) => Err(e.into()),
     }
@@ -211,7 +203,7 @@ pub async fn set_settings(
     // undo it.
     new.agent_api_token = old.agent_api_token;
     if new.agent_api != old.agent_api {
-        crate::agent_api::apply(&state, new.agent_api, new.agent_api_token).await?;
+        crate::agent_api::apply(&state, new.agent_api).await?;
     }
     apply_engine_settings(&state, &new);
     save_settings(&state, &new)?;

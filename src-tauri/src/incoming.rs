@@ -98,16 +98,9 @@ pub async fn settle(
             wrong: false,
         },
         Err(e) if crate::waiting::unreachable(&e) => {
-            let link = crate::waiting::WaitingLink {
-                url,
-                password: None,
-                destination: crate::commands::destination(&state, None),
-                confirmed: false,
-                since: inbound_engine::unix_now(),
-                message: crate::waiting::unreachable_message(&e),
-            };
-            state.waiting.keep(|| state.new_token(), link);
-            crate::waiting_task::publish(app);
+            let dst = crate::commands::destination(&state, None);
+            let link = crate::waiting::WaitingLink::unreachable(url, None, dst, false, &e);
+            crate::waiting_task::keep(app, link);
             return None;
         }
         Err(e) => IncomingLink::Failed {

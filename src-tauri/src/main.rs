@@ -58,31 +58,28 @@ fn main() {
             let handle = app.handle().clone();
             let state = match tauri::async_runtime::block_on(open_state(&data_dir)) {
                 Ok(state) => state,
-                Err(e) => match e.downcast::<EngineError>() {
-                    Ok(e @ EngineError::AlreadyRunning { .. }) => {
-                        // The single-instance plugin catches a second desktop app; this
-                        // is the agent or the CLI holding the data folder.
-                        tracing::error!(error = %e, "data folder in use");
-                        refuse_to_start(&handle, e.to_string());
-                        return Ok(());
-                    }
-                    Ok(e) => return Err(e.into()),
-                    Err(e) => return Err(e.into()),
-                },
+                // The single-instance plugin catches a second desktop app; this is the
+                // agent or the CLI holding the data folder.
+                Err(e)
+                    if matches!(
+                        e.downcast_ref::<EngineError>(),
+                        Some(EngineError::AlreadyRunning { .. })
+                    ) =>
+                {
+                    tracing::error!(error = %e, "data folder in use");
+                    refuse_to_start(&handle, e.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
             };
             commands::apply_engine_settings(&state, &state.settings());
-            let (agent_on, agent_token) = {
-                let s = state.settings();
-                (s.agent_api, s.agent_api_token)
-            };
+            let agent_on = state.settings().agent_api;
             events::forward(handle.clone(), &state.engine);
             app.manage(state);
             if agent_on {
                 let h = handle.clone();
                 tauri::async_runtime::spawn(async move {
-                    if let Err(e) =
-                        agent_api::apply(&h.state::<AppState>(), true, agent_token).await
-                    {
+                    if let Err(e) = agent_api::apply(&h.state::<AppState>(), true).await {
                         tracing::warn!(error = %e, "agent API not started");
                     }
                 });
@@ -246,7 +243,7 @@ pub(crate) fn quit(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let _ = agent_api::apply(&state, false, false).await;
+        let _ = agent_api::apply(&state, false).await;
         state.engine.shutdown().await;
         app.exit(0);
     });

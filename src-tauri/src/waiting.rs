@@ -29,6 +29,26 @@ pub struct WaitingLink {
     pub message: String,
 }
 
+impl WaitingLink {
+    /// A link MASV could not be reached for (`error` says how), waiting from now.
+    pub fn unreachable(
+        url: String,
+        password: Option<Secret>,
+        destination: Destination,
+        confirmed: bool,
+        error: &EngineError,
+    ) -> Self {
+        Self {
+            url,
+            password,
+            destination,
+            confirmed,
+            since: inbound_engine::unix_now(),
+            message: unreachable_message(error),
+        }
+    }
+}
+
 /// A waiting link as the UI shows it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]

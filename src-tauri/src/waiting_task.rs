@@ -2,22 +2,21 @@
 //! [`RETRY_EVERY`] (or at once on "Try now"), hands on what MASV answered for, and keeps
 //! the window's list current.
 
-use inbound_engine::{EngineError, MasvError};
 use tauri::{AppHandle, Emitter, Manager, State};
 
 use crate::error::CommandError;
 use crate::incoming::{IncomingLink, settle, tell};
 use crate::state::AppState;
-use crate::waiting::{Outcome, RETRY_EVERY, WaitingLinkView};
+use crate::waiting::{Outcome, RETRY_EVERY, WaitingLink, WaitingLinkView};
 
 /// Runs as long as the app.
 pub async fn keep_trying(app: AppHandle) {
+    let state = app.state::<AppState>();
     // Links kept by an earlier run are tried at once.
-    if !app.state::<AppState>().waiting.is_empty() {
-        app.state::<AppState>().retry_waiting_now.notify_one();
+    if !state.waiting.is_empty() {
+        state.retry_waiting_now.notify_one();
     }
     loop {
-        let state = app.state::<AppState>();
         state
             .waiting
             .set_next_try(inbound_engine::unix_now() + RETRY_EVERY.as_secs() as i64);
@@ -33,17 +32,10 @@ pub async fn keep_trying(app: AppHandle) {
             let told = match outcome {
                 Outcome::StillWaiting(_) => None,
                 Outcome::Added(id) => Some(IncomingLink::Added { id }),
+                // From outside: what any link from outside gets once MASV answers
+                // (the question, the password prompt, or the failure).
                 Outcome::Preview(preview) => settle(&app, link.url, Ok(preview)).await,
-                Outcome::Failed(EngineError::Masv(MasvError::PasswordRequired))
-                    if !link.confirmed =>
-                {
-                    settle(
-                        &app,
-                        link.url,
-                        Err(EngineError::Masv(MasvError::PasswordRequired)),
-                    )
-                    .await
-                }
+                Outcome::Failed(e) if !link.confirmed => settle(&app, link.url, Err(e)).await,
                 Outcome::Failed(e) => Some(IncomingLink::Failed {
                     message: e.to_string(),
                 }),
@@ -53,6 +45,13 @@ pub async fn keep_trying(app: AppHandle) {
             }
         }
     }
+}
+
+/// Keeps a link until MASV answers and shows it in the window's waiting list.
+pub fn keep(app: &AppHandle, link: WaitingLink) {
+    let state = app.state::<AppState>();
+    state.waiting.keep(|| state.new_token(), link);
+    publish(app);
 }
 
 /// Sends the window the list of links waiting for MASV.
