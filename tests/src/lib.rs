@@ -101,6 +101,9 @@ pub fn test_config(sim: &Sim, data: &Path, tweak: impl FnOnce(&mut EngineConfig)
     c
 }
 
+/// The states a download ends in, for [`wait_for`].
+pub const DONE: &[DownloadState] = &[DownloadState::Complete, DownloadState::Error];
+
 /// Waits until the download reaches one of `states`, failing after `timeout`.
 pub async fn wait_for(
     engine: &Engine,
@@ -143,13 +146,7 @@ pub async fn assert_completes(
     dest: &Path,
     timeout: Duration,
 ) -> (DownloadDetail, usize) {
-    let detail = wait_for(
-        &h.engine,
-        id,
-        &[DownloadState::Complete, DownloadState::Error],
-        timeout,
-    )
-    .await;
+    let detail = wait_for(&h.engine, id, DONE, timeout).await;
     assert_eq!(
         detail.summary.state,
         DownloadState::Complete,

@@ -7,10 +7,9 @@ use std::time::Duration;
 use inbound_e2e::inbound_engine::{DownloadState, Engine, EngineError};
 use inbound_e2e::inbound_sim::catalog;
 use inbound_e2e::{
-    Harness, assert_completes, assert_files_match, test_config, wait_for, wait_for_bytes,
+    DONE, Harness, assert_completes, assert_files_match, test_config, wait_for, wait_for_bytes,
 };
 
-const DONE: &[DownloadState] = &[DownloadState::Complete, DownloadState::Error];
 const MIB: u64 = 1024 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use inbound_e2e::inbound_engine::DownloadState;
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
-use inbound_e2e::{Harness, assert_completes, files_under, sha256_file, wait_for, wait_for_bytes};
+use inbound_e2e::{
+    DONE, Harness, assert_completes, files_under, sha256_file, wait_for, wait_for_bytes,
+};
 
-const DONE: &[DownloadState] = &[DownloadState::Complete, DownloadState::Error];
 const MIB: u64 = 1024 * 1024;
 const LONG: Duration = Duration::from_secs(90);
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadDetail, DownloadState, FileState};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
-use inbound_e2e::{Harness, ascmhl_verify, assert_completes, wait_for, wait_for_bytes};
+use inbound_e2e::{DONE, Harness, ascmhl_verify, assert_completes, wait_for, wait_for_bytes};
 use inbound_mhl::{HashAlgorithm, hash_file};
 
 const MIB: u64 = 1024 * 1024;
@@ -101,13 +101,7 @@ async fn bytes_that_do_not_match_storage_md5_are_fetched_once_more_then_fail() {
     h.sim.faults().md5_etag_lies.store(true, Relaxed);
     let dest = h.dest();
     let id = h.engine.add(&h.link("md5"), &dest, None).await.unwrap();
-    let d = wait_for(
-        &h.engine,
-        &id,
-        &[DownloadState::Complete, DownloadState::Error],
-        LONG,
-    )
-    .await;
+    let d = wait_for(&h.engine, &id, DONE, LONG).await;
     assert_eq!(d.summary.state, DownloadState::Error);
     let msg = d.summary.error.unwrap();
     assert!(
@@ -153,13 +147,7 @@ async fn a_received_file_gone_before_the_manifest_is_named_not_left_out() {
     );
     std::fs::remove_file(dest.join("notes.txt")).unwrap();
     h.sim.faults().set_conn_rate(0);
-    let d = wait_for(
-        &h.engine,
-        &id,
-        &[DownloadState::Complete, DownloadState::Error],
-        LONG,
-    )
-    .await;
+    let d = wait_for(&h.engine, &id, DONE, LONG).await;
     assert_eq!(d.summary.state, DownloadState::Error, "{:?}", d.summary);
     let message = d.summary.error.unwrap();
     assert!(

@@ -71,6 +71,11 @@ impl Ledger {
         })
     }
 
+    /// Runs one statement that returns no rows.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<(), InboxError> {
+        self.with(|c| c.execute(sql, params).map(|_| ()))
+    }
+
     pub fn portals(&self) -> Result<Vec<WatchedPortal>, InboxError> {
         self.with(|c| {
             c.prepare("SELECT portal_id, portal_name, folder, enabled, since FROM watched_portals ORDER BY portal_name")?
@@ -88,31 +93,25 @@ impl Ledger {
     }
 
     pub fn set_portal(&self, p: &WatchedPortal) -> Result<(), InboxError> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO watched_portals (portal_id, portal_name, folder, enabled, since)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(portal_id) DO UPDATE SET portal_name = ?2, folder = ?3, enabled = ?4, since = ?5",
-                params![
-                    p.portal_id,
-                    p.portal_name,
-                    p.folder.to_string_lossy(),
-                    p.enabled,
-                    p.since
-                ],
-            )
-            .map(|_| ())
-        })
+        self.execute(
+            "INSERT INTO watched_portals (portal_id, portal_name, folder, enabled, since)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(portal_id) DO UPDATE SET portal_name = ?2, folder = ?3, enabled = ?4, since = ?5",
+            params![
+                p.portal_id,
+                p.portal_name,
+                p.folder.to_string_lossy(),
+                p.enabled,
+                p.since
+            ],
+        )
     }
 
     pub fn remove_portal(&self, portal_id: &str) -> Result<(), InboxError> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM watched_portals WHERE portal_id = ?1",
-                [portal_id],
-            )
-            .map(|_| ())
-        })
+        self.execute(
+            "DELETE FROM watched_portals WHERE portal_id = ?1",
+            [portal_id],
+        )
     }
 
     /// A package that could not be handed to the engine, if it is waiting to be tried
@@ -141,44 +140,35 @@ impl Ledger {
     }
 
     pub fn record_failure(&self, f: &PackageFailure) -> Result<(), InboxError> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO failed_packages (package_id, portal_id, name, reason, attempts, retry_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(package_id) DO UPDATE
-                 SET portal_id = ?2, name = ?3, reason = ?4, attempts = ?5, retry_at = ?6",
-                params![
-                    f.package_id,
-                    f.portal_id,
-                    f.package_name,
-                    f.reason,
-                    f.attempts,
-                    f.retry_at
-                ],
-            )
-            .map(|_| ())
-        })
+        self.execute(
+            "INSERT INTO failed_packages (package_id, portal_id, name, reason, attempts, retry_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(package_id) DO UPDATE
+             SET portal_id = ?2, name = ?3, reason = ?4, attempts = ?5, retry_at = ?6",
+            params![
+                f.package_id,
+                f.portal_id,
+                f.package_name,
+                f.reason,
+                f.attempts,
+                f.retry_at
+            ],
+        )
     }
 
     pub fn clear_failure(&self, package_id: &str) -> Result<(), InboxError> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM failed_packages WHERE package_id = ?1",
-                [package_id],
-            )
-            .map(|_| ())
-        })
+        self.execute(
+            "DELETE FROM failed_packages WHERE package_id = ?1",
+            [package_id],
+        )
     }
 
     /// A package seen still uploading in a watched portal: new to whoever watches it.
     pub fn await_package(&self, package_id: &str) -> Result<(), InboxError> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO awaited_packages (package_id) VALUES (?1)",
-                [package_id],
-            )
-            .map(|_| ())
-        })
+        self.execute(
+            "INSERT OR IGNORE INTO awaited_packages (package_id) VALUES (?1)",
+            [package_id],
+        )
     }
 
     pub fn awaited(&self, package_id: &str) -> Result<bool, InboxError> {
