@@ -246,7 +246,7 @@ pub fn unreachable(e: &EngineError) -> bool {
 /// "MASV cannot be reached (could not connect to the server)": each thing said once.
 pub fn unreachable_message(e: &EngineError) -> String {
     match e {
-        EngineError::Masv(m) => format!("MASV cannot be reached ({})", m.reason()),
+        EngineError::Masv(m) => m.unreachable_sentence(),
         other => other.to_string(),
     }
 }

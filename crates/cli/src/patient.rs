@@ -43,21 +43,19 @@ pub(crate) async fn add_patiently(
         };
         let pause = PAUSES[tries.min(PAUSES.len() - 1)];
         tries += 1;
-        let reason = e.reason();
+        let why = e.unreachable_sentence();
         tokio::select! {
             _ = &mut ctrl_c => return Ok(Added::Stopped),
-            () = count_down(&reason, pause) => {}
+            () = count_down(&why, pause) => {}
         }
     }
 }
 
-/// "MASV cannot be reached (why) — trying again in N s": one line rewritten each second
+/// "MASV cannot be reached (why); trying again in N s": one line rewritten each second
 /// on a terminal, one line per try otherwise (a log stays readable).
-async fn count_down(reason: &str, secs: u64) {
-    let reason = inbound_engine::terminal_safe(reason);
-    let line = |left: u64| {
-        format!("MASV cannot be reached ({reason}); trying again in {left} s (Ctrl-C to stop)")
-    };
+async fn count_down(why: &str, secs: u64) {
+    let why = inbound_engine::terminal_safe(why);
+    let line = |left: u64| format!("{why}; trying again in {left} s (Ctrl-C to stop)");
     let mut err = std::io::stderr();
     if !err.is_terminal() {
         let _ = writeln!(err, "{}", line(secs));

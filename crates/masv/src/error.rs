@@ -52,6 +52,12 @@ impl MasvError {
         }
     }
 
+    /// "MASV cannot be reached (could not connect to the server)": a transient failure
+    /// as the CLI and the desktop tell it, each thing said once.
+    pub fn unreachable_sentence(&self) -> String {
+        format!("MASV cannot be reached ({})", self.reason())
+    }
+
     /// Whether a stored error message (as [`MasvError`]'s `Display` wrote it, possibly
     /// after a file's name) was a transient one: the network, a 5xx, rate limiting.
     /// Used for downloads an older version left in Error for such a cause.
