@@ -62,7 +62,7 @@ pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
     })?;
     drop(probe);
     let (tx, rx) = oneshot::channel();
-    let engine = state.engine.clone();
+    let engine = state.engine().await.clone();
     tauri::async_runtime::spawn(async move {
         let stopped = async {
             let _ = rx.await;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use inbound_engine::{
-    Destination, DownloadDetail, DownloadSummary, HashAlgorithm, Secret, VerifySummary,
+    Destination, DownloadDetail, DownloadSummary, Engine, HashAlgorithm, Secret, VerifySummary,
 };
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
@@ -31,11 +31,11 @@ pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> Destinati
 }
 
 /// Adds a package by link. Fails with code `password_required` when the link needs a
-/// password, so the UI asks for one and calls again, and with `masv_unreachable` when
-/// MASV cannot be reached: the link is then kept and added as soon as MASV answers.
+/// password, so the UI asks for one and calls again. When MASV cannot be reached the
+/// download is added all the same, waiting for the network: it lists its files and
+/// starts by itself once MASV answers.
 #[tauri::command]
 pub async fn add_link(
-    app: AppHandle,
     state: State<'_, AppState>,
     url: String,
     destination_folder: Option<String>,
@@ -43,20 +43,11 @@ pub async fn add_link(
 ) -> Result<String> {
     let dst = destination(&state, destination_folder);
     let password = password.filter(|p| !p.is_empty()).map(Secret::new);
-    match state.engine.add(&url, dst.clone(), password.clone()).await {
-        Ok(id) => Ok(id),
-        Err(e) if crate::waiting::unreachable(&e) => {
-            // Kept, not lost: added by itself as soon as MASV answers.
-            let link = crate::waiting::WaitingLink::unreachable(url, password, dst, true, &e);
-            let message = format!(
-                "{}. Inbound keeps the link and adds it as soon as MASV answers.",
-                link.message
-            );
-            crate::waiting_task::keep(&app, link);
-            Err(CommandError::new("masv_unreachable", message))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(state
+        .engine()
+        .await
+        .add_or_wait(&url, dst, password)
+        .await?)
 }
 
 fn no_longer_waiting() -> CommandError {
@@ -93,7 +84,12 @@ async fn add_parked(
 ) -> Result<(String, crate::state::ParkedLink)> {
     let parked = state.parked(token).ok_or_else(no_longer_waiting)?;
     let dst = destination(state, destination_folder);
-    let id = state.engine.add(&parked.url, dst, password).await?;
+    // Accepted: if MASV drops out now, it waits as a download of its own.
+    let id = state
+        .engine()
+        .await
+        .add_or_wait(&parked.url, dst, password)
+        .await?;
     crate::lock(&state.parked).remove(&token);
     Ok((id, parked))
 }
@@ -131,36 +127,36 @@ pub async fn start_demo(
     state: State<'_, AppState>,
     destination_folder: Option<String>,
 ) -> Result<String> {
-    let link = state.demo.packages()[0].link();
+    let link = state.opened.wait().await.demo.packages()[0].link();
     let dst = destination(&state, destination_folder);
-    Ok(state.engine.add(&link, dst, None).await?)
+    Ok(state.engine().await.add(&link, dst, None).await?)
 }
 
 // Commands that touch the engine are async: a sync command runs on the window's own
 // thread, and a lock held by a busy download or a slow disk would freeze the UI.
 #[tauri::command]
 pub async fn list_downloads(state: State<'_, AppState>) -> Result<Vec<DownloadSummary>> {
-    Ok(state.engine.list())
+    Ok(state.engine().await.list())
 }
 
 #[tauri::command]
 pub async fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
-    Ok(state.engine.get(&id)?)
+    Ok(state.engine().await.get(&id)?)
 }
 
 #[tauri::command]
 pub async fn pause(state: State<'_, AppState>, id: String) -> Result<()> {
-    Ok(state.engine.pause(&id).await?)
+    Ok(state.engine().await.pause(&id).await?)
 }
 
 #[tauri::command]
 pub async fn resume(state: State<'_, AppState>, id: String) -> Result<()> {
-    Ok(state.engine.resume(&id)?)
+    Ok(state.engine().await.resume(&id)?)
 }
 
 #[tauri::command]
 pub async fn retry(state: State<'_, AppState>, id: String) -> Result<()> {
-    Ok(state.engine.retry(&id)?)
+    Ok(state.engine().await.retry(&id)?)
 }
 
 #[tauri::command]
@@ -169,12 +165,12 @@ pub async fn delete_download(
     id: String,
     remove_files: bool,
 ) -> Result<()> {
-    Ok(state.engine.delete(&id, remove_files).await?)
+    Ok(state.engine().await.delete(&id, remove_files).await?)
 }
 
 #[tauri::command]
 pub async fn open_folder(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
-    let folder = state.engine.get(&id)?.summary.dst_folder;
+    let folder = state.engine().await.get(&id)?.summary.dst_folder;
     app.opener()
         .open_path(folder.to_string_lossy(), None::<&str>)
         .map_err(|e| {
@@ -205,7 +201,7 @@ pub async fn set_settings(
     if new.agent_api != old.agent_api {
         crate::agent_api::apply(&state, new.agent_api).await?;
     }
-    apply_engine_settings(&state, &new);
+    apply_engine_settings(state.engine().await, &new);
     save_settings(&state, &new)?;
     *crate::lock(&state.settings) = new.clone();
     if new.inbox_poll_secs != old.inbox_poll_secs {
@@ -223,25 +219,21 @@ pub(crate) fn save_settings(state: &AppState, settings: &Settings) -> Result<()>
     })
 }
 
-pub fn apply_engine_settings(state: &AppState, s: &Settings) {
-    state.engine.set_bandwidth_limit(s.bandwidth_limit);
-    state
-        .engine
-        .set_max_active_downloads(s.max_active_downloads as usize);
-    state
-        .engine
-        .set_connections_per_download(s.connections_per_download as usize);
+pub fn apply_engine_settings(engine: &Engine, s: &Settings) {
+    engine.set_bandwidth_limit(s.bandwidth_limit);
+    engine.set_max_active_downloads(s.max_active_downloads as usize);
+    engine.set_connections_per_download(s.connections_per_download as usize);
     if let Some(algorithm) = HashAlgorithm::parse(&s.hash_algorithm) {
-        state.engine.set_hash_algorithm(algorithm);
+        engine.set_hash_algorithm(algorithm);
     }
-    state.engine.set_keep_awake(s.keep_awake);
+    engine.set_keep_awake(s.keep_awake);
 }
 
 /// Hashes a completed package's files again against its ASC MHL history, and records
 /// the verification there.
 #[tauri::command]
 pub async fn verify_again(state: State<'_, AppState>, id: String) -> Result<VerifySummary> {
-    Ok(state.engine.verify_again(&id).await?)
+    Ok(state.engine().await.verify_again(&id).await?)
 }
 
 /// The UI listens now: hand it the links that arrived before.

@@ -86,7 +86,7 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
     if !st.settings().notifications {
         return;
     }
-    let Ok(detail) = st.engine.get(id) else {
+    let Some(Ok(detail)) = st.engine_now().map(|e| e.get(id)) else {
         return;
     };
     let s = detail.summary;

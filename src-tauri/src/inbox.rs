@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use inbound_engine::{Origin, Secret};
+use inbound_engine::{Engine, Origin, Secret};
 use inbound_inbox::{
     CredentialStore, Credentials, PackageFailure, TeamApi, WatchedPortal, Watcher, WatcherConfig,
     to_download,
@@ -111,8 +111,8 @@ fn masv_error(e: inbound_masv::MasvError) -> CommandError {
 }
 
 /// The team routes on the engine's MASV API.
-fn team_api(state: &AppState, creds: &Credentials) -> Result<TeamApi> {
-    let client = MasvClient::new(state.engine.config().api_url.clone()).map_err(masv_error)?;
+fn team_api(engine: &Engine, creds: &Credentials) -> Result<TeamApi> {
+    let client = MasvClient::new(engine.config().api_url.clone()).map_err(masv_error)?;
     Ok(TeamApi::new(
         client,
         creds.api_key.clone(),
@@ -121,16 +121,17 @@ fn team_api(state: &AppState, creds: &Credentials) -> Result<TeamApi> {
 }
 
 /// Starts the session (and its watcher) for these credentials.
-fn start(app: &AppHandle, creds: &Credentials) -> Result<()> {
+async fn start(app: &AppHandle, creds: &Credentials) -> Result<()> {
     let state = app.state::<AppState>();
-    let api = team_api(&state, creds)?;
+    let engine = state.engine().await;
+    let api = team_api(engine, creds)?;
     let settings = state.settings();
     let config = WatcherConfig {
         interval: Duration::from_secs(u64::from(settings.inbox_poll_secs)),
         package_folders: settings.package_folders,
         ..WatcherConfig::default()
     };
-    let watcher = Watcher::open(api.clone(), state.engine.clone(), &state.data_dir, config)
+    let watcher = Watcher::open(api.clone(), engine.clone(), &state.data_dir, config)
         .map_err(|e| inbox_error(e, "inbox_failed"))?;
     let mut events = watcher.subscribe();
     let h = app.clone();
@@ -159,7 +160,7 @@ pub async fn resume_saved(app: AppHandle) {
     let state = app.state::<AppState>();
     match store(&state).load().await {
         Ok(Some(creds)) => {
-            if let Err(e) = start(&app, &creds) {
+            if let Err(e) = start(&app, &creds).await {
                 tracing::warn!(error = %e, "team inbox not started");
             }
         }
@@ -219,7 +220,7 @@ pub async fn inbox_login(
         team_id,
         api_key: Secret::new(api_key),
     };
-    team_api(&state, &creds)?
+    team_api(state.engine().await, &creds)?
         .portals()
         .await
         .map_err(masv_error)?;
@@ -227,7 +228,7 @@ pub async fn inbox_login(
         .save(&creds)
         .await
         .map_err(|e| inbox_error(e, "login_not_saved"))?;
-    start(&app, &creds)?;
+    start(&app, &creds).await?;
     Ok(inbox_status(state))
 }
 
@@ -292,7 +293,7 @@ pub async fn inbox_download(
     };
     let download = to_download(&package, origin).map_err(|e| inbox_error(e, "not_downloadable"))?;
     let dst = crate::commands::destination(&state, destination_folder);
-    Ok(state.engine.add_team_package(download, dst).await?)
+    Ok(state.engine().await.add_team_package(download, dst).await?)
 }
 
 /// Where a watched portal's packages go by default: one folder named after the portal

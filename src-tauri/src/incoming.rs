@@ -41,10 +41,13 @@ pub fn handle(app: &AppHandle, raw: String) {
     let Some(url) = normalize_incoming(&raw) else {
         return;
     };
-    // Not there when the app could not open its data folder and only says so.
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
+    // The app could not open its data folder and only says so.
+    if state.refused.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     show_main_window(app);
     if !state.ui_ready.load(std::sync::atomic::Ordering::SeqCst) {
         let mut early = crate::lock(&state.early_links);
@@ -61,7 +64,7 @@ pub fn handle(app: &AppHandle, raw: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let read = state.engine.preview(&url, None).await;
+        let read = state.engine().await.preview(&url, None).await;
         let outcome = settle(&app, url.clone(), read).await;
         crate::lock(&state.links_in_flight).remove(&url);
         if let Some(outcome) = outcome {
@@ -82,7 +85,7 @@ pub async fn settle(
     Some(match read {
         Ok(preview) if state.settings().trusts(&preview.sender_email) => {
             let dst = crate::commands::destination(&state, None);
-            match state.engine.add(&url, dst, None).await {
+            match state.engine().await.add_or_wait(&url, dst, None).await {
                 Ok(id) => IncomingLink::Added { id },
                 Err(e) => IncomingLink::Failed {
                     message: e.to_string(),
@@ -98,8 +101,7 @@ pub async fn settle(
             wrong: false,
         },
         Err(e) if crate::waiting::unreachable(&e) => {
-            let dst = crate::commands::destination(&state, None);
-            let link = crate::waiting::WaitingLink::unreachable(url, None, dst, false, &e);
+            let link = crate::waiting::WaitingLink::unreachable(url, &e);
             crate::waiting_task::keep(app, link);
             return None;
         }
@@ -117,7 +119,10 @@ pub fn tell(app: &AppHandle, outcome: IncomingLink) {
 }
 
 pub fn show_main_window(app: &AppHandle) {
-    if app.try_state::<AppState>().is_none() {
+    if app
+        .try_state::<AppState>()
+        .is_none_or(|s| s.refused.load(std::sync::atomic::Ordering::SeqCst))
+    {
         // Only the "cannot start" dialog is up; the window has nothing to show.
         return;
     }

@@ -15,15 +15,14 @@ mod tray;
 mod waiting;
 mod waiting_task;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Mutex, MutexGuard};
 
-use inbound_engine::{Engine, EngineConfig, EngineError};
+use inbound_engine::{Engine, EngineConfig};
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::settings::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, Opened};
 
 /// Per-connection cap of the demo's storage, so the demo shows progress.
 const DEMO_CONN_RATE: u64 = 3 * 1024 * 1024 / 2;
@@ -56,39 +55,15 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
             let handle = app.handle().clone();
-            let state = match tauri::async_runtime::block_on(open_state(&data_dir)) {
-                Ok(state) => state,
-                // The single-instance plugin catches a second desktop app; this is the
-                // agent or the CLI holding the data folder.
-                Err(e)
-                    if matches!(
-                        e.downcast_ref::<EngineError>(),
-                        Some(EngineError::AlreadyRunning { .. })
-                    ) =>
-                {
-                    tracing::error!(error = %e, "data folder in use");
-                    refuse_to_start(&handle, e.to_string());
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
-            };
-            commands::apply_engine_settings(&state, &state.settings());
-            let agent_on = state.settings().agent_api;
-            events::forward(handle.clone(), &state.engine);
-            app.manage(state);
-            if agent_on {
-                let h = handle.clone();
-                tauri::async_runtime::spawn(async move {
-                    if let Err(e) = agent_api::apply(&h.state::<AppState>(), true).await {
-                        tracing::warn!(error = %e, "agent API not started");
-                    }
-                });
-            }
-            tauri::async_runtime::spawn(inbox::resume_saved(handle.clone()));
-            tauri::async_runtime::spawn(waiting_task::keep_trying(handle.clone()));
+            let settings_path = data_dir.join("settings.json");
+            let settings = Settings::load(&settings_path).sanitized();
+            app.manage(AppState::new(settings, settings_path, data_dir.clone()));
+            // Off the window's thread, so the window paints first: reading a long
+            // history takes a moment, and commands wait for it.
+            tauri::async_runtime::spawn(open_engine(handle.clone()));
             tray::install(&handle)?;
             // `xdg-mime` is a shell script per call (a few hundred ms in all): off the
-            // window's thread, so the window paints first.
+            // window's thread too.
             let h = handle.clone();
             std::thread::spawn(move || register_schemes(&h));
             let h = handle.clone();
@@ -158,11 +133,40 @@ fn main() {
     });
 }
 
-async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
+/// Opens the engine (and the demo) and starts what runs on them; if the data folder
+/// cannot be opened, says why in a dialog and leaves.
+async fn open_engine(app: AppHandle) {
+    let state = app.state::<AppState>();
+    let opened = match open(&state.data_dir, &state.settings()).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            // Held by the agent or the CLI (the single-instance plugin catches a second
+            // desktop app), unreadable, or not writable.
+            tracing::error!(error = %format!("{e:#}"), "data folder could not be opened");
+            state
+                .refused
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            refuse_to_start(&app, format!("{e:#}"));
+            return;
+        }
+    };
+    commands::apply_engine_settings(&opened.engine, &state.settings());
+    events::forward(app.clone(), &opened.engine);
+    if state.opened.set(opened).is_err() {
+        return;
+    }
+    if state.settings().agent_api
+        && let Err(e) = agent_api::apply(&state, true).await
+    {
+        tracing::warn!(error = %e, "agent API not started");
+    }
+    tauri::async_runtime::spawn(inbox::resume_saved(app.clone()));
+    tauri::async_runtime::spawn(waiting_task::keep_trying(app.clone()));
+}
+
+async fn open(data_dir: &std::path::Path, settings: &Settings) -> anyhow::Result<Opened> {
     let demo = inbound_sim::Sim::start(vec![inbound_sim::catalog::demo()]).await?;
     demo.faults().set_conn_rate(DEMO_CONN_RATE);
-    let settings_path = data_dir.join("settings.json");
-    let settings = Settings::load(&settings_path).sanitized();
     let mut config = EngineConfig::new(data_dir);
     config.link_routes = vec![(demo.packages()[0].link_id.clone(), demo.api_url())];
     config.max_active_downloads = settings.max_active_downloads as usize;
@@ -170,28 +174,7 @@ async fn open_state(data_dir: &std::path::Path) -> anyhow::Result<AppState> {
     config.bandwidth_limit = settings.bandwidth_limit;
     config.keep_awake = settings.keep_awake;
     let engine = Engine::open(config).await?;
-    let mut tokens_taken = 0;
-    let waiting = waiting::WaitingLinks::open(data_dir.join("waiting-links.json"), || {
-        tokens_taken += 1;
-        tokens_taken
-    });
-    Ok(AppState {
-        engine,
-        settings: Mutex::new(settings),
-        settings_path,
-        data_dir: data_dir.to_owned(),
-        inbox: Mutex::new(None),
-        demo,
-        early_links: Mutex::new(Vec::new()),
-        links_in_flight: Mutex::new(Default::default()),
-        ui_ready: AtomicBool::new(false),
-        parked: Mutex::new(Default::default()),
-        // Tokens go on from those the kept links took.
-        next_token: AtomicU64::new(tokens_taken),
-        waiting,
-        retry_waiting_now: Default::default(),
-        agent_stop: Mutex::new(None),
-    })
+    Ok(Opened { engine, demo })
 }
 
 /// Another Inbound holds the data folder: say so in a dialog (a person who started the
@@ -244,7 +227,9 @@ pub(crate) fn quit(app: &AppHandle) {
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
         let _ = agent_api::apply(&state, false).await;
-        state.engine.shutdown().await;
+        if let Some(engine) = state.engine_now() {
+            engine.shutdown().await;
+        }
         app.exit(0);
     });
 }

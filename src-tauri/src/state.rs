@@ -4,20 +4,24 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use inbound_engine::{Engine, PackagePreview};
+use tokio::sync::SetOnce;
 use tokio::sync::oneshot;
 
 use crate::settings::Settings;
 
 /// Everything the commands share.
 pub struct AppState {
-    pub engine: Engine,
+    /// The engine and the demo, opened off the window's thread after the window is up
+    /// (reading a long history takes a moment); a command that needs them waits.
+    pub opened: SetOnce<Opened>,
+    /// The data folder could not be opened (held by the agent or the CLI, say): the app
+    /// only says so and leaves; the window stays hidden.
+    pub refused: AtomicBool,
     pub settings: Mutex<Settings>,
     pub settings_path: PathBuf,
     pub data_dir: PathBuf,
     /// The logged-in team, when there is one.
     pub inbox: Mutex<Option<crate::inbox::InboxSession>>,
-    /// The embedded simulator behind "Try a demo package"; alive as long as the app.
-    pub demo: inbound_sim::Sim,
     /// Links from outside that arrived before the UI was listening.
     pub early_links: Mutex<Vec<String>>,
     /// Links being added right now, so one arriving twice is added once.
@@ -36,7 +40,52 @@ pub struct AppState {
     pub agent_stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+/// What opening the data folder gives.
+pub struct Opened {
+    pub engine: Engine,
+    /// The embedded simulator behind "Try a demo package"; alive as long as the app.
+    pub demo: inbound_sim::Sim,
+}
+
 impl AppState {
+    /// The shell's state before the engine is open, with these settings and the links
+    /// an earlier run kept waiting for MASV.
+    pub fn new(settings: Settings, settings_path: PathBuf, data_dir: PathBuf) -> Self {
+        let mut tokens_taken = 0;
+        let waiting =
+            crate::waiting::WaitingLinks::open(data_dir.join("waiting-links.json"), || {
+                tokens_taken += 1;
+                tokens_taken
+            });
+        Self {
+            opened: SetOnce::new(),
+            refused: AtomicBool::new(false),
+            settings: Mutex::new(settings),
+            settings_path,
+            data_dir,
+            inbox: Mutex::new(None),
+            early_links: Mutex::new(Vec::new()),
+            links_in_flight: Mutex::new(HashSet::new()),
+            ui_ready: AtomicBool::new(false),
+            parked: Mutex::new(HashMap::new()),
+            // Tokens go on from those the kept links took.
+            next_token: AtomicU64::new(tokens_taken),
+            waiting,
+            retry_waiting_now: tokio::sync::Notify::new(),
+            agent_stop: Mutex::new(None),
+        }
+    }
+
+    /// The engine, once open.
+    pub async fn engine(&self) -> &Engine {
+        &self.opened.wait().await.engine
+    }
+
+    /// The engine if it is open already (for what has nothing to do before).
+    pub fn engine_now(&self) -> Option<&Engine> {
+        self.opened.get().map(|o| &o.engine)
+    }
+
     pub fn settings(&self) -> Settings {
         crate::lock(&self.settings).clone()
     }

@@ -20,16 +20,17 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
             "pause_all" => {
                 let app = app.clone();
                 tauri::async_runtime::spawn(async move {
-                    let engine = app.state::<AppState>().engine.clone();
+                    let engine = app.state::<AppState>().engine().await.clone();
                     for d in engine.list() {
                         let _ = engine.pause(&d.id).await;
                     }
                 });
             }
             "resume_all" => {
-                let engine = app.state::<AppState>().engine.clone();
+                let app = app.clone();
                 // Off the menu's (the window's) thread: each resume writes the database.
                 tauri::async_runtime::spawn(async move {
+                    let engine = app.state::<AppState>().engine().await.clone();
                     for d in engine.list() {
                         let _ = engine.resume(&d.id);
                     }

@@ -1,14 +1,15 @@
-//! Links that arrived while MASV could not be reached (no route, DNS, a VPN or Wi-Fi
-//! change): kept by the shell instead of lost, tried again every little while, and handed
-//! on as soon as MASV answers. A pasted link is then added; a link from outside is then
-//! shown for the person to confirm, as it would have been.
+//! Links from outside (a web page, a second launch) that arrived while MASV could not be
+//! reached (no route, DNS, a VPN or Wi-Fi change): kept by the shell instead of lost,
+//! tried again every little while, and shown for the person to confirm as soon as MASV
+//! answers, as they would have been. (A link the person pasted or accepted needs no
+//! question: it becomes a download waiting for the network, see `Engine::add_or_wait`.)
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use inbound_engine::{Destination, Engine, EngineError, PackagePreview, Secret};
+use inbound_engine::{Engine, EngineError, PackagePreview};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -16,14 +17,9 @@ use ts_rs::TS;
 pub const RETRY_EVERY: Duration = Duration::from_secs(15);
 
 /// A link kept while MASV is out of reach. Holds its secret: never sent to the UI.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct WaitingLink {
     pub url: String,
-    pub password: Option<Secret>,
-    /// Where it goes, as the person chose when pasting (or the settings' folder).
-    pub destination: Destination,
-    /// Pasted by the person (added when MASV answers), or from outside (shown first).
-    pub confirmed: bool,
     pub since: i64,
     /// What failed last, for the person.
     pub message: String,
@@ -31,18 +27,9 @@ pub struct WaitingLink {
 
 impl WaitingLink {
     /// A link MASV could not be reached for (`error` says how), waiting from now.
-    pub fn unreachable(
-        url: String,
-        password: Option<Secret>,
-        destination: Destination,
-        confirmed: bool,
-        error: &EngineError,
-    ) -> Self {
+    pub fn unreachable(url: String, error: &EngineError) -> Self {
         Self {
             url,
-            password,
-            destination,
-            confirmed,
             since: inbound_engine::unix_now(),
             message: unreachable_message(error),
         }
@@ -70,27 +57,14 @@ pub struct WaitingLinkView {
 pub enum Outcome {
     /// MASV is still out of reach (this is why): it keeps waiting.
     StillWaiting(String),
-    Added(String),
-    /// From outside and now readable: ask the person.
+    /// Readable now: ask the person.
     Preview(PackagePreview),
     Failed(EngineError),
 }
 
-/// A waiting link as kept on disk (in the data folder, readable by the person only,
-/// as the download database that holds links and passwords is).
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    url: String,
-    password: Option<String>,
-    folder: PathBuf,
-    package_folder: bool,
-    confirmed: bool,
-    since: i64,
-    message: String,
-}
-
-/// The links waiting for MASV, by token; kept in a file too, so quitting (or a crash)
-/// while MASV is out of reach loses none.
+/// The links waiting for MASV, by token; kept in a file too (in the data folder,
+/// readable by the person only, as the download database that holds links is), so
+/// quitting (or a crash) while MASV is out of reach loses none.
 #[derive(Default)]
 pub struct WaitingLinks {
     links: Mutex<HashMap<u64, WaitingLink>>,
@@ -102,30 +76,14 @@ impl WaitingLinks {
     /// The links kept in `file` by an earlier run (none if it is missing or unreadable,
     /// which is logged), each with a token from `token`.
     pub fn open(file: PathBuf, mut token: impl FnMut() -> u64) -> Self {
-        let stored: Vec<Stored> = match std::fs::read(&file) {
+        let stored: Vec<WaitingLink> = match std::fs::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, path = %file.display(), "links waiting for MASV unreadable; starting without them");
                 Vec::new()
             }),
             Err(_) => Vec::new(),
         };
-        let links = stored
-            .into_iter()
-            .map(|s| {
-                let link = WaitingLink {
-                    url: s.url,
-                    password: s.password.map(Secret::new),
-                    destination: Destination {
-                        folder: s.folder,
-                        package_folder: s.package_folder,
-                    },
-                    confirmed: s.confirmed,
-                    since: s.since,
-                    message: s.message,
-                };
-                (token(), link)
-            })
-            .collect();
+        let links = stored.into_iter().map(|link| (token(), link)).collect();
         Self {
             links: Mutex::new(links),
             next_try: Mutex::new(0),
@@ -138,18 +96,7 @@ impl WaitingLinks {
         let Some(file) = &self.file else {
             return;
         };
-        let stored: Vec<Stored> = crate::lock(&self.links)
-            .values()
-            .map(|l| Stored {
-                url: l.url.clone(),
-                password: l.password.as_ref().map(|p| p.expose().to_owned()),
-                folder: l.destination.folder.clone(),
-                package_folder: l.destination.package_folder,
-                confirmed: l.confirmed,
-                since: l.since,
-                message: l.message.clone(),
-            })
-            .collect();
+        let stored: Vec<WaitingLink> = crate::lock(&self.links).values().cloned().collect();
         let written = serde_json::to_vec(&stored)
             .map_err(std::io::Error::other)
             .and_then(|json| inbound_engine::write_private(file, &json));
@@ -164,7 +111,6 @@ impl WaitingLinks {
             let mut links = crate::lock(&self.links);
             if let Some((&t, kept)) = links.iter_mut().find(|(_, l)| l.url == link.url) {
                 kept.message = link.message;
-                kept.confirmed |= link.confirmed;
                 t
             } else {
                 let t = token();
@@ -252,19 +198,8 @@ pub fn unreachable_message(e: &EngineError) -> String {
 }
 
 async fn try_once(engine: &Engine, link: &WaitingLink) -> Outcome {
-    let result = if link.confirmed {
-        engine
-            .add(&link.url, link.destination.clone(), link.password.clone())
-            .await
-            .map(Outcome::Added)
-    } else {
-        engine
-            .preview(&link.url, link.password.clone())
-            .await
-            .map(Outcome::Preview)
-    };
-    match result {
-        Ok(outcome) => outcome,
+    match engine.preview(&link.url, None).await {
+        Ok(preview) => Outcome::Preview(preview),
         Err(e) if unreachable(&e) => Outcome::StillWaiting(unreachable_message(&e)),
         Err(e) => Outcome::Failed(e),
     }
@@ -279,12 +214,9 @@ mod tests {
 
     use super::*;
 
-    fn kept(url: String, folder: &std::path::Path, confirmed: bool) -> WaitingLink {
+    fn kept(url: String) -> WaitingLink {
         WaitingLink {
             url,
-            password: None,
-            destination: Destination::straight(folder),
-            confirmed,
             since: 0,
             message: "MASV cannot be reached".into(),
         }
@@ -304,7 +236,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_link_kept_through_an_outage_is_added_once_masv_answers() {
+    async fn a_link_from_outside_kept_through_an_outage_is_shown_once_masv_answers() {
         let (sim, dir, engine) = one_package("offline").await;
         let link = sim.packages()[0].link();
         sim.faults().set_outage(Duration::from_secs(3600));
@@ -323,49 +255,33 @@ mod tests {
         );
 
         let waiting = WaitingLinks::default();
-        let pasted = waiting.keep(|| 1, kept(link.clone(), &dir.path().join("dl"), true));
-        // The same link pasted again waits once.
-        assert_eq!(
-            waiting.keep(|| 2, kept(link.clone(), &dir.path().join("dl"), true)),
-            pasted
-        );
+        let opened = waiting.keep(|| 1, kept(link.clone()));
+        // The same link opened again waits once.
+        assert_eq!(waiting.keep(|| 2, kept(link.clone())), opened);
         let view = &waiting.views()[0];
         assert!(view.link.ends_with("secret=***"), "{}", view.link);
         assert!(!format!("{:?}", waiting.views()).contains(&sim.packages()[0].secret));
 
         assert!(waiting.try_all(&engine).await.is_empty());
         assert!(!waiting.is_empty(), "still kept while MASV is out of reach");
-        assert!(engine.list().is_empty());
 
         sim.faults().set_outage(Duration::ZERO);
         let tried = waiting.try_all(&engine).await;
-        let Outcome::Added(id) = &tried[0].2 else {
-            panic!("added once MASV answers");
-        };
+        assert!(matches!(&tried[0].2, Outcome::Preview(p) if p.file_count == 1));
         assert!(waiting.is_empty());
-        assert_eq!(engine.list()[0].id, *id);
+        assert!(engine.list().is_empty(), "asked, not started");
     }
 
     #[test]
     fn links_are_kept_across_a_restart_in_a_private_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("waiting-links.json");
-        let mut pasted = kept(
-            "https://get.massive.app/kept?secret=s3cret".into(),
-            dir.path(),
-            true,
-        );
-        pasted.password = Some(Secret::new("hunter2"));
         let first = WaitingLinks::open(file.clone(), || 0);
-        first.keep(|| 1, pasted);
         first.keep(
-            || 2,
-            kept(
-                "https://get.massive.app/other?secret=x".into(),
-                dir.path(),
-                false,
-            ),
+            || 1,
+            kept("https://get.massive.app/kept?secret=s3cret".into()),
         );
+        first.keep(|| 2, kept("https://get.massive.app/other?secret=x".into()));
         first.drop_link(2);
         #[cfg(unix)]
         {
@@ -374,24 +290,13 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{mode:o}");
         }
         drop(first);
-        // The app is started again: the link (with its password) is still waiting.
+        // The app is started again: the link is still waiting.
         let again = WaitingLinks::open(file, || 9);
         let views = again.views();
         assert_eq!(views.len(), 1);
         assert_eq!(views[0].token, 9);
         assert_eq!(views[0].link, "https://get.massive.app/kept?secret=***");
         let link = crate::lock(&again.links).get(&9).cloned().unwrap();
-        assert!(link.confirmed);
-        assert_eq!(link.password.unwrap().expose(), "hunter2");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_link_from_outside_is_shown_not_added_once_masv_answers() {
-        let (sim, dir, engine) = one_package("outside").await;
-        let waiting = WaitingLinks::default();
-        waiting.keep(|| 7, kept(sim.packages()[0].link(), dir.path(), false));
-        let tried = waiting.try_all(&engine).await;
-        assert!(matches!(&tried[0].2, Outcome::Preview(p) if p.file_count == 1));
-        assert!(engine.list().is_empty(), "asked, not started");
+        assert_eq!(link.url, "https://get.massive.app/kept?secret=s3cret");
     }
 }

@@ -5,7 +5,7 @@
 use tauri::{AppHandle, Emitter, Manager, State};
 
 use crate::error::CommandError;
-use crate::incoming::{IncomingLink, settle, tell};
+use crate::incoming::{settle, tell};
 use crate::state::AppState;
 use crate::waiting::{Outcome, RETRY_EVERY, WaitingLink, WaitingLinkView};
 
@@ -28,17 +28,13 @@ pub async fn keep_trying(app: AppHandle) {
         if state.waiting.is_empty() {
             continue;
         }
-        for (_, link, outcome) in state.waiting.try_all(&state.engine).await {
+        for (_, link, outcome) in state.waiting.try_all(state.engine().await).await {
+            // What any link from outside gets once MASV answers: the question, the
+            // password prompt, or the failure.
             let told = match outcome {
                 Outcome::StillWaiting(_) => None,
-                Outcome::Added(id) => Some(IncomingLink::Added { id }),
-                // From outside: what any link from outside gets once MASV answers
-                // (the question, the password prompt, or the failure).
                 Outcome::Preview(preview) => settle(&app, link.url, Ok(preview)).await,
-                Outcome::Failed(e) if !link.confirmed => settle(&app, link.url, Err(e)).await,
-                Outcome::Failed(e) => Some(IncomingLink::Failed {
-                    message: e.to_string(),
-                }),
+                Outcome::Failed(e) => settle(&app, link.url, Err(e)).await,
             };
             if let Some(told) = told {
                 tell(&app, told);
@@ -77,9 +73,11 @@ pub async fn drop_waiting_link(app: AppHandle, token: u64) -> Result<(), Command
     Ok(())
 }
 
-/// "Try now": the waiting links are tried at once instead of at the next round.
+/// "Try now": the links and downloads waiting for MASV are tried at once instead of at
+/// the next round.
 #[tauri::command]
 pub async fn retry_waiting_links(state: State<'_, AppState>) -> Result<(), CommandError> {
     state.retry_waiting_now.notify_one();
+    state.engine().await.try_waiting_now();
     Ok(())
 }

@@ -384,8 +384,9 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     .expect("the empty state shows");
     screenshot(&display, "1-empty").await;
 
-    // Paste a link and press Download, while MASV cannot be reached: the link is kept
-    // (not lost, not to be pasted again) and added as soon as MASV answers.
+    // Paste a link and press Download, while MASV cannot be reached: the download is
+    // added all the same (not lost, not to be pasted again), waiting for the network,
+    // and becomes the package as soon as MASV answers.
     let pkg = &sim.packages()[0];
     sim.faults().set_outage(Duration::from_secs(3600));
     let input = c.find("//input[@aria-label='MASV link']").await.unwrap();
@@ -395,21 +396,17 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         .await
         .unwrap();
     c.click(&download).await.unwrap();
-    let waiting = "//section[@aria-label='Links waiting for MASV']";
+    let waiting = card(&format!("Link {}", pkg.link_id));
     c.wait_for(
-        &format!("{waiting}//*[contains(normalize-space(), 'MASV cannot be reached')]"),
+        &format!("{waiting}//*[contains(normalize-space(), 'Waiting for network')]"),
         Duration::from_secs(30),
     )
     .await
-    .expect("the link waits for MASV, saying so");
+    .expect("the link waits for MASV as a download, saying so");
     screenshot(&display, "2a-waiting-for-masv").await;
     sim.faults().set_outage(Duration::ZERO);
-    let try_now = c
-        .find(&format!("{waiting}//button[normalize-space()='Try now']"))
-        .await
-        .unwrap();
-    c.click(&try_now).await.unwrap();
-    wait_state(&c, &pkg.name, "transferring", Duration::from_secs(20)).await;
+    // Its next try comes at most the backoff's cap (30 s) later.
+    wait_state(&c, &pkg.name, "transferring", Duration::from_secs(45)).await;
     let expander = c
         .find(&format!("{}//button[@aria-expanded]", card(&pkg.name)))
         .await

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use inbound_e2e::inbound_engine::{Destination, Engine, MasvError, Waiting, unix_now};
 use inbound_e2e::inbound_engine::{DownloadState, Event, WaitReason};
-use inbound_e2e::inbound_engine::{Engine, MasvError, Waiting, unix_now};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
 use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes};
 
@@ -174,28 +174,19 @@ async fn downloads_failed_for_a_network_cause_are_retried_at_start_up() {
     assert!(still.error.unwrap().contains("expired"));
 }
 
-/// The kernel reporting a network change (here a veth pair added and removed; in life a
-/// Wi-Fi joined, a VPN up, a cable plugged in) makes a download waiting for the network
-/// try at once instead of at the end of its backoff. Needs root (CAP_NET_ADMIN) for
-/// the veth pair, as CI has.
-#[cfg(target_os = "linux")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_network_change_makes_a_waiting_download_try_at_once() {
-    use std::sync::atomic::Ordering::Relaxed;
-    let h = Harness::with_config(vec![catalog::large("netchange", 16 * MIB)], |c| {
+/// A download of 16 MiB under way, then cut off by a long outage, waiting for the
+/// network with its next try far enough away (6 s or more) to tell "at once" from "on
+/// schedule". Returns the harness and the download.
+async fn waiting_far_from_its_next_try(link: &str) -> (Harness, String) {
+    let h = Harness::with_config(vec![catalog::large(link, 16 * MIB)], |c| {
         c.retry_base_delay = Duration::from_millis(500);
         c.retry_max_delay = Duration::from_secs(600);
     })
     .await;
     h.sim.faults().set_conn_rate(MIB);
-    let id = h
-        .engine
-        .add(&h.link("netchange"), h.dest(), None)
-        .await
-        .unwrap();
+    let id = h.engine.add(&h.link(link), h.dest(), None).await.unwrap();
     wait_for_bytes(&h.engine, &id, MIB, Duration::from_secs(30)).await;
     h.sim.faults().set_outage(Duration::from_secs(3600));
-    // Waiting, with its next try far enough away to tell "at once" from "on schedule".
     until(
         Duration::from_secs(90),
         "a long wait for the network",
@@ -209,6 +200,32 @@ async fn a_network_change_makes_a_waiting_download_try_at_once() {
         },
     )
     .await;
+    (h, id)
+}
+
+/// A person's "Try now" makes a download waiting for the network try at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_now_makes_a_waiting_download_try_at_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (h, _) = waiting_far_from_its_next_try("trynow").await;
+    let refusals = || h.sim.faults().injected.outage_refusals.load(Relaxed);
+    let before = refusals();
+    h.engine.try_waiting_now();
+    until(Duration::from_secs(3), "a try right after Try now", || {
+        refusals() > before
+    })
+    .await;
+}
+
+/// The kernel reporting a network change (here a veth pair added and removed; in life a
+/// Wi-Fi joined, a VPN up, a cable plugged in) makes a download waiting for the network
+/// try at once instead of at the end of its backoff. Needs root (CAP_NET_ADMIN) for
+/// the veth pair, as CI has.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_change_makes_a_waiting_download_try_at_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (h, _) = waiting_far_from_its_next_try("netchange").await;
     let refusals = || h.sim.faults().injected.outage_refusals.load(Relaxed);
     let before = refusals();
     let (a, b) = (
@@ -240,4 +257,86 @@ async fn a_network_change_makes_a_waiting_download_try_at_once() {
         || refusals() > before,
     )
     .await;
+}
+
+/// Links added while MASV cannot be reached are downloads of their own, waiting for the
+/// network with the ids they were given: one paused stays paused when MASV comes back,
+/// one deleted leaves nothing behind (not even after a restart), and the others are
+/// listed once MASV answers, each in a package folder of its own, and complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_added_while_masv_is_unreachable_wait_as_downloads_of_their_own() {
+    let h = Harness::new(vec![
+        catalog::large("first", 2 * MIB),
+        catalog::large("paused", 2 * MIB),
+        catalog::large("dropped", 2 * MIB),
+    ])
+    .await;
+    h.sim.faults().set_outage(Duration::from_secs(3600));
+    let into = Destination::package_folder_in(h.dest());
+    let mut events = h.engine.subscribe();
+    let mut ids = Vec::new();
+    for link in ["first", "paused", "dropped"] {
+        let id = h
+            .engine
+            .add_or_wait(&h.link(link), into.clone(), None)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let [first, paused, dropped] = [&ids[0], &ids[1], &ids[2]];
+    for id in &ids {
+        let s = h.engine.get(id).unwrap().summary;
+        assert!(s.state.is_active(), "{:?}", s.state);
+        assert_eq!(s.file_count, 0);
+        let waiting = s.waiting.expect("waiting for the network");
+        assert!(
+            waiting.message.starts_with("MASV cannot be reached"),
+            "{waiting:?}"
+        );
+    }
+    // The same link into the same place again: the download it already is.
+    assert_eq!(
+        &h.engine
+            .add_or_wait(&h.link("first"), into.clone(), None)
+            .await
+            .unwrap(),
+        first
+    );
+    h.engine.pause(paused).await.unwrap();
+    h.engine.delete(dropped, true).await.unwrap();
+
+    h.sim.faults().set_outage(Duration::ZERO);
+    let own = h.dest().join("Large file");
+    let (done, _) = assert_completes(&h, first, "first", &own, Duration::from_secs(60)).await;
+    assert_eq!(done.summary.dst_folder, own);
+    let mut listed = None;
+    while let Ok(e) = events.try_recv() {
+        if let Event::Added { download } = e
+            && download.id == *first
+            && download.file_count == 1
+        {
+            listed = Some(download);
+        }
+    }
+    assert_eq!(listed.expect("an event once listed").name, "Large file");
+
+    // MASV answers, yet the paused one has not asked it for anything.
+    let held = h.engine.get(paused).unwrap().summary;
+    assert_eq!(held.state, DownloadState::Paused);
+    assert_eq!(held.file_count, 0);
+    assert_eq!(h.sim.package_bytes_served("pkg-paused"), 0);
+    h.engine.resume(paused).unwrap();
+    let second = h.dest().join("Large file (1)");
+    assert_completes(&h, paused, "paused", &second, Duration::from_secs(60)).await;
+
+    assert!(h.engine.get(dropped).is_err());
+    assert_eq!(h.sim.package_bytes_served("pkg-dropped"), 0);
+    let h = h.restart(|_| {}).await;
+    let known: Vec<String> = h.engine.list().into_iter().map(|d| d.id).collect();
+    assert_eq!(known.len(), 2, "{known:?}");
+    assert!(!known.contains(dropped));
+    assert_eq!(
+        h.engine.get(first).unwrap().summary.state,
+        DownloadState::Complete
+    );
 }

@@ -13,16 +13,18 @@ use crate::views::{AgentState, Deleted, Download, DownloadWithFiles, StartDownlo
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// Starts a download. The link is checked now: a bad link, a missing or wrong password
-/// or an expired link is answered here, and nothing is written.
+/// or an expired link is answered here, and nothing is written. When MASV cannot be
+/// reached the link is kept as a download waiting for the network (`transferring`,
+/// `"waiting": "network"`): it lists its files and starts by itself once MASV answers.
 #[utoipa::path(post, path = "/downloads", tag = "downloads",
     request_body = StartDownload,
     responses(
-        (status = 200, description = "Started (or already known: the same link into the same folder)", body = Download),
+        (status = 200, description = "Started (or already known: the same link into the same folder), or waiting for MASV to be reachable", body = Download),
         (status = 400, description = "Malformed body, not a MASV link, unknown link, or relative dst_folder", body = ErrorBody),
         (status = 401, description = "The link needs a password", body = ErrorBody),
         (status = 403, description = "Wrong password, or request refused (origin, host)", body = ErrorBody),
         (status = 410, description = "The link has expired", body = ErrorBody),
-        (status = 502, description = "MASV could not be reached", body = ErrorBody),
+        (status = 502, description = "MASV answered with an error", body = ErrorBody),
     ))]
 pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Download>> {
     let req: StartDownload = serde_json::from_slice(&body).map_err(|e| {
@@ -53,7 +55,7 @@ pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Dow
     } else {
         Destination::straight(dst)
     };
-    let id = engine.add(&req.url, dst, password).await?;
+    let id = engine.add_or_wait(&req.url, dst, password).await?;
     Ok(Json(engine.get(&id)?.summary.into()))
 }
 

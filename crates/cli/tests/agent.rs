@@ -543,6 +543,64 @@ async fn a_restarted_agent_brings_the_download_back_and_finishes_it() {
     assert!(served <= size + 8 * 3 * MIB, "served {served}");
 }
 
+/// A script posts a link while MASV cannot be reached (no route, an outage): the agent
+/// answers at once with a download waiting for the network instead of an error, keeps
+/// it across a restart, and once MASV answers lists the package and finishes it under
+/// the same id, in the package's own folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_posted_while_masv_is_unreachable_waits_and_then_completes() {
+    let sim = Sim::start(vec![catalog::large("later", 4 * MIB)])
+        .await
+        .unwrap();
+    sim.faults().set_outage(Duration::from_secs(3600));
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let link = sim.packages()[0].link();
+    let body = serde_json::json!({
+        "url": link,
+        "dst_folder": root.path(),
+        "create_package_folder": true,
+    });
+    let mut agent = Agent::start(&sim, data.path(), &[]);
+    let asked = Instant::now();
+    let id = agent.post_download(&body);
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "answered in {:?}",
+        asked.elapsed()
+    );
+    let v = agent.download(&id);
+    assert_eq!(v["state"], "transferring", "{v}");
+    assert_eq!(v["waiting"], "network", "{v}");
+    assert!(
+        v["waiting_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("MASV cannot be reached"),
+        "{v}"
+    );
+    assert!(v["next_attempt_at"].is_string(), "{v}");
+    assert_eq!(v["files"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(!v.to_string().contains(&sim.packages()[0].secret), "{v}");
+    // Posted again (a script retrying): the same download.
+    assert_eq!(agent.post_download(&body), id);
+
+    agent.kill();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    assert_eq!(agent.download(&id)["state"], "transferring");
+    assert_eq!(sim.package_bytes_served("pkg-later"), 0);
+
+    sim.faults().set_outage(Duration::ZERO);
+    let done = agent.wait_state(&id, "complete", Duration::from_secs(90));
+    assert_eq!(done["name"], "Large file", "{done}");
+    let own = root.path().join("Large file");
+    assert_eq!(done["dst_folder"], own.to_str().unwrap(), "{done}");
+    assert_same_bytes(&sim.packages()[0], &done, &own);
+    let (code, list) = agent.curl(&["-X", "GET", &format!("{}/downloads", agent.base())]);
+    assert_eq!(code, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "one download: {list}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_packages_with_the_same_names_posted_at_once_both_arrive_intact() {
     use inbound_sim::{Content, SimFile};

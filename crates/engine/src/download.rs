@@ -181,6 +181,11 @@ impl Download {
         }
     }
 
+    /// Added while MASV could not be reached: its package and files are not known yet.
+    pub fn is_unlisted(&self) -> bool {
+        self.package_id.is_empty() && matches!(*lock(&self.source), Source::Link { .. })
+    }
+
     pub fn source(&self) -> Source {
         lock(&self.source).clone()
     }

@@ -69,6 +69,22 @@ pub(crate) struct FileRow {
     pub hash: Option<Digest>,
 }
 
+impl FileRow {
+    /// A file as its package listing gives it, before anything is downloaded.
+    pub fn listed(meta: FileMeta, state: FileState) -> Self {
+        Self {
+            meta,
+            state,
+            error: None,
+            ranges: Vec::new(),
+            part: None,
+            etag: None,
+            written: None,
+            hash: None,
+        }
+    }
+}
+
 pub(crate) struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -131,27 +147,33 @@ impl Store {
                 d.package_folder
             ],
         )?;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO files (download_id, idx, file_id, kind, package_path, rel_path, size,
-                    mtime, virus, state, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for f in files {
-                stmt.execute(params![
-                    d.id,
-                    f.meta.idx as i64,
-                    f.meta.file_id,
-                    f.meta.kind,
-                    f.meta.package_path,
-                    f.meta.rel_path.to_string_lossy(),
-                    f.meta.size as i64,
-                    f.meta.mtime,
-                    f.meta.virus,
-                    f.state.as_str(),
-                    f.error
-                ])?;
-            }
+        insert_files(&tx, &d.id, files)?;
+        tx.commit()
+    }
+
+    /// A download added while MASV could not be reached, now listed: its package, its
+    /// folder and its files. Fails (writing nothing) if the download is gone.
+    pub fn resolve_download(&self, d: &DownloadRow, files: &[FileRow]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let updated = tx.execute(
+            "UPDATE downloads SET dst_folder = ?2, name = ?3, package_id = ?4,
+                sender_email = ?5, total_bytes = ?6, dst_dev = ?7
+             WHERE id = ?1 AND package_id = ''",
+            params![
+                d.id,
+                path_to_sql(&d.dst_folder),
+                d.name,
+                d.package_id,
+                d.sender_email,
+                d.total_bytes as i64,
+                d.dst_dev.map(|v| v as i64),
+            ],
+        )?;
+        if updated != 1 {
+            return Err(rusqlite::Error::QueryReturnedNoRows);
         }
+        insert_files(&tx, &d.id, files)?;
         tx.commit()
     }
 
@@ -405,6 +427,30 @@ impl Store {
             .execute("DELETE FROM downloads WHERE id = ?1", [id])?;
         Ok(())
     }
+}
+
+/// Records a download's files, in the caller's transaction.
+fn insert_files(tx: &rusqlite::Transaction<'_>, id: &str, files: &[FileRow]) -> Result<()> {
+    let mut stmt = tx.prepare(
+        "INSERT INTO files (download_id, idx, file_id, kind, package_path, rel_path, size,
+            mtime, virus, state, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for f in files {
+        stmt.execute(params![
+            id,
+            f.meta.idx as i64,
+            f.meta.file_id,
+            f.meta.kind,
+            f.meta.package_path,
+            f.meta.rel_path.to_string_lossy(),
+            f.meta.size as i64,
+            f.meta.mtime,
+            f.meta.virus,
+            f.state.as_str(),
+            f.error
+        ])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

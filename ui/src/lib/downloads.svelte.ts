@@ -47,7 +47,10 @@ export class DownloadsStore {
   apply(e: EngineEvent): void {
     switch (e.type) {
       case 'added':
-        if (!this.get(e.download.id)) this.items.unshift(e.download);
+        // Known already: a link added while MASV was out of reach, now listed under
+        // the same id (its name, folder and files are new).
+        if (this.get(e.download.id)) this.replace(e.download);
+        else this.items.unshift(e.download);
         break;
       case 'state_changed': {
         const d = this.get(e.id);
@@ -109,6 +112,11 @@ export class DownloadsStore {
         break;
     }
   }
+}
+
+/** Added while MASV could not be reached: its package (name, files, sizes) is not known yet. */
+export function isUnlisted(d: DownloadSummary): boolean {
+  return d.package_id === '' && d.origin.kind === 'link';
 }
 
 /** "retrying in 40 s", "retrying in 2 min 05 s" or "retrying now", towards `retryAt` (Unix seconds). */

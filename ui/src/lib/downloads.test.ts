@@ -19,11 +19,22 @@ function file(index: number, size = 500): FileInfo {
 }
 
 describe('DownloadsStore', () => {
+  it('takes a waiting link, once listed, as the same download with its package', () => {
+    const s = new DownloadsStore();
+    s.apply({ type: 'added', download: summary('w', { name: 'Link abc', file_count: 0, total_bytes: 0 }) });
+    s.apply({ type: 'added', download: summary('w', { name: 'Day 2 rushes', file_count: 3, total_bytes: 9000 }) });
+    expect(s.items).toHaveLength(1);
+    expect(s.get('w')?.name).toBe('Day 2 rushes');
+    expect(s.get('w')?.file_count).toBe(3);
+  });
+
+
   it('follows a download from added to complete', () => {
     const s = new DownloadsStore();
     s.apply({ type: 'added', download: summary('a', { state: 'queued' }) });
     s.apply({ type: 'added', download: summary('a') });
     expect(s.items).toHaveLength(1);
+    expect(s.get('a')?.state).toBe('transferring');
     s.apply({ type: 'state_changed', id: 'a', state: 'transferring', error: null });
     s.setFiles('a', [file(0), file(1)]);
     s.apply({ type: 'progress', downloads: [{ id: 'a', bytes_done: 600, total_bytes: 1000, rate: 2048, eta_secs: 1,

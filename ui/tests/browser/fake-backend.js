@@ -67,12 +67,11 @@
     start_demo: () => add('Inbound demo: Coastline rushes', demoFiles()),
     add_link: ({ url, password }) => {
       if (url.includes('offline')) {
-        const token = 100 + state.waiting.length;
-        const at = Math.floor(Date.now() / 1000);
-        state.waiting.push({ token, link: url.replace(/secret=[^&]*/, 'secret=***'), since: at, next_try: at + 15,
-          message: 'MASV cannot be reached (could not connect to the server)' });
-        emit('waiting-links', state.waiting);
-        throw { code: 'masv_unreachable', message: 'MASV cannot be reached (could not connect to the server). Inbound keeps the link and adds it as soon as MASV answers.' };
+        // As the engine does: a download of its own, not listed yet, waiting for the network.
+        const linkId = new URL(url).pathname.slice(1);
+        return add(`Link ${linkId}`, [], { package_id: '', link: url.replace(/secret=[^&]*/, 'secret=***'),
+          waiting: { reason: 'network', message: 'MASV cannot be reached (could not connect to the server)',
+            retry_at: Math.floor(Date.now() / 1000) + 15 } });
       }
       if (url.includes('locked')) {
         if (!password) throw { code: 'password_required', message: 'this link is protected by a password' };
@@ -124,14 +123,15 @@
       state.waiting = state.waiting.filter((w) => w.token !== token);
       emit('waiting-links', state.waiting);
     },
-    // MASV answers again: every waiting link is added.
+    // MASV answers again: every waiting link is shown for the person to confirm.
     retry_waiting_links: () => {
       const back = state.waiting;
       state.waiting = [];
       emit('waiting-links', state.waiting);
       for (const w of back) {
-        const id = add('Offline delivery', demoFiles());
-        emit('incoming-link', { type: 'added', id });
+        const preview = { name: 'Offline delivery', package_id: 'pkg-offline', sender_email: 'dit@set.example',
+          file_count: 3, total_bytes: 80 << 20, sizes_complete: true, withheld: 0 };
+        window.__fake.incoming(w.token, preview);
       }
     },
     agent_token: ({ require }) => {
@@ -154,6 +154,21 @@
   window.__fake = {
     state,
     emit,
+    /** A link from a web page while MASV cannot be reached: the shell keeps it. */
+    incomingOffline(url) {
+      const token = 100 + state.waiting.length;
+      const at = Math.floor(Date.now() / 1000);
+      state.waiting.push({ token, link: url.replace(/secret=[^&]*/, 'secret=***'), since: at, next_try: at + 15,
+        message: 'MASV cannot be reached (could not connect to the server)' });
+      emit('waiting-links', state.waiting);
+    },
+    /** MASV answers for a download added while it could not: listed under the same id. */
+    listed(id) {
+      const i = state.downloads.findIndex((x) => x.id === id);
+      state.files[id] = demoFiles();
+      state.downloads[i] = summary(id, 'Offline delivery', state.files[id], { created_at: state.downloads[i].created_at });
+      emit('engine', { type: 'added', download: state.downloads[i] });
+    },
     /** A link from a web page: the shell parks it and asks the window. */
     incoming(token, preview) {
       state.parked[token] = preview;

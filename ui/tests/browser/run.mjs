@@ -106,24 +106,40 @@ try {
       await p.waitForFunction(() => window.__fake.state.dropped.includes(7));
     }, page);
 
-    await test(`${scheme}: a link pasted while MASV is out of reach is kept, then added`, async (p) => {
+    await test(`${scheme}: a link pasted while MASV is out of reach waits as a download, then is listed`, async (p) => {
       await p.getByLabel('MASV link').fill('https://get.massive.app/offline1?secret=hush-offline');
       await p.keyboard.press('Enter');
-      const section = p.getByRole('region', { name: 'Links waiting for MASV' });
-      await section.getByText('MASV cannot be reached (could not connect to the server) — retrying in', { exact: false }).waitFor();
+      await p.getByRole('heading', { name: 'Link offline1' }).waitFor();
+      await p.getByText(/Waiting for network — retrying in/).first().waitFor();
       assert((await p.getByLabel('MASV link').inputValue()) === '', 'the input is cleared: nothing to paste again');
       assert(!(await p.content()).includes('hush-offline'), 'the secret stays in the shell');
-      assert((await p.getByRole('alert').count()) === 0, 'said once, in the waiting list');
+      assert((await p.getByRole('alert').count()) === 0, 'said once, on the card');
       await p.screenshot({ path: tag('2b-waiting-for-masv') });
-      // Given up on: forgotten.
-      await p.getByLabel('MASV link').fill('https://get.massive.app/offline2?secret=x');
-      await p.keyboard.press('Enter');
-      await p.getByRole('button', { name: 'Forget https://get.massive.app/offline2?secret=***' }).click();
-      await p.waitForFunction(() => window.__fake.state.waiting.length === 1);
-      // MASV answers: the kept link becomes a download.
-      await section.getByRole('button', { name: 'Try now' }).click();
+      // MASV answers ("Try now" asks at once): the same card becomes the package, files and all.
+      const id = await p.evaluate(() => window.__fake.state.downloads.find((d) => d.name === 'Link offline1').id);
+      const card = p.getByRole('article', { name: 'Link offline1' });
+      await card.getByRole('button', { name: 'Try now' }).click();
+      await p.waitForFunction(() => window.__fake.state.calls.includes('retry_waiting_links'));
+      await p.evaluate((i) => window.__fake.listed(i), id);
       await p.getByRole('heading', { name: 'Offline delivery' }).waitFor();
+      assert((await p.getByRole('heading', { name: 'Link offline1' }).count()) === 0, 'one card, not two');
+    }, page);
+
+    await test(`${scheme}: a link from a web page while MASV is out of reach is kept, then asked about`, async (p) => {
+      await p.evaluate(() => window.__fake.incomingOffline('https://get.massive.app/offline2?secret=hush-web'));
+      const section = p.getByRole('region', { name: 'Links waiting for MASV' });
+      await section.getByText('MASV cannot be reached (could not connect to the server) — retrying in', { exact: false }).waitFor();
+      assert(!(await p.content()).includes('hush-web'), 'the secret stays in the shell');
+      // Given up on: forgotten.
+      await p.evaluate(() => window.__fake.incomingOffline('https://get.massive.app/offline3?secret=x'));
+      await p.getByRole('button', { name: 'Forget https://get.massive.app/offline3?secret=***' }).click();
+      await p.waitForFunction(() => window.__fake.state.waiting.length === 1);
+      // MASV answers: the kept link is shown for the person to say yes to, as any link from outside.
+      await section.getByRole('button', { name: 'Try now' }).click();
+      await p.getByRole('heading', { name: 'Download this package?' }).waitFor();
       await section.waitFor({ state: 'detached' });
+      await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await p.getByRole('heading', { name: 'Download this package?' }).waitFor({ state: 'detached' });
     }, page);
 
     await test(`${scheme}: a link from a web page asks before it starts`, async (p) => {

@@ -28,7 +28,29 @@ impl Engine {
         dst: impl Into<Destination>,
         password: Option<Secret>,
     ) -> Result<DownloadId, EngineError> {
-        let dst = dst.into();
+        self.add_link(url, dst.into(), password, false).await
+    }
+
+    /// As [`Engine::add`], except that when MASV cannot be reached (no route, DNS, an
+    /// outage) the link is kept as a download waiting for the network instead of
+    /// refused: it lists its files and starts by itself once MASV answers. A link MASV
+    /// answers for is checked as `add` checks it.
+    pub async fn add_or_wait(
+        &self,
+        url: &str,
+        dst: impl Into<Destination>,
+        password: Option<Secret>,
+    ) -> Result<DownloadId, EngineError> {
+        self.add_link(url, dst.into(), password, true).await
+    }
+
+    async fn add_link(
+        &self,
+        url: &str,
+        dst: Destination,
+        password: Option<Secret>,
+        wait_if_unreachable: bool,
+    ) -> Result<DownloadId, EngineError> {
         let link = LinkRef::parse(url)?;
         if !dst.folder.is_absolute() {
             return Err(EngineError::RelativeDestination(dst.folder));
@@ -37,13 +59,20 @@ impl Engine {
         if let Some(existing) = self.find_existing(&link.id, None, &dst) {
             return self.revive(&existing);
         }
-        let (session, info) = Session::open(
+        let opened = Session::open(
             self.shared.client_for(&link.id),
             link.clone(),
             password.clone(),
             self.shared.quick_retry_policy(),
         )
-        .await?;
+        .await;
+        let (session, info) = match opened {
+            Ok(opened) => opened,
+            Err(e) if wait_if_unreachable && e.is_transient() => {
+                return self.insert_unlisted(link, password, &dst, &e);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let new = NewDownload {
             package_id: info.package_id.clone(),
             name: package_name(&info.name, &info.package_id),
@@ -123,23 +152,60 @@ impl Engine {
         session: Session,
         dst: &Destination,
     ) -> Result<DownloadId, EngineError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let planned = self
+            .plan(new, &session, dst, id, crate::model::unix_now())
+            .await?;
+        let db = self.shared.store.path().to_owned();
+        if let Err(e) = self
+            .shared
+            .store
+            .insert_download(&planned.row, &planned.files)
+        {
+            planned.abandon();
+            return Err(EngineError::db(&db)(e));
+        }
+        let (dl, _planning) = planned.into_download();
+        let id = dl.id.clone();
+        *lock(&dl.session) = Some(Arc::new(session));
+        lock(&self.shared.downloads).push(dl.clone());
+        drop(_planning);
+        tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
+        self.shared.emit(Event::Added {
+            download: Box::new(dl.summary()),
+        });
+        self.schedule();
+        Ok(id)
+    }
+
+    /// Lists the package's files and plans where each goes: the download as it will
+    /// be recorded, under `id`. The names chosen stay reserved for it while the
+    /// returned plan is held.
+    pub(super) async fn plan(
+        &self,
+        new: NewDownload,
+        session: &Session,
+        dst: &Destination,
+        id: String,
+        created_at: i64,
+    ) -> Result<Planned<'_>, EngineError> {
         let listing = session.list_files().await?;
         let include_zips = self.shared.config.include_zips;
-        let sizes = crate::probe::listed_or_stored_sizes(&self.shared, &session, &listing, |f| {
+        let sizes = crate::probe::listed_or_stored_sizes(&self.shared, session, &listing, |f| {
             initial_state(f, include_zips) == FileState::Pending
         })
         .await?;
-        let dst_folder = &self.make_folder(dst, &new.name)?;
-        let dst_dev = std::fs::metadata(dst_folder)
+        let dst_folder = self.make_folder(dst, &new.name)?;
+        let dst_dev = std::fs::metadata(&dst_folder)
             .ok()
             .map(|m| crate::identity::FileId::of(&m).dev);
         // From here to joining the list, no other add may plan: the names this one
         // picks are reserved for it from the moment they are chosen.
         let planning = lock(&self.shared.planning);
         let mut planner = PathPlanner::with_reserved(
-            dst_folder,
+            &dst_folder,
             self.shared.config.name_rules,
-            self.reserved_paths(dst_folder),
+            self.reserved_paths(&dst_folder),
         );
         let files: Vec<FileRow> = listing
             .iter()
@@ -153,8 +219,8 @@ impl Engine {
                 } else {
                     PathBuf::new()
                 };
-                FileRow {
-                    meta: FileMeta {
+                FileRow::listed(
+                    FileMeta {
                         idx,
                         file_id: f.id.clone(),
                         kind: serde_json::to_value(f.kind)
@@ -168,65 +234,60 @@ impl Engine {
                         virus: f.virus_detected,
                     },
                     state,
-                    error: None,
-                    ranges: Vec::new(),
-                    part: None,
-                    etag: None,
-                    written: None,
-                    hash: None,
-                }
+                )
             })
             .collect();
-        let (link_id, link_url, password, access_token, origin) = match &new.source {
-            Source::Link { link, password } => (
-                link.id.clone(),
-                link.to_url_with_secret(),
-                password.as_ref().map(|p| p.expose().to_owned()),
-                None,
-                None,
-            ),
-            Source::Team { token, origin } => (
-                String::new(),
-                String::new(),
-                None,
-                Some(token.expose().to_owned()),
-                serde_json::to_string(origin).ok(),
-            ),
-        };
-        let row = DownloadRow {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            link_id,
-            link_url,
-            password,
-            dst_folder: dst_folder.to_owned(),
-            name: new.name,
-            package_id: new.package_id,
-            sender_email: new.sender_email,
-            total_bytes: files.iter().map(|f| f.meta.size).sum(),
-            state: DownloadState::Queued,
-            error: None,
-            created_at: crate::model::unix_now(),
-            completed_at: None,
-            access_token,
-            origin,
-            dst_dev,
-            manifest: None,
-            package_folder: dst.package_folder,
-        };
+        let row_folder = dst_folder.clone();
+        let mut row = source_row(id, &new.source, dst, created_at);
+        row.dst_folder = dst_folder;
+        row.dst_dev = dst_dev;
+        row.name = new.name;
+        row.package_id = new.package_id;
+        row.sender_email = new.sender_email;
+        row.total_bytes = files.iter().map(|f| f.meta.size).sum();
+        Ok(Planned {
+            row,
+            files,
+            source: new.source,
+            made_folder: dst.package_folder.then(|| row_folder.clone()),
+            _planning: planning,
+        })
+    }
+
+    /// Records a link MASV could not be reached for as a download of its own, not yet
+    /// listed: it waits for the network like any other and lists its files once MASV
+    /// answers (see `resolving`), so a script or a person gets its id now.
+    fn insert_unlisted(
+        &self,
+        link: LinkRef,
+        password: Option<Secret>,
+        dst: &Destination,
+        error: &inbound_masv::MasvError,
+    ) -> Result<DownloadId, EngineError> {
+        std::fs::create_dir_all(&dst.folder).map_err(|source| EngineError::Destination {
+            path: dst.folder.clone(),
+            source,
+        })?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let source = Source::Link { link, password };
+        let mut row = source_row(id, &source, dst, crate::model::unix_now());
+        row.name = unlisted_name(&source);
         let db = self.shared.store.path().to_owned();
-        if let Err(e) = self.shared.store.insert_download(&row, &files) {
-            if dst.package_folder {
-                // Only just created for this package, and still empty.
-                let _ = std::fs::remove_dir(dst_folder);
-            }
-            return Err(EngineError::db(&db)(e));
-        }
-        let id = row.id.clone();
-        let dl = Arc::new(Download::from_rows(row, files, new.source));
-        *lock(&dl.session) = Some(Arc::new(session));
+        self.shared
+            .store
+            .insert_download(&row, &[])
+            .map_err(EngineError::db(&db))?;
+        let dl = Arc::new(Download::from_rows(row, Vec::new(), source));
+        // The first try just failed: it waits before the next.
+        let delay = self.shared.retry_policy().base;
+        dl.status().waiting = Some(crate::model::Waiting {
+            reason: crate::model::WaitReason::Network,
+            message: error.unreachable_sentence(),
+            retry_at: crate::model::unix_now() + delay.as_secs().max(1) as i64,
+        });
+        let id = dl.id.clone();
         lock(&self.shared.downloads).push(dl.clone());
-        drop(planning);
-        tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
+        tracing::info!(id = %id, reason = %error, "link kept until MASV can be reached");
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
         });
@@ -294,7 +355,10 @@ impl Engine {
             .iter()
             .rev()
             .find(|d| {
-                let same_place = if dst.package_folder {
+                let same_place = if d.is_unlisted() {
+                    // Not listed yet: its folder is the one it was asked into.
+                    d.package_folder == dst.package_folder && d.dst == dst.folder
+                } else if dst.package_folder {
                     d.package_folder && d.dst.parent() == Some(dst.folder.as_path())
                 } else {
                     !d.package_folder && d.dst == dst.folder
@@ -320,11 +384,87 @@ pub(super) fn package_name(name: &str, package_id: &str) -> String {
 }
 
 /// What a new download is, before its files are listed.
-struct NewDownload {
-    package_id: String,
-    name: String,
-    sender_email: String,
-    source: Source,
+pub(super) struct NewDownload {
+    pub package_id: String,
+    pub name: String,
+    pub sender_email: String,
+    pub source: Source,
+}
+
+/// A download's files listed and their paths chosen, not yet recorded. Holds the
+/// planning lock: no other add picks a name until this one is recorded or abandoned.
+pub(super) struct Planned<'a> {
+    pub row: DownloadRow,
+    pub files: Vec<FileRow>,
+    pub source: Source,
+    /// The package folder made for it, still empty.
+    made_folder: Option<PathBuf>,
+    _planning: std::sync::MutexGuard<'a, ()>,
+}
+
+impl<'a> Planned<'a> {
+    /// Not recorded after all: the package folder made for it goes again.
+    pub fn abandon(self) {
+        if let Some(folder) = &self.made_folder {
+            // Only just created for this package, and still empty.
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
+
+    /// The download as recorded, and the planning lock (held until it is listed).
+    pub fn into_download(self) -> (Arc<Download>, std::sync::MutexGuard<'a, ()>) {
+        let dl = Download::from_rows(self.row, self.files, self.source);
+        (Arc::new(dl), self._planning)
+    }
+}
+
+/// A download's record with what its source says; the package's own fields (name,
+/// files, folder) are filled in once it is listed.
+fn source_row(id: String, source: &Source, dst: &Destination, created_at: i64) -> DownloadRow {
+    let (link_id, link_url, password, access_token, origin) = match source {
+        Source::Link { link, password } => (
+            link.id.clone(),
+            link.to_url_with_secret(),
+            password.as_ref().map(|p| p.expose().to_owned()),
+            None,
+            None,
+        ),
+        Source::Team { token, origin } => (
+            String::new(),
+            String::new(),
+            None,
+            Some(token.expose().to_owned()),
+            serde_json::to_string(origin).ok(),
+        ),
+    };
+    DownloadRow {
+        id,
+        link_id,
+        link_url,
+        password,
+        dst_folder: dst.folder.clone(),
+        name: String::new(),
+        package_id: String::new(),
+        sender_email: String::new(),
+        total_bytes: 0,
+        state: DownloadState::Queued,
+        error: None,
+        created_at,
+        completed_at: None,
+        access_token,
+        origin,
+        dst_dev: None,
+        manifest: None,
+        package_folder: dst.package_folder,
+    }
+}
+
+/// What a link not yet listed is called until MASV names its package.
+fn unlisted_name(source: &Source) -> String {
+    match source {
+        Source::Link { link, .. } => format!("Link {}", link.id),
+        Source::Team { .. } => String::new(),
+    }
 }
 
 /// What becomes of a listed file: withheld when flagged, skipped when it is a

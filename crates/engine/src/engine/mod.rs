@@ -27,6 +27,7 @@ mod preview;
 mod queue;
 #[cfg(test)]
 mod races;
+mod unlisted;
 mod verifying;
 
 pub use preview::PackagePreview;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Engine;
-use crate::download::{Download, RunHandle, lock};
+use crate::download::{Download, RunHandle, Status, lock};
 use crate::error::EngineError;
 use tokio_util::sync::CancellationToken;
 
@@ -18,14 +18,15 @@ impl Engine {
     /// Stops transferring; bytes already received are kept. Returns once the running
     /// connections have stopped and their progress is saved.
     pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
-        let dl = self.find(id)?;
-        let run = {
-            let mut s = dl.status();
+        let (dl, run) = self.with_status(id, |s| {
             if !s.state.is_active() {
-                return Ok(());
+                return None;
             }
             s.state = DownloadState::Paused;
-            s.run.take()
+            Some(s.run.take())
+        })?;
+        let Some(run) = run else {
+            return Ok(());
         };
         self.persist_state(&dl, DownloadState::Paused, None, None);
         stop_run(run).await;
@@ -35,21 +36,26 @@ impl Engine {
 
     /// Continues a paused download (or retries a failed one).
     pub fn resume(&self, id: &str) -> Result<(), EngineError> {
-        let dl = self.find(id)?;
-        {
-            let mut s = dl.status();
-            if s.deleted {
-                return Err(EngineError::UnknownDownload(id.to_owned()));
-            }
+        let (dl, resumed) = self.with_status(id, |s| {
             if !matches!(s.state, DownloadState::Paused | DownloadState::Error) {
-                return Ok(());
+                return false;
             }
             s.state = DownloadState::Queued;
             s.error = None;
+            true
+        })?;
+        if !resumed {
+            return Ok(());
         }
         self.persist_state(&dl, DownloadState::Queued, None, None);
         self.schedule();
         Ok(())
+    }
+
+    /// Every download waiting for the network tries again now, not at the end of its
+    /// pause (a person's "Try now").
+    pub fn try_waiting_now(&self) {
+        self.shared.network_back.notify_waiters();
     }
 
     /// Tries a failed download again from where it stopped.
@@ -60,16 +66,11 @@ impl Engine {
     /// Forgets a download. With `remove_files`, deletes what this download wrote (its
     /// files, part files and the folders it created, if empty) and nothing else.
     pub async fn delete(&self, id: &str, remove_files: bool) -> Result<(), EngineError> {
-        let dl = self.find(id)?;
-        let run = {
-            let mut s = dl.status();
-            if s.deleted {
-                return Err(EngineError::UnknownDownload(id.to_owned()));
-            }
+        let (dl, run) = self.with_status(id, |s| {
             // From now on nothing starts it again (a resume racing with this delete).
             s.deleted = true;
             s.run.take()
-        };
+        })?;
         lock(&self.shared.downloads).retain(|d| d.id != dl.id);
         stop_run(run).await;
         self.shared.emit(Event::Removed { id: dl.id.clone() });
@@ -92,6 +93,30 @@ impl Engine {
             Ok(())
         } else {
             Err(EngineError::RemoveFiles(failures.join("; ")))
+        }
+    }
+
+    /// Runs `change` on the status of the download under `id`, locked. A link listed
+    /// once MASV answered replaces its placeholder under the same id (see `unlisted`):
+    /// a request that found the placeholder just before follows it to its successor.
+    fn with_status<R>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Status) -> R,
+    ) -> Result<(Arc<Download>, R), EngineError> {
+        loop {
+            let dl = self.find(id)?;
+            let mut s = dl.status();
+            if s.deleted {
+                drop(s);
+                if self.find(id).is_ok_and(|now| !Arc::ptr_eq(&now, &dl)) {
+                    continue;
+                }
+                return Err(EngineError::UnknownDownload(id.to_owned()));
+            }
+            let changed = change(&mut s);
+            drop(s);
+            return Ok((dl, changed));
         }
     }
 
@@ -130,9 +155,16 @@ impl Engine {
             // outside it (a UI's main thread).
             let join = self.shared.tasks.spawn_on(
                 async move {
-                    let end = engine.run_until_settled(&dl2, cancel2).await;
-                    engine.shared.set_waiting(&dl2, None);
-                    engine.finish_run(&dl2, run_id, end);
+                    // A link added while MASV was out of reach is listed first.
+                    let (dl, end) = match engine.list_when_reachable(dl2, &cancel2).await {
+                        Ok(dl) => {
+                            let end = engine.run_until_settled(&dl, cancel2).await;
+                            (dl, end)
+                        }
+                        Err((dl, end)) => (dl, end),
+                    };
+                    engine.shared.set_waiting(&dl, None);
+                    engine.finish_run(&dl, run_id, end);
                 },
                 &self.shared.runtime,
             );
@@ -153,8 +185,7 @@ impl Engine {
     /// growing pauses up to the configured cap, or at once when another download gets
     /// through: an outage never ends in an error.
     async fn run_until_settled(&self, dl: &Arc<Download>, cancel: CancellationToken) -> RunEnd {
-        let policy = self.shared.retry_policy();
-        let mut backoff = Backoff::new(policy.base, policy.max, u32::MAX);
+        let mut backoff = self.network_backoff();
         loop {
             let before = dl.bytes_done();
             let message = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
@@ -164,27 +195,52 @@ impl Engine {
             if dl.bytes_done() > before {
                 backoff.reset();
             }
-            let delay = backoff.next_delay(None).unwrap_or(policy.max);
-            let retry_at = chrono::Utc::now()
-                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
-            self.shared.set_waiting(
-                dl,
-                Some(Waiting {
-                    reason: WaitReason::Network,
-                    message,
-                    retry_at: retry_at.timestamp(),
-                }),
-            );
-            let network_back = self.shared.network_back.notified();
-            tokio::select! {
-                _ = cancel.cancelled() => {
-                    self.shared.set_waiting(dl, None);
-                    return RunEnd::Cancelled;
-                }
-                _ = tokio::time::sleep(delay) => {}
-                _ = network_back => {}
+            if !self
+                .wait_for_network(dl, &mut backoff, message, &cancel)
+                .await
+            {
+                return RunEnd::Cancelled;
             }
             // Still waiting until bytes flow again (the runner says so) or the run ends.
+        }
+    }
+
+    /// Growing pauses between tries while the network is out, up to the configured cap.
+    pub(super) fn network_backoff(&self) -> Backoff {
+        let policy = self.shared.retry_policy();
+        Backoff::new(policy.base, policy.max, u32::MAX)
+    }
+
+    /// Shows the download waiting for the network (`message` says why) and waits for
+    /// the next try: the backoff's pause, or less when another download gets through
+    /// or the network changes. False when the run was stopped meanwhile.
+    pub(super) async fn wait_for_network(
+        &self,
+        dl: &Download,
+        backoff: &mut Backoff,
+        message: String,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let policy = self.shared.retry_policy();
+        let delay = backoff.next_delay(None).unwrap_or(policy.max);
+        let retry_at = chrono::Utc::now()
+            + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
+        self.shared.set_waiting(
+            dl,
+            Some(Waiting {
+                reason: WaitReason::Network,
+                message,
+                retry_at: retry_at.timestamp(),
+            }),
+        );
+        let network_back = self.shared.network_back.notified();
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                self.shared.set_waiting(dl, None);
+                false
+            }
+            _ = tokio::time::sleep(delay) => true,
+            _ = network_back => true,
         }
     }
 
