@@ -1,6 +1,10 @@
-"""Runs the download benchmark; see run.sh. Standard library only."""
+"""The download benchmark: `inbound get` against aria2c (and curl on loopback), the same
+package from the same nginx, each tool at the same connection budget and aria2c once
+more at its own defaults, over a real round-trip time (network namespaces joined by the
+delay line) or loopback. See README.md; run through run.sh, as root."""
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -12,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from net import ConnectionCounter, Loopback, Wan
+
 ROOT = Path(__file__).resolve().parent.parent
 INBOUND = ROOT / "target" / "release" / "inbound"
 # Built by run.sh with the bench-unhashed feature: no read-back, no hashing.
@@ -20,8 +26,6 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 NGINX_CONF = """
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 user root;
 worker_processes 2;
 pid {work}/nginx.pid;
@@ -34,80 +38,79 @@ http {{
     keepalive_requests 100000;
     client_body_temp_path {work}/nginx-tmp;
     server {{
-        listen 127.0.0.1:{wan_port};
-        location /storage/ {{
-            alias {storage}/;
-            limit_rate {rate};
-            access_by_lua_block {{ ngx.sleep({latency}) }}
-        }}
-    }}
-    server {{
-        listen 127.0.0.1:{lan_port};
-        location /storage/ {{ alias {storage}/; }}
+        listen {ip}:{port};
+        location /storage/ {{ alias {storage}/; limit_rate {rate}; }}
     }}
 }}
 """
 
 
-def free_port():
-    import socket
+def scenarios(args):
+    """What each scenario serves, over which network, and how aria2c spends the budget
+    `n` (its -x is per file and -j runs files at once: total = j x x)."""
+    n = args.connections
+    return {
+        "S1": {
+            "title": "long fat pipe",
+            "net": lambda: Wan(80),
+            "rate": "20m",
+            "package": ["--only", "mixed", "--mixed-large", "2", "--mixed-large-size",
+                        f"{args.s1_large_mib}M", "--mixed-small", "100"],
+            "aria2c_budget": ["-j2", f"-x{n // 2}", f"-s{n // 2}"],
+        },
+        "S2": {
+            "title": "many small files",
+            "net": lambda: Wan(40),
+            "rate": "0",
+            "package": ["--only", "spread", "--spread-files", str(args.s2_files),
+                        "--spread-min", "64K", "--spread-max", "2M"],
+            "aria2c_budget": [f"-j{n}", "-x1", "-s1"],
+        },
+        "S3": {
+            "title": "one large file, loopback",
+            "net": Loopback,
+            "rate": "0",
+            "package": ["--only", "large", "--large-size", f"{args.s3_gib}G"],
+            "aria2c_budget": ["-j1", f"-x{min(n, 16)}", f"-s{min(n, 16)}"],
+        },
+        "S4": {
+            "title": "lossy",
+            "net": lambda: Wan(100, 0.005),
+            "rate": "0",
+            "package": ["--only", "large", "--large-size", f"{args.s4_mib}M"],
+            "aria2c_budget": ["-j1", f"-x{min(n, 16)}", f"-s{min(n, 16)}"],
+        },
+    }
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def timed(cmd, env=None, cwd=None):
-    """Runs cmd under GNU time; returns wall s, cpu s, peak RSS MiB."""
-    fmt = "%e %U %S %M"
-    out = subprocess.run(
-        ["/usr/bin/time", "-f", fmt, "-o", "/dev/stderr"] + cmd,
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    last = out.stderr.strip().splitlines()[-1]
+def timed(cmd, env=None):
+    """Runs cmd under GNU time; returns wall s, CPU s, peak RSS MiB."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", "/dev/stderr"] + cmd,
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if out.returncode != 0:
-        sys.exit(f"{cmd[0]} failed ({out.returncode}):\n{out.stderr[-2000:]}")
-    wall, user, system, rss_kib = last.split()
+        sys.exit(f"{cmd} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    wall, user, system, rss_kib = out.stderr.strip().splitlines()[-1].split()
     return float(wall), float(user) + float(system), int(rss_kib) / 1024
 
 
-def start_sim(args, work, storage_base, latency_ms, export):
-    cmd = [
-        str(INBOUND), "sim", "--port", "0", "--only", "mixed",
-        "--mixed-large", str(args.large_files),
-        "--mixed-large-size", f"{args.large_mib}M",
-        "--mixed-small", str(args.small_files),
-        "--storage-base", storage_base,
-        "--latency-ms", str(latency_ms),
-    ]
-    if export:
-        cmd += ["--export-storage", str(work / "storage")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    api = proc.stdout.readline().strip().split("=", 1)[1]
-    link = proc.stdout.readline().split()[0]
-    return proc, api, link
-
-
 def presigned(api, link):
-    """The (url, relative path, size) of every file, as curl and aria2c get them."""
+    """The (url, relative path, size) of every file, as aria2c and curl get them. Run in
+    the client's namespace (see --presign): every request is a round trip."""
     link_id = link.split("/")[-1].split("?")[0]
     secret = link.split("secret=")[1]
     info = json.load(urllib.request.urlopen(f"{api}/links/{link_id}?secret={secret}"))
     token = {"X-Package-Token": info["package_token"]}
     pid = info["package_id"]
-    req = urllib.request.Request(f"{api}/packages/{pid}/files", headers=token)
-    files = json.load(urllib.request.urlopen(req))
-    out = []
-    for f in files:
+    files = json.load(urllib.request.urlopen(urllib.request.Request(
+        f"{api}/packages/{pid}/files", headers=token)))
+
+    def one(f):
         req = urllib.request.Request(f"{api}/packages/{pid}/files/{f['id']}/download", headers=token)
         url = json.load(urllib.request.urlopen(req))["url"]
-        path = f"{f['path']}/{f['name']}" if f.get("path") else f["name"]
-        out.append((url, path, f["size"]))
-    return out
+        return url, f"{f['path']}/{f['name']}" if f.get("path") else f["name"], f["size"]
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        return list(pool.map(one, files))
 
 
 def tree_bytes(d):
@@ -116,147 +119,186 @@ def tree_bytes(d):
                if p.is_file() and "ascmhl" not in p.relative_to(d).parts)
 
 
-def run_scenario(name, args, work, storage_base, latency_ms, export):
-    sim, api, link = start_sim(args, work, storage_base, latency_ms, export)
-    try:
-        files = presigned(api, link)
-        total = sum(s for _, s, _ in [(u, s, p) for u, p, s in files])
-        results = {}
+def run_scenario(key, spec, args, work):
+    storage = work / "storage"
+    with spec["net"]() as net:
+        port = 18080
+        conf = work / f"nginx-{key}.conf"
+        conf.write_text(NGINX_CONF.format(work=work, ip=net.server_ip, port=port,
+                                          storage=storage, rate=spec["rate"]))
+        sim = subprocess.Popen(net.server(
+            [str(INBOUND), "sim", "--bind", net.server_ip, "--port", "0",
+             "--storage-base", f"http://{net.server_ip}:{port}/storage",
+             "--export-storage", str(storage)] + spec["package"]),
+            stdout=subprocess.PIPE, text=True)
+        nginx = None
+        try:
+            api = sim.stdout.readline().strip().split("=", 1)[1]
+            link = sim.stdout.readline().split()[0]
+            nginx = subprocess.Popen(net.server(["nginx", "-c", str(conf), "-g", "daemon off;"]))
+            time.sleep(0.5)
+            files = json.loads(subprocess.run(
+                net.client([sys.executable, __file__, "--presign", api, link]),
+                check=True, capture_output=True, text=True).stdout)
+            total = sum(size for _, _, size in files)
+            results = {}
 
-        runs = [("inbound", INBOUND, args.connections)]
-        runs += [(f"inbound-c{c}", INBOUND, c) for c in args.also_connections]
-        runs += [("inbound-unhashed", INBOUND_UNHASHED, args.connections)]
-        for tool, binary, conns in runs:
-            dest = work / f"{name}-{tool}"
-            env = dict(os.environ, MASV_API_URL=api, INBOUND_DATA_DIR=str(work / f"{name}-{tool}-data"))
-            wall, cpu, rss = timed(
-                [str(binary), "get", link, "--dest", str(dest), "--connections", str(conns),
-                 "--no-package-folder"],
-                env=env,
-            )
-            results[tool] = (wall, cpu, rss, tree_bytes(dest))
-            if tool == "inbound":
-                # Hashing alone, as `inbound verify` does it: every byte read back from the
-                # page cache and hashed (xxh128), what the download does as ranges land.
-                wall, cpu, rss = timed([str(INBOUND), "verify", "--quiet", str(dest)])
-                results["inbound verify"] = (wall, cpu, rss, tree_bytes(dest))
-            shutil.rmtree(dest)
+            def measure(tool, cmd, dest, env=None):
+                with ConnectionCounter(net, port) as conns:
+                    wall, cpu, rss = timed(net.client(cmd), env=env)
+                written = tree_bytes(dest)
+                if written != total:
+                    sys.exit(f"{key}: {tool} wrote {written} bytes, expected {total}")
+                results[tool] = {"wall_s": wall, "cpu_s": round(cpu, 2), "peak_rss_mib": round(rss, 1),
+                                 "mib_per_s": round(total / MIB / wall, 1),
+                                 "cpu_s_per_gib": round(cpu / (total / GIB), 3),
+                                 "connections_peak": conns.peak,
+                                 "connections_mean": round(conns.mean, 1)}
+                print(f"  {key} {tool}: {results[tool]}", file=sys.stderr)
 
-        dest = work / f"{name}-curl"
-        listing = work / f"{name}-curl.txt"
-        listing.write_text("".join(f"{u}\t{p}\n" for u, p, _ in files))
-        script = (
-            'while IFS="\t" read -r url path; do '
-            f'curl -sS --fail --create-dirs -o "{dest}/$path" "$url" || exit 1; done < "{listing}"'
-        )
-        wall, cpu, rss = timed(["bash", "-c", script])
-        results["curl"] = (wall, cpu, rss, tree_bytes(dest))
-        shutil.rmtree(dest)
+            # At the budget; finding its own count; and, where the best count is the
+            # question (S1, S4), at other fixed counts to compare the adaptive one with.
+            inbound_runs = [("inbound", INBOUND, args.connections), ("inbound auto", INBOUND, None)]
+            if key in ("S1", "S4"):
+                inbound_runs += [(f"inbound-c{c}", INBOUND, c) for c in args.fixed_counts
+                                 if c != args.connections]
+            if key == "S3":
+                inbound_runs.append(("inbound-unhashed", INBOUND_UNHASHED, args.connections))
+            for tool, binary, count in inbound_runs:
+                dest = work / f"{key}-{tool}"
+                data = work / f"{key}-{tool}-data"
+                env = dict(os.environ, MASV_API_URL=api, INBOUND_DATA_DIR=str(data))
+                cmd = [str(binary), "get", link, "--dest", str(dest), "--no-package-folder"]
+                if count is not None:
+                    cmd += ["--connections", str(count)]
+                measure(tool, cmd, dest, env)
+                if tool == "inbound" and key == "S3":
+                    # Hashing alone, as `inbound verify` does it from the page cache.
+                    wall, cpu, rss = timed([str(INBOUND), "verify", "--quiet", str(dest)])
+                    results["inbound verify"] = {"wall_s": wall, "cpu_s": round(cpu, 2),
+                                                 "peak_rss_mib": round(rss, 1),
+                                                 "mib_per_s": round(total / MIB / wall, 1),
+                                                 "cpu_s_per_gib": round(cpu / (total / GIB), 3)}
+                shutil.rmtree(dest)
+                shutil.rmtree(data, ignore_errors=True)
 
-        dest = work / f"{name}-aria2c"
-        listing = work / f"{name}-aria2.txt"
-        listing.write_text("".join(f"{u}\n  out={p}\n" for u, p, _ in files))
-        wall, cpu, rss = timed([
-            "aria2c", "-x16", "-s16", "-k1M", "-j5", "-i", str(listing), "-d", str(dest),
-            "--file-allocation=none", "--console-log-level=warn", "--summary-interval=0",
-            "--allow-overwrite=true", "--auto-file-renaming=false",
-        ])
-        results["aria2c"] = (wall, cpu, rss, tree_bytes(dest))
-        shutil.rmtree(dest)
-        for tool, r in results.items():
-            if r[3] != total:
-                sys.exit(f"{name}: {tool} wrote {r[3]} bytes, expected {total}")
-        return total, results
-    finally:
-        sim.send_signal(signal.SIGINT)
-        sim.wait()
+            listing = work / f"{key}-aria2.txt"
+            listing.write_text("".join(f"{u}\n  out={p}\n" for u, p, _ in files))
+            common = ["--file-allocation=none", "--console-log-level=warn", "--summary-interval=0",
+                      "--allow-overwrite=true", "--auto-file-renaming=false", "-i", str(listing)]
+            for tool, flags in (("aria2c", spec["aria2c_budget"] + ["-k1M"]), ("aria2c defaults", [])):
+                dest = work / f"{key}-aria2c"
+                measure(tool, ["aria2c"] + flags + common + ["-d", str(dest)], dest)
+                shutil.rmtree(dest)
+
+            if key == "S3":
+                dest = work / f"{key}-curl"
+                listing = work / f"{key}-curl.txt"
+                listing.write_text("".join(f"{u}\t{p}\n" for u, p, _ in files))
+                script = ('while IFS="\t" read -r url path; do '
+                          f'curl -sS --fail --create-dirs -o "{dest}/$path" "$url" || exit 1; done < "{listing}"')
+                measure("curl", ["bash", "-c", script], dest)
+                shutil.rmtree(dest)
+            return {"title": spec["title"], "network": net.description, "rate_per_connection": spec["rate"],
+                    "files": len(files), "bytes": total,
+                    "aria2c_budget_flags": " ".join(spec["aria2c_budget"]), "tools": results}
+        finally:
+            if nginx:
+                nginx.terminate()
+                nginx.wait()
+            sim.send_signal(signal.SIGINT)
+            sim.wait()
+            shutil.rmtree(storage, ignore_errors=True)
+
+
+def verdicts(key, s, args):
+    """How the scenario's result compares with the issue's targets."""
+    t = s["tools"]
+    ratio = lambda a, b: t[a]["mib_per_s"] / t[b]["mib_per_s"]
+    out = []
+
+    def target(what, value, goal, higher=True):
+        met = value >= goal if higher else value <= goal
+        out.append(f"{what} {value:.2f} (target {'≥' if higher else '≤'} {goal}): "
+                   + ("met" if met else f"missed by {abs(value - goal) / goal * 100:.0f} %"))
+
+    if key in ("S1", "S4"):
+        fixed = {k: v for k, v in t.items() if k == "inbound" or k.startswith("inbound-c")}
+        best = max(fixed, key=lambda k: fixed[k]["mib_per_s"])
+        s["best_fixed"] = best
+        target(f"adaptive vs the best fixed count ({best})", ratio("inbound auto", best), 0.95)
+    if key == "S1":
+        ceiling = args.connections * 20
+        s["ceiling_mib_per_s"] = ceiling
+        target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 1.05)
+        target("share of the ceiling", t["inbound"]["mib_per_s"] / ceiling, 0.95)
+    elif key == "S2":
+        target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 1.5)
+    elif key == "S3":
+        target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 2.5)
+        target("CPU s per GiB", t["inbound"]["cpu_s_per_gib"], 0.5, higher=False)
+        target("peak RSS MiB", t["inbound"]["peak_rss_mib"], 40, higher=False)
+    if key == "S4":
+        target("vs aria2c at its defaults", ratio("inbound", "aria2c defaults"), 1.3)
+        target("adaptive vs aria2c at its defaults", ratio("inbound auto", "aria2c defaults"), 1.3)
+    s["verdicts"] = out
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--large-files", type=int, default=2)
-    ap.add_argument("--large-mib", type=int, default=256)
-    ap.add_argument("--small-files", type=int, default=100)
-    ap.add_argument("--connections", type=int, default=16,
-                    help="inbound's connections, as aria2c's -x16")
-    ap.add_argument("--also-connections", type=int, nargs="*", default=[32],
-                    help="extra inbound runs with these connection counts")
-    ap.add_argument("--rate", default="20m", help="nginx limit_rate per connection in (a)")
-    ap.add_argument("--latency-ms", type=int, default=25)
+    ap.add_argument("--presign", nargs=2, metavar=("API", "LINK"), help=argparse.SUPPRESS)
+    ap.add_argument("--only", default="S1,S2,S3,S4", help="comma list of scenarios")
+    ap.add_argument("--connections", type=int, default=8,
+                    help="the connection budget every tool gets (aria2c's -j x -x match it)")
+    ap.add_argument("--fixed-counts", type=int, nargs="*", default=[4, 16, 32],
+                    help="S1 and S4 also run inbound at these fixed counts")
+    ap.add_argument("--s1-large-mib", type=int, default=1024)
+    ap.add_argument("--s2-files", type=int, default=5000)
+    ap.add_argument("--s3-gib", type=int, default=4)
+    ap.add_argument("--s4-mib", type=int, default=1024)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
+    if args.presign:
+        print(json.dumps(presigned(*args.presign)))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="inbound-bench-"))
     (work / "nginx-tmp").mkdir()
-    (work / "storage").mkdir()
-    wan_port, lan_port = free_port(), free_port()
-    conf = work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(
-        work=work, storage=work / "storage", wan_port=wan_port, lan_port=lan_port,
-        rate=args.rate, latency=args.latency_ms / 1000,
-    ))
-    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"])
-    time.sleep(0.5)
+    report = {"connections": args.connections, "machine": {"cores": os.cpu_count()},
+              "date": time.strftime("%Y-%m-%d %H:%M:%S"), "scenarios": {}}
     try:
-        scenarios = {}
-        scenarios["a_wan"] = run_scenario(
-            "a_wan", args, work, f"http://127.0.0.1:{wan_port}/storage", args.latency_ms, True)
-        scenarios["b_loopback"] = run_scenario(
-            "b_loopback", args, work, f"http://127.0.0.1:{lan_port}/storage", 0, False)
+        for key, spec in scenarios(args).items():
+            if key in args.only.split(","):
+                report["scenarios"][key] = run_scenario(key, spec, args, work)
     finally:
-        nginx.terminate()
-        nginx.wait()
         shutil.rmtree(work, ignore_errors=True)
 
-    report = {
-        "package": {"large_files": args.large_files, "large_mib": args.large_mib,
-                    "small_files": args.small_files, "small_kib": 256},
-        "connections": args.connections,
-        "wan": {"per_connection_rate": args.rate, "latency_ms": args.latency_ms},
-        "machine": {"cores": os.cpu_count()},
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "scenarios": {},
-    }
-    lines = ["| scenario | tool | MiB/s | vs curl | vs aria2c | wall s | CPU s | peak RSS MiB |",
+    lines = [f"Connection budget {args.connections} for every tool (aria2c's -j x -x chosen to match; "
+             f"'aria2c defaults' is aria2c as it comes; 'inbound auto' finds its own count, up to 32; "
+             f"inbound-cN: N fixed). {report['date']}, {os.cpu_count()} cores.", "",
+             "| scenario | tool | MiB/s | vs aria2c | vs aria2c defaults | connections peak / mean "
+             "| CPU s/GiB | peak RSS MiB |",
              "|---|---|---|---|---|---|---|---|"]
-    for name, (total, results) in scenarios.items():
-        rates = {t: total / MIB / r[0] for t, r in results.items()}
-        report["scenarios"][name] = {
-            "bytes": total,
-            "tools": {t: {"mib_per_s": round(rates[t], 1), "wall_s": r[0], "cpu_s": round(r[1], 2),
-                          "peak_rss_mib": round(r[2], 1)} for t, r in results.items()},
-            "inbound_vs_curl": round(rates["inbound"] / rates["curl"], 2),
-            "inbound_vs_aria2c": round(rates["inbound"] / rates["aria2c"], 2),
-            "hashing": {
-                "throughput_ratio_hashed_vs_unhashed": round(rates["inbound"] / rates["inbound-unhashed"], 3),
-                "extra_cpu_s_per_gib": round((results["inbound"][1] - results["inbound-unhashed"][1]) / (total / GIB), 3),
-                "verify_cpu_s_per_gib": round(results["inbound verify"][1] / (total / GIB), 3),
-            },
-            "note": "aria2c -j5 -x16 opens up to 16 connections per file, 5 files at once",
-        }
-        for t, r in results.items():
+    for key, s in report["scenarios"].items():
+        t = s["tools"]
+        for tool, r in t.items():
+            conns = (f"{r['connections_peak']} / {r['connections_mean']}" if "connections_peak" in r else "—")
             lines.append(
-                f"| {name} | {t} | {rates[t]:.1f} | {rates[t] / rates['curl']:.2f}x | "
-                f"{rates[t] / rates['aria2c']:.2f}x | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.1f} |")
-    for name, s in report["scenarios"].items():
-        h = s["hashing"]
+                f"| {key} {s['title']} ({s['network']}) | {tool} | {r['mib_per_s']:.1f} | "
+                f"{r['mib_per_s'] / t['aria2c']['mib_per_s']:.2f}x | "
+                f"{r['mib_per_s'] / t['aria2c defaults']['mib_per_s']:.2f}x | {conns} | "
+                f"{r['cpu_s_per_gib']:.3f} | {r['peak_rss_mib']:.1f} |")
+    for key, s in report["scenarios"].items():
         lines.append("")
-        lines.append(
-            f"{name}: hashing (xxh128) keeps {h['throughput_ratio_hashed_vs_unhashed'] * 100:.1f} % of the "
-            f"unhashed throughput and costs {h['extra_cpu_s_per_gib']:.3f} CPU-s/GiB in the download "
-            f"({h['verify_cpu_s_per_gib']:.3f} CPU-s/GiB for `inbound verify` alone)")
+        lines.append(f"{key} ({s['files']} files, {s['bytes'] / MIB:.0f} MiB; aria2c {s['aria2c_budget_flags']}):")
+        lines += [f"- {v}" for v in verdicts(key, s, args)]
     table = "\n".join(lines)
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "latest.md").write_text(
-        f"Package: {args.large_files} x {args.large_mib} MiB + {args.small_files} x 256 KiB; "
-        f"inbound with {args.connections} connections (rows inbound-cN: N connections), "
-        f"aria2c -x16 -s16 -k1M -j5 (up to 16 per file, 5 files at once); "
-        f"(a) nginx limit_rate {args.rate} per connection and {args.latency_ms} ms before each "
-        f"response, (b) unthrottled loopback. {report['date']}, {os.cpu_count()} cores.\n\n"
-        + table + "\n")
+    (out / "latest.md").write_text(table + "\n")
     print(f"\nwritten to {out}/latest.json and latest.md")
 
 

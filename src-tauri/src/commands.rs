@@ -223,6 +223,7 @@ pub fn apply_engine_settings(engine: &Engine, s: &Settings) {
     engine.set_bandwidth_limit(s.bandwidth_limit);
     engine.set_max_active_downloads(s.max_active_downloads as usize);
     engine.set_connections_per_download(s.connections_per_download as usize);
+    engine.set_adaptive_connections(s.adaptive_connections);
     if let Some(algorithm) = HashAlgorithm::parse(&s.hash_algorithm) {
         engine.set_hash_algorithm(algorithm);
     }

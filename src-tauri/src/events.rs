@@ -148,6 +148,7 @@ mod tests {
                     rate: 0,
                 })
                 .collect(),
+            connections: 0,
         }
     }
 

@@ -171,6 +171,7 @@ async fn open(data_dir: &std::path::Path, settings: &Settings) -> anyhow::Result
     config.link_routes = vec![(demo.packages()[0].link_id.clone(), demo.api_url())];
     config.max_active_downloads = settings.max_active_downloads as usize;
     config.connections_per_download = settings.connections_per_download as usize;
+    config.adaptive_connections = settings.adaptive_connections;
     config.bandwidth_limit = settings.bandwidth_limit;
     config.keep_awake = settings.keep_awake;
     let engine = Engine::open(config).await?;

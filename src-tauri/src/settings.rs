@@ -13,7 +13,12 @@ pub struct Settings {
     /// Where new packages go unless the person picks another folder.
     pub destination: String,
     pub max_active_downloads: u32,
+    /// Connections per package: exactly this many, or with `adaptive_connections` the
+    /// most a package grows to.
     pub connections_per_download: u32,
+    /// Each package starts with a few connections and adds more while its throughput
+    /// rises with them (up to `connections_per_download`).
+    pub adaptive_connections: bool,
     /// Bytes per second; `null` for no limit.
     #[ts(type = "number | null")]
     pub bandwidth_limit: Option<u64>,
@@ -49,7 +54,8 @@ impl Default for Settings {
                 .to_string_lossy()
                 .into_owned(),
             max_active_downloads: 3,
-            connections_per_download: 8,
+            connections_per_download: 16,
+            adaptive_connections: true,
             bandwidth_limit: None,
             notifications: true,
             agent_api: false,

@@ -75,6 +75,8 @@ pub struct Download {
     pub waiting_reason: Option<String>,
     /// When the next attempt starts by itself (RFC 3339), while waiting.
     pub next_attempt_at: Option<String>,
+    /// Connections fetching its files now.
+    pub connections: usize,
     /// Bytes to download (files withheld for viruses excluded).
     pub total_size: u64,
     pub bytes_downloaded: u64,
@@ -119,6 +121,7 @@ impl From<DownloadSummary> for Download {
             }),
             waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),
+            connections: s.connections,
             total_size: s.total_bytes,
             bytes_downloaded: s.bytes_done,
             progress: (progress * 10.0).round() / 10.0,
@@ -272,6 +275,7 @@ mod tests {
                 message: "could not connect to the server".into(),
                 retry_at: 1_800_000_040,
             }),
+            connections: 0,
         };
         let json = serde_json::to_value(Download::from(summary)).unwrap();
         assert_eq!(json["state"], "transferring");

@@ -22,9 +22,11 @@ pub struct AgentArgs {
     /// Let browser pages from this origin call the API (repeatable), e.g. http://localhost:5173.
     #[arg(long)]
     allow_origin: Vec<String>,
-    /// Parallel connections per download.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    connections: u16,
+    /// Use exactly this many parallel connections per download. By default each
+    /// download finds its count: it starts with 4 and adds more while throughput rises,
+    /// up to 32.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: Option<u16>,
     /// Hash format of the files' proof (ASC MHL): xxh128, xxh64, md5, sha1 or c4.
     #[arg(long, default_value = "xxh128", value_parser = crate::rate::parse_hash)]
     hash: inbound_engine::HashAlgorithm,
@@ -60,7 +62,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     .filter(|t| !t.is_empty());
     let access = Access::new(token, args.allow_origin.clone());
     let mut config = EngineConfig::new(&data_dir);
-    config.connections_per_download = usize::from(args.connections);
+    crate::get::set_connections(&mut config, args.connections);
     config.max_active_downloads = usize::from(args.max_active);
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;

@@ -37,9 +37,10 @@ pub struct GetArgs {
     /// Let the machine sleep while the package transfers (by default it is kept awake).
     #[arg(long)]
     allow_sleep: bool,
-    /// Parallel connections for this package.
-    #[arg(long, short = 'c', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    connections: u16,
+    /// Use exactly this many parallel connections. By default Inbound finds the count
+    /// itself: it starts with 4 and adds more while throughput rises, up to 32.
+    #[arg(long, short = 'c', value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: Option<u16>,
     /// Bandwidth limit, e.g. 20M (bytes per second, binary units).
     #[arg(long, value_parser = crate::rate::parse_bytes)]
     limit: Option<u64>,
@@ -114,7 +115,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     };
     let mut config = EngineConfig::new(&data_dir);
     config.auto_resume = false;
-    config.connections_per_download = usize::from(args.connections);
+    set_connections(&mut config, args.connections);
     config.bandwidth_limit = args.limit;
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
@@ -261,5 +262,23 @@ fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
             "password required: this link is protected; pass the password on standard input with --password-stdin"
         ),
         other => anyhow::Error::new(other),
+    }
+}
+
+/// The most connections a download grows to when no count was asked for.
+const ADAPTIVE_MAX: usize = 32;
+
+/// Exactly the connections asked for, or, with none asked for, as many as pay (see
+/// `--connections`).
+pub fn set_connections(config: &mut EngineConfig, asked: Option<u16>) {
+    match asked {
+        Some(n) => {
+            config.connections_per_download = usize::from(n);
+            config.adaptive_connections = false;
+        }
+        None => {
+            config.connections_per_download = ADAPTIVE_MAX;
+            config.adaptive_connections = true;
+        }
     }
 }

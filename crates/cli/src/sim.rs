@@ -32,6 +32,15 @@ pub struct SimArgs {
     /// ...plus this many 256 KiB files.
     #[arg(long, default_value_t = 200)]
     mixed_small: usize,
+    /// The `spread` package: this many files...
+    #[arg(long, default_value_t = 5000)]
+    spread_files: usize,
+    /// ...of sizes from this...
+    #[arg(long, default_value = "64K", value_parser = crate::rate::parse_bytes)]
+    spread_min: u64,
+    /// ...to this (more small ones than large).
+    #[arg(long, default_value = "2M", value_parser = crate::rate::parse_bytes)]
+    spread_max: u64,
     /// Cut every N-th storage response halfway through its body.
     #[arg(long, default_value_t = 0)]
     drop_every: u32,
@@ -98,6 +107,15 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
             args.mixed_small,
         ),
     ];
+    // Only when asked for: 5,000 files are a moment to build.
+    if args.only.iter().any(|o| o == "spread") {
+        packages.push(catalog::spread(
+            "spread",
+            args.spread_files,
+            args.spread_min,
+            args.spread_max,
+        ));
+    }
     let (team_packages, team) = catalog::team(Duration::from_secs(args.team_upload_secs));
     packages.extend(team_packages);
     if !args.only.is_empty() {

@@ -57,9 +57,10 @@ enum TeamCommand {
         /// Put the package's files straight into the folder, without a package folder.
         #[arg(long)]
         no_package_folder: bool,
-        /// Parallel connections for this package.
-        #[arg(long, short = 'c', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-        connections: u16,
+        /// Use exactly this many parallel connections. By default Inbound finds the
+        /// count itself: it starts with 4 and adds more while throughput rises, up to 32.
+        #[arg(long, short = 'c', value_parser = clap::value_parser!(u16).range(1..=64))]
+        connections: Option<u16>,
     },
 }
 
@@ -141,7 +142,7 @@ async fn team(args: TeamArgs) -> anyhow::Result<ExitCode> {
                 crate::get::placement(crate::get::destination(dest.as_deref())?, no_package_folder);
             let mut config = EngineConfig::new(&data_dir);
             config.auto_resume = false;
-            config.connections_per_download = usize::from(connections);
+            crate::get::set_connections(&mut config, connections);
             let engine = Engine::open(config).await?;
             let events = engine.subscribe();
             let id = match engine.add_team_package(download, dest).await {

@@ -13,8 +13,12 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     /// MASV API base URL.
     pub api_url: String,
-    /// Parallel connections per download.
+    /// Parallel connections per download: the count, or with `adaptive_connections`
+    /// the most a download grows to.
     pub connections_per_download: usize,
+    /// Start each download with a few connections and add more while its throughput
+    /// rises with them, up to `connections_per_download` (see `runner::scale`).
+    pub adaptive_connections: bool,
     /// Parallel connections over all downloads.
     pub max_connections: usize,
     /// Downloads transferring at once; the rest wait in the queue.
@@ -62,6 +66,7 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             api_url: inbound_masv::api_url_from_env(),
             connections_per_download: 8,
+            adaptive_connections: false,
             max_connections: 32,
             max_active_downloads: 3,
             chunk_size: 8 * 1024 * 1024,

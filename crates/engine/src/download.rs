@@ -148,6 +148,8 @@ pub(crate) struct Download {
     pub status: Mutex<Status>,
     /// The link session opened when the download was added, reused by its first run.
     pub session: Mutex<Option<Arc<Session>>>,
+    /// Connections of the current run fetching its files (see `runner::scale`).
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +180,7 @@ impl Download {
                 waiting: None,
             }),
             session: Mutex::new(None),
+            connections: Default::default(),
         }
     }
 
@@ -260,6 +263,7 @@ impl Download {
             }),
             manifest,
             waiting,
+            connections: self.connections.load(Relaxed),
         }
     }
 

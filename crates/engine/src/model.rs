@@ -164,6 +164,8 @@ pub struct DownloadSummary {
     /// Transferring, but held up (MASV or its storage cannot be reached): why, and
     /// when it tries again by itself.
     pub waiting: Option<Waiting>,
+    /// Connections fetching its files now (none unless transferring).
+    pub connections: usize,
 }
 
 /// What a download that is still transferring waits for.
@@ -257,6 +259,8 @@ pub struct DownloadProgress {
     pub eta_secs: Option<u64>,
     /// Only files whose progress changed since the previous snapshot.
     pub files: Vec<FileProgress>,
+    /// Connections fetching its files now.
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

@@ -87,6 +87,7 @@ impl Meter {
             rate,
             eta_secs: (rate > 0).then(|| total_bytes.saturating_sub(total) / rate),
             files,
+            connections: dl.connections.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }

@@ -18,6 +18,8 @@ pub(crate) enum FetchError {
     Transient {
         message: String,
         retry_after: Option<Duration>,
+        /// Storage said there are too many requests (429, 503): fewer connections.
+        throttled: bool,
     },
     /// This file cannot be fetched.
     Fatal(String),
@@ -280,12 +282,15 @@ fn check_answer(
         StatusCode::TOO_MANY_REQUESTS => Err(FetchError::Transient {
             message: "storage is rate limiting".into(),
             retry_after: inbound_masv::retry_after(headers),
+            throttled: true,
         }),
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
             Err(FetchError::Transient {
                 message: format!("storage answered {s}"),
                 // A 503 may say when to come back, as a 429 does.
                 retry_after: inbound_masv::retry_after(headers),
+                // S3 and its kind answer 503 "Slow Down" to too many requests.
+                throttled: s == StatusCode::SERVICE_UNAVAILABLE,
             })
         }
         StatusCode::NOT_FOUND => Err(FetchError::Fatal(
@@ -320,6 +325,7 @@ fn transient(message: impl Into<String>) -> FetchError {
     FetchError::Transient {
         message: message.into(),
         retry_after: None,
+        throttled: false,
     }
 }
 

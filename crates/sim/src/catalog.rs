@@ -90,6 +90,33 @@ pub fn many_files(link_id: &str, count: usize) -> SimPackage {
     p
 }
 
+/// `count` files whose sizes spread from `min` to `max` bytes, more of them small than
+/// large (log-uniform), the same every run; in folders of 100. The benchmark's "many
+/// small files" package.
+pub fn spread(link_id: &str, count: usize, min: u64, max: u64) -> SimPackage {
+    let mut p = SimPackage::new(link_id, "Spread delivery");
+    let (lo, hi) = ((min.max(1) as f64).ln(), (max.max(min).max(1) as f64).ln());
+    for i in 0..count {
+        // A fixed pseudo-random point in [0, 1) per file (splitmix64 of its index).
+        let mut z = (i as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let unit = (z ^ (z >> 31)) as f64 / u64::MAX as f64;
+        let size = (lo + unit * (hi - lo)).exp().round() as u64;
+        p.files.push(
+            SimFile::new(
+                format!("p{i}"),
+                format!("clip-{i:05}.mxf"),
+                Content::generated(20_000 + i as u64, size.clamp(min, max)),
+            )
+            .in_folder(format!("card-{:03}", i / 100)),
+        );
+    }
+    p
+}
+
 /// A few large files and many small ones: the benchmark's package.
 pub fn mixed(link_id: &str, large_files: usize, large_size: u64, small_files: usize) -> SimPackage {
     let mut p = SimPackage::new(link_id, "Mixed delivery");
@@ -182,4 +209,28 @@ pub async fn start_team(upload: std::time::Duration) -> Result<crate::Sim, crate
         Some(team),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn a_spread_package_keeps_its_sizes_in_range_more_small_than_large_and_the_same_each_time() {
+        let (min, max) = (64 * 1024, 2 * 1024 * 1024);
+        let p = super::spread("spread", 1000, min, max);
+        let sizes: Vec<u64> = p.files.iter().map(|f| f.content.len()).collect();
+        assert_eq!(sizes.len(), 1000);
+        assert!(sizes.iter().all(|s| (min..=max).contains(s)));
+        let mid = (min + max) / 2;
+        let small = sizes.iter().filter(|&&s| s < mid).count();
+        assert!(small > 700, "{small} of 1000 below the middle");
+        assert!(sizes.iter().any(|&s| s > max * 9 / 10), "some near the top");
+        let again: Vec<u64> = super::spread("spread", 1000, min, max)
+            .files
+            .iter()
+            .map(|f| f.content.len())
+            .collect();
+        assert_eq!(sizes, again);
+    }
 }

@@ -53,6 +53,8 @@ pub(crate) struct SimState {
     listing_requests: AtomicU64,
     url_requests: AtomicU64,
     pub(crate) storage_requests: AtomicU64,
+    /// Storage bodies being sent now, and the most at once: the client's connections.
+    pub(crate) bodies: Arc<crate::storage::BodiesInFlight>,
 }
 
 impl Sim {
@@ -214,6 +216,23 @@ impl Sim {
         self.state.storage_requests.load(Relaxed)
     }
 
+    /// Storage bodies being sent right now (each holds one client connection).
+    pub fn bodies_in_flight(&self) -> u64 {
+        self.state.bodies.now.load(Relaxed)
+    }
+
+    /// The most storage bodies sent at once since the start (or the last reset).
+    pub fn peak_bodies_in_flight(&self) -> u64 {
+        self.state.bodies.peak.load(Relaxed)
+    }
+
+    pub fn reset_peak_bodies_in_flight(&self) {
+        self.state
+            .bodies
+            .peak
+            .store(self.bodies_in_flight(), Relaxed);
+    }
+
     /// Writes every file's bytes to `dir/{package_id}/{file_id}` so another server can
     /// stand in for storage (see `storage_base` of [`Sim::start_on`]).
     pub fn export_storage(&self, dir: &std::path::Path) -> Result<(), SimError> {
@@ -275,6 +294,7 @@ impl SimState {
             listing_requests: AtomicU64::new(0),
             url_requests: AtomicU64::new(0),
             storage_requests: AtomicU64::new(0),
+            bodies: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! stalls, trickles).
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -218,6 +218,7 @@ pub(crate) async fn storage_route(
     let outage = s.clone();
     let served_key = key(&package_id, &file_id);
     let body = BodyStream {
+        _in_flight: BodiesInFlight::enter(&s.bodies),
         content: object.content.clone(),
         pos: body_start,
         end,
@@ -289,7 +290,32 @@ enum OnCut {
     End,
 }
 
+/// Counts the storage bodies being sent, and the most at once.
+#[derive(Default)]
+pub(crate) struct BodiesInFlight {
+    pub now: AtomicU64,
+    pub peak: AtomicU64,
+}
+
+impl BodiesInFlight {
+    fn enter(this: &Arc<Self>) -> InFlight {
+        let now = this.now.fetch_add(1, Relaxed) + 1;
+        this.peak.fetch_max(now, Relaxed);
+        InFlight(this.clone())
+    }
+}
+
+/// One body being sent; counted until dropped.
+struct InFlight(Arc<BodiesInFlight>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Relaxed);
+    }
+}
+
 struct BodyStream {
+    _in_flight: InFlight,
     content: Content,
     pos: u64,
     end: u64,

@@ -14,6 +14,8 @@ export interface Check {
 export interface Live {
   rate: number;
   eta: number | null;
+  /** Connections fetching the package now. */
+  connections: number;
 }
 
 export class DownloadsStore {
@@ -85,7 +87,7 @@ export class DownloadsStore {
           if (!d) continue;
           d.bytes_done = p.bytes_done;
           d.total_bytes = p.total_bytes;
-          this.live[p.id] = { rate: p.rate, eta: p.eta_secs };
+          this.live[p.id] = { rate: p.rate, eta: p.eta_secs, connections: p.connections };
           const files = this.files[p.id];
           if (files) {
             for (const fp of p.files) {

@@ -8,7 +8,7 @@ function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSumma
     id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2,
     files_complete: 0, virus_files: [], created_at: 1, completed_at: null,
-    files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, ...over,
+    files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, connections: 0, ...over,
   };
 }
 
@@ -38,7 +38,8 @@ describe('DownloadsStore', () => {
     s.apply({ type: 'state_changed', id: 'a', state: 'transferring', error: null });
     s.setFiles('a', [file(0), file(1)]);
     s.apply({ type: 'progress', downloads: [{ id: 'a', bytes_done: 600, total_bytes: 1000, rate: 2048, eta_secs: 1,
-      files: [{ index: 1, bytes_done: 100, rate: 0 }] }] });
+      files: [{ index: 1, bytes_done: 100, rate: 0 }], connections: 6 }] });
+    expect(s.live.a?.connections).toBe(6);
     expect(s.get('a')?.bytes_done).toBe(600);
     expect(s.files.a?.[1]?.bytes_done).toBe(100);
     // Its bytes are moving: it no longer reads "Waiting", whatever the state event says later.

@@ -9,7 +9,7 @@
   const state = {
     downloads: [],
     files: {},
-    settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 8,
+    settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 16, adaptive_connections: true,
       bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false },
     calls: [],
     dropped: [],
@@ -178,7 +178,7 @@
       const d = state.downloads.find((x) => x.id === id);
       d.bytes_done = Math.round(d.total_bytes * fraction);
       emit('engine', { type: 'progress', downloads: [{ id, bytes_done: d.bytes_done, total_bytes: d.total_bytes, rate,
-        eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null,
+        eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null, connections: rate > 0 ? 8 : 0,
         files: [{ index: 0, bytes_done: Math.round(state.files[id][0].size * fraction), rate }] }] });
     },
     waiting(id, secs) {

@@ -60,6 +60,7 @@ try {
       const now = await p.getByRole('progressbar').first().getAttribute('aria-valuenow');
       assert(now === '42', `progress bar at ${now}`);
       assert(await p.getByText('↓ 30.0 MB/s').isVisible(), 'total rate in the header');
+      assert(await p.getByText('8 connections').first().isVisible(), 'connections in use on the card');
       await p.getByRole('button', { name: /Show files of/ }).first().click();
       await p.getByText('A001_C002.mov').waitFor();
       assert(await p.getByText('Virus – not downloaded').isVisible(), 'virus badge in the file list');

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     pub bandwidth: Bandwidth,
     pub connections: Arc<Semaphore>,
     connections_per_download: AtomicUsize,
+    adaptive_connections: std::sync::atomic::AtomicBool,
+    /// Storage hosts that said "too many connections" this session, with their count.
+    pub host_ceilings: crate::runner::scale::HostCeilings,
     max_active: AtomicUsize,
     /// Files that start hashing from now on use this (the config's, until changed).
     hash_algorithm: Mutex<inbound_mhl::HashAlgorithm>,
@@ -117,6 +120,11 @@ impl Shared {
         self.connections_per_download.load(Relaxed).max(1)
     }
 
+    /// Whether downloads find their connection count (up to `connections_per_download`).
+    pub fn adaptive_connections(&self) -> bool {
+        self.adaptive_connections.load(Relaxed)
+    }
+
     /// Marks a transferring download as waiting for the network (or not any more),
     /// telling subscribers when that changes.
     pub fn set_waiting(&self, dl: &Download, waiting: Option<crate::model::Waiting>) {
@@ -172,6 +180,8 @@ impl Engine {
         let shared = Arc::new(Shared {
             connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
             connections_per_download: AtomicUsize::new(config.connections_per_download),
+            adaptive_connections: std::sync::atomic::AtomicBool::new(config.adaptive_connections),
+            host_ceilings: Default::default(),
             max_active: AtomicUsize::new(config.max_active_downloads),
             hash_algorithm: Mutex::new(config.hash_algorithm),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
@@ -297,6 +307,12 @@ impl Engine {
         self.shared
             .connections_per_download
             .store(n.max(1), Relaxed);
+    }
+
+    /// Whether runs from now on find their own connection count (up to the count set
+    /// above) instead of using exactly that many.
+    pub fn set_adaptive_connections(&self, adaptive: bool) {
+        self.shared.adaptive_connections.store(adaptive, Relaxed);
     }
 
     /// Stops every transfer, saving progress; unfinished downloads resume on the next

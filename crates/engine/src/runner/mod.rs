@@ -19,6 +19,7 @@ use crate::span::{Meter, Span};
 
 mod files;
 mod pace;
+pub(crate) mod scale;
 mod worker;
 
 use worker::worker;
@@ -84,6 +85,8 @@ struct RunCtx {
     object_changes: Mutex<HashMap<usize, u32>>,
     /// Times each file's bytes did not match storage's MD5 during this run.
     md5_mismatches: Mutex<HashMap<usize, u32>>,
+    /// How many connections the run has and wants.
+    scale: scale::Scale,
 }
 
 pub(crate) async fn run(
@@ -99,8 +102,13 @@ pub(crate) async fn run(
         Ok(v) => v,
         Err(end) => return end,
     };
-    let workers = shared
-        .connections_per_download()
+    let scale = scale::Scale::new(
+        shared.connections_per_download(),
+        shared.adaptive_connections(),
+        dl.connections.clone(),
+    );
+    let workers = scale
+        .wanted()
         .min(queue.len())
         .max(usize::from(!queue.is_empty()));
     let ctx = Arc::new(RunCtx {
@@ -119,15 +127,29 @@ pub(crate) async fn run(
         idle: tokio::sync::Notify::new(),
         object_changes: Mutex::new(HashMap::new()),
         md5_mismatches: Mutex::new(HashMap::new()),
+        scale,
     });
     let mut set = JoinSet::new();
     for _ in 0..workers {
         set.spawn(worker(ctx.clone()));
     }
-    // The pace watcher runs as long as connections do.
-    tokio::select! {
-        _ = async { while set.join_next().await.is_some() {} } => {}
-        _ = pace::watch(&ctx) => {}
+    // The pace watcher runs as long as connections do; the scaler until it settles.
+    let (open_tx, mut open_rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = pace::watch(&ctx);
+    let adapt = scale::adapt(&ctx, open_tx);
+    tokio::pin!(watch, adapt);
+    let mut adapting = true;
+    loop {
+        tokio::select! {
+            joined = set.join_next() => if joined.is_none() { break },
+            Some(more) = open_rx.recv() => {
+                for _ in 0..more {
+                    set.spawn(worker(ctx.clone()));
+                }
+            }
+            () = &mut adapt, if adapting => adapting = false,
+            () = &mut watch => break,
+        }
     }
     if cancel.is_cancelled() {
         return RunEnd::Cancelled;

@@ -26,7 +26,10 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
     let _idle = IdleOnDrop(&ctx);
     let pace = Arc::new(Meter::new());
     lock(&ctx.connections).push(pace.clone());
-    while let Some(work) = ctx.next_work() {
+    let mut member = ctx.scale.join();
+    while !member.should_leave()
+        && let Some(work) = ctx.next_work()
+    {
         if ctx.cancel.is_cancelled() {
             break;
         }
@@ -53,7 +56,10 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             u = ctx.session.file_url(f.meta.idx, &f.meta.file_id) => u,
         };
         let url = match url {
-            Ok(u) => u,
+            Ok(u) => {
+                ctx.scale.saw_host(u.url.expose());
+                u
+            }
             Err(MasvError::Virus) => {
                 withhold_virus(&ctx, f);
                 continue;
@@ -164,8 +170,12 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             Err(FetchError::Transient {
                 message,
                 retry_after,
+                throttled,
             }) => {
                 ctx.requeue(rest);
+                if throttled {
+                    ctx.scale.throttled(&ctx.shared.host_ceilings);
+                }
                 let Some(delay) = backoff.next_delay(retry_after) else {
                     ctx.interrupt(message);
                     break;

@@ -12,4 +12,8 @@ rate: number, eta_secs: number | null,
 /**
  * Only files whose progress changed since the previous snapshot.
  */
-files: Array<FileProgress>, };
+files: Array<FileProgress>, 
+/**
+ * Connections fetching its files now.
+ */
+connections: number, };

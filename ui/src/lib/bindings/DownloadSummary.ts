@@ -32,4 +32,8 @@ manifest: string | null,
  * Transferring, but held up (MASV or its storage cannot be reached): why, and
  * when it tries again by itself.
  */
-waiting: Waiting | null, };
+waiting: Waiting | null, 
+/**
+ * Connections fetching its files now (none unless transferring).
+ */
+connections: number, };

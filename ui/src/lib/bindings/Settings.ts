@@ -4,7 +4,17 @@ export type Settings = {
 /**
  * Where new packages go unless the person picks another folder.
  */
-destination: string, max_active_downloads: number, connections_per_download: number, 
+destination: string, max_active_downloads: number, 
+/**
+ * Connections per package: exactly this many, or with `adaptive_connections` the
+ * most a package grows to.
+ */
+connections_per_download: number, 
+/**
+ * Each package starts with a few connections and adds more while its throughput
+ * rises with them (up to `connections_per_download`).
+ */
+adaptive_connections: boolean, 
 /**
  * Bytes per second; `null` for no limit.
  */

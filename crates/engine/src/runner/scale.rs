@@ -1,0 +1,257 @@
+//! How many connections a run keeps open. A fixed count when one was asked for;
+//! otherwise the run starts with a few and adds more while the download's throughput
+//! rises with them (a long fat pipe or a lossy path needs many; a plain link gains
+//! nothing past a handful), settles where it stops rising, and gives connections back
+//! when storage says there are too many (429, 503), remembering that host's ceiling for
+//! the rest of the session so the next run starts under it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::download::lock;
+
+use super::RunCtx;
+
+/// Where an adaptive run starts.
+const START: usize = 4;
+/// After a change, the new connections' round trips and slow start...
+const WARMUP: Duration = Duration::from_millis(500);
+/// ...then the throughput is measured over this long.
+const MEASURE: Duration = Duration::from_secs(1);
+/// A step up is worth it when throughput rose at least this much with it...
+const GAIN: f64 = 1.15;
+/// ...and undone when throughput fell under this share of what it was before.
+const LOSS: f64 = 0.95;
+
+/// The storage hosts that said "too many" this session, with the count they took.
+#[derive(Default)]
+pub(crate) struct HostCeilings(Mutex<HashMap<String, usize>>);
+
+impl HostCeilings {
+    pub fn get(&self, host: &str) -> Option<usize> {
+        lock(&self.0).get(host).copied()
+    }
+
+    fn lower(&self, host: &str, count: usize) {
+        let mut map = lock(&self.0);
+        let ceiling = map.entry(host.to_owned()).or_insert(count);
+        *ceiling = (*ceiling).min(count).max(1);
+    }
+}
+
+/// The run's connection count: wanted and actual.
+pub(crate) struct Scale {
+    target: AtomicUsize,
+    /// Shared with the download, which shows it.
+    live: Arc<AtomicUsize>,
+    cap: usize,
+    adaptive: bool,
+    /// The storage host of the run's files, once a connection knows it.
+    host: Mutex<Option<String>>,
+}
+
+impl Scale {
+    /// `cap` connections (fixed), or, adaptive, a few to start with and at most `cap`;
+    /// the connections open are counted in `live`.
+    pub fn new(cap: usize, adaptive: bool, live: Arc<AtomicUsize>) -> Self {
+        let cap = cap.max(1);
+        Self {
+            target: AtomicUsize::new(if adaptive { START.min(cap) } else { cap }),
+            live,
+            cap,
+            adaptive,
+            host: Mutex::new(None),
+        }
+    }
+
+    /// How many connections to open now.
+    pub fn wanted(&self) -> usize {
+        self.target.load(Relaxed)
+    }
+
+    /// A connection joins; it is counted until the returned member is dropped.
+    pub fn join(&self) -> Member<'_> {
+        self.live.fetch_add(1, Relaxed);
+        Member {
+            scale: self,
+            counted: true,
+        }
+    }
+
+    /// Notes where the files are served from (for the host's ceiling).
+    pub fn saw_host(&self, url: &str) {
+        let mut host = lock(&self.host);
+        if host.is_none() {
+            *host = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned));
+        }
+    }
+
+    /// Storage said there are too many connections: an adaptive run halves its count,
+    /// and the host keeps that as its ceiling for the session. A fixed count stays (the
+    /// connection that was told waits and retries, as any).
+    pub fn throttled(&self, ceilings: &HostCeilings) {
+        if !self.adaptive {
+            return;
+        }
+        let halved = (self.live.load(Relaxed) / 2).max(1);
+        let target = self.target.fetch_min(halved, Relaxed).min(halved);
+        if let Some(host) = lock(&self.host).as_deref() {
+            ceilings.lower(host, target);
+        }
+        tracing::info!(
+            connections = target,
+            "storage is throttling; fewer connections"
+        );
+    }
+
+    /// The most this run may use now: its cap, under its host's ceiling if it has one.
+    fn ceiling(&self, ceilings: &HostCeilings) -> usize {
+        let host = lock(&self.host).clone();
+        host.and_then(|h| ceilings.get(&h))
+            .map_or(self.cap, |c| c.min(self.cap))
+    }
+
+    /// Sets how many connections the run should have; returns how many to open.
+    fn set_target(&self, n: usize) -> usize {
+        self.target.store(n, Relaxed);
+        n.saturating_sub(self.live.load(Relaxed))
+    }
+}
+
+/// One connection's place in the count.
+pub(crate) struct Member<'a> {
+    scale: &'a Scale,
+    counted: bool,
+}
+
+impl Member<'_> {
+    /// Whether this connection should close because the run has more than it wants;
+    /// only as many close as are too many.
+    pub fn should_leave(&mut self) -> bool {
+        let target = self.scale.target.load(Relaxed);
+        let left = self
+            .scale
+            .live
+            .fetch_update(Relaxed, Relaxed, |live| (live > target).then(|| live - 1))
+            .is_ok();
+        if left {
+            self.counted = false;
+        }
+        left
+    }
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            self.scale.live.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+/// Adapts the run's connection count to its throughput (see the module's comment);
+/// `open` is told how many connections to add. Returns at once for a fixed count, and
+/// once settled.
+pub(super) async fn adapt(ctx: &RunCtx, open: mpsc::UnboundedSender<usize>) {
+    let scale = &ctx.scale;
+    if !scale.adaptive {
+        return;
+    }
+    let mut before: Option<(usize, f64)> = None;
+    loop {
+        let count = scale.wanted();
+        let rate = measure(ctx).await;
+        let ceiling = scale.ceiling(&ctx.shared.host_ceilings);
+        let next = match before {
+            // The step up (or the start) paid: another one.
+            None => Some(count * 2),
+            Some((_, was)) if rate >= was * GAIN => Some(count * 2),
+            // It cost: back to where it was, and stay.
+            Some((was_count, was)) if rate < was * LOSS => {
+                let more = scale.set_target(was_count);
+                debug_assert_eq!(more, 0);
+                tracing::debug!(download = %ctx.dl.id, connections = was_count, "settled (one step back)");
+                return;
+            }
+            // A plateau: stay.
+            Some(_) => None,
+        };
+        match next.map(|n| n.min(ceiling)) {
+            Some(n) if n > count => {
+                before = Some((count, rate));
+                let more = scale.set_target(n);
+                tracing::debug!(download = %ctx.dl.id, connections = n, rate_mib_s = rate / 1_048_576.0, "more connections");
+                if more > 0 && open.send(more).is_err() {
+                    return;
+                }
+            }
+            _ => {
+                tracing::debug!(download = %ctx.dl.id, connections = count, "settled");
+                return;
+            }
+        }
+    }
+}
+
+/// The download's throughput in bytes per second, measured after the warm-up.
+async fn measure(ctx: &RunCtx) -> f64 {
+    tokio::time::sleep(WARMUP).await;
+    let from = ctx.dl.bytes_done();
+    let start = tokio::time::Instant::now();
+    tokio::time::sleep(MEASURE).await;
+    let bytes = ctx.dl.bytes_done().saturating_sub(from);
+    bytes as f64 / start.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_as_many_leave_as_are_too_many() {
+        let scale = Scale::new(8, true, Default::default());
+        assert_eq!(scale.wanted(), START);
+        let mut members: Vec<Member<'_>> = (0..6).map(|_| scale.join()).collect();
+        scale.set_target(4);
+        let left = members
+            .iter_mut()
+            .map(Member::should_leave)
+            .filter(|left| *left)
+            .count();
+        assert_eq!(left, 2);
+        assert_eq!(scale.live.load(Relaxed), 4);
+        drop(members);
+        assert_eq!(
+            scale.live.load(Relaxed),
+            0,
+            "the leavers are not counted twice"
+        );
+    }
+
+    #[test]
+    fn throttling_halves_an_adaptive_run_and_sets_the_hosts_ceiling() {
+        let ceilings = HostCeilings::default();
+        let scale = Scale::new(32, true, Default::default());
+        scale.saw_host("https://storage.example/bucket/file?sig=x");
+        let _members: Vec<Member<'_>> = (0..16).map(|_| scale.join()).collect();
+        scale.set_target(16);
+        scale.throttled(&ceilings);
+        assert_eq!(scale.wanted(), 8);
+        assert_eq!(ceilings.get("storage.example"), Some(8));
+        // The next run to that host starts under it.
+        let next = Scale::new(32, true, Default::default());
+        next.saw_host("https://storage.example/other");
+        assert_eq!(next.ceiling(&ceilings), 8);
+
+        let fixed = Scale::new(16, false, Default::default());
+        let _members: Vec<Member<'_>> = (0..16).map(|_| fixed.join()).collect();
+        fixed.throttled(&ceilings);
+        assert_eq!(fixed.wanted(), 16, "a count the person chose stays");
+    }
+}
