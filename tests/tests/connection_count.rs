@@ -62,7 +62,7 @@ async fn connections_that_add_nothing_are_not_opened() {
     let id = h.engine.add(&h.link("limited"), &dest, None).await.unwrap();
     let peak = peak_connections(&h.engine, &id, Duration::from_secs(60)).await;
     assert_completes(&h, &id, "limited", &dest, Duration::from_secs(10)).await;
-    // It starts with 4 and tries 8 once; with no gain it stays there.
+    // It starts with 4 and tries 8 once; with no gain those close again.
     assert!((4..=8).contains(&peak), "peak {peak} connections");
 }
 

@@ -31,10 +31,13 @@ const MAX_URL_REFRESHES: u32 = 5;
 /// An idle connection splits another's range only if both halves are at least this big
 /// (a new request costs a round trip).
 const MIN_STEAL_PIECE: u64 = 2 * 1024 * 1024;
-/// Presigned URLs fetched ahead for the files next in line, so connections moving to a
-/// new file do not wait for the API.
-const URL_PREFETCH_AHEAD: usize = 8;
+/// Presigned URLs are fetched ahead for the files next in line, so connections moving to
+/// a new file do not wait for the API: at least this many at once, more with more
+/// connections (many small files need a URL per connection every round trip or two:
+/// four at a time at 40 ms held 5,000 files of about 600 KiB to 100 files a second)...
 const URL_PREFETCH_PARALLEL: usize = 4;
+/// ...and at most this many, to be gentle with MASV's API.
+const URL_PREFETCH_PARALLEL_MAX: usize = 16;
 
 pub(crate) enum RunEnd {
     Complete,
@@ -87,6 +90,8 @@ struct RunCtx {
     md5_mismatches: Mutex<HashMap<usize, u32>>,
     /// How many connections the run has and wants.
     scale: scale::Scale,
+    /// Presigned URLs fetched ahead at once, at most.
+    prefetch_parallel: usize,
 }
 
 pub(crate) async fn run(
@@ -102,6 +107,9 @@ pub(crate) async fn run(
         Ok(v) => v,
         Err(end) => return end,
     };
+    let prefetch_parallel = shared
+        .connections_per_download()
+        .clamp(URL_PREFETCH_PARALLEL, URL_PREFETCH_PARALLEL_MAX);
     let scale = scale::Scale::new(
         shared.connections_per_download(),
         shared.adaptive_connections(),
@@ -121,13 +129,14 @@ pub(crate) async fn run(
         inflight: Mutex::new(Vec::new()),
         connections: Mutex::new(Vec::new()),
         peers: Mutex::new(pace::Peers::default()),
-        prefetch: Arc::new(tokio::sync::Semaphore::new(URL_PREFETCH_PARALLEL)),
+        prefetch: Arc::new(tokio::sync::Semaphore::new(prefetch_parallel)),
         failure: Mutex::new(None),
         interruption: Mutex::new(None),
         idle: tokio::sync::Notify::new(),
         object_changes: Mutex::new(HashMap::new()),
         md5_mismatches: Mutex::new(HashMap::new()),
         scale,
+        prefetch_parallel,
     });
     let mut set = JoinSet::new();
     for _ in 0..workers {
@@ -237,7 +246,8 @@ impl RunCtx {
             let queue = lock(&self.queue);
             let mut seen = Vec::new();
             for w in queue.iter() {
-                if seen.len() >= URL_PREFETCH_AHEAD {
+                // Two for each that may be fetched at once.
+                if seen.len() >= 2 * self.prefetch_parallel {
                     break;
                 }
                 if !seen.contains(&w.idx) {

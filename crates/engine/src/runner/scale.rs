@@ -1,9 +1,10 @@
 //! How many connections a run keeps open. A fixed count when one was asked for;
 //! otherwise the run starts with a few and adds more while the download's throughput
 //! rises with them (a long fat pipe or a lossy path needs many; a plain link gains
-//! nothing past a handful), settles where it stops rising, and gives connections back
-//! when storage says there are too many (429, 503), remembering that host's ceiling for
-//! the rest of the session so the next run starts under it.
+//! nothing past a handful): twice as many, or four times when the last step paid in
+//! proportion. A step that brings under 15 % closes its connections again and the run
+//! settles. When storage says there are too many (429, 503) the run halves its count
+//! and remembers that host's ceiling for the rest of the session.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -19,13 +20,16 @@ use super::RunCtx;
 /// Where an adaptive run starts.
 const START: usize = 4;
 /// After a change, the new connections' round trips and slow start...
-const WARMUP: Duration = Duration::from_millis(500);
-/// ...then the throughput is measured over this long.
-const MEASURE: Duration = Duration::from_secs(1);
-/// A step up is worth it when throughput rose at least this much with it...
+const WARMUP: Duration = Duration::from_millis(300);
+/// ...then the throughput is measured over this long (short: a probe's lost time is a
+/// real share of a package that takes seconds).
+const MEASURE: Duration = Duration::from_millis(600);
+/// A step up is kept when throughput rose at least this much with it; otherwise the
+/// connections it added close again.
 const GAIN: f64 = 1.15;
-/// ...and undone when throughput fell under this share of what it was before.
-const LOSS: f64 = 0.95;
+/// A step that brought at least this share of what its connections would if each went
+/// as fast as the ones before is followed by a step four times as big, not two.
+const PROPORTIONAL: f64 = 0.6;
 
 /// The storage hosts that said "too many" this session, with the count they took.
 #[derive(Default)]
@@ -167,34 +171,38 @@ pub(super) async fn adapt(ctx: &RunCtx, open: mpsc::UnboundedSender<usize>) {
     loop {
         let count = scale.wanted();
         let rate = measure(ctx).await;
-        let ceiling = scale.ceiling(&ctx.shared.host_ceilings);
-        let next = match before {
-            // The step up (or the start) paid: another one.
-            None => Some(count * 2),
-            Some((_, was)) if rate >= was * GAIN => Some(count * 2),
-            // It cost: back to where it was, and stay.
-            Some((was_count, was)) if rate < was * LOSS => {
-                let more = scale.set_target(was_count);
-                debug_assert_eq!(more, 0);
-                tracing::debug!(download = %ctx.dl.id, connections = was_count, "settled (one step back)");
-                return;
-            }
-            // A plateau: stay.
-            Some(_) => None,
-        };
-        match next.map(|n| n.min(ceiling)) {
-            Some(n) if n > count => {
-                before = Some((count, rate));
-                let more = scale.set_target(n);
-                tracing::debug!(download = %ctx.dl.id, connections = n, rate_mib_s = rate / 1_048_576.0, "more connections");
-                if more > 0 && open.send(more).is_err() {
+        let factor = match before {
+            None => 2,
+            Some((was_count, was)) => {
+                let gain = rate / was.max(1.0);
+                if gain < GAIN {
+                    // The connections added bring nothing worth them: they close
+                    // again, and the count stays where it was.
+                    scale.set_target(was_count);
+                    tracing::debug!(download = %ctx.dl.id, connections = was_count, "settled");
                     return;
                 }
+                // How much of what the added connections would bring if each went as
+                // fast as the others they did bring: near all, and the next step is
+                // bigger (a per-connection cap, a long path); less, and it is not.
+                let added = count as f64 / was_count as f64 - 1.0;
+                if (gain - 1.0) / added >= PROPORTIONAL {
+                    4
+                } else {
+                    2
+                }
             }
-            _ => {
-                tracing::debug!(download = %ctx.dl.id, connections = count, "settled");
-                return;
-            }
+        };
+        let next = (count * factor).min(scale.ceiling(&ctx.shared.host_ceilings));
+        if next <= count {
+            tracing::debug!(download = %ctx.dl.id, connections = count, "settled at the ceiling");
+            return;
+        }
+        before = Some((count, rate));
+        let more = scale.set_target(next);
+        tracing::debug!(download = %ctx.dl.id, connections = next, rate_mib_s = rate / 1_048_576.0, "more connections");
+        if more > 0 && open.send(more).is_err() {
+            return;
         }
     }
 }
