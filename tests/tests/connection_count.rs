@@ -6,21 +6,25 @@
 
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::{DownloadState, Engine};
+use inbound_e2e::inbound_engine::DownloadState;
 use inbound_e2e::inbound_sim::catalog;
 use inbound_e2e::{Harness, assert_completes};
 
 const MIB: u64 = 1024 * 1024;
 
-/// The most connections the download had open at once, sampled until it settled.
-async fn peak_connections(engine: &Engine, id: &str, within: Duration) -> usize {
+/// Downloads the package behind `link`, checks it arrived intact, and returns the most
+/// connections it had open at once (sampled until it settled) and its id.
+async fn peak_connections(h: &Harness, link: &str) -> (usize, String) {
+    let dest = h.dest();
+    let id = h.engine.add(&h.link(link), &dest, None).await.unwrap();
+    let within = Duration::from_secs(60);
     let deadline = tokio::time::Instant::now() + within;
     let mut peak = 0;
     loop {
-        let s = engine.get(id).unwrap().summary;
+        let s = h.engine.get(&id).unwrap().summary;
         peak = peak.max(s.connections);
         if matches!(s.state, DownloadState::Complete | DownloadState::Error) {
-            return peak;
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -28,6 +32,8 @@ async fn peak_connections(engine: &Engine, id: &str, within: Duration) -> usize 
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert_completes(h, &id, link, &dest, Duration::from_secs(10)).await;
+    (peak, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,10 +46,7 @@ async fn connections_are_added_while_each_adds_throughput() {
     // Storage caps every connection at 1 MiB/s, as a long path does: each connection
     // added is another MiB/s.
     h.sim.faults().set_conn_rate(MIB);
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("capped"), &dest, None).await.unwrap();
-    let peak = peak_connections(&h.engine, &id, Duration::from_secs(60)).await;
-    assert_completes(&h, &id, "capped", &dest, Duration::from_secs(10)).await;
+    let (peak, id) = peak_connections(&h, "capped").await;
     assert_eq!(peak, 16, "grown to its cap, not past it");
     assert_eq!(h.engine.get(&id).unwrap().summary.connections, 0);
 }
@@ -58,10 +61,7 @@ async fn connections_that_add_nothing_are_not_opened() {
         c.bandwidth_limit = Some(5 * MIB);
     })
     .await;
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("limited"), &dest, None).await.unwrap();
-    let peak = peak_connections(&h.engine, &id, Duration::from_secs(60)).await;
-    assert_completes(&h, &id, "limited", &dest, Duration::from_secs(10)).await;
+    let (peak, _) = peak_connections(&h, "limited").await;
     // It starts with 4 and tries 8 once; with no gain those close again.
     assert!((4..=8).contains(&peak), "peak {peak} connections");
 }
@@ -74,10 +74,7 @@ async fn a_count_asked_for_is_used_from_the_start() {
     })
     .await;
     h.sim.faults().set_conn_rate(MIB);
-    let dest = h.dest();
-    let id = h.engine.add(&h.link("fixed"), &dest, None).await.unwrap();
-    let peak = peak_connections(&h.engine, &id, Duration::from_secs(60)).await;
-    assert_completes(&h, &id, "fixed", &dest, Duration::from_secs(10)).await;
+    let (peak, _) = peak_connections(&h, "fixed").await;
     assert_eq!(peak, 6);
     assert_eq!(h.sim.peak_bodies_in_flight(), 6, "as many as storage saw");
 }

@@ -237,7 +237,7 @@ impl Engine {
                 )
             })
             .collect();
-        let row_folder = dst_folder.clone();
+        let made_folder = dst.package_folder.then(|| dst_folder.clone());
         let mut row = source_row(id, &new.source, dst, created_at);
         row.dst_folder = dst_folder;
         row.dst_dev = dst_dev;
@@ -249,14 +249,14 @@ impl Engine {
             row,
             files,
             source: new.source,
-            made_folder: dst.package_folder.then(|| row_folder.clone()),
+            made_folder,
             _planning: planning,
         })
     }
 
     /// Records a link MASV could not be reached for as a download of its own, not yet
     /// listed: it waits for the network like any other and lists its files once MASV
-    /// answers (see `resolving`), so a script or a person gets its id now.
+    /// answers (see `unlisted`), so a script or a person gets its id now.
     fn insert_unlisted(
         &self,
         link: LinkRef,
@@ -269,9 +269,11 @@ impl Engine {
             source,
         })?;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        // What it is called until MASV names its package.
+        let name = format!("Link {}", link.id);
         let source = Source::Link { link, password };
         let mut row = source_row(id, &source, dst, crate::model::unix_now());
-        row.name = unlisted_name(&source);
+        row.name = name;
         let db = self.shared.store.path().to_owned();
         self.shared
             .store
@@ -456,14 +458,6 @@ fn source_row(id: String, source: &Source, dst: &Destination, created_at: i64) -
         dst_dev: None,
         manifest: None,
         package_folder: dst.package_folder,
-    }
-}
-
-/// What a link not yet listed is called until MASV names its package.
-fn unlisted_name(source: &Source) -> String {
-    match source {
-        Source::Link { link, .. } => format!("Link {}", link.id),
-        Source::Team { .. } => String::new(),
     }
 }
 
