@@ -168,6 +168,8 @@ def run_scenario(key, spec, args, work):
                                  if c != args.connections]
             if key == "S3":
                 inbound_runs.append(("inbound-unhashed", INBOUND_UNHASHED, args.connections))
+                # The memory target: 64 connections.
+                inbound_runs.append(("inbound-c64", INBOUND, 64))
             for tool, binary, count in inbound_runs:
                 dest = work / f"{key}-{tool}"
                 data = work / f"{key}-{tool}-data"
@@ -203,6 +205,20 @@ def run_scenario(key, spec, args, work):
                           f'curl -sS --fail --create-dirs -o "{dest}/$path" "$url" || exit 1; done < "{listing}"')
                 measure("curl", ["bash", "-c", script], dest)
                 shutil.rmtree(dest)
+                # What receiving and writing cost on this machine whatever the tool: the
+                # same bytes received and thrown away, and the same bytes copied from
+                # the page cache to a new file on the same disk (no network).
+                url, _, _ = files[0]
+                stored = next(p for p in storage.rglob("*") if p.is_file())
+                floors = (("floor: curl to /dev/null", net.client(["curl", "-sS", "--fail", "-o", "/dev/null", url])),
+                          ("floor: dd to disk", ["dd", f"if={stored}", f"of={work / 'S3-floor'}", "bs=1M", "status=none"]))
+                for tool, cmd in floors:
+                    wall, cpu, rss = timed(cmd)
+                    results[tool] = {"wall_s": wall, "cpu_s": round(cpu, 2), "peak_rss_mib": round(rss, 1),
+                                     "mib_per_s": round(total / MIB / wall, 1),
+                                     "cpu_s_per_gib": round(cpu / (total / GIB), 3)}
+                    print(f"  {key} {tool}: {results[tool]}", file=sys.stderr)
+                (work / "S3-floor").unlink(missing_ok=True)
             return {"title": spec["title"], "network": net.description, "rate_per_connection": spec["rate"],
                     "files": len(files), "bytes": total, "presign_s": round(presign_s, 1),
                     "aria2c_budget_flags": " ".join(spec["aria2c_budget"]), "tools": results}
@@ -242,6 +258,13 @@ def verdicts(key, s, args):
         target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 2.5)
         target("CPU s per GiB", t["inbound"]["cpu_s_per_gib"], 0.5, higher=False)
         target("peak RSS MiB", t["inbound"]["peak_rss_mib"], 40, higher=False)
+        if "inbound-c64" in t:
+            target("peak RSS MiB at 64 connections", t["inbound-c64"]["peak_rss_mib"], 40, higher=False)
+        if "floor: dd to disk" in t:
+            out.append("the same bytes cost, on this machine, whatever the tool: "
+                       f"{t['floor: curl to /dev/null']['cpu_s_per_gib']:.2f} CPU s/GiB to receive "
+                       f"(curl to /dev/null) and {t['floor: dd to disk']['cpu_s_per_gib']:.2f} to write "
+                       "from the page cache to a new file (dd)")
     if key == "S4":
         target("vs aria2c at its defaults", ratio("inbound", "aria2c defaults"), 1.3)
         target("adaptive vs aria2c at its defaults", ratio("inbound auto", "aria2c defaults"), 1.3)

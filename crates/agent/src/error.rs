@@ -69,6 +69,7 @@ impl From<EngineError> for ApiError {
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }
             | EngineError::DataDir { .. }
+            | EngineError::StorageClient(_)
             | EngineError::RemoveFiles(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {

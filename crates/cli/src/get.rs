@@ -275,10 +275,36 @@ pub fn set_connections(config: &mut EngineConfig, asked: Option<u16>) {
         Some(n) => {
             config.connections_per_download = usize::from(n);
             config.adaptive_connections = false;
+            // The engine-wide cap must not quietly cut the count asked for.
+            config.max_connections = config.max_connections.max(usize::from(n));
         }
         None => {
             config.connections_per_download = ADAPTIVE_MAX;
             config.adaptive_connections = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_asked_for_is_not_cut_by_the_engine_wide_cap() {
+        let mut config = EngineConfig::new(std::path::PathBuf::from("/tmp/inbound-test"));
+        let cap = config.max_connections;
+        set_connections(&mut config, Some(64));
+        assert_eq!(config.connections_per_download, 64);
+        assert!(
+            config.max_connections >= 64,
+            "asked for 64, the engine allows {} at once",
+            config.max_connections
+        );
+        set_connections(&mut config, Some(2));
+        assert_eq!(config.connections_per_download, 2);
+        assert!(
+            config.max_connections >= cap,
+            "a small count never lowers the cap"
+        );
     }
 }

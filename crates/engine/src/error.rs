@@ -43,6 +43,8 @@ pub enum EngineError {
     UnknownSize { name: String, reason: String },
     #[error("the download is removed, but some of its files could not be deleted: {0}")]
     RemoveFiles(String),
+    #[error(transparent)]
+    StorageClient(#[from] crate::storage_client::StorageClientError),
     #[error("cannot verify the package: {0}")]
     NotVerifiable(String),
 }

@@ -222,7 +222,8 @@ pub(crate) fn reopen_part_file(path: &Path, size: u64, id: FileId) -> Result<Fil
 }
 
 /// Writes `buf` at `offset` without moving a shared cursor, so many connections can
-/// fill one file at once.
+/// fill one file at once. (Downloads write vectored batches: `write_batch`.)
+#[cfg(any(test, not(unix)))]
 pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     #[cfg(unix)]
     {

@@ -32,8 +32,10 @@ mod seal;
 mod session;
 mod source;
 mod span;
+mod storage_client;
 mod store;
 mod transfer;
+mod write_batch;
 
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
 pub use display::human_bytes;
@@ -52,6 +54,7 @@ pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitiz
 pub use placement::Destination;
 pub use reverify::{VerifySummary, record_verification, verify_folder};
 pub use source::TeamDownload;
+pub use storage_client::StorageClientError;
 
 /// Checks a MASV link and returns it in canonical form (`https://get.massive.app/ID?secret=S`).
 pub fn parse_link(input: &str) -> Result<String, MasvError> {

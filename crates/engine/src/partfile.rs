@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
-use crate::fsutil::write_all_at;
 use crate::hashing::{PrefixHash, SharedHash};
 use crate::identity::FileId;
+use crate::write_batch::WriteBatch;
 
 pub(crate) struct PartFile {
     file: File,
@@ -54,8 +54,14 @@ impl PartFile {
         &self.file
     }
 
+    /// Writes the batch's pieces from `offset` on, and empties it.
+    pub fn write_batch(&self, batch: &mut WriteBatch, offset: u64) -> std::io::Result<()> {
+        batch.write_at(&self.file, offset)
+    }
+
+    #[cfg(test)]
     pub fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        write_all_at(&self.file, buf, offset)
+        crate::fsutil::write_all_at(&self.file, buf, offset)
     }
 
     /// Returns once everything the caller wrote before calling is on disk.

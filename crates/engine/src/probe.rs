@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use http::StatusCode;
+use http::header::{self, HeaderValue};
 use inbound_masv::{PackageFile, Secret};
-use reqwest::StatusCode;
+
+use crate::storage_client::{SendError, StorageClient};
 
 use crate::engine::Shared;
 use crate::error::EngineError;
@@ -47,7 +50,7 @@ async fn stored_size(
     let mut backoff = shared.retry_policy().backoff();
     loop {
         let url = session.file_url(idx, &f.id).await?;
-        let failure = match probe(&shared.http, &url.url, shared.config.stall_timeout).await {
+        let failure = match probe(&shared.storage, &url.url, shared.config.stall_timeout).await {
             Ok(size) => {
                 tracing::info!(file = %f.package_path(), size, "size learned from storage");
                 return Ok(size);
@@ -74,22 +77,27 @@ async fn stored_size(
 
 /// Asks for the first byte: the answer's `Content-Range` (or a whole-object answer's
 /// `Content-Length`) names the object's size. The body is not read.
-async fn probe(http: &reqwest::Client, url: &Secret, timeout: Duration) -> Result<u64, ProbeError> {
-    let resp = tokio::time::timeout(
-        timeout,
-        http.get(url.expose())
-            .header(reqwest::header::RANGE, "bytes=0-0")
-            .send(),
-    )
-    .await
-    .map_err(|_| ProbeError::Transient("storage did not answer in time".into()))?
-    .map_err(|e| ProbeError::Transient(inbound_masv::MasvError::from_reqwest(e).to_string()))?;
+async fn probe(
+    storage: &StorageClient,
+    url: &Secret,
+    timeout: Duration,
+) -> Result<u64, ProbeError> {
+    let range = [(header::RANGE, HeaderValue::from_static("bytes=0-0"))];
+    let resp = tokio::time::timeout(timeout, storage.get(url, &range))
+        .await
+        .map_err(|_| ProbeError::Transient("storage did not answer in time".into()))?
+        .map_err(|e| match e {
+            SendError::BadUrl => ProbeError::NoSize("MASV gave an unusable download URL".into()),
+            SendError::Network(why) => {
+                ProbeError::Transient(inbound_masv::MasvError::Transient(why).to_string())
+            }
+        })?;
     let header = |name| {
         resp.headers()
             .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let total = header(reqwest::header::CONTENT_RANGE)
+    let total = header(header::CONTENT_RANGE)
         .and_then(parse_content_range)
         .and_then(|(_, _, total)| total);
     match resp.status() {
@@ -97,7 +105,7 @@ async fn probe(http: &reqwest::Client, url: &Secret, timeout: Duration) -> Resul
         StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => total.ok_or_else(|| {
             ProbeError::NoSize("storage's answer does not name the file's size".into())
         }),
-        StatusCode::OK => header(reqwest::header::CONTENT_LENGTH)
+        StatusCode::OK => header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| ProbeError::NoSize("storage's answer has no length".into())),
         s if s.is_server_error()

@@ -3,12 +3,17 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use bytes::Buf;
+
+use http::StatusCode;
+use http::header::{self, HeaderValue};
 use inbound_masv::Secret;
-use reqwest::StatusCode;
 
 use crate::bandwidth::Bandwidth;
 use crate::partfile::PartFile;
 use crate::span::Span;
+use crate::storage_client::{SendError, StorageClient, StorageResponse};
+use crate::write_batch::WriteBatch;
 
 #[derive(Debug)]
 pub(crate) enum FetchError {
@@ -33,12 +38,6 @@ pub(crate) enum FetchError {
     Cancelled,
 }
 
-/// Received bytes are written in batches of about this size: one `pwrite` per network
-/// read would take the file's lock tens of thousands of times per GiB, and with many
-/// connections writing one file they queue on it. Well under the smallest range a
-/// steal leaves (`MIN_STEAL_PIECE`), so a batch never reaches into a stolen half.
-const WRITE_BATCH: usize = 256 * 1024;
-
 /// Makes bytes written so far durable and records them, while the transfer goes on.
 pub(crate) trait Checkpoint {
     async fn save(&self, start: u64, end: u64) -> Result<(), String>;
@@ -48,7 +47,7 @@ pub(crate) trait Checkpoint {
 }
 
 pub(crate) struct RangeRequest<'a> {
-    pub http: &'a reqwest::Client,
+    pub storage: &'a StorageClient,
     pub url: &'a Secret,
     pub file: &'a PartFile,
     pub span: &'a Span,
@@ -72,7 +71,7 @@ pub(crate) async fn fetch_range(
     on_bytes: impl Fn(u64),
     checkpoint: &impl Checkpoint,
 ) -> (u64, Result<(), FetchError>) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut batch = WriteBatch::default();
     let received = receive(&req, &on_bytes, checkpoint, &mut batch).await;
     // However the transfer ended, the bytes that arrived are kept.
     let flushed = flush(&req, &on_bytes, &mut batch);
@@ -88,60 +87,64 @@ pub(crate) async fn fetch_range(
 fn flush(
     req: &RangeRequest<'_>,
     on_bytes: &impl Fn(u64),
-    batch: &mut Vec<u8>,
+    batch: &mut WriteBatch,
 ) -> std::io::Result<()> {
     let span = req.span;
     let pos = span.pos.load(Relaxed);
     let room = span.end.load(Relaxed).saturating_sub(pos);
-    batch.truncate(usize::try_from(room).unwrap_or(usize::MAX).min(batch.len()));
+    batch.truncate(usize::try_from(room).unwrap_or(usize::MAX));
     if batch.is_empty() {
         return Ok(());
     }
-    let written = req.file.write_at(batch, pos);
-    if written.is_ok() {
-        span.pos.store(pos + batch.len() as u64, Relaxed);
-        on_bytes(batch.len() as u64);
-    }
-    batch.clear();
-    written
+    let len = batch.len() as u64;
+    req.file.write_batch(batch, pos)?;
+    span.pos.store(pos + len, Relaxed);
+    on_bytes(len);
+    Ok(())
 }
 
 async fn receive(
     req: &RangeRequest<'_>,
     on_bytes: &impl Fn(u64),
     checkpoint: &impl Checkpoint,
-    batch: &mut Vec<u8>,
+    batch: &mut WriteBatch,
 ) -> Result<(), FetchError> {
     let span = req.span;
     let mut saved = span.start;
     let mut saved_at = tokio::time::Instant::now();
     let requested_end = span.end.load(Relaxed);
-    let mut get = req.http.get(req.url.expose()).header(
-        reqwest::header::RANGE,
-        format!("bytes={}-{}", span.start, requested_end - 1),
-    );
+    let range = format!("bytes={}-{}", span.start, requested_end - 1);
+    let mut headers = vec![(
+        header::RANGE,
+        HeaderValue::try_from(range).map_err(|e| FetchError::Fatal(e.to_string()))?,
+    )];
     if let Some(etag) = &req.if_match {
-        get = get.header(reqwest::header::IF_MATCH, etag);
+        // An ETag storage sent is a valid header value; one that is not cannot be
+        // matched, and the file starts again.
+        let value = HeaderValue::try_from(etag.as_str())
+            .map_err(|_| FetchError::Changed("storage named an unusable ETag".into()))?;
+        headers.push((header::IF_MATCH, value));
     }
     let mut resp = tokio::select! {
         _ = span.cancel.cancelled() => return Err(FetchError::Cancelled),
-        r = tokio::time::timeout(req.stall_timeout, get.send()) => match r {
+        r = tokio::time::timeout(req.stall_timeout, req.storage.get(req.url, &headers)) => match r {
             Err(_) => return Err(transient("storage did not answer in time")),
-            Ok(Err(e)) => return Err(transient(network_message(e))),
+            Ok(Err(SendError::BadUrl)) => return Err(FetchError::UrlRejected),
+            Ok(Err(SendError::Network(why))) => return Err(network(why)),
             Ok(Ok(resp)) => resp,
         },
     };
     let answer = check_answer(&resp, span.start, requested_end, req.size)?;
     if let Some(etag) = resp
         .headers()
-        .get(reqwest::header::ETAG)
+        .get(header::ETAG)
         .and_then(|v| v.to_str().ok())
     {
         checkpoint.pin_etag(etag)?;
     }
     let mut skip = answer.skip;
     // Received so far: written, plus what waits in the batch.
-    let received = |batch: &Vec<u8>| span.pos.load(Relaxed) + batch.len() as u64;
+    let received = |batch: &WriteBatch| span.pos.load(Relaxed) + batch.len() as u64;
     loop {
         let end = span.end.load(Relaxed).min(answer.end);
         if received(batch) >= end {
@@ -154,7 +157,7 @@ async fn receive(
         };
         let mut chunk = match next {
             Err(_) => return Err(transient("the download stalled (no data received)")),
-            Ok(Err(e)) => return Err(transient(network_message(e))),
+            Ok(Err(why)) => return Err(network(why)),
             Ok(Ok(None)) => {
                 return Err(transient(
                     "the connection closed before the range was complete",
@@ -166,7 +169,7 @@ async fn receive(
         if skip > 0 {
             // A whole-object answer to a range: the bytes before ours are dropped.
             let n = skip.min(chunk.len() as u64);
-            chunk = chunk.slice(n as usize..);
+            chunk.advance(n as usize);
             skip -= n;
             if chunk.is_empty() {
                 continue;
@@ -183,12 +186,12 @@ async fn receive(
         if chunk.len() as u64 > end - pos {
             chunk.truncate((end - pos) as usize);
         }
-        batch.extend_from_slice(&chunk);
         let pos = pos + chunk.len() as u64;
+        batch.push(chunk);
         span.received_to.store(pos, Relaxed);
         let due =
             pos - saved >= req.checkpoint_every || saved_at.elapsed() >= req.checkpoint_interval;
-        if batch.len() >= WRITE_BATCH || due || pos >= end {
+        if batch.is_full() || due || pos >= end {
             flush(req, on_bytes, batch).map_err(FetchError::Disk)?;
         }
         let pos = span.pos.load(Relaxed);
@@ -216,23 +219,22 @@ struct Answer {
 /// what was asked and what the listing says, so that no byte lands in the wrong place
 /// and a changed file is never silently cut or padded.
 fn check_answer(
-    resp: &reqwest::Response,
+    resp: &StorageResponse,
     start: u64,
     requested_end: u64,
     size: u64,
 ) -> Result<Answer, FetchError> {
     let headers = resp.headers();
-    let header = |name| {
+    let value = |name| {
         headers
             .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let content_length =
-        header(reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    let content_length = value(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     match resp.status() {
         StatusCode::PARTIAL_CONTENT => {
             let Some((first, last, total)) =
-                header(reqwest::header::CONTENT_RANGE).and_then(parse_content_range)
+                value(header::CONTENT_RANGE).and_then(parse_content_range)
             else {
                 return Err(transient("storage answered a range without saying which"));
             };
@@ -271,7 +273,7 @@ fn check_answer(
             "the file changed on MASV while downloading".into(),
         )),
         StatusCode::RANGE_NOT_SATISFIABLE => {
-            match header(reqwest::header::CONTENT_RANGE).and_then(parse_content_range) {
+            match value(header::CONTENT_RANGE).and_then(parse_content_range) {
                 Some((_, _, Some(total))) if total != size => Err(size_changed(size, total)),
                 _ => Err(FetchError::Fatal(
                     "storage refused the byte range (416)".into(),
@@ -321,17 +323,18 @@ pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
     Some((first.trim().parse().ok()?, last.trim().parse().ok()?, total))
 }
 
+/// A network failure, worded as every transient failure is (the words are recognised
+/// in stored messages).
+fn network(why: String) -> FetchError {
+    transient(inbound_masv::MasvError::Transient(why).to_string())
+}
+
 fn transient(message: impl Into<String>) -> FetchError {
     FetchError::Transient {
         message: message.into(),
         retry_after: None,
         throttled: false,
     }
-}
-
-/// Describes a network error without the URL (a presigned URL is a credential).
-fn network_message(e: reqwest::Error) -> String {
-    inbound_masv::MasvError::from_reqwest(e).to_string()
 }
 
 #[cfg(test)]

@@ -81,9 +81,27 @@ impl MasvError {
 }
 
 fn describe_network_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
+    if err.is_request() && !err.is_connect() && !err.is_timeout() && io_error_kind(err).is_none() {
+        // Sent, and the connection closed before an answer ("connection closed before
+        // message completed"): the same thing for a person.
+        tracing::debug!(error = %chain(err), "request failed");
+        return "the connection was cut".into();
+    }
+    describe_transport_error(err, err.is_connect(), err.is_timeout())
+}
+
+/// Describes a failed HTTP exchange for a person, from any client's error (`connect`:
+/// the connection could not be made; `timeout`: the client's own time limit ran out).
+/// Says what happened, never the URL; a reset or cut connection reads the same however
+/// the client words it.
+pub fn describe_transport_error(
+    err: &(dyn std::error::Error + 'static),
+    connect: bool,
+    timeout: bool,
+) -> String {
+    if timeout {
         "the server did not answer in time".into()
-    } else if err.is_connect() {
+    } else if connect {
         "could not connect to the server".into()
     } else if let Some(kind) = io_error_kind(err) {
         // The raw chain ("error sending request: client error (SendRequest):
@@ -97,19 +115,14 @@ fn describe_network_error(err: &reqwest::Error) -> String {
             | Kind::UnexpectedEof => "the connection was cut".into(),
             _ => chain(err),
         }
-    } else if err.is_request() {
-        // Sent, and the connection closed before an answer ("connection closed before
-        // message completed"): the same thing for a person.
-        tracing::debug!(error = %chain(err), "request failed");
-        "the connection was cut".into()
     } else {
         chain(err)
     }
 }
 
 /// The kind of the I/O error under a request error, if one caused it.
-fn io_error_kind(err: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    let mut source = std::error::Error::source(err);
+fn io_error_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return Some(io.kind());
@@ -120,9 +133,9 @@ fn io_error_kind(err: &reqwest::Error) -> Option<std::io::ErrorKind> {
 }
 
 /// The error and every cause under it, as one line.
-fn chain(err: &reqwest::Error) -> String {
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = err.to_string();
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(s) = source {
         msg.push_str(": ");
         msg.push_str(&s.to_string());

@@ -14,7 +14,7 @@ mod team;
 mod team_model;
 
 pub use client::{API_URL_ENV, DEFAULT_API_URL, MasvClient, api_url_from_env};
-pub use error::{MAX_RETRY_AFTER, MasvError, retry_after};
+pub use error::{MAX_RETRY_AFTER, MasvError, describe_transport_error, retry_after};
 pub use link::LinkRef;
 pub use model::{DownloadUrl, FileKind, LinkInfo, PackageFile};
 pub use pubnub::{

@@ -49,7 +49,7 @@ pub(crate) struct Shared {
     /// simulator), with the client to use for them.
     routes: HashMap<String, MasvClient>,
     /// For storage: no overall timeout (stalls are detected per read instead).
-    pub http: reqwest::Client,
+    pub storage: crate::storage_client::StorageClient,
     pub bandwidth: Bandwidth,
     pub connections: Arc<Semaphore>,
     connections_per_download: AtomicUsize,
@@ -170,11 +170,7 @@ impl Engine {
         for (link_id, api_url) in &config.link_routes {
             routes.insert(link_id.clone(), MasvClient::new(api_url.clone())?);
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .user_agent(concat!("Inbound/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EngineError::Masv(inbound_masv::MasvError::from_reqwest(e)))?;
+        let storage = crate::storage_client::StorageClient::from_env()?;
         let rows = store.load_all().map_err(EngineError::db(&db_path))?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let shared = Arc::new(Shared {
@@ -188,7 +184,7 @@ impl Engine {
             store,
             routes,
             client,
-            http,
+            storage,
             downloads: Mutex::new(Vec::new()),
             adding: Mutex::new(HashMap::new()),
             planning: Mutex::new(()),

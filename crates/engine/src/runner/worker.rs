@@ -86,7 +86,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
         ctx.track(&span);
         let (written, result) = fetch_range(
             RangeRequest {
-                http: &ctx.shared.http,
+                storage: &ctx.shared.storage,
                 url: &url.url,
                 file: &handle,
                 span: &span,
