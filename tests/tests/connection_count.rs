@@ -78,3 +78,36 @@ async fn a_count_asked_for_is_used_from_the_start() {
     assert_eq!(peak, 6);
     assert_eq!(h.sim.peak_bodies_in_flight(), 6, "as many as storage saw");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn far_away_storage_gets_many_connections_before_a_measurement() {
+    let h = Harness::with_config(vec![catalog::large("far", 48 * MIB)], |c| {
+        c.adaptive_connections = true;
+        c.connections_per_download = 16;
+    })
+    .await;
+    // Every answer takes 300 ms to start, as over a long path; each connection is
+    // capped, so connections are what speed it up.
+    h.sim.faults().set_latency(Duration::from_millis(300));
+    h.sim.faults().set_conn_rate(MIB);
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("far"), &dest, None).await.unwrap();
+    // A measurement with 4 connections would see megabytes arrive before the run grew;
+    // the first answer's delay is enough to open all 16 at once.
+    let arrived_before_sixteen = loop {
+        let s = h.engine.get(&id).unwrap().summary;
+        if s.connections >= 16 {
+            break s.bytes_done;
+        }
+        assert!(
+            !matches!(s.state, DownloadState::Complete | DownloadState::Error),
+            "finished without ever having 16 connections"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(
+        arrived_before_sixteen < MIB,
+        "{arrived_before_sixteen} bytes arrived before the run had 16 connections"
+    );
+    assert_completes(&h, &id, "far", &dest, Duration::from_secs(60)).await;
+}

@@ -61,6 +61,8 @@ pub(crate) struct RangeRequest<'a> {
     pub size: u64,
     /// The ETag the bytes so far belong to.
     pub if_match: Option<String>,
+    /// Told how long storage took to answer (headers in).
+    pub on_answer: &'a (dyn Fn(Duration) + Sync),
 }
 
 /// Fetches the span and writes it at the same offsets, calling `on_bytes` with each
@@ -125,6 +127,7 @@ async fn receive(
             .map_err(|_| FetchError::Changed("storage named an unusable ETag".into()))?;
         headers.push((header::IF_MATCH, value));
     }
+    let asked = tokio::time::Instant::now();
     let mut resp = tokio::select! {
         _ = span.cancel.cancelled() => return Err(FetchError::Cancelled),
         r = tokio::time::timeout(req.stall_timeout, req.storage.get(req.url, &headers)) => match r {
@@ -134,6 +137,7 @@ async fn receive(
             Ok(Ok(resp)) => resp,
         },
     };
+    (req.on_answer)(asked.elapsed());
     let answer = check_answer(&resp, span.start, requested_end, req.size)?;
     if let Some(etag) = resp
         .headers()

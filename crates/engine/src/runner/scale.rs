@@ -5,6 +5,13 @@
 //! proportion. A step that brings under 15 % closes its connections again and the run
 //! settles. When storage says there are too many (429, 503) the run halves its count
 //! and remembers that host's ceiling for the rest of the session.
+//!
+//! Where the run starts is what its first answer says: storage that takes longer than
+//! [`LONG_PATH`] to answer the first request (connect, TLS and the request: two or three
+//! round trips) is far away, each TCP connection there is slow to open its window and
+//! slow to recover from a loss, and the run starts with [`LONG_PATH_START`] instead of
+//! [`START`] without waiting a measurement out. (Storage that is merely slow to answer
+//! gets the same, which costs little: the run grows no further unless that pays.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -17,8 +24,14 @@ use crate::download::lock;
 
 use super::RunCtx;
 
-/// Where an adaptive run starts.
+/// Where an adaptive run starts...
 const START: usize = 4;
+/// ...unless its first answer took this long...
+const LONG_PATH: Duration = Duration::from_millis(150);
+/// ...and then it goes on with this many at once.
+const LONG_PATH_START: usize = 16;
+/// How long the first answer is waited for before measuring anyway.
+const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(3);
 /// After a change, the new connections' round trips and slow start...
 const WARMUP: Duration = Duration::from_millis(300);
 /// ...then the throughput is measured over this long (short: a probe's lost time is a
@@ -56,6 +69,9 @@ pub(crate) struct Scale {
     adaptive: bool,
     /// The storage host of the run's files, once a connection knows it.
     host: Mutex<Option<String>>,
+    /// How long storage took to answer the run's first request.
+    first_answer: std::sync::OnceLock<Duration>,
+    answered: tokio::sync::Notify,
 }
 
 impl Scale {
@@ -69,6 +85,25 @@ impl Scale {
             cap,
             adaptive,
             host: Mutex::new(None),
+            first_answer: std::sync::OnceLock::new(),
+            answered: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// A request was answered (headers in) this long after it was sent.
+    pub fn answered(&self, latency: Duration) {
+        if self.first_answer.set(latency).is_ok() {
+            // A stored permit: the scaler may not be waiting yet.
+            self.answered.notify_one();
+        }
+    }
+
+    async fn first_answer(&self) -> Duration {
+        loop {
+            if let Some(latency) = self.first_answer.get() {
+                return *latency;
+            }
+            self.answered.notified().await;
         }
     }
 
@@ -167,6 +202,20 @@ pub(super) async fn adapt(ctx: &RunCtx, open: mpsc::UnboundedSender<usize>) {
     if !scale.adaptive {
         return;
     }
+    // Under the person's bandwidth limit, the limit is what bounds the run: no reason
+    // to open many at once.
+    if ctx.shared.bandwidth.limit().is_none()
+        && let Ok(latency) = tokio::time::timeout(FIRST_ANSWER_WAIT, scale.first_answer()).await
+    {
+        let start = starting_count(latency, scale.ceiling(&ctx.shared.host_ceilings));
+        if start > scale.wanted() {
+            let more = scale.set_target(start);
+            tracing::debug!(download = %ctx.dl.id, connections = start, ?latency, "a long path: more connections at once");
+            if more > 0 && open.send(more).is_err() {
+                return;
+            }
+        }
+    }
     let mut before: Option<(usize, f64)> = None;
     loop {
         let count = scale.wanted();
@@ -207,6 +256,16 @@ pub(super) async fn adapt(ctx: &RunCtx, open: mpsc::UnboundedSender<usize>) {
     }
 }
 
+/// How many connections a run whose first answer took `latency` starts with.
+fn starting_count(latency: Duration, ceiling: usize) -> usize {
+    let start = if latency >= LONG_PATH {
+        LONG_PATH_START
+    } else {
+        START
+    };
+    start.min(ceiling)
+}
+
 /// The download's throughput in bytes per second, measured after the warm-up.
 async fn measure(ctx: &RunCtx) -> f64 {
     tokio::time::sleep(WARMUP).await;
@@ -240,6 +299,16 @@ mod tests {
             0,
             "the leavers are not counted twice"
         );
+    }
+
+    #[test]
+    fn a_slow_first_answer_starts_more_connections_under_the_ceiling() {
+        assert_eq!(starting_count(Duration::from_millis(5), 32), START);
+        assert_eq!(
+            starting_count(Duration::from_millis(200), 32),
+            LONG_PATH_START
+        );
+        assert_eq!(starting_count(Duration::from_millis(200), 6), 6);
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 checkpoint_interval: ctx.shared.config.checkpoint_interval,
                 size: f.meta.size,
                 if_match,
+                on_answer: &|latency| ctx.scale.answered(latency),
             },
             |n| {
                 if handle.epoch == f.epoch.load(Relaxed) {
