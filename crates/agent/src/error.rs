@@ -65,6 +65,7 @@ impl From<EngineError> for ApiError {
                 | MasvError::Other(_) => (StatusCode::BAD_GATEWAY, "masv_error"),
             },
             EngineError::UnknownSize { .. } => (StatusCode::BAD_GATEWAY, "masv_error"),
+            EngineError::Selection(_) => (StatusCode::BAD_REQUEST, "invalid_file_ids"),
             EngineError::NotVerifiable(_) => (StatusCode::CONFLICT, "not_verifiable"),
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }

@@ -5,7 +5,7 @@ use std::path::Path;
 use axum::Json;
 use axum::extract::{Path as UrlPath, RawQuery, State};
 use bytes::Bytes;
-use inbound_engine::{Destination, Engine, Secret};
+use inbound_engine::{Destination, Engine, LinkOptions, Secret, Selection};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{AgentState, Deleted, Download, DownloadWithFiles, StartDownload};
@@ -55,7 +55,17 @@ pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Dow
     } else {
         Destination::straight(dst)
     };
-    let id = engine.add_or_wait(&req.url, dst, password).await?;
+    let selection = match req.file_ids {
+        Some(ids) if !ids.is_empty() => Selection::files(ids),
+        _ => Selection::All,
+    };
+    let options = LinkOptions {
+        password,
+        selection,
+        wait_if_unreachable: true,
+        priority: req.priority,
+    };
+    let id = engine.add_link_with(&req.url, dst, options).await?;
     Ok(Json(engine.get(&id)?.summary.into()))
 }
 

@@ -21,6 +21,15 @@ pub struct StartDownload {
     /// straight into `dst_folder`, as the MASV Agent does.
     #[serde(default)]
     pub create_package_folder: bool,
+    /// Download only these package files (their MASV ids, as `GET /downloads/{id}`
+    /// lists them); the others are listed as `excluded`. Omitted or empty: every file.
+    #[serde(default)]
+    pub file_ids: Option<Vec<String>>,
+    /// Higher starts first (the MASV Agent v2 option); with every download slot taken
+    /// (`inbound agent --max-active`), it takes the place of a running download of lower
+    /// priority, which goes back to the queue with its bytes kept. Default 0.
+    #[serde(default)]
+    pub priority: i64,
 }
 
 /// A download's state, as the MASV Agent names them (a download waiting for a free slot
@@ -92,6 +101,8 @@ pub struct Download {
     pub hash_algorithm: Option<String>,
     /// The package's ASC MHL manifest, written when it completed.
     pub manifest: Option<String>,
+    /// Higher starts first.
+    pub priority: i64,
     /// RFC 3339.
     pub created_at: String,
     pub completed_at: Option<String>,
@@ -131,6 +142,7 @@ impl From<DownloadSummary> for Download {
             files_verified: s.files_verified as u64,
             hash_algorithm: s.hash_algorithm,
             manifest: s.manifest.map(|m| m.to_string_lossy().into_owned()),
+            priority: s.priority,
             created_at: rfc3339(s.created_at),
             completed_at: s.completed_at.map(rfc3339),
         }
@@ -183,6 +195,8 @@ pub enum FileStateView {
     /// A whole-package zip entry: the individual files are downloaded instead.
     Skipped,
     Error,
+    /// Left out of the download by the files chosen (`file_ids`).
+    Excluded,
 }
 
 impl From<FileState> for FileStateView {
@@ -194,6 +208,7 @@ impl From<FileState> for FileStateView {
             FileState::VirusWithheld => Self::VirusWithheld,
             FileState::Skipped => Self::Skipped,
             FileState::Error => Self::Error,
+            FileState::Excluded => Self::Excluded,
         }
     }
 }
@@ -266,6 +281,7 @@ mod tests {
             files_complete: 0,
             virus_files: Vec::new(),
             created_at: 0,
+            priority: 0,
             completed_at: None,
             files_verified: 0,
             hash_algorithm: None,

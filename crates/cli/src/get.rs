@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use inbound_engine::{
-    Destination, DownloadState, Engine, EngineConfig, EngineError, Event, HashAlgorithm, MasvError,
-    Secret, human_bytes,
+    Destination, DownloadState, Engine, EngineConfig, EngineError, Event, HashAlgorithm,
+    LinkOptions, MasvError, Secret, Selection, SelectionError, human_bytes,
 };
 use inbound_sim::Sim;
 use tokio::sync::broadcast::error::RecvError;
@@ -47,9 +47,30 @@ pub struct GetArgs {
     /// Hash format of the files' proof (ASC MHL): xxh128, xxh64, md5, sha1 or c4.
     #[arg(long, default_value = "xxh128", value_parser = crate::rate::parse_hash)]
     hash: HashAlgorithm,
+    #[command(flatten)]
+    pick: Pick,
     /// Download Inbound's demo package from a built-in simulator (no MASV link needed).
     #[arg(long, conflicts_with = "url")]
     demo: bool,
+}
+
+/// Which files of the package: the same options for `get` and `ls`.
+#[derive(Args, Clone, Default)]
+pub struct Pick {
+    /// Only files matching this pattern (repeatable): `'Day 1/**'` is everything in
+    /// that folder, `'*.mov'` every MOV wherever it is (`*` stays in a folder, `**`
+    /// crosses folders).
+    #[arg(long, value_name = "PATTERN")]
+    only: Vec<String>,
+    /// Leave out files matching this pattern (repeatable), e.g. `'*.wav'`.
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+}
+
+impl Pick {
+    pub fn selection(&self) -> Result<Selection, SelectionError> {
+        Selection::patterns(self.only.clone(), self.exclude.clone())
+    }
 }
 
 pub async fn run(args: GetArgs) -> ExitCode {
@@ -108,6 +129,8 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let data_dir = crate::data_dir()?;
     let _log_guard = crate::logging::init(Some(&data_dir));
     let dest = placement(destination(args.dest.as_deref())?, args.no_package_folder);
+    // A mistyped pattern is reported before anything else happens.
+    let selection = args.pick.selection()?;
     let password = if args.password_stdin {
         Some(read_password()?)
     } else {
@@ -132,7 +155,12 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine::open(config).await?;
     let events = engine.subscribe();
-    let id = match crate::patient::add_patiently(&engine, &url, dest, password).await {
+    let options = LinkOptions {
+        password,
+        selection,
+        ..LinkOptions::default()
+    };
+    let id = match crate::patient::add_patiently(&engine, &url, dest, options).await {
         Ok(Added::Download(id)) => id,
         Ok(Added::Stopped) => {
             engine.shutdown().await;
@@ -243,7 +271,7 @@ fn verified_line(summary: &inbound_engine::DownloadSummary) -> String {
     line
 }
 
-fn read_password() -> anyhow::Result<Secret> {
+pub(crate) fn read_password() -> anyhow::Result<Secret> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -256,7 +284,7 @@ fn read_password() -> anyhow::Result<Secret> {
     Ok(Secret::new(pw))
 }
 
-fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
+pub(crate) fn explain_add_error(e: EngineError, had_password: bool) -> anyhow::Error {
     match e {
         EngineError::Masv(MasvError::PasswordRequired) if !had_password => anyhow::anyhow!(
             "password required: this link is protected; pass the password on standard input with --password-stdin"

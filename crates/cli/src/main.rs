@@ -3,6 +3,7 @@
 mod agent;
 mod get;
 mod logging;
+mod ls;
 mod patient;
 mod progress;
 mod rate;
@@ -38,6 +39,8 @@ enum Command {
     Team(team::TeamArgs),
     /// Hash a package folder again and compare every file with its ASC MHL history.
     Verify(verify::VerifyArgs),
+    /// List a package's files (size, id, path) without downloading anything.
+    Ls(ls::LsArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             Command::Sim(args) => sim::run(args).await,
             Command::Team(args) => team::run(args).await,
             Command::Verify(args) => verify::run(args),
+            Command::Ls(args) => ls::run(args).await,
         }
     })
 }

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use inbound_engine::{Destination, Engine, EngineError, Secret};
+use inbound_engine::{Destination, Engine, EngineError, LinkOptions};
 
 /// Pauses between tries: quick at first (a Wi-Fi change), then every half minute.
 const PAUSES: [u64; 4] = [5, 10, 20, 30];
@@ -22,7 +22,7 @@ pub(crate) async fn add_patiently(
     engine: &Engine,
     url: &str,
     dest: Destination,
-    password: Option<Secret>,
+    options: LinkOptions,
 ) -> Result<Added, EngineError> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -30,7 +30,7 @@ pub(crate) async fn add_patiently(
     loop {
         let e = tokio::select! {
             _ = &mut ctrl_c => return Ok(Added::Stopped),
-            added = engine.add(url, dest.clone(), password.clone()) => match added {
+            added = engine.add_link_with(url, dest.clone(), options.clone()) => match added {
                 Ok(id) => {
                     if tries > 0 {
                         note("MASV answered; starting the download");

@@ -89,18 +89,22 @@ impl Agent {
         self.post_download(&body)
     }
 
-    /// `POST /downloads` with this body; returns the download id.
-    fn post_download(&self, body: &Value) -> String {
-        let body = body.to_string();
-        let (code, v) = self.curl(&[
+    /// `POST /downloads` with this body; returns the status code and the answer.
+    fn post(&self, body: &Value) -> (u16, Value) {
+        self.curl(&[
             "-X",
             "POST",
             "-H",
             "Content-Type: application/json",
             &format!("{}/downloads", self.base()),
             "-d",
-            &body,
-        ]);
+            &body.to_string(),
+        ])
+    }
+
+    /// `POST /downloads` with this body; returns the download id.
+    fn post_download(&self, body: &Value) -> String {
+        let (code, v) = self.post(body);
         assert_eq!(code, 200, "{v}");
         v["download_id"].as_str().unwrap().to_owned()
     }
@@ -715,5 +719,125 @@ async fn two_hundred_concurrent_list_requests_while_three_packages_download() {
             .iter()
             .all(|s| s == "transferring" || s == "complete"),
         "{states:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_with_file_ids_downloads_exactly_those_files() {
+    use inbound_sim::{Content, SimFile};
+    let package = SimPackage::new("picked", "Picked")
+        .with_file(SimFile::new("f1", "A001.mov", Content::generated(1, MIB)))
+        .with_file(SimFile::new("f2", "A002.mov", Content::generated(2, MIB)).in_folder("Day 1"))
+        .with_file(SimFile::new("f3", "A003.mov", Content::generated(3, MIB)).in_folder("Day 1"))
+        .with_file(SimFile::new("f4", "notes.txt", Content::generated(4, 1000)));
+    let sim = Sim::start(vec![package]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let link = sim.packages()[0].link();
+
+    // An id the package does not have is refused before anything is written.
+    let body =
+        serde_json::json!({"url": link, "dst_folder": dst.path(), "file_ids": ["f1", "nope"]});
+    let (code, v) = agent.post(&body);
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["code"], "invalid_file_ids", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("nope"), "{v}");
+    assert_eq!(std::fs::read_dir(dst.path()).unwrap().count(), 0);
+
+    let id = agent.post_download(
+        &serde_json::json!({"url": link, "dst_folder": dst.path(), "file_ids": ["f1", "f3"]}),
+    );
+    let done = agent.wait_state(&id, "complete", Duration::from_secs(60));
+    let states: Vec<(String, String)> = done["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("f1".to_owned(), "complete".to_owned()),
+            ("f2".to_owned(), "excluded".to_owned()),
+            ("f3".to_owned(), "complete".to_owned()),
+            ("f4".to_owned(), "excluded".to_owned()),
+        ]
+    );
+    assert_eq!(done["total_size"], 2 * MIB, "{done}");
+    let package = &sim.packages()[0];
+    let sha = |i: usize| package.files[i].content.sha256_hex();
+    assert_eq!(sha256_file(&dst.path().join("A001.mov")), sha(0));
+    assert_eq!(sha256_file(&dst.path().join("Day 1/A003.mov")), sha(2));
+    assert!(!dst.path().join("Day 1/A002.mov").exists());
+    assert!(!dst.path().join("notes.txt").exists());
+    assert_eq!(
+        sim.bytes_served("pkg-picked", "f2") + sim.bytes_served("pkg-picked", "f4"),
+        0,
+        "nothing of the files left out was fetched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_higher_priority_posted_second_takes_the_only_slot_first() {
+    let sim = Sim::start(vec![
+        catalog::large("low", 8 * MIB),
+        catalog::large("high", 4 * MIB),
+    ])
+    .await
+    .unwrap();
+    // Slow enough that the first is still running when the second arrives.
+    sim.faults().set_conn_rate(MIB);
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let agent = Agent::start(
+        &sim,
+        data.path(),
+        &["--max-active", "1", "--connections", "2"],
+    );
+    let link = |id: &str| {
+        sim.packages()
+            .iter()
+            .find(|p| p.link_id == id)
+            .unwrap()
+            .link()
+    };
+    let low = agent.post_download(
+        &serde_json::json!({"url": link("low"), "dst_folder": root.path().join("low"), "priority": 1}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.package_bytes_served("pkg-low") == 0 {
+        assert!(Instant::now() < deadline, "the first download starts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let high = agent.post_download(
+        &serde_json::json!({"url": link("high"), "dst_folder": root.path().join("high"), "priority": 10}),
+    );
+    assert_eq!(agent.download(&high)["priority"], 10);
+    let done_high = agent.wait_state(&high, "complete", Duration::from_secs(60));
+    // The low one gave up its slot and waited, keeping its bytes; it is not done yet.
+    let low_then = agent.download(&low);
+    assert_eq!(low_then["state"], "transferring", "{low_then}");
+    assert!(
+        low_then["bytes_downloaded"].as_u64().unwrap() < 8 * MIB,
+        "{low_then}"
+    );
+    sim.faults().set_conn_rate(0);
+    let done_low = agent.wait_state(&low, "complete", Duration::from_secs(60));
+    assert!(
+        done_high["completed_at"].as_str().unwrap() <= done_low["completed_at"].as_str().unwrap()
+    );
+    assert_eq!(
+        assert_same_bytes(&sim.packages()[1], &done_high, &root.path().join("high")),
+        1
+    );
+    assert_eq!(
+        assert_same_bytes(&sim.packages()[0], &done_low, &root.path().join("low")),
+        1
     );
 }

@@ -69,9 +69,12 @@ impl FileSlot {
         self.state.store(s.to_u8(), Relaxed);
     }
 
-    /// Counts toward the download's total (withheld and skipped files do not).
+    /// Counts toward the download's total (withheld, skipped and excluded files do not).
     pub fn is_wanted(&self) -> bool {
-        !matches!(self.state(), FileState::VirusWithheld | FileState::Skipped)
+        !matches!(
+            self.state(),
+            FileState::VirusWithheld | FileState::Skipped | FileState::Excluded
+        )
     }
 
     pub fn error(&self) -> Option<String> {
@@ -140,6 +143,11 @@ pub(crate) struct Download {
     pub dst_dev: Option<u64>,
     /// `dst` is the package's own folder, created for it when it was added.
     pub package_folder: bool,
+    /// The files chosen when it was added (applied when it is listed).
+    pub selection: crate::Selection,
+    /// Higher starts first, and takes the place of a lower one when every slot is
+    /// taken (see `Engine::set_priority`).
+    pub priority: std::sync::atomic::AtomicI64,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,
@@ -152,6 +160,18 @@ pub(crate) struct Download {
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+fn selection_from_row(id: &str, json: Option<&str>) -> crate::Selection {
+    match json.map(serde_json::from_str) {
+        None => crate::Selection::All,
+        Some(Ok(selection)) => selection,
+        Some(Err(e)) => {
+            // Unreadable (a database edited by hand): every file, the safe superset.
+            tracing::warn!(download = %id, error = %e, "stored file selection unreadable; taking every file");
+            crate::Selection::All
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its data consistent, so a poisoned lock is usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -159,12 +179,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Download {
     pub fn from_rows(row: DownloadRow, files: Vec<FileRow>, source: Source) -> Self {
+        let selection = selection_from_row(&row.id, row.selection.as_deref());
         Self {
             id: row.id,
             source: Mutex::new(source),
             dst: row.dst_folder,
             dst_dev: row.dst_dev,
             package_folder: row.package_folder,
+            selection,
+            priority: std::sync::atomic::AtomicI64::new(row.priority),
             name: row.name,
             sender_email: row.sender_email,
             package_id: row.package_id,
@@ -254,6 +277,7 @@ impl Download {
                 .map(|f| f.meta.package_path.clone())
                 .collect(),
             created_at: self.created_at,
+            priority: self.priority.load(Relaxed),
             completed_at,
             files_verified: self.files.iter().filter(|f| f.is_verified()).count(),
             hash_algorithm: self.files.iter().find_map(|f| {

@@ -44,6 +44,8 @@ pub enum EngineError {
     #[error("the download is removed, but some of its files could not be deleted: {0}")]
     RemoveFiles(String),
     #[error(transparent)]
+    Selection(#[from] crate::selection::SelectionError),
+    #[error(transparent)]
     StorageClient(#[from] crate::storage_client::StorageClientError),
     #[error("cannot verify the package: {0}")]
     NotVerifiable(String),

@@ -29,6 +29,7 @@ mod reverify;
 mod runner;
 mod schema;
 mod seal;
+mod selection;
 mod session;
 mod source;
 mod span;
@@ -40,7 +41,7 @@ mod write_batch;
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
 pub use display::human_bytes;
 pub use display::{notification_safe, terminal_safe};
-pub use engine::{Engine, PackagePreview};
+pub use engine::{Engine, LinkOptions, ListedFile, PackageListing, PackagePreview};
 pub use error::EngineError;
 pub use fsutil::write_private;
 pub use inbound_masv::{MasvError, Secret};
@@ -53,6 +54,7 @@ pub use model::{
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;
 pub use reverify::{VerifySummary, record_verification, verify_folder};
+pub use selection::{Selection, SelectionError};
 pub use source::TeamDownload;
 pub use storage_client::StorageClientError;
 

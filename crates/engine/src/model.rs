@@ -60,6 +60,8 @@ pub enum FileState {
     /// A whole-package zip entry, skipped because the individual files are fetched.
     Skipped,
     Error,
+    /// Left out by the person's choice of files.
+    Excluded,
 }
 
 impl FileState {
@@ -71,6 +73,7 @@ impl FileState {
             Self::VirusWithheld => "virus_withheld",
             Self::Skipped => "skipped",
             Self::Error => "error",
+            Self::Excluded => "excluded",
         }
     }
 
@@ -81,6 +84,7 @@ impl FileState {
             "complete" => Self::Complete,
             "virus_withheld" => Self::VirusWithheld,
             "skipped" => Self::Skipped,
+            "excluded" => Self::Excluded,
             "error" => Self::Error,
             _ => return None,
         })
@@ -88,7 +92,10 @@ impl FileState {
 
     /// Nothing more will be fetched for this file.
     pub fn is_settled(self) -> bool {
-        matches!(self, Self::Complete | Self::VirusWithheld | Self::Skipped)
+        matches!(
+            self,
+            Self::Complete | Self::VirusWithheld | Self::Skipped | Self::Excluded
+        )
     }
 
     pub(crate) fn to_u8(self) -> u8 {
@@ -102,6 +109,7 @@ impl FileState {
             2 => Self::Complete,
             3 => Self::VirusWithheld,
             4 => Self::Skipped,
+            6 => Self::Excluded,
             _ => Self::Error,
         }
     }
@@ -150,6 +158,9 @@ pub struct DownloadSummary {
     pub virus_files: Vec<String>,
     #[ts(type = "number")]
     pub created_at: i64,
+    /// Higher starts first and takes a slot from a lower one (0 unless set).
+    #[ts(type = "number")]
+    pub priority: i64,
     #[ts(type = "number | null")]
     pub completed_at: Option<i64>,
     /// Files whose hash was computed from their bytes on disk (and, where storage gave

@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS downloads (
     origin       TEXT,
     dst_dev      INTEGER,
     manifest     TEXT,
-    package_folder INTEGER
+    package_folder INTEGER,
+    selection    TEXT,
+    priority     INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -84,6 +86,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("files", "hash", "TEXT"),
     ("downloads", "manifest", "TEXT"),
     ("downloads", "package_folder", "INTEGER"),
+    ("downloads", "selection", "TEXT"),
+    ("downloads", "priority", "INTEGER"),
 ];
 
 /// Brings a database from an earlier version up to [`SCHEMA`].

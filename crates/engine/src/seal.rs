@@ -130,5 +130,12 @@ fn comment(dl: &Download) -> String {
             skipped.join(", ")
         ));
     }
+    let excluded = names(FileState::Excluded);
+    if !excluded.is_empty() {
+        text.push_str(&format!(
+            "; not selected for download: {}",
+            excluded.join(", ")
+        ));
+    }
     text
 }

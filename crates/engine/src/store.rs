@@ -38,6 +38,11 @@ pub(crate) struct DownloadRow {
     pub manifest: Option<PathBuf>,
     /// `dst_folder` is the package's own folder, created for it when it was added.
     pub package_folder: bool,
+    /// JSON of the [`crate::Selection`] it was added with; `None` for every file. Kept
+    /// for a download listed later (added while MASV was out of reach).
+    pub selection: Option<String>,
+    /// Higher goes first (see `Engine::set_priority`).
+    pub priority: i64,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -125,8 +130,8 @@ impl Store {
         tx.execute(
             "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
                 sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-                origin, dst_dev, package_folder)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                origin, dst_dev, package_folder, selection, priority)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 d.id,
                 d.link_id,
@@ -144,7 +149,9 @@ impl Store {
                 d.access_token,
                 d.origin,
                 d.dst_dev.map(|v| v as i64),
-                d.package_folder
+                d.package_folder,
+                d.selection,
+                d.priority
             ],
         )?;
         insert_files(&tx, &d.id, files)?;
@@ -177,12 +184,20 @@ impl Store {
         tx.commit()
     }
 
+    pub fn set_priority(&self, id: &str, priority: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE downloads SET priority = ?2 WHERE id = ?1",
+            params![id, priority],
+        )?;
+        Ok(())
+    }
+
     pub fn load_all(&self) -> Result<Vec<(DownloadRow, Vec<FileRow>)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
-                    dst_dev, manifest, package_folder
+                    dst_dev, manifest, package_folder, selection, priority
              FROM downloads ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -210,6 +225,8 @@ impl Store {
                         _ => Some(path_from_sql(r, 16)?),
                     },
                     package_folder: r.get::<_, Option<bool>>(17)?.unwrap_or(false),
+                    selection: r.get(18)?,
+                    priority: r.get::<_, Option<i64>>(19)?.unwrap_or(0),
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -477,6 +494,8 @@ mod tests {
             dst_dev: None,
             manifest: None,
             package_folder: false,
+            selection: None,
+            priority: 0,
         }
     }
 
@@ -540,7 +559,7 @@ mod tests {
             // The first schema: no access_token or origin columns.
             let old = SCHEMA
                 .replace(
-                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER\n",
+                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER,\n    selection    TEXT,\n    priority     INTEGER\n",
                     "    completed_at INTEGER\n",
                 )
                 .replace(
@@ -548,6 +567,7 @@ mod tests {
                     "    error        TEXT,\n    PRIMARY KEY (download_id, idx)",
                 );
             assert!(!old.contains("dst_dev") && !old.contains("part_dev"));
+            assert!(!old.contains("selection") && !old.contains("priority"));
             assert_ne!(old, SCHEMA, "the old schema differs");
             conn.execute_batch(&old).unwrap();
             conn.execute(

@@ -42,7 +42,7 @@
     dst_folder: state.settings.destination, state: 'transferring', error: null,
     total_bytes: files.reduce((s, f) => s + (f.virus_detected ? 0 : f.size), 0), bytes_done: 0,
     file_count: files.length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
-    created_at: now + nextId, completed_at: null, ...over,
+    created_at: now + nextId, completed_at: null, priority: 0, ...over,
   });
   const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,
     size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, ...over });

@@ -23,6 +23,7 @@ use crate::source::Source;
 use crate::store::{DownloadRow, Store};
 
 mod adding;
+mod planning;
 mod preview;
 mod queue;
 #[cfg(test)]
@@ -30,7 +31,8 @@ mod races;
 mod unlisted;
 mod verifying;
 
-pub use preview::PackagePreview;
+pub use adding::LinkOptions;
+pub use preview::{ListedFile, PackageListing, PackagePreview};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 const EVENT_CAPACITY: usize = 4096;

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::Engine;
-use super::adding::{initial_state, package_name};
+use super::planning::{chosen_state, initial_state, package_name};
 use crate::error::EngineError;
 use crate::model::FileState;
+use crate::selection::{Selection, SelectionError};
 use crate::session::Session;
 
 /// A package as MASV describes it, before anything is written.
@@ -33,6 +34,30 @@ pub struct PackagePreview {
     pub withheld: usize,
 }
 
+/// One file of a package as MASV lists it, before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ListedFile {
+    /// MASV's id for the file (what the agent's `file_ids` names).
+    pub id: String,
+    /// Its path in the package, folders joined with `/`.
+    pub path: String,
+    /// As listed; `None` when MASV gives none (storage is asked when it downloads).
+    #[ts(type = "number | null")]
+    pub size: Option<u64>,
+    /// What becomes of it: `pending` (downloaded), `virus_withheld`, `skipped` (a
+    /// whole-package archive) or `excluded` (left out by the selection).
+    pub state: FileState,
+}
+
+/// A package and its files, read without adding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PackageListing {
+    pub preview: PackagePreview,
+    pub files: Vec<ListedFile>,
+}
+
 impl Engine {
     /// Reads the package behind a link (name, sender, files, size) and adds nothing.
     /// Fails as [`Engine::add`] would: a bad or expired link, a password needed or
@@ -42,6 +67,21 @@ impl Engine {
         url: &str,
         password: Option<Secret>,
     ) -> Result<PackagePreview, EngineError> {
+        Ok(self
+            .list_package(url, password, &Selection::All)
+            .await?
+            .preview)
+    }
+
+    /// Lists the package behind a link, each file with what would become of it under
+    /// `selection`; the preview counts the files that would be downloaded. Adds nothing.
+    pub async fn list_package(
+        &self,
+        url: &str,
+        password: Option<Secret>,
+        selection: &Selection,
+    ) -> Result<PackageListing, EngineError> {
+        let matcher = selection.matcher()?;
         let link = LinkRef::parse(url)?;
         let (session, info) = Session::open(
             self.shared.client_for(&link.id),
@@ -51,23 +91,37 @@ impl Engine {
         )
         .await?;
         let listing = session.list_files().await?;
+        let unknown = matcher.unknown_ids(listing.iter().map(|f| f.id.as_str()));
+        if !unknown.is_empty() {
+            return Err(SelectionError::UnknownFiles(unknown).into());
+        }
         let include_zips = self.shared.config.include_zips;
-        let wanted: Vec<_> = listing
+        let files: Vec<ListedFile> = listing
             .iter()
-            .filter(|f| initial_state(f, include_zips) == FileState::Pending)
+            .map(|f| ListedFile {
+                id: f.id.clone(),
+                path: f.package_path(),
+                size: f.size,
+                state: chosen_state(initial_state(f, include_zips), &matcher, f),
+            })
             .collect();
-        Ok(PackagePreview {
+        let wanted: Vec<_> = files
+            .iter()
+            .filter(|f| f.state == FileState::Pending)
+            .collect();
+        let preview = PackagePreview {
             name: package_name(&info.name, &info.package_id),
             package_id: info.package_id,
             sender_email: info.sender_email,
             file_count: wanted.len(),
             total_bytes: wanted.iter().filter_map(|f| f.size).sum(),
             sizes_complete: wanted.iter().all(|f| f.size.is_some()),
-            withheld: listing
+            withheld: files
                 .iter()
-                .filter(|f| initial_state(f, include_zips) == FileState::VirusWithheld)
+                .filter(|f| f.state == FileState::VirusWithheld)
                 .count(),
-        })
+        };
+        Ok(PackageListing { preview, files })
     }
 }
 

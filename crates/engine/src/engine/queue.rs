@@ -134,12 +134,15 @@ impl Engine {
             return;
         }
         let _scheduling = lock(&self.shared.scheduling);
-        let list = lock(&self.shared.downloads).clone();
+        let mut list = lock(&self.shared.downloads).clone();
+        // Higher priority first; among equals, the order they were added in.
+        list.sort_by_key(|d| std::cmp::Reverse(d.priority.load(Relaxed)));
         let max = self.shared.max_active.load(Relaxed).max(1);
         let mut running = list.iter().filter(|d| d.status().run.is_some()).count();
         self.seam("schedule.counted");
-        for dl in list {
+        for dl in &list {
             if running >= max {
+                self.make_room_for(dl, &list);
                 break;
             }
             let mut s = dl.status();
@@ -175,9 +178,57 @@ impl Engine {
             });
             drop(s);
             running += 1;
-            self.persist_state(&dl, DownloadState::Transferring, None, None);
+            self.persist_state(dl, DownloadState::Transferring, None, None);
         }
         self.shared.awake.set_busy(running > 0);
+    }
+
+    /// Every slot is taken and `waiting` may be next: if it is queued and outranks a
+    /// running download, that one goes back to the queue (its bytes kept) and its run
+    /// is stopped. The slot counts as taken until that run has ended; then `waiting`
+    /// starts (the run's end schedules again).
+    fn make_room_for(&self, waiting: &Arc<Download>, list: &[Arc<Download>]) {
+        let rank = waiting.priority.load(Relaxed);
+        {
+            let s = waiting.status();
+            if s.state != DownloadState::Queued || s.run.is_some() || s.deleted {
+                return;
+            }
+        }
+        // The lowest-ranked running download, the most recently added among equals.
+        let Some(lowest) = list.iter().rev().find(|d| {
+            let s = d.status();
+            s.state == DownloadState::Transferring && s.run.is_some()
+        }) else {
+            return;
+        };
+        if lowest.priority.load(Relaxed) >= rank {
+            return;
+        }
+        let cancel = {
+            let mut s = lowest.status();
+            s.state = DownloadState::Queued;
+            s.run.as_ref().map(|r| r.cancel.clone())
+        };
+        tracing::info!(id = %lowest.id, before = %waiting.id, "a download of higher priority takes its place");
+        self.persist_state(lowest, DownloadState::Queued, None, None);
+        if let Some(cancel) = cancel {
+            cancel.cancel();
+        }
+    }
+
+    /// Sets a download's priority: higher starts first, and a queued download takes
+    /// the slot of a running one of lower priority (which goes back to the queue).
+    pub fn set_priority(&self, id: &str, priority: i64) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        dl.priority.store(priority, Relaxed);
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .set_priority(&dl.id, priority)
+            .map_err(EngineError::db(&db))?;
+        self.schedule();
+        Ok(())
     }
 
     /// Runs the download until it completes, fails or is stopped. While MASV or its

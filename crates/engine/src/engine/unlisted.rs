@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::adding::{NewDownload, package_name};
+use super::planning::{NewDownload, package_name};
 use crate::download::{Download, lock};
 use crate::error::EngineError;
 use crate::model::{DownloadState, Event};
@@ -82,6 +82,8 @@ impl Engine {
             package_id: info.package_id,
             sender_email: info.sender_email,
             source: Source::Link { link, password },
+            selection: dl.selection.clone(),
+            priority: dl.priority.load(std::sync::atomic::Ordering::Relaxed),
         };
         let dst = Destination {
             folder: dl.dst.clone(),

@@ -14,7 +14,11 @@ link: string, origin: Origin, dst_folder: string, state: DownloadState, error: s
 /**
  * Names (package paths) of files withheld because MASV flagged them as infected.
  */
-virus_files: Array<string>, created_at: number, completed_at: number | null, 
+virus_files: Array<string>, created_at: number, 
+/**
+ * Higher starts first and takes a slot from a lower one (0 unless set).
+ */
+priority: number, completed_at: number | null, 
 /**
  * Files whose hash was computed from their bytes on disk (and, where storage gave
  * an MD5, matched it).

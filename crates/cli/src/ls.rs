@@ -1,0 +1,140 @@
+//! `inbound ls URL`: a package's files (size, MASV id, path) without downloading, with
+//! what `--only`/`--exclude` would leave out, so patterns can be tried before a get.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Args;
+use inbound_engine::{Engine, EngineConfig, FileState, ListedFile, PackageListing, human_bytes};
+
+use crate::get::{Pick, explain_add_error, read_password};
+
+#[derive(Args)]
+pub struct LsArgs {
+    /// The MASV download link (https://get.massive.app/...?secret=...).
+    url: String,
+    /// Read the link's password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    pick: Pick,
+}
+
+pub async fn run(args: LsArgs) -> ExitCode {
+    match ls(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            crate::get::fail_line(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn ls(args: LsArgs) -> anyhow::Result<()> {
+    let selection = args.pick.selection()?;
+    let password = args.password_stdin.then(read_password).transpose()?;
+    // Listing writes nothing that lasts: a data folder of its own, so it works beside
+    // a running agent or desktop app (which hold the usual one).
+    let scratch = tempfile::tempdir()?;
+    let engine = Engine::open(EngineConfig::new(scratch.path())).await?;
+    let listed = engine
+        .list_package(&args.url, password, &selection)
+        .await
+        .map_err(|e| explain_add_error(e, args.password_stdin));
+    engine.shutdown().await;
+    let text = render(&listed?);
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn render(listing: &PackageListing) -> String {
+    let p = &listing.preview;
+    let safe = inbound_engine::terminal_safe;
+    let mut out = safe(&p.name).to_string();
+    if !p.sender_email.is_empty() {
+        out.push_str(&format!(" — from {}", safe(&p.sender_email)));
+    }
+    let size = |s: Option<u64>| s.map_or_else(|| "—".to_owned(), human_bytes);
+    out.push_str(&format!(
+        " — {} of {} files to download, {}{}\n",
+        p.file_count,
+        listing.files.len(),
+        human_bytes(p.total_bytes),
+        if p.sizes_complete {
+            ""
+        } else {
+            " (some sizes unknown)"
+        }
+    ));
+    let id_width = listing
+        .files
+        .iter()
+        .map(|f| f.id.chars().count())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    out.push_str(&format!("{:>10}  {:id_width$}  PATH\n", "SIZE", "ID"));
+    for f in &listing.files {
+        out.push_str(&format!(
+            "{:>10}  {:id_width$}  {}{}\n",
+            size(f.size),
+            safe(&f.id),
+            safe(&f.path),
+            note(f)
+        ));
+    }
+    out
+}
+
+/// Why a file would not be downloaded.
+fn note(f: &ListedFile) -> &'static str {
+    match f.state {
+        FileState::Excluded => "  (not selected)",
+        FileState::VirusWithheld => "  (flagged by MASV's virus scan; withheld)",
+        FileState::Skipped => "  (archive of the whole package; its files are downloaded)",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use inbound_engine::PackagePreview;
+
+    use super::*;
+
+    #[test]
+    fn every_file_is_shown_with_its_id_and_why_some_are_left_out() {
+        let file = |id: &str, path: &str, size, state| ListedFile {
+            id: id.into(),
+            path: path.into(),
+            size,
+            state,
+        };
+        let listing = PackageListing {
+            preview: PackagePreview {
+                name: "Day 2".into(),
+                package_id: "p".into(),
+                sender_email: "ed@example.com".into(),
+                file_count: 1,
+                total_bytes: 2048,
+                sizes_complete: true,
+                withheld: 1,
+            },
+            files: vec![
+                file("f1", "Day 1/A001.mov", Some(2048), FileState::Pending),
+                file("f22", "notes.txt", None, FileState::Excluded),
+                file("f3", "bad.exe", Some(10), FileState::VirusWithheld),
+            ],
+        };
+        let text = render(&listing);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Day 2 — from ed@example.com — 1 of 3 files to download, 2.0 KiB"
+        );
+        assert_eq!(lines[1], "      SIZE  ID   PATH");
+        assert_eq!(lines[2], "   2.0 KiB  f1   Day 1/A001.mov");
+        assert_eq!(lines[3], "         —  f22  notes.txt  (not selected)");
+        assert!(lines[4].ends_with("bad.exe  (flagged by MASV's virus scan; withheld)"));
+    }
+}
