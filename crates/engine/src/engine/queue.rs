@@ -123,8 +123,12 @@ impl Engine {
     /// A point where a unit test may hold this thread; nothing outside tests.
     fn seam(&self, _point: &'static str) {
         #[cfg(test)]
-        if let Some(hold) = lock(&self.shared.seam).clone() {
-            hold(_point);
+        {
+            // Not held while the hook waits: other calls pass their own seams meanwhile.
+            let hold = lock(&self.shared.seam).clone();
+            if let Some(hold) = hold {
+                hold(_point);
+            }
         }
     }
 
@@ -194,6 +198,14 @@ impl Engine {
             if s.state != DownloadState::Queued || s.run.is_some() || s.deleted {
                 return;
             }
+        }
+        // A slot already being given up is the room: asking again before that run has
+        // ended must not send a second download back to the queue.
+        if list.iter().any(|d| {
+            let s = d.status();
+            s.state == DownloadState::Queued && s.run.is_some()
+        }) {
+            return;
         }
         // The lowest-ranked running download, the most recently added among equals.
         let Some(lowest) = list.iter().rev().find(|d| {
@@ -296,6 +308,7 @@ impl Engine {
     }
 
     pub(super) fn finish_run(&self, dl: &Arc<Download>, run_id: u64, end: RunEnd) {
+        self.seam("finish_run");
         let outcome = {
             let mut s = dl.status();
             if s.run.as_ref().is_some_and(|r| r.run_id == run_id) {

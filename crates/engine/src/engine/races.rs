@@ -168,3 +168,76 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
+    let sim = Sim::start(vec![
+        catalog::large("a", 4 * MIB),
+        catalog::large("b", 4 * MIB),
+        catalog::large("urgent", MIB),
+    ])
+    .await
+    .unwrap();
+    sim.faults().set_conn_rate(MIB / 4);
+    let (data, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let engine = engine_on(&sim, data.path(), 2).await;
+    let link = |i: usize| sim.packages()[i].link();
+    let a = engine
+        .add(&link(0), &dest.path().join("a"), None)
+        .await
+        .unwrap();
+    let b = engine
+        .add(&link(1), &dest.path().join("b"), None)
+        .await
+        .unwrap();
+    assert_eq!(running(&engine, &[a.clone(), b.clone()]), 2);
+    // The run that gives up its slot is held before it has ended.
+    let (arrived_tx, arrived_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (arrived_tx, go_rx) = (Mutex::new(Some(arrived_tx)), Mutex::new(go_rx));
+    hold_at(&engine, move |point| {
+        if point != "finish_run" {
+            return;
+        }
+        if let Some(tx) = arrived_tx.lock().unwrap().take() {
+            let _ = tx.send(());
+            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
+        }
+    });
+    let options = crate::LinkOptions {
+        priority: 10,
+        ..Default::default()
+    };
+    let urgent = engine
+        .add_link_with(&link(2), dest.path().join("urgent"), options)
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    // b (the later of two equals) is giving up its slot; the scheduler is asked again
+    // meanwhile, and a must keep running.
+    engine.set_priority(&urgent, 10).unwrap();
+    engine.schedule();
+    let a_state = engine.find(&a).unwrap().status().state;
+    let b_state = engine.find(&b).unwrap().status().state;
+    assert_eq!(
+        (a_state, b_state),
+        (
+            crate::model::DownloadState::Transferring,
+            crate::model::DownloadState::Queued
+        ),
+        "only one download makes room"
+    );
+    go_tx.send(()).unwrap();
+    sim.faults().set_conn_rate(0);
+    // The slot given up goes to the download that asked for it.
+    let mut events = engine.subscribe();
+    while engine.find(&urgent).unwrap().status().state != crate::model::DownloadState::Complete {
+        let _ = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("progress within 30 s");
+    }
+    engine.shutdown().await;
+}
