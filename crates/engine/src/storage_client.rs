@@ -34,6 +34,8 @@ const IDLE_PER_HOST: usize = 64;
 /// An idle connection is closed after this long (storage closes its own at ~60 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Redirects followed for one request (reqwest's default too).
+const MAX_REDIRECTS: usize = 10;
 const AGENT: &str = concat!("Inbound/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, thiserror::Error)]
@@ -96,18 +98,38 @@ impl StorageClient {
         })
     }
 
-    /// Sends a GET with these headers and returns once the answer's headers are in.
+    /// Sends a GET with these headers and returns once the answer's headers are in,
+    /// following redirects (as reqwest did: storage may send a request to another
+    /// region or host), each with the same headers.
     pub async fn get(
         &self,
         url: &Secret,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<StorageResponse, SendError> {
-        let uri: Uri = url.expose().parse().map_err(|_| SendError::BadUrl)?;
+        let mut current = url::Url::parse(url.expose()).map_err(|_| SendError::BadUrl)?;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self.get_once(&current, headers).await?;
+            match redirect_target(&current, &response) {
+                Some(next) => current = next,
+                None => return Ok(response),
+            }
+        }
+        Err(SendError::Network(
+            "storage sent the request on too many times (redirects)".into(),
+        ))
+    }
+
+    async fn get_once(
+        &self,
+        url: &url::Url,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<StorageResponse, SendError> {
+        let uri: Uri = url.as_str().parse().map_err(|_| SendError::BadUrl)?;
         if uri.host().is_none() {
             return Err(SendError::BadUrl);
         }
         if self.proxies.intercept(&uri).is_some() {
-            return self.get_proxied(url, headers).await;
+            return self.get_proxied(url.as_str(), headers).await;
         }
         let mut request = Request::get(uri).header(USER_AGENT, HeaderValue::from_static(AGENT));
         for (name, value) in headers {
@@ -129,10 +151,10 @@ impl StorageClient {
 
     async fn get_proxied(
         &self,
-        url: &Secret,
+        url: &str,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<StorageResponse, SendError> {
-        let mut request = self.proxied.get(url.expose());
+        let mut request = self.proxied.get(url);
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -149,6 +171,25 @@ impl StorageClient {
             body: Body::Proxied(response),
         })
     }
+}
+
+/// Where a redirect sends the request, if `response` is one this client follows:
+/// 301, 302, 303, 307 or 308 with a `Location` (relative to `current`) to http(s).
+/// reqwest follows its own for a proxied request.
+fn redirect_target(current: &url::Url, response: &StorageResponse) -> Option<url::Url> {
+    if matches!(response.body, Body::Proxied(_)) || !response.status.is_redirection() {
+        return None;
+    }
+    if !matches!(response.status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response
+        .headers
+        .get(http::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let next = current.join(location).ok()?;
+    matches!(next.scheme(), "http" | "https").then_some(next)
 }
 
 /// The crypto behind TLS to storage: the same provider reqwest's TLS uses here.

@@ -148,3 +148,40 @@ async fn a_body_cut_short_is_a_cut_connection() {
     assert_eq!(got, 10);
     assert_eq!(err, "the connection was cut");
 }
+
+#[tokio::test]
+async fn a_redirect_is_followed_with_the_same_headers() {
+    let (target, target_server) = serve_once(
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/5\r\nContent-Length: 1\r\n\r\n"
+            .into(),
+        1,
+    )
+    .await;
+    let (first, first_server) = serve_once(
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}/elsewhere?sig=2\r\nContent-Length: 0\r\n\r\n"
+        ),
+        0,
+    )
+    .await;
+    let url = Secret::new(format!("http://{first}/object?sig=1"));
+    let range = [(http::header::RANGE, HeaderValue::from_static("bytes=0-0"))];
+    let mut resp = client().get(&url, &range).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.chunk().await.unwrap().as_deref(), Some(&[7u8][..]));
+    assert!(
+        first_server
+            .await
+            .unwrap()
+            .starts_with("GET /object?sig=1 ")
+    );
+    let followed = target_server.await.unwrap();
+    assert!(
+        followed.starts_with("GET /elsewhere?sig=2 HTTP/1.1\r\n"),
+        "{followed}"
+    );
+    assert!(
+        followed.to_ascii_lowercase().contains("range: bytes=0-0"),
+        "{followed}"
+    );
+}
