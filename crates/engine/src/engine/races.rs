@@ -30,6 +30,24 @@ fn hold_at(engine: &Engine, seam: impl Fn(&'static str) + Send + Sync + 'static)
     *lock(&engine.shared.seam) = Some(Arc::new(seam));
 }
 
+/// Holds the first call that reaches `point` until told to go (or 10 s); returns the
+/// receiver told when it arrived and the sender that lets it go.
+fn hold_first_at(engine: &Engine, point: &'static str) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (arrived_tx, arrived_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (arrived_tx, go_rx) = (Mutex::new(Some(arrived_tx)), Mutex::new(go_rx));
+    hold_at(engine, move |at| {
+        if at != point {
+            return;
+        }
+        if let Some(tx) = arrived_tx.lock().unwrap().take() {
+            let _ = tx.send(());
+            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
+        }
+    });
+    (arrived_rx, go_tx)
+}
+
 fn running(engine: &Engine, ids: &[String]) -> usize {
     ids.iter()
         .filter(|id| engine.find(id).unwrap().status().run.is_some())
@@ -108,18 +126,7 @@ async fn a_delete_while_the_scheduler_looks_is_never_undone() {
     let dl = engine.find(&id).unwrap();
     // The resume's scheduler has its list (with this download in it) when the delete
     // runs; it carries on only once the delete has taken the download away.
-    let (arrived_tx, arrived_rx) = mpsc::channel::<()>();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (arrived_tx, go_rx) = (Mutex::new(Some(arrived_tx)), Mutex::new(go_rx));
-    hold_at(&engine, move |point| {
-        if point != "schedule.counted" {
-            return;
-        }
-        if let Some(tx) = arrived_tx.lock().unwrap().take() {
-            let _ = tx.send(());
-            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
-        }
-    });
+    let (arrived_rx, go_tx) = hold_first_at(&engine, "schedule.counted");
     let resumer = {
         let (engine, id) = (engine.clone(), id.clone());
         std::thread::spawn(move || engine.resume(&id))
@@ -192,18 +199,7 @@ async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
         .unwrap();
     assert_eq!(running(&engine, &[a.clone(), b.clone()]), 2);
     // The run that gives up its slot is held before it has ended.
-    let (arrived_tx, arrived_rx) = mpsc::channel::<()>();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (arrived_tx, go_rx) = (Mutex::new(Some(arrived_tx)), Mutex::new(go_rx));
-    hold_at(&engine, move |point| {
-        if point != "finish_run" {
-            return;
-        }
-        if let Some(tx) = arrived_tx.lock().unwrap().take() {
-            let _ = tx.send(());
-            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
-        }
-    });
+    let (arrived_rx, go_tx) = hold_first_at(&engine, "finish_run");
     let options = crate::LinkOptions {
         priority: 10,
         ..Default::default()

@@ -39,6 +39,16 @@ async fn serve_once(
     (addr, task)
 }
 
+/// A server answering its first request with the first byte of a 5-byte object.
+async fn serve_first_byte() -> (SocketAddr, tokio::task::JoinHandle<String>) {
+    serve_once(
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/5\r\nContent-Length: 1\r\n\r\n"
+            .into(),
+        1,
+    )
+    .await
+}
+
 fn client() -> StorageClient {
     let never = Matcher::builder().build();
     StorageClient::new(never, reqwest::Client::new()).unwrap()
@@ -76,12 +86,7 @@ async fn each_connection_reads_at_most_its_fixed_buffer_at_a_time() {
 
 #[tokio::test]
 async fn a_url_the_environment_proxies_is_sent_through_the_proxy() {
-    let (proxy, server) = serve_once(
-        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/5\r\nContent-Length: 1\r\n\r\n"
-            .into(),
-        1,
-    )
-    .await;
+    let (proxy, server) = serve_first_byte().await;
     let proxy_url = format!("http://{proxy}");
     let proxies = Matcher::builder().http(proxy_url.clone()).build();
     let proxied = reqwest::Client::builder()
@@ -151,12 +156,7 @@ async fn a_body_cut_short_is_a_cut_connection() {
 
 #[tokio::test]
 async fn a_redirect_is_followed_with_the_same_headers() {
-    let (target, target_server) = serve_once(
-        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/5\r\nContent-Length: 1\r\n\r\n"
-            .into(),
-        1,
-    )
-    .await;
+    let (target, target_server) = serve_first_byte().await;
     let (first, first_server) = serve_once(
         format!(
             "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}/elsewhere?sig=2\r\nContent-Length: 0\r\n\r\n"
