@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
-use inbound_engine::{Engine, EngineConfig, FileState, ListedFile, PackageListing, human_bytes};
+use inbound_engine::{
+    Engine, EngineConfig, EngineError, FileState, ListedFile, PackageListing, human_bytes,
+};
 
 use crate::get::{Pick, explain_add_error, read_password};
 
@@ -40,7 +42,14 @@ async fn ls(args: LsArgs) -> anyhow::Result<()> {
     let listed = engine
         .list_package(&args.url, password, &selection)
         .await
-        .map_err(|e| explain_add_error(e, args.password_stdin));
+        .map_err(|e| match e {
+            // Said as `get` says it; listing does not wait for MASV to come back.
+            EngineError::Masv(m) if m.is_transient() => anyhow::anyhow!(
+                "{}; try again once MASV can be reached",
+                m.unreachable_sentence()
+            ),
+            other => explain_add_error(other, args.password_stdin),
+        });
     engine.shutdown().await;
     let text = render(&listed?);
     std::io::stdout().write_all(text.as_bytes())?;

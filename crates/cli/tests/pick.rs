@@ -137,3 +137,22 @@ async fn patterns_that_choose_nothing_or_do_not_parse_say_so_and_write_nothing()
     }
     assert_eq!(sim.package_bytes_served("pkg-shoot"), 0);
 }
+
+#[test]
+fn ls_with_masv_out_of_reach_says_so_plainly() {
+    let data = tempfile::tempdir().unwrap();
+    // Nothing listens on the discard port.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .env("MASV_API_URL", "http://127.0.0.1:9/v1")
+        .env("INBOUND_DATA_DIR", data.path())
+        .args(["ls", "https://get.massive.app/abc?secret=s3cr3t"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: MASV cannot be reached (could not connect to the server)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+}
