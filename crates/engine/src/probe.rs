@@ -7,11 +7,10 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 use inbound_masv::{PackageFile, Secret};
 
-use crate::storage_client::{SendError, StorageClient};
-
 use crate::engine::Shared;
 use crate::error::EngineError;
 use crate::session::Session;
+use crate::storage_client::{SendError, StorageClient};
 use crate::transfer::parse_content_range;
 
 /// Why one probe did not give a size.
@@ -28,13 +27,13 @@ pub(crate) async fn listed_or_stored_sizes(
     shared: &Shared,
     session: &Session,
     listing: &[PackageFile],
-    wanted: impl Fn(&PackageFile) -> bool,
+    wanted: impl Fn(usize) -> bool,
 ) -> Result<Vec<u64>, EngineError> {
     let mut sizes = Vec::with_capacity(listing.len());
     for (idx, f) in listing.iter().enumerate() {
         sizes.push(match f.size {
             Some(size) => size,
-            None if !wanted(f) => 0,
+            None if !wanted(idx) => 0,
             None => stored_size(shared, session, idx, f).await?,
         });
     }

@@ -177,10 +177,9 @@ impl StorageClient {
 /// 301, 302, 303, 307 or 308 with a `Location` (relative to `current`) to http(s).
 /// reqwest follows its own for a proxied request.
 fn redirect_target(current: &url::Url, response: &StorageResponse) -> Option<url::Url> {
-    if matches!(response.body, Body::Proxied(_)) || !response.status.is_redirection() {
-        return None;
-    }
-    if !matches!(response.status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+    if matches!(response.body, Body::Proxied(_))
+        || !matches!(response.status.as_u16(), 301 | 302 | 303 | 307 | 308)
+    {
         return None;
     }
     let location = response

@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::Buf;
-
 use http::StatusCode;
 use http::header::{self, HeaderValue};
 use inbound_masv::Secret;

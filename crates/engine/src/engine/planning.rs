@@ -12,7 +12,7 @@ use crate::error::EngineError;
 use crate::model::{DownloadState, FileState};
 use crate::paths::{PathPlanner, collision_key};
 use crate::placement::{Destination, claim_package_folder};
-use crate::selection::{Selection, SelectionError};
+use crate::selection::{Matcher, Selection, SelectionError};
 use crate::session::Session;
 use crate::source::Source;
 use crate::store::{DownloadRow, FileMeta, FileRow};
@@ -30,20 +30,13 @@ impl Engine {
         created_at: i64,
     ) -> Result<Planned<'_>, EngineError> {
         let listing = session.list_files().await?;
-        let include_zips = self.shared.config.include_zips;
         let matcher = new.selection.matcher()?;
-        let unknown = matcher.unknown_ids(listing.iter().map(|f| f.id.as_str()));
-        if !unknown.is_empty() {
-            return Err(SelectionError::UnknownFiles(unknown).into());
-        }
-        let state_of = |f: &inbound_masv::PackageFile| {
-            chosen_state(initial_state(f, include_zips), &matcher, f)
-        };
-        if !new.selection.is_all() && !listing.iter().any(|f| state_of(f) == FileState::Pending) {
+        let states = chosen_states(&listing, &matcher, self.shared.config.include_zips)?;
+        if !new.selection.is_all() && !states.contains(&FileState::Pending) {
             return Err(SelectionError::NothingSelected(new.selection.describe()).into());
         }
-        let sizes = crate::probe::listed_or_stored_sizes(&self.shared, session, &listing, |f| {
-            state_of(f) == FileState::Pending
+        let sizes = crate::probe::listed_or_stored_sizes(&self.shared, session, &listing, |idx| {
+            states[idx] == FileState::Pending
         })
         .await?;
         let dst_folder = self.make_folder(dst, &new.name)?;
@@ -63,7 +56,7 @@ impl Engine {
             .zip(sizes)
             .enumerate()
             .map(|(idx, (f, size))| {
-                let state = state_of(f);
+                let state = states[idx];
                 let package_path = f.package_path();
                 let rel_path = if state == FileState::Pending {
                     planner.plan(&package_path)
@@ -250,19 +243,29 @@ pub(super) fn source_row(
     }
 }
 
-/// A listed file's state once the person's choice is applied: a file not chosen is
-/// excluded; a whole-package zip asked for by its id is fetched.
-pub(super) fn chosen_state(
-    state: FileState,
-    matcher: &crate::selection::Matcher,
-    f: &inbound_masv::PackageFile,
-) -> FileState {
-    let chosen = matcher.selects(&f.id, &f.package_path());
-    match state {
-        FileState::Pending if !chosen => FileState::Excluded,
-        FileState::Skipped if chosen && matcher.names_files() => FileState::Pending,
-        other => other,
+/// What becomes of each listed file, in listing order, once the person's choice is
+/// applied to [`initial_state`]: a file not chosen is excluded; a whole-package zip
+/// asked for by its id is fetched. An id the package does not have is refused.
+pub(super) fn chosen_states(
+    listing: &[inbound_masv::PackageFile],
+    matcher: &Matcher,
+    include_zips: bool,
+) -> Result<Vec<FileState>, SelectionError> {
+    let unknown = matcher.unknown_ids(listing.iter().map(|f| f.id.as_str()));
+    if !unknown.is_empty() {
+        return Err(SelectionError::UnknownFiles(unknown));
     }
+    Ok(listing
+        .iter()
+        .map(|f| {
+            let chosen = matcher.selects(&f.id, &f.package_path());
+            match initial_state(f, include_zips) {
+                FileState::Pending if !chosen => FileState::Excluded,
+                FileState::Skipped if chosen && matcher.names_files() => FileState::Pending,
+                other => other,
+            }
+        })
+        .collect())
 }
 
 /// The selection as stored with the download (`None`: every file).
@@ -274,7 +277,7 @@ pub(super) fn selection_json(selection: &Selection) -> Option<String> {
 
 /// What becomes of a listed file: withheld when flagged, skipped when it is a
 /// whole-package zip (and zips are not wanted), fetched otherwise.
-pub(super) fn initial_state(f: &inbound_masv::PackageFile, include_zips: bool) -> FileState {
+fn initial_state(f: &inbound_masv::PackageFile, include_zips: bool) -> FileState {
     if f.virus_detected {
         FileState::VirusWithheld
     } else if f.kind != FileKind::File && !include_zips {

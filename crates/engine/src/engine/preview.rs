@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::Engine;
-use super::planning::{chosen_state, initial_state, package_name};
+use super::planning::{chosen_states, package_name};
 use crate::error::EngineError;
 use crate::model::FileState;
-use crate::selection::{Selection, SelectionError};
+use crate::selection::Selection;
 use crate::session::Session;
 
 /// A package as MASV describes it, before anything is written.
@@ -81,6 +81,7 @@ impl Engine {
         password: Option<Secret>,
         selection: &Selection,
     ) -> Result<PackageListing, EngineError> {
+        // A mistyped pattern is reported before MASV is asked anything.
         let matcher = selection.matcher()?;
         let link = LinkRef::parse(url)?;
         let (session, info) = Session::open(
@@ -91,18 +92,15 @@ impl Engine {
         )
         .await?;
         let listing = session.list_files().await?;
-        let unknown = matcher.unknown_ids(listing.iter().map(|f| f.id.as_str()));
-        if !unknown.is_empty() {
-            return Err(SelectionError::UnknownFiles(unknown).into());
-        }
-        let include_zips = self.shared.config.include_zips;
+        let states = chosen_states(&listing, &matcher, self.shared.config.include_zips)?;
         let files: Vec<ListedFile> = listing
             .iter()
-            .map(|f| ListedFile {
+            .zip(states)
+            .map(|(f, state)| ListedFile {
                 id: f.id.clone(),
                 path: f.package_path(),
                 size: f.size,
-                state: chosen_state(initial_state(f, include_zips), &matcher, f),
+                state,
             })
             .collect();
         let wanted: Vec<_> = files

@@ -70,8 +70,7 @@ pub(crate) struct Scale {
     /// The storage host of the run's files, once a connection knows it.
     host: Mutex<Option<String>>,
     /// How long storage took to answer the run's first request.
-    first_answer: std::sync::OnceLock<Duration>,
-    answered: tokio::sync::Notify,
+    first_answer: tokio::sync::SetOnce<Duration>,
 }
 
 impl Scale {
@@ -85,26 +84,18 @@ impl Scale {
             cap,
             adaptive,
             host: Mutex::new(None),
-            first_answer: std::sync::OnceLock::new(),
-            answered: tokio::sync::Notify::new(),
+            first_answer: tokio::sync::SetOnce::new(),
         }
     }
 
     /// A request was answered (headers in) this long after it was sent.
+    /// Only the first is kept.
     pub fn answered(&self, latency: Duration) {
-        if self.first_answer.set(latency).is_ok() {
-            // A stored permit: the scaler may not be waiting yet.
-            self.answered.notify_one();
-        }
+        let _ = self.first_answer.set(latency);
     }
 
     async fn first_answer(&self) -> Duration {
-        loop {
-            if let Some(latency) = self.first_answer.get() {
-                return *latency;
-            }
-            self.answered.notified().await;
-        }
+        *self.first_answer.wait().await
     }
 
     /// How many connections to open now.
