@@ -12,6 +12,8 @@ use inbound_sim::{Sim, SimPackage};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+mod clock;
+pub use clock::{ManualClock, local};
 pub use inbound_engine;
 pub use inbound_sim;
 

@@ -66,6 +66,7 @@ impl From<EngineError> for ApiError {
             },
             EngineError::UnknownSize { .. } => (StatusCode::BAD_GATEWAY, "masv_error"),
             EngineError::Selection(_) => (StatusCode::BAD_REQUEST, "invalid_file_ids"),
+            EngineError::Schedule(_) => (StatusCode::BAD_REQUEST, "invalid_schedule"),
             EngineError::NotVerifiable(_) => (StatusCode::CONFLICT, "not_verifiable"),
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }

@@ -7,6 +7,7 @@ mod error;
 mod guard;
 mod handlers;
 mod openapi;
+mod schedule;
 mod server;
 pub mod token;
 mod views;

@@ -2,6 +2,9 @@ use utoipa::OpenApi;
 
 use crate::error::ErrorBody;
 use crate::handlers;
+use crate::schedule::{
+    self, DayName, InForce, LimitRuleBody, ScheduleAnswer, ScheduleBody, WindowBody,
+};
 use crate::views::{
     AgentState, Deleted, Download, DownloadFile, DownloadWithFiles, FileStateView, HashView,
     StartDownload,
@@ -22,9 +25,14 @@ use crate::views::{
         handlers::resume,
         handlers::delete_one,
         handlers::delete_many,
+        schedule::get_schedule,
+        schedule::put_schedule,
     ),
-    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody)),
-    tags((name = "downloads", description = "Download MASV packages"))
+    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce)),
+    tags(
+        (name = "downloads", description = "Download MASV packages"),
+        (name = "settings", description = "The bandwidth schedule"),
+    )
 )]
 struct ApiDoc;
 

@@ -43,6 +43,10 @@ pub fn router(engine: Engine, access: Access) -> Router {
         )
         .route("/downloads/{download_id}/pause", post(handlers::pause))
         .route("/downloads/{download_id}/resume", post(handlers::resume))
+        .route(
+            "/settings/bandwidth_schedule",
+            get(crate::schedule::get_schedule).put(crate::schedule::put_schedule),
+        )
         .route("/openapi.json", get(openapi))
         .with_state(engine);
     Router::new()

@@ -78,7 +78,8 @@ pub struct Download {
     /// Why the download stopped, when `state` is `error`.
     pub error: Option<String>,
     /// `network` while a transferring download waits for MASV or its storage to be
-    /// reachable again; it carries on by itself.
+    /// reachable again; `schedule` while it waits for the download hours of the
+    /// bandwidth schedule. It carries on by itself.
     pub waiting: Option<String>,
     /// What failed last, while waiting.
     pub waiting_reason: Option<String>,
@@ -129,6 +130,7 @@ impl From<DownloadSummary> for Download {
             error: s.error,
             waiting: s.waiting.as_ref().map(|w| match w.reason {
                 WaitReason::Network => "network".to_owned(),
+                WaitReason::Schedule => "schedule".to_owned(),
             }),
             waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),
@@ -149,7 +151,7 @@ impl From<DownloadSummary> for Download {
     }
 }
 
-fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
         .unwrap_or_default()
         .to_rfc3339()

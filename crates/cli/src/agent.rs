@@ -36,6 +36,8 @@ pub struct AgentArgs {
     /// Let the machine sleep while packages transfer (by default it is kept awake).
     #[arg(long)]
     allow_sleep: bool,
+    #[command(flatten)]
+    hours: crate::hours::Hours,
 }
 
 pub async fn run(args: AgentArgs) -> ExitCode {
@@ -66,6 +68,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.max_active_downloads = usize::from(args.max_active);
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
+    config.bandwidth_schedule = args.hours.schedule();
     let engine = Engine::open(config).await?;
     let served = inbound_agent::serve(engine.clone(), args.listen, access, shutdown_signal()).await;
     engine.shutdown().await;

@@ -49,6 +49,8 @@ pub struct GetArgs {
     hash: HashAlgorithm,
     #[command(flatten)]
     pick: Pick,
+    #[command(flatten)]
+    hours: crate::hours::Hours,
     /// Download Inbound's demo package from a built-in simulator (no MASV link needed).
     #[arg(long, conflicts_with = "url")]
     demo: bool,
@@ -140,6 +142,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     config.auto_resume = false;
     set_connections(&mut config, args.connections);
     config.bandwidth_limit = args.limit;
+    config.bandwidth_schedule = args.hours.schedule();
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
     let (_sim, url) = if args.demo {

@@ -2,6 +2,7 @@
 
 mod agent;
 mod get;
+mod hours;
 mod logging;
 mod ls;
 mod patient;

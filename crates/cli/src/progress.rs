@@ -119,6 +119,15 @@ impl ProgressView {
 /// `waiting for the network, retrying in 40s (could not connect to the server)`.
 fn waiting_line(w: &Waiting, now: i64) -> String {
     let left = w.retry_at - now;
+    if w.reason == inbound_engine::WaitReason::Schedule {
+        // `outside the download hours (daily 22:00-06:00); …`, and how long until then.
+        let when = if left > 0 {
+            format!(", about {} from now", format_eta(left.unsigned_abs()))
+        } else {
+            String::new()
+        };
+        return format!("waiting: {}{when}", terminal_safe(&w.message));
+    }
     let when = if left > 0 {
         format!("retrying in {}", format_eta(left.unsigned_abs()))
     } else {
@@ -183,6 +192,15 @@ mod tests {
         assert_eq!(
             waiting_line(&w, 1_001),
             "waiting for the network, retrying now (could not connect to the server)"
+        );
+        let w = Waiting {
+            reason: inbound_engine::WaitReason::Schedule,
+            message: "outside the download hours (daily 22:00-06:00)".into(),
+            retry_at: 1_000,
+        };
+        assert_eq!(
+            waiting_line(&w, 940),
+            "waiting: outside the download hours (daily 22:00-06:00), about 1m from now"
         );
     }
 }

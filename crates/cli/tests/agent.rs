@@ -2,124 +2,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use inbound_sim::{Sim, SimPackage, catalog};
 use serde_json::Value;
 mod common;
+use common::agent::Agent;
 use common::sha256_file;
 
 const MIB: u64 = 1024 * 1024;
-
-struct Agent {
-    child: Child,
-    port: u16,
-}
-
-impl Agent {
-    fn start(sim: &Sim, data: &Path, extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_inbound"))
-            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("MASV_API_URL", sim.api_url())
-            .env("INBOUND_DATA_DIR", data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the agent did not start listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-
-    fn base(&self) -> String {
-        format!("http://localhost:{}/api/v1", self.port)
-    }
-
-    /// Runs curl with these arguments; returns the status code and the parsed body.
-    fn curl(&self, args: &[&str]) -> (u16, Value) {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}"])
-            .args(args)
-            .output()
-            .expect("curl runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        let value = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
-        (code.parse().unwrap(), value)
-    }
-
-    fn download(&self, id: &str) -> Value {
-        let (code, v) = self.curl(&["-X", "GET", &format!("{}/downloads/{id}", self.base())]);
-        assert_eq!(code, 200, "{v}");
-        v
-    }
-
-    fn wait_state(&self, id: &str, state: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let v = self.download(id);
-            if v["state"] == state {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "not {state} in time: {v}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn start_download(&self, link: &str, dst: &Path, password: Option<&str>) -> String {
-        let mut body = serde_json::json!({"url": link, "dst_folder": dst});
-        if let Some(p) = password {
-            body["password"] = p.into();
-        }
-        self.post_download(&body)
-    }
-
-    /// `POST /downloads` with this body; returns the status code and the answer.
-    fn post(&self, body: &Value) -> (u16, Value) {
-        self.curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            &format!("{}/downloads", self.base()),
-            "-d",
-            &body.to_string(),
-        ])
-    }
-
-    /// `POST /downloads` with this body; returns the download id.
-    fn post_download(&self, body: &Value) -> String {
-        let (code, v) = self.post(body);
-        assert_eq!(code, 200, "{v}");
-        v["download_id"].as_str().unwrap().to_owned()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Every file of the package that should be downloaded is complete, at its path, with
 /// the simulator's bytes (virus-flagged and zip entries are not downloaded). Returns how

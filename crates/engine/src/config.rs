@@ -30,6 +30,11 @@ pub struct EngineConfig {
     pub checkpoint_interval: Duration,
     /// Global bandwidth limit in bytes per second.
     pub bandwidth_limit: Option<u64>,
+    /// A bandwidth schedule for this process only, in place of the saved one (which
+    /// stays saved); `None` uses the saved one.
+    pub bandwidth_schedule: Option<crate::schedule::Schedule>,
+    /// The local time the schedule follows.
+    pub clock: std::sync::Arc<dyn crate::schedule::Clock>,
     /// A body that sends nothing for this long is abandoned and retried.
     pub stall_timeout: Duration,
     /// A connection at under a tenth of its peers' pace for this long gives its range
@@ -72,6 +77,8 @@ impl EngineConfig {
             chunk_size: 8 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
             bandwidth_limit: None,
+            bandwidth_schedule: None,
+            clock: std::sync::Arc::new(crate::schedule::SystemClock),
             stall_timeout: Duration::from_secs(30),
             slow_connection_after: Duration::from_secs(20),
             max_retries: 10,

@@ -35,6 +35,42 @@ fn is_bidi_control(c: char) -> bool {
     )
 }
 
+/// A size or rate that could not be read, with what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ByteSizeError(String);
+
+/// Parses a rate or size such as `500K`, `20M`, `1.5MiB`, `2g/s` or `1048576` into bytes
+/// (binary units: `K` = 1024).
+pub fn parse_bytes(input: &str) -> Result<u64, ByteSizeError> {
+    let s = input.trim().trim_end_matches("/s").trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().map_err(|_| {
+        ByteSizeError(format!(
+            "'{input}' is not a size; use a number with an optional unit, like 20M or 500K"
+        ))
+    })?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(ByteSizeError(format!(
+                "unknown unit '{other}' in '{input}'; use K, M or G (binary: 1K = 1024 bytes)"
+            )));
+        }
+    };
+    let bytes = value * factor as f64;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(ByteSizeError(format!("'{input}' must be at least 1 byte")));
+    }
+    Ok(bytes as u64)
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;

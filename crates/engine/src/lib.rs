@@ -27,6 +27,7 @@ mod removal;
 mod retry;
 mod reverify;
 mod runner;
+mod schedule;
 mod schema;
 mod seal;
 mod selection;
@@ -35,11 +36,12 @@ mod source;
 mod span;
 mod storage_client;
 mod store;
+mod store_settings;
 mod transfer;
 mod write_batch;
 
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
-pub use display::human_bytes;
+pub use display::{ByteSizeError, human_bytes, parse_bytes};
 pub use display::{notification_safe, terminal_safe};
 pub use engine::{Engine, LinkOptions, ListedFile, PackageListing, PackagePreview};
 pub use error::EngineError;
@@ -49,11 +51,15 @@ pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
 pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileHash,
-    FileInfo, FileProgress, FileState, Origin, WaitReason, Waiting, unix_now,
+    FileInfo, FileProgress, FileState, Origin, ScheduleStatus, WaitReason, Waiting, unix_now,
 };
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;
 pub use reverify::{VerifySummary, record_verification, verify_folder};
+pub use schedule::{
+    Clock, Day, LimitRule, Schedule, ScheduleError, ScheduleTextError, SystemClock, TimeOfDay,
+    Window,
+};
 pub use selection::{Selection, SelectionError};
 pub use source::TeamDownload;
 pub use storage_client::StorageClientError;

@@ -186,6 +186,8 @@ pub struct DownloadSummary {
 pub enum WaitReason {
     /// MASV or its storage cannot be reached (no route, DNS, resets, timeouts, 5xx, 429).
     Network,
+    /// Outside the schedule's download windows; `retry_at` is when the next one opens.
+    Schedule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -299,11 +301,36 @@ pub enum Event {
     Removed {
         id: DownloadId,
     },
-    /// A transferring download started or stopped waiting for the network.
+    /// A download started or stopped waiting for the network or the schedule.
     Waiting {
         id: DownloadId,
         waiting: Option<Waiting>,
     },
+    /// What the bandwidth schedule has in force changed.
+    Schedule {
+        status: ScheduleStatus,
+    },
+}
+
+/// What the bandwidth schedule has in force now, and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScheduleStatus {
+    /// Downloads may transfer now (inside a download window, or none is set).
+    pub open: bool,
+    /// Bytes per second over all downloads; `None` is unlimited.
+    #[ts(type = "number | null")]
+    pub limit: Option<u64>,
+    /// The limit is a schedule rule's, not the global setting.
+    pub scheduled_limit: bool,
+    /// When what is in force changes next (Unix seconds), if within a week.
+    #[ts(type = "number | null")]
+    pub changes_at: Option<i64>,
+    /// Whether downloads may transfer from then.
+    pub next_open: bool,
+    /// The limit from then.
+    #[ts(type = "number | null")]
+    pub next_limit: Option<u64>,
 }
 
 /// Now, in the Unix seconds every timestamp of this model is given in.

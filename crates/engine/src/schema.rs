@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS created_dirs (
     rel_path    TEXT NOT NULL,
     PRIMARY KEY (download_id, rel_path)
 );
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// Columns added since the first schema, by table: an older database gets them (empty).

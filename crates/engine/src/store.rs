@@ -118,7 +118,7 @@ impl Store {
         &self.path
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (it rolls back), so
         // the connection is still usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())

@@ -3,6 +3,8 @@
 // Each test file uses only some of them.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 

@@ -28,6 +28,7 @@ mod preview;
 mod queue;
 #[cfg(test)]
 mod races;
+mod timetable;
 mod unlisted;
 mod verifying;
 
@@ -52,7 +53,10 @@ pub(crate) struct Shared {
     routes: HashMap<String, MasvClient>,
     /// For storage: no overall timeout (stalls are detected per read instead).
     pub storage: crate::storage_client::StorageClient,
+    /// The limit in force now (the schedule's, or the global one).
     pub bandwidth: Bandwidth,
+    /// The bandwidth schedule and the global limit.
+    timetable: timetable::Timetable,
     pub connections: Arc<Semaphore>,
     connections_per_download: AtomicUsize,
     adaptive_connections: std::sync::atomic::AtomicBool,
@@ -183,6 +187,7 @@ impl Engine {
             max_active: AtomicUsize::new(config.max_active_downloads),
             hash_algorithm: Mutex::new(config.hash_algorithm),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
+            timetable: timetable::Timetable::load(&config, &store),
             store,
             routes,
             client,
@@ -241,6 +246,7 @@ impl Engine {
         }
         let engine = Self { shared };
         engine.spawn_progress_ticker();
+        engine.spawn_timetable();
         tokio::spawn(crate::netwatch::watch(
             Arc::downgrade(&engine.shared),
             engine.shared.shutdown.clone(),
@@ -274,14 +280,6 @@ impl Engine {
 
     pub fn get(&self, id: &str) -> Result<DownloadDetail, EngineError> {
         Ok(self.find(id)?.detail())
-    }
-
-    pub fn set_bandwidth_limit(&self, bytes_per_sec: Option<u64>) {
-        self.shared.bandwidth.set(bytes_per_sec);
-    }
-
-    pub fn bandwidth_limit(&self) -> Option<u64> {
-        self.shared.bandwidth.limit()
     }
 
     pub fn set_max_active_downloads(&self, n: usize) {

@@ -139,6 +139,12 @@ impl Engine {
         }
         let _scheduling = lock(&self.shared.scheduling);
         let mut list = lock(&self.shared.downloads).clone();
+        if !self.shared.timetable.is_open() {
+            self.hold_for_schedule(&list);
+            self.shared.awake.set_busy(false);
+            return;
+        }
+        self.release_from_schedule(&list);
         // Higher priority first; among equals, the order they were added in.
         list.sort_by_key(|d| std::cmp::Reverse(d.priority.load(Relaxed)));
         let max = self.shared.max_active.load(Relaxed).max(1);

@@ -3,6 +3,7 @@ import type { DownloadProgress } from "./DownloadProgress";
 import type { DownloadState } from "./DownloadState";
 import type { DownloadSummary } from "./DownloadSummary";
 import type { FileState } from "./FileState";
+import type { ScheduleStatus } from "./ScheduleStatus";
 import type { Waiting } from "./Waiting";
 
-export type Event = { "type": "added", download: DownloadSummary, } | { "type": "state_changed", id: string, state: DownloadState, error: string | null, } | { "type": "file_state_changed", id: string, index: number, state: FileState, error: string | null, } | { "type": "progress", downloads: Array<DownloadProgress>, } | { "type": "removed", id: string, } | { "type": "waiting", id: string, waiting: Waiting | null, };
+export type Event = { "type": "added", download: DownloadSummary, } | { "type": "state_changed", id: string, state: DownloadState, error: string | null, } | { "type": "file_state_changed", id: string, index: number, state: FileState, error: string | null, } | { "type": "progress", downloads: Array<DownloadProgress>, } | { "type": "removed", id: string, } | { "type": "waiting", id: string, waiting: Waiting | null, } | { "type": "schedule", status: ScheduleStatus, };
