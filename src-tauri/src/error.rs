@@ -35,6 +35,7 @@ impl From<EngineError> for CommandError {
             }
             EngineError::UnknownDownload(_) => "unknown_download",
             EngineError::NotVerifiable(_) => "not_verifiable",
+            EngineError::Schedule(_) => "invalid_schedule",
             _ => "internal",
         };
         Self::new(code, e.to_string())

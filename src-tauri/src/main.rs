@@ -9,6 +9,7 @@ mod events;
 mod inbox;
 mod incoming;
 mod links;
+mod schedule;
 mod settings;
 mod state;
 mod tray;
@@ -94,6 +95,8 @@ fn main() {
             commands::get_settings,
             commands::set_settings,
             commands::ui_ready,
+            schedule::bandwidth_schedule,
+            schedule::set_bandwidth_schedule,
             agent_api::agent_token,
             waiting_task::waiting_links,
             waiting_task::drop_waiting_link,

@@ -11,6 +11,8 @@ import type { InboxPortal } from './bindings/InboxPortal';
 import type { InboxStatus } from './bindings/InboxStatus';
 import type { PackageFailure } from './bindings/PackageFailure';
 import type { PackagePreview } from './bindings/PackagePreview';
+import type { Schedule } from './bindings/Schedule';
+import type { ScheduleView } from './bindings/ScheduleView';
 import type { Settings } from './bindings/Settings';
 import type { VerifySummary } from './bindings/VerifySummary';
 import type { WaitingLinkView } from './bindings/WaitingLinkView';
@@ -27,6 +29,7 @@ export type {
   InboxStatus,
   PackageFailure,
   PackagePreview,
+  ScheduleView,
   Settings,
   VerifySummary,
   WaitingLinkView,
@@ -54,6 +57,9 @@ export const api = {
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   uiReady: () => invoke<void>('ui_ready'),
+  /** The bandwidth schedule and what it has in force now. */
+  bandwidthSchedule: () => invoke<ScheduleView>('bandwidth_schedule'),
+  setBandwidthSchedule: (schedule: Schedule) => invoke<ScheduleView>('set_bandwidth_schedule', { schedule }),
   /** `require`: make a new agent API token (returned once) or drop the requirement. */
   agentToken: (require: boolean) => invoke<string | null>('agent_token', { require }),
   /** Links kept while MASV cannot be reached. */

@@ -13,6 +13,7 @@
       bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false },
     calls: [],
     dropped: [],
+    schedule: { limits: [], only_between: [] },
     /** Links kept while MASV cannot be reached. */
     waiting: [],
     /** Links from outside the shell is holding, by token: their previews. */
@@ -61,6 +62,11 @@
   ];
   const commands = {
     get_settings: () => state.settings,
+    bandwidth_schedule: () => ({ schedule: state.schedule, status: scheduleStatus() }),
+    set_bandwidth_schedule: ({ schedule }) => {
+      state.schedule = schedule;
+      return { schedule, status: scheduleStatus() };
+    },
     set_settings: ({ settings }) => (state.settings = settings),
     list_downloads: () => state.downloads,
     ui_ready: () => null,
@@ -146,6 +152,14 @@
       return add(parked.name, demoFiles(), { sender_email: parked.sender_email });
     },
   };
+  // As if it were 10:00 on a weekday: the first limit rule is in force for an hour.
+  function scheduleStatus() {
+    const rule = state.schedule.limits[0];
+    const inHour = Math.floor(Date.now() / 1000) + 3600;
+    return rule
+      ? { open: true, limit: rule.bytes_per_sec, scheduled_limit: true, changes_at: inHour, next_open: true, next_limit: null }
+      : { open: true, limit: null, scheduled_limit: false, changes_at: null, next_open: true, next_limit: null };
+  }
   function setState(id, s) {
     const d = state.downloads.find((x) => x.id === id);
     d.state = s;
@@ -180,6 +194,14 @@
       emit('engine', { type: 'progress', downloads: [{ id, bytes_done: d.bytes_done, total_bytes: d.total_bytes, rate,
         eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null, connections: rate > 0 ? 8 : 0,
         files: [{ index: 0, bytes_done: Math.round(state.files[id][0].size * fraction), rate }] }] });
+    },
+    /** Outside the schedule's download hours: queued, waiting until they begin. */
+    scheduleWait(id, secs) {
+      const d = state.downloads.find((x) => x.id === id);
+      d.waiting = { reason: 'schedule', message: 'outside the download hours (daily 22:00-06:00); it goes on by itself when they begin',
+        retry_at: Math.floor(Date.now() / 1000) + secs };
+      setState(id, 'queued');
+      emit('engine', { type: 'waiting', id, waiting: d.waiting });
     },
     waiting(id, secs) {
       const d = state.downloads.find((x) => x.id === id);

@@ -226,6 +226,39 @@ try {
       assert(hash === 'md5', `saved ${hash}`);
       await p.screenshot({ path: tag('7-list') });
     }, page);
+    await test(`${scheme}: the bandwidth schedule is edited, saved and shown in the header`, async (p) => {
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByRole('heading', { name: 'Settings' }).waitFor();
+      await p.getByRole('button', { name: 'Add a limit for some hours' }).click();
+      await p.getByLabel('Limit 1: Friday').uncheck();
+      await p.getByLabel('Limit 1: MB/s').fill('5');
+      // Download hours with no day say so, and are not saved.
+      await p.getByRole('button', { name: 'Add download hours' }).click();
+      for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']) {
+        await p.getByLabel(`Download hours 1: ${day}`).uncheck();
+      }
+      await p.getByText('Download hours 1: Choose at least one day.').waitFor();
+      await p.getByLabel('Limit 1: from').scrollIntoViewIfNeeded();
+      await p.screenshot({ path: tag('6c-schedule-editor') });
+      await p.getByRole('button', { name: 'Save' }).click();
+      await p.getByRole('heading', { name: 'Settings' }).waitFor();
+      assert((await p.evaluate(() => window.__fake.state.schedule.limits.length)) === 0, 'not saved with a problem');
+      await p.getByRole('button', { name: 'Remove download hours 1' }).click();
+      await p.getByRole('button', { name: 'Save' }).click();
+      await p.getByRole('heading', { name: 'Settings' }).waitFor({ state: 'detached' });
+      const saved = await p.evaluate(() => window.__fake.state.schedule);
+      assert(JSON.stringify(saved) === JSON.stringify({ limits: [{ days: ['mon', 'tue', 'wed', 'thu'], from: '09:00', to: '18:00', bytes_per_sec: 5 * 1048576 }], only_between: [] }),
+        `saved ${JSON.stringify(saved)}`);
+      await p.getByText(/^Limited to 5\.0 MB\/s until \d\d:\d\d, then unlimited$/).waitFor();
+      // A download outside the download hours says until when it waits.
+      await p.evaluate(() => window.__fake.scheduleWait('d1', 7200));
+      await p.getByText(/^Waiting for download hours — from \d\d:\d\d$|^Waiting for download hours — from \w{3} \d\d:\d\d$/).waitFor();
+      await p.screenshot({ path: tag('6d-schedule-in-force') });
+      // Reopened, the dialog shows the saved rule.
+      await p.getByRole('button', { name: 'Settings' }).click();
+      assert(!(await p.getByLabel('Limit 1: Friday').isChecked()), 'friday stays off');
+      await p.getByRole('button', { name: 'Cancel' }).click();
+    }, page);
     await test(`${scheme}: team inbox: login, upload progress, download, watch`, async (p) => {
       await p.getByRole('tab', { name: 'Team inbox' }).click();
       await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();
