@@ -18,6 +18,8 @@ pub const APP_COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "ui_ready",
+    "bandwidth_schedule",
+    "set_bandwidth_schedule",
     "agent_token",
     "waiting_links",
     "drop_waiting_link",

@@ -200,7 +200,7 @@ mod tests {
         };
         assert_eq!(
             waiting_line(&w, 940),
-            "waiting: outside the download hours (daily 22:00-06:00), about 1m from now"
+            "waiting: outside the download hours (daily 22:00-06:00), about 1m00s from now"
         );
     }
 }

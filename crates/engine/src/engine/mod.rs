@@ -323,7 +323,8 @@ impl Engine {
     fn spawn_progress_ticker(&self) {
         let weak = Arc::downgrade(&self.shared);
         let shutdown = self.shared.shutdown.clone();
-        tokio::spawn(async move {
+        // Tracked, so shutdown waits for it (see `spawn_timetable`).
+        self.shared.tasks.spawn(async move {
             let mut meters: HashMap<String, Meter> = HashMap::new();
             let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

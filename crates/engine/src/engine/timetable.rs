@@ -156,8 +156,13 @@ impl Engine {
         let shutdown = self.shared.shutdown.clone();
         let clock = self.shared.timetable.clock.clone();
         let changed_signal = self.shared.timetable.changed.clone();
-        tokio::spawn(async move {
+        // Tracked, so shutdown waits for it: a reopened engine never finds this one's
+        // data-folder lock still held by a pass that was under way.
+        self.shared.tasks.spawn(async move {
             loop {
+                if shutdown.is_cancelled() {
+                    break;
+                }
                 let Some(shared) = weak.upgrade() else { break };
                 let engine = Engine { shared };
                 let changed = changed_signal.notified();
