@@ -48,22 +48,24 @@ impl DayName {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WindowBody {
     /// The days the span starts on; at least one.
+    #[schema(min_items = 1)]
     pub days: Vec<DayName>,
     /// `HH:MM`, 00:00 to 23:59.
-    #[schema(example = "09:00")]
+    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub from: String,
     /// `HH:MM`, 00:00 to 24:00.
-    #[schema(example = "18:00")]
+    #[schema(example = "18:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub to: String,
 }
 
 /// A bandwidth limit in force inside its hours.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LimitRuleBody {
+    #[schema(min_items = 1)]
     pub days: Vec<DayName>,
-    #[schema(example = "09:00")]
+    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub from: String,
-    #[schema(example = "18:00")]
+    #[schema(example = "18:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub to: String,
     /// Bytes per second over all downloads; at least 1.
     #[schema(minimum = 1, example = 10485760)]
