@@ -3,6 +3,7 @@
 // window's capability in step.
 pub const APP_COMMANDS: &[&str] = &[
     "add_link",
+    "list_package",
     "add_parked_link",
     "confirm_parked_link",
     "drop_parked_link",

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use inbound_engine::{
-    Destination, DownloadDetail, DownloadSummary, Engine, HashAlgorithm, Secret, VerifySummary,
+    Destination, DownloadDetail, DownloadSummary, Engine, HashAlgorithm, LinkOptions,
+    PackageListing, Secret, Selection, VerifySummary,
 };
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
@@ -34,19 +35,47 @@ pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> Destinati
 /// password, so the UI asks for one and calls again. When MASV cannot be reached the
 /// download is added all the same, waiting for the network: it lists its files and
 /// starts by itself once MASV answers.
+///
+/// `file_ids`: only these files of the package (as `list_package` gives them); none or
+/// empty is every file.
 #[tauri::command]
 pub async fn add_link(
     state: State<'_, AppState>,
     url: String,
     destination_folder: Option<String>,
     password: Option<String>,
+    file_ids: Option<Vec<String>>,
 ) -> Result<String> {
     let dst = destination(&state, destination_folder);
+    let options = LinkOptions {
+        password: password.filter(|p| !p.is_empty()).map(Secret::new),
+        selection: match file_ids {
+            Some(ids) if !ids.is_empty() => Selection::files(ids),
+            _ => Selection::All,
+        },
+        wait_if_unreachable: true,
+        ..LinkOptions::default()
+    };
+    Ok(state
+        .engine()
+        .await
+        .add_link_with(&url, dst, options)
+        .await?)
+}
+
+/// A package's files, read without adding it, for "Choose files…". Fails with code
+/// `password_required` like `add_link`.
+#[tauri::command]
+pub async fn list_package(
+    state: State<'_, AppState>,
+    url: String,
+    password: Option<String>,
+) -> Result<PackageListing> {
     let password = password.filter(|p| !p.is_empty()).map(Secret::new);
     Ok(state
         .engine()
         .await
-        .add_or_wait(&url, dst, password)
+        .list_package(&url, password, &Selection::All)
         .await?)
 }
 

@@ -80,6 +80,7 @@ fn main() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::add_link,
+            commands::list_package,
             commands::add_parked_link,
             commands::confirm_parked_link,
             commands::drop_parked_link,

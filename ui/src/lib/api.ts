@@ -10,6 +10,7 @@ import type { InboxPackage } from './bindings/InboxPackage';
 import type { InboxPortal } from './bindings/InboxPortal';
 import type { InboxStatus } from './bindings/InboxStatus';
 import type { PackageFailure } from './bindings/PackageFailure';
+import type { PackageListing } from './bindings/PackageListing';
 import type { PackagePreview } from './bindings/PackagePreview';
 import type { Schedule } from './bindings/Schedule';
 import type { ScheduleView } from './bindings/ScheduleView';
@@ -28,6 +29,7 @@ export type {
   InboxPortal,
   InboxStatus,
   PackageFailure,
+  PackageListing,
   PackagePreview,
   ScheduleView,
   Settings,
@@ -37,8 +39,11 @@ export type {
 };
 
 export const api = {
-  addLink: (url: string, destinationFolder: string | null, password: string | null) =>
-    invoke<string>('add_link', { url, destinationFolder, password }),
+  /** `fileIds`: only these files (from `listPackage`); null is every file. */
+  addLink: (url: string, destinationFolder: string | null, password: string | null, fileIds: string[] | null = null) =>
+    invoke<string>('add_link', { url, destinationFolder, password, fileIds }),
+  /** A package's files, read without adding it ("Choose files…"). */
+  listPackage: (url: string, password: string | null) => invoke<PackageListing>('list_package', { url, password }),
   addParkedLink: (token: number, destinationFolder: string | null, password: string) =>
     invoke<string>('add_parked_link', { token, destinationFolder, password }),
   /** Starts a link from outside that the person accepted; `trustSender` skips the question for its sender from now on. */

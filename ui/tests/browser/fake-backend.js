@@ -41,7 +41,7 @@
   const summary = (id, name, files, over = {}) => ({
     id, name, package_id: `pkg-${id}`, sender_email: 'editor@studio.example', link: `https://get.massive.app/${id}?secret=***`, origin: { kind: 'link' },
     dst_folder: state.settings.destination, state: 'transferring', error: null,
-    total_bytes: files.reduce((s, f) => s + (f.virus_detected ? 0 : f.size), 0), bytes_done: 0,
+    total_bytes: files.reduce((s, f) => s + (f.virus_detected || f.state === 'excluded' ? 0 : f.size), 0), bytes_done: 0,
     file_count: files.length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
     created_at: now + nextId, completed_at: null, priority: 0, ...over,
   });
@@ -60,6 +60,7 @@
     file(2, 'Coastline/Audio/Scène 4 – take 2.wav', 12 << 20), file(3, 'Read me.txt', 180),
     file(4, 'invoice.pdf.exe', 300000, { virus_detected: true, state: 'virus_withheld' }),
   ];
+  const manyFiles = () => Array.from({ length: 10000 }, (_, i) => file(i, `batch-${String(Math.floor(i / 100)).padStart(3, '0')}/file-${String(i).padStart(5, '0')}.dat`, 4096));
   const commands = {
     get_settings: () => state.settings,
     bandwidth_schedule: () => ({ schedule: state.schedule, status: scheduleStatus() }),
@@ -71,7 +72,18 @@
     list_downloads: () => state.downloads,
     ui_ready: () => null,
     start_demo: () => add('Inbound demo: Coastline rushes', demoFiles()),
-    add_link: ({ url, password }) => {
+    list_package: ({ url }) => {
+      const files = url.includes('many') ? manyFiles() : demoFiles();
+      const listed = files.map((f) => ({ id: f.file_id, path: f.path, size: f.size, state: f.virus_detected ? 'virus_withheld' : 'pending' }));
+      return { preview: { name: url.includes('many') ? 'Ten thousand frames' : 'Pasted delivery', package_id: 'pkg-pick', sender_email: 'editor@studio.example',
+        file_count: files.length, total_bytes: files.reduce((n, f) => n + f.size, 0), sizes_complete: true, withheld: 1 }, files: listed };
+    },
+    add_link: ({ url, password, fileIds }) => {
+      state.lastFileIds = fileIds ?? null;
+      if (fileIds) {
+        const files = demoFiles().map((f) => (f.virus_detected || fileIds.includes(f.file_id) ? f : { ...f, state: 'excluded' }));
+        return add('Pasted delivery', files);
+      }
       if (url.includes('offline')) {
         // As the engine does: a download of its own, not listed yet, waiting for the network.
         const linkId = new URL(url).pathname.slice(1);
@@ -83,10 +95,7 @@
         if (!password) throw { code: 'password_required', message: 'this link is protected by a password' };
         if (password !== 'letmein') throw { code: 'wrong_password', message: 'wrong password for this link' };
       }
-      if (url.includes('many')) {
-        const files = Array.from({ length: 10000 }, (_, i) => file(i, `batch-${String(Math.floor(i / 100)).padStart(3, '0')}/file-${String(i).padStart(5, '0')}.dat`, 4096));
-        return add('Ten thousand frames', files);
-      }
+      if (url.includes('many')) return add('Ten thousand frames', manyFiles());
       return add(url.includes('locked') ? 'Locked delivery' : 'Pasted delivery', demoFiles());
     },
     download_details: ({ id }) => ({ summary: state.downloads.find((d) => d.id === id), files: state.files[id] }),

@@ -259,6 +259,45 @@ try {
       assert(!(await p.getByLabel('Limit 1: Friday').isChecked()), 'friday stays off');
       await p.getByRole('button', { name: 'Cancel' }).click();
     }, page);
+    await test(`${scheme}: choose files: a folder, minus one file, with totals`, async (p) => {
+      await p.getByLabel('MASV link').fill('https://get.massive.app/pick?secret=x');
+      await p.getByRole('button', { name: 'Choose files…' }).click();
+      await p.getByRole('heading', { name: 'Choose files' }).waitFor();
+      const totals = () => p.locator('.totals').innerText();
+      assert((await totals()) === '4 of 4 files · 92.0 MB of 92.0 MB', await totals());
+      await p.getByRole('button', { name: 'Select none' }).click();
+      assert((await totals()).startsWith('0 of 4 files'), await totals());
+      assert(await p.getByRole('button', { name: 'Download 0 files' }).isDisabled(), 'nothing chosen: nothing to download');
+      // The whole folder, then one of its files left out.
+      await p.getByLabel('Folder Coastline', { exact: true }).check();
+      assert((await totals()) === '3 of 4 files · 92.0 MB of 92.0 MB', await totals());
+      await p.getByRole('button', { name: 'Open Coastline', exact: true }).click();
+      await p.getByRole('button', { name: 'Open Coastline/Day 1' }).click();
+      await p.getByLabel('Coastline/Day 1/A001_C003.mov').uncheck();
+      assert((await totals()) === '2 of 4 files · 60.0 MB of 92.0 MB', await totals());
+      assert(await p.getByLabel('Folder Coastline', { exact: true }).evaluate((el) => el.indeterminate), 'the folder shows it is partly chosen');
+      assert(await p.getByLabel('invoice.pdf.exe').isDisabled(), 'a withheld file cannot be chosen');
+      await p.screenshot({ path: tag('9a-choose-tree') });
+      // The search finds by any part of the path.
+      await p.getByLabel("Search the package's files").fill('take 2');
+      assert((await p.locator('.tree [role=listitem]').count()) === 1, 'one file found');
+      await p.screenshot({ path: tag('9-choose-files') });
+      await p.getByLabel("Search the package's files").fill('');
+      await p.getByRole('button', { name: 'Download 2 files' }).click();
+      await p.getByRole('heading', { name: 'Choose files' }).waitFor({ state: 'detached' });
+      const ids = await p.evaluate(() => window.__fake.state.lastFileIds);
+      assert(JSON.stringify([...ids].sort()) === JSON.stringify(['f0', 'f2']), `added with ${JSON.stringify(ids)}`);
+      // A package of 10,000 files: folders first, a handful of rows in the page.
+      await p.getByLabel('MASV link').fill('https://get.massive.app/many?secret=x');
+      await p.getByRole('button', { name: 'Choose files…' }).click();
+      await p.getByText('10000 of 10000 files').waitFor();
+      const rows = await p.locator('.tree [role=listitem]').count();
+      assert(rows < 60, `${rows} rows rendered for 10,000 files`);
+      await p.getByLabel("Search the package's files").fill('file-09999');
+      await p.getByText('batch-099/file-09999.dat').waitFor();
+      await p.screenshot({ path: tag('9b-choose-many') });
+      await p.getByRole('button', { name: 'Cancel' }).click();
+    }, page);
     await test(`${scheme}: team inbox: login, upload progress, download, watch`, async (p) => {
       await p.getByRole('tab', { name: 'Team inbox' }).click();
       await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();

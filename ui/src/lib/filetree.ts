@@ -1,0 +1,120 @@
+// A package's files as a tree of folders, for choosing which to download: folders sum
+// their files, and only the rows in view are built, so 10,000 files stay fluid.
+import type { ListedFile } from './bindings/ListedFile';
+
+export interface FolderNode {
+  kind: 'folder';
+  path: string;
+  name: string;
+  depth: number;
+  folders: FolderNode[];
+  files: FileNode[];
+  /** Every file below that can be chosen (not withheld or skipped). */
+  ids: string[];
+  /** Their listed sizes, summed. */
+  size: number;
+}
+
+export interface FileNode {
+  kind: 'file';
+  id: string;
+  path: string;
+  name: string;
+  depth: number;
+  size: number | null;
+  /** Why it cannot be chosen, if it cannot. */
+  note: string | null;
+}
+
+export type Row = FolderNode | FileNode;
+
+const NOTES: Partial<Record<ListedFile['state'], string>> = {
+  virus_withheld: 'Flagged by MASV’s virus scan — not downloaded',
+  skipped: 'Zip of the whole package — the files are downloaded instead',
+};
+
+function folder(path: string, depth: number): FolderNode {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return { kind: 'folder', path, name, depth, folders: [], files: [], ids: [], size: 0 };
+}
+
+/** The tree of `files`: folders first, each level sorted by name. */
+export function buildTree(files: ListedFile[]): FolderNode {
+  const root = folder('', -1);
+  const folders = new Map<string, FolderNode>([['', root]]);
+  const folderOf = (path: string): FolderNode => {
+    const known = folders.get(path);
+    if (known) return known;
+    const cut = path.lastIndexOf('/');
+    const parent = folderOf(cut < 0 ? '' : path.slice(0, cut));
+    const made = folder(path, parent.depth + 1);
+    parent.folders.push(made);
+    folders.set(path, made);
+    return made;
+  };
+  for (const f of files) {
+    const cut = f.path.lastIndexOf('/');
+    const parent = folderOf(cut < 0 ? '' : f.path.slice(0, cut));
+    const note = NOTES[f.state] ?? null;
+    parent.files.push({ kind: 'file', id: f.id, path: f.path, name: f.path.slice(cut + 1), depth: parent.depth + 1, size: f.size, note });
+  }
+  const sum = (n: FolderNode): void => {
+    const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name, undefined, { numeric: true });
+    n.folders.sort(byName);
+    n.files.sort(byName);
+    for (const child of n.folders) {
+      sum(child);
+      n.ids.push(...child.ids);
+      n.size += child.size;
+    }
+    for (const f of n.files) {
+      if (f.note) continue;
+      n.ids.push(f.id);
+      n.size += f.size ?? 0;
+    }
+  };
+  sum(root);
+  return root;
+}
+
+/** The rows shown: open folders' contents in order, or with a search, every file whose
+ * path contains it (any case), flat. */
+export function visibleRows(root: FolderNode, open: ReadonlySet<string>, query: string): Row[] {
+  const rows: Row[] = [];
+  const q = query.trim().toLowerCase();
+  const walk = (n: FolderNode) => {
+    for (const child of n.folders) {
+      if (q) {
+        walk(child);
+        continue;
+      }
+      rows.push(child);
+      if (open.has(child.path)) walk(child);
+    }
+    for (const f of n.files) {
+      if (!q || f.path.toLowerCase().includes(q)) rows.push(q ? { ...f, depth: 0 } : f);
+    }
+  };
+  walk(root);
+  return rows;
+}
+
+/** A folder's box: every chosen file below ticked, some, or none. */
+export function folderCheck(n: FolderNode, chosen: ReadonlySet<string>): 'all' | 'some' | 'none' {
+  let count = 0;
+  for (const id of n.ids) if (chosen.has(id)) count += 1;
+  if (count === 0) return 'none';
+  return count === n.ids.length ? 'all' : 'some';
+}
+
+/** How many files and bytes are chosen. */
+export function chosenTotals(root: FolderNode, sizes: ReadonlyMap<string, number | null>, chosen: ReadonlySet<string>): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const id of root.ids) {
+    if (!chosen.has(id)) continue;
+    files += 1;
+    bytes += sizes.get(id) ?? 0;
+  }
+  return { files, bytes };
+}
