@@ -63,11 +63,16 @@ pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
     drop(probe);
     let (tx, rx) = oneshot::channel();
     let engine = state.engine().await.clone();
+    // Automations run on the team inbox's watcher while the person is logged in.
+    let inbox = state.inbox.clone();
+    let api_state = inbound_agent::ApiState::with_automations(engine, move || {
+        crate::lock(&inbox).as_ref().map(|s| s.watcher.clone())
+    });
     tauri::async_runtime::spawn(async move {
         let stopped = async {
             let _ = rx.await;
         };
-        if let Err(e) = inbound_agent::serve(engine, addr, access, stopped).await {
+        if let Err(e) = inbound_agent::serve(api_state, addr, access, stopped).await {
             tracing::error!(error = %e, "agent API stopped");
         }
     });

@@ -24,7 +24,7 @@ type Result<T> = std::result::Result<T, CommandError>;
 /// A logged-in team: its API client and the running watcher.
 pub struct InboxSession {
     api: TeamApi,
-    watcher: Watcher,
+    pub(crate) watcher: Watcher,
 }
 
 impl Drop for InboxSession {

@@ -1,7 +1,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use inbound_engine::{Engine, PackagePreview};
 use tokio::sync::SetOnce;
@@ -21,7 +21,8 @@ pub struct AppState {
     pub settings_path: PathBuf,
     pub data_dir: PathBuf,
     /// The logged-in team, when there is one.
-    pub inbox: Mutex<Option<crate::inbox::InboxSession>>,
+    /// Shared with the agent API, which runs the session's automations.
+    pub inbox: Arc<Mutex<Option<crate::inbox::InboxSession>>>,
     /// Links from outside that arrived before the UI was listening.
     pub early_links: Mutex<Vec<String>>,
     /// Links being added right now, so one arriving twice is added once.
@@ -63,7 +64,7 @@ impl AppState {
             settings: Mutex::new(settings),
             settings_path,
             data_dir,
-            inbox: Mutex::new(None),
+            inbox: Arc::default(),
             early_links: Mutex::new(Vec::new()),
             links_in_flight: Mutex::new(HashSet::new()),
             ui_ready: AtomicBool::new(false),

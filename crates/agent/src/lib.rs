@@ -3,6 +3,7 @@
 //! DNS-rebinding and cross-origin requests refused, and a bearer token required before
 //! it listens anywhere else.
 
+mod automations;
 mod error;
 mod guard;
 mod handlers;
@@ -15,4 +16,4 @@ mod views;
 pub use error::ApiError;
 pub use guard::Access;
 pub use openapi::openapi_json;
-pub use server::{AgentError, DEFAULT_LISTEN, router, serve};
+pub use server::{AgentError, ApiState, DEFAULT_LISTEN, router, serve};

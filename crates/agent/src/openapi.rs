@@ -1,5 +1,6 @@
 use utoipa::OpenApi;
 
+use crate::automations::{self, AutomationBody, AutomationView, KindName};
 use crate::error::ErrorBody;
 use crate::handlers;
 use crate::schedule::{
@@ -25,12 +26,18 @@ use crate::views::{
         handlers::resume,
         handlers::delete_one,
         handlers::delete_many,
+        automations::list,
+        automations::create,
+        automations::get_one,
+        automations::update,
+        automations::delete,
         schedule::get_schedule,
         schedule::put_schedule,
     ),
-    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce)),
+    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName)),
     tags(
         (name = "downloads", description = "Download MASV packages"),
+        (name = "automations", description = "Download what arrives in a portal, or in every portal of the team (needs `inbound team login`)"),
         (name = "settings", description = "The bandwidth schedule"),
     )
 )]

@@ -28,8 +28,50 @@ pub enum AgentError {
     Serve(std::io::Error),
 }
 
+/// What the handlers reach: the engine, and the watcher that runs automations when
+/// the agent has a team login.
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: Engine,
+    /// Asked at each request: a desktop logs in and out while the API runs.
+    automations: std::sync::Arc<dyn Fn() -> Option<inbound_inbox::Watcher> + Send + Sync>,
+}
+
+impl axum::extract::FromRef<ApiState> for Engine {
+    fn from_ref(s: &ApiState) -> Engine {
+        s.engine.clone()
+    }
+}
+
+impl ApiState {
+    /// Without a team login: `/automations` answers that one is needed.
+    pub fn engine_only(engine: Engine) -> Self {
+        Self::with_automations(engine, || None)
+    }
+
+    /// Automations run by `watcher`.
+    pub fn with_watcher(engine: Engine, watcher: inbound_inbox::Watcher) -> Self {
+        Self::with_automations(engine, move || Some(watcher.clone()))
+    }
+
+    /// Automations run by whichever watcher `source` gives at the time (none: no login).
+    pub fn with_automations(
+        engine: Engine,
+        source: impl Fn() -> Option<inbound_inbox::Watcher> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            engine,
+            automations: std::sync::Arc::new(source),
+        }
+    }
+
+    pub(crate) fn watcher(&self) -> Option<inbound_inbox::Watcher> {
+        (self.automations)()
+    }
+}
+
 /// The API's routes under `/api/v1`, guarded by `access`.
-pub fn router(engine: Engine, access: Access) -> Router {
+pub fn router(state: ApiState, access: Access) -> Router {
     let api = Router::new()
         .route(
             "/downloads",
@@ -47,8 +89,18 @@ pub fn router(engine: Engine, access: Access) -> Router {
             "/settings/bandwidth_schedule",
             get(crate::schedule::get_schedule).put(crate::schedule::put_schedule),
         )
+        .route(
+            "/automations",
+            get(crate::automations::list).post(crate::automations::create),
+        )
+        .route(
+            "/automations/{automation_id}",
+            get(crate::automations::get_one)
+                .put(crate::automations::update)
+                .delete(crate::automations::delete),
+        )
         .route("/openapi.json", get(openapi))
-        .with_state(engine);
+        .with_state(state);
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)
@@ -82,7 +134,7 @@ async fn method_not_allowed() -> ApiError {
 /// Serves the API until `shutdown` resolves. Refuses a non-loopback address unless
 /// `access` has a token.
 pub async fn serve(
-    engine: Engine,
+    state: ApiState,
     addr: SocketAddr,
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -94,7 +146,7 @@ pub async fn serve(
         .await
         .map_err(|source| AgentError::Bind { addr, source })?;
     tracing::info!(%addr, "agent API listening");
-    axum::serve(listener, router(engine, access))
+    axum::serve(listener, router(state, access))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(AgentError::Serve)

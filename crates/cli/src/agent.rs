@@ -38,6 +38,10 @@ pub struct AgentArgs {
     allow_sleep: bool,
     #[command(flatten)]
     hours: crate::hours::Hours,
+    /// Seconds between two looks at the portals that automations download from
+    /// (automations need `inbound team login`).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    poll_secs: u64,
 }
 
 pub async fn run(args: AgentArgs) -> ExitCode {
@@ -70,10 +74,41 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.keep_awake = !args.allow_sleep;
     config.bandwidth_schedule = args.hours.schedule();
     let engine = Engine::open(config).await?;
-    let served = inbound_agent::serve(engine.clone(), args.listen, access, shutdown_signal()).await;
+    let watcher = automations_watcher(&engine, &data_dir, args.poll_secs).await?;
+    let state = match &watcher {
+        Some(w) => inbound_agent::ApiState::with_watcher(engine.clone(), w.clone()),
+        None => inbound_agent::ApiState::engine_only(engine.clone()),
+    };
+    let served = inbound_agent::serve(state, args.listen, access, shutdown_signal()).await;
+    if let Some(w) = watcher {
+        w.stop();
+    }
     engine.shutdown().await;
     served?;
     Ok(())
+}
+
+/// With a saved team login, the watcher that runs automations (polling in the
+/// background); without one, none, and `/automations` says a login is needed.
+async fn automations_watcher(
+    engine: &Engine,
+    data_dir: &std::path::Path,
+    poll_secs: u64,
+) -> anyhow::Result<Option<inbound_inbox::Watcher>> {
+    let Some(creds) = inbound_inbox::CredentialStore::new(data_dir).load().await? else {
+        tracing::info!("no team login: automations are off (run `inbound team login`)");
+        return Ok(None);
+    };
+    let client = inbound_masv::MasvClient::new(inbound_masv::api_url_from_env())?;
+    let api = inbound_inbox::TeamApi::new(client, creds.api_key, creds.team_id);
+    let config = inbound_inbox::WatcherConfig {
+        interval: std::time::Duration::from_secs(poll_secs),
+        ..Default::default()
+    };
+    let watcher = inbound_inbox::Watcher::open(api, engine.clone(), data_dir, config)?;
+    let running = watcher.clone();
+    tokio::spawn(async move { running.run().await });
+    Ok(Some(watcher))
 }
 
 /// Ctrl-C or SIGTERM (what service managers send).

@@ -8,6 +8,8 @@ pub enum InboxError {
     Masv(#[from] MasvError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Automation(#[from] crate::automation::AutomationError),
     #[error(
         "not logged in to a MASV team: run `inbound team login` (or set the API key in the app's settings)"
     )]

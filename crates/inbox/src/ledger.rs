@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::automation::Automation;
 use crate::{InboxError, PackageFailure, WatchedPortal};
 
 const SCHEMA: &str = "
@@ -25,6 +26,10 @@ CREATE TABLE IF NOT EXISTS failed_packages (
 );
 CREATE TABLE IF NOT EXISTS awaited_packages (
     package_id  TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS automations (
+    id          TEXT PRIMARY KEY,
+    body        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS handled_packages (
     package_id  TEXT PRIMARY KEY,
@@ -112,6 +117,40 @@ impl Ledger {
             "DELETE FROM watched_portals WHERE portal_id = ?1",
             [portal_id],
         )
+    }
+
+    /// Every automation, in the order they were made.
+    pub fn automations(&self) -> Result<Vec<Automation>, InboxError> {
+        let bodies: Vec<String> = self.with(|c| {
+            c.prepare("SELECT body FROM automations ORDER BY rowid")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })?;
+        Ok(bodies
+            .iter()
+            .filter_map(|b| match serde_json::from_str(b) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping an unreadable automation");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    pub fn put_automation(&self, a: &Automation) -> Result<(), InboxError> {
+        let body = serde_json::to_string(a).unwrap_or_default();
+        self.execute(
+            "INSERT INTO automations (id, body) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET body = ?2",
+            params![a.id, body],
+        )
+    }
+
+    /// False when there was none with that id.
+    pub fn remove_automation(&self, id: &str) -> Result<bool, InboxError> {
+        self.with(|c| c.execute("DELETE FROM automations WHERE id = ?1", [id]))
+            .map(|n| n > 0)
     }
 
     /// A package that could not be handed to the engine, if it is waiting to be tried

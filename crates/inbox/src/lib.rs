@@ -4,6 +4,7 @@
 //! being sent.
 
 mod api;
+mod automation;
 mod credentials;
 mod error;
 mod ledger;
@@ -12,6 +13,7 @@ mod upload;
 mod watcher;
 
 pub use api::{TeamApi, to_download};
+pub use automation::{Automation, AutomationError, AutomationKind};
 pub use credentials::{CredentialStore, Credentials, KeyLocation};
 pub use error::InboxError;
 pub use upload::watch_upload;

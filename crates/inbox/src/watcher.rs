@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
+use crate::automation::Automation;
 use crate::ledger::Ledger;
 use crate::{InboxError, TeamApi, watch_upload};
 
@@ -163,6 +164,44 @@ impl Watcher {
 
     pub fn remove_portal(&self, portal_id: &str) -> Result<(), InboxError> {
         self.inner.ledger.remove_portal(portal_id)
+    }
+
+    /// The team whose portals it watches.
+    pub fn team_id(&self) -> &str {
+        self.inner.api.team_id()
+    }
+
+    pub fn automations(&self) -> Result<Vec<Automation>, InboxError> {
+        self.inner.ledger.automations()
+    }
+
+    /// Saves a new automation (given a fresh id) and polls soon after.
+    pub fn create_automation(&self, mut a: Automation) -> Result<Automation, InboxError> {
+        a.validate()?;
+        a.id = crate::automation::new_id();
+        self.inner.ledger.put_automation(&a)?;
+        self.inner.wake.notify_one();
+        Ok(a)
+    }
+
+    /// Replaces automation `a.id`, which must exist; polls soon after.
+    pub fn update_automation(&self, a: &Automation) -> Result<(), InboxError> {
+        a.validate()?;
+        if !self.automations()?.iter().any(|x| x.id == a.id) {
+            return Err(crate::AutomationError::Unknown(a.id.clone()).into());
+        }
+        self.inner.ledger.put_automation(a)?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Stops an automation for good; its downloads so far go on.
+    pub fn remove_automation(&self, id: &str) -> Result<(), InboxError> {
+        if self.inner.ledger.remove_automation(id)? {
+            Ok(())
+        } else {
+            Err(crate::AutomationError::Unknown(id.to_owned()).into())
+        }
     }
 
     /// Watched portals' packages waiting to be tried again, soonest first.

@@ -15,6 +15,11 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(sim: &Sim, data: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(sim, data, extra, &[])
+    }
+
+    /// Started with these environment variables besides the simulator's API URL.
+    pub fn start_with_env(sim: &Sim, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -25,6 +30,8 @@ impl Agent {
             .args(extra)
             .env("MASV_API_URL", sim.api_url())
             .env("INBOUND_DATA_DIR", data)
+            .env("INBOUND_NO_KEYRING", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1,0 +1,250 @@
+//! `/automations` on a real `inbound agent` with a team login, driven with curl: a
+//! portal automation fetches what arrived since its effective time, each package once,
+//! into `{portal}/{package}`; once deleted, nothing more arrives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use inbound_sim::{Content, Sim, SimFile, SimPackage, SimTeam, SimTeamPackage};
+use serde_json::{Value, json};
+mod common;
+use common::agent::Agent;
+use common::sha256_file;
+
+const TEAM: &str = "team-auto";
+const KEY: &str = "auto-key-1234";
+
+fn package(id: &str, seed: u64) -> SimPackage {
+    SimPackage::new(id, format!("Package {id}")).with_file(SimFile::new(
+        format!("{id}-f"),
+        "clip.mov",
+        Content::generated(seed, 256 * 1024),
+    ))
+}
+
+fn ago(d: chrono::Duration) -> String {
+    (Utc::now() - d).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+async fn sim() -> Sim {
+    let team = SimTeam::new(TEAM, KEY)
+        .with_portal("portal-edit", "Editorial")
+        .with_portal("portal-vfx", "VFX")
+        .with_package(
+            SimTeamPackage::new("old", "finalized")
+                .in_portal("portal-edit")
+                .created_at(ago(chrono::Duration::days(2))),
+        )
+        .with_package(
+            SimTeamPackage::new("fresh", "finalized")
+                .in_portal("portal-edit")
+                .created_at(ago(chrono::Duration::hours(1))),
+        )
+        .with_package(
+            SimTeamPackage::new("other-portal", "finalized")
+                .in_portal("portal-vfx")
+                .created_at(ago(chrono::Duration::hours(1))),
+        )
+        // Finalized a while after the start: by then the automation is gone.
+        .with_package(
+            SimTeamPackage::new("later", "new")
+                .in_portal("portal-edit")
+                .created_at(ago(chrono::Duration::minutes(1)))
+                .uploading_for(Duration::from_secs(8)),
+        );
+    let packages = ["old", "fresh", "other-portal", "later"]
+        .iter()
+        .zip(1..)
+        .map(|(id, seed)| package(id, seed))
+        .collect();
+    Sim::start_full(([127, 0, 0, 1], 0).into(), packages, None, Some(team))
+        .await
+        .unwrap()
+}
+
+fn login(sim: &Sim, data: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["team", "login", "--team-id", TEAM])
+        .env("MASV_API_URL", sim.api_url())
+        .env("INBOUND_DATA_DIR", data)
+        .env("INBOUND_NO_KEYRING", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{KEY}").unwrap();
+    assert!(child.wait().unwrap().success(), "team login");
+}
+
+fn send(agent: &Agent, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let url = format!("{}{path}", agent.base());
+    let mut args = vec![
+        "-X",
+        method,
+        "-H",
+        "Content-Type: application/json",
+        url.as_str(),
+    ];
+    let text = body.map(Value::to_string);
+    if let Some(t) = &text {
+        args.extend(["-d", t.as_str()]);
+    }
+    agent.curl(&args)
+}
+
+fn downloads(agent: &Agent) -> Vec<Value> {
+    let (code, v) = send(agent, "GET", "/downloads", None);
+    assert_eq!(code, 200, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_when_deleted() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    login(&sim, data.path());
+    let agent = Agent::start_with_env(
+        &sim,
+        data.path(),
+        &["--poll-secs", "1"],
+        &[("MASV_PUBNUB_ORIGIN", &sim.pubnub_origin())],
+    );
+
+    let (code, created) = send(
+        &agent,
+        "POST",
+        "/automations",
+        Some(&json!({
+            "kind": "portal_download", "name": "Editorial in", "subdomain": "portal-edit",
+            "destination": root.path(), "create_package_folder": true, "create_portal_subfolder": true,
+            "effective_time": ago(chrono::Duration::days(1)), "priority": 5, "enable": true,
+        })),
+    );
+    assert_eq!(code, 200, "{created}");
+    let id = created["automation_id"].as_str().unwrap().to_owned();
+    assert_eq!(created["subdomain"], "portal-edit");
+
+    // The package sent an hour ago arrives, into {portal}/{package}, at its priority.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fresh = loop {
+        if let Some(d) = downloads(&agent)
+            .into_iter()
+            .find(|d| d["state"] == "complete")
+        {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the fresh package did not arrive: {:?}",
+            downloads(&agent)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(fresh["name"], "Package fresh");
+    assert_eq!(fresh["priority"], 5);
+    let file = root.path().join("Editorial/Package fresh/clip.mov");
+    let expected = sim
+        .packages()
+        .iter()
+        .find(|p| p.link_id == "fresh")
+        .unwrap();
+    assert_eq!(sha256_file(&file), expected.files[0].content.sha256_hex());
+
+    // More polls come and go: still that one download. The older package, and the
+    // other portal's, were never asked for.
+    let requests = sim.team_requests();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.team_requests() < requests + 6 {
+        assert!(Instant::now() < deadline, "the agent stopped polling");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(downloads(&agent).len(), 1, "{:?}", downloads(&agent));
+    assert_eq!(sim.package_bytes_served("pkg-old"), 0);
+    assert_eq!(sim.package_bytes_served("pkg-other-portal"), 0);
+
+    let (code, listed) = send(&agent, "GET", "/automations", None);
+    assert_eq!(code, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let (code, gone) = send(&agent, "DELETE", &format!("/automations/{id}"), None);
+    assert_eq!(code, 200, "{gone}");
+    let (code, v) = send(&agent, "GET", &format!("/automations/{id}"), None);
+    assert_eq!(code, 404, "{v}");
+
+    // The package still arriving finalizes after the deletion: it is not fetched.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.team_package_state("later") != Some("finalized") {
+        assert!(Instant::now() < deadline, "the upload did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // An absence is only seen over time: three poll intervals.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(downloads(&agent).len(), 1, "{:?}", downloads(&agent));
+    assert_eq!(sim.package_bytes_served("pkg-later"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let body =
+        json!({"kind": "portal_download", "subdomain": "portal-edit", "destination": "/tmp/in"});
+    let (code, v) = send(&agent, "POST", "/automations", Some(&body));
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["code"], "not_logged_in");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("inbound team login"),
+        "{v}"
+    );
+    drop(agent);
+
+    login(&sim, data.path());
+    let agent = Agent::start(&sim, data.path(), &[]);
+    for (body, says) in [
+        (
+            json!({"kind": "portal_download", "destination": "/tmp/in"}),
+            "names its portal",
+        ),
+        (
+            json!({"subdomain": "portal-edit", "destination": "in"}),
+            "absolute",
+        ),
+        (
+            json!({"subdomain": "portal-edit", "destination": "/tmp/in", "folder_template": "{portal}/{client}"}),
+            "{client}",
+        ),
+        (
+            json!({"subdomain": "portal-edit", "destination": "/tmp/in", "effective_time": "yesterday"}),
+            "is not a time",
+        ),
+        (
+            json!({"kind": "all_portals_download", "team_id": "someone-else", "destination": "/tmp/in"}),
+            "not the team",
+        ),
+        (
+            json!({"subdomain": "portal-edit"}),
+            "the body must be JSON like",
+        ),
+    ] {
+        let (code, v) = send(&agent, "POST", "/automations", Some(&body));
+        assert_eq!(code, 400, "{body}: {v}");
+        assert_eq!(v["code"], "invalid_automation", "{body}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(says), "{body}: {v}");
+    }
+    let (code, v) = send(&agent, "DELETE", "/automations/auto-none", None);
+    assert_eq!(code, 404, "{v}");
+    // Nothing was saved, and the key never shows.
+    let (_, listed) = send(&agent, "GET", "/automations", None);
+    assert_eq!(listed, json!([]));
+    assert!(!listed.to_string().contains(KEY));
+}
