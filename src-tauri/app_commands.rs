@@ -10,6 +10,7 @@ pub const APP_COMMANDS: &[&str] = &[
     "start_demo",
     "list_downloads",
     "download_details",
+    "reorder_downloads",
     "pause",
     "resume",
     "retry",

@@ -168,6 +168,12 @@ pub async fn list_downloads(state: State<'_, AppState>) -> Result<Vec<DownloadSu
     Ok(state.engine().await.list())
 }
 
+/// Ranks the queue in this order (first starts first); see `Engine::reorder`.
+#[tauri::command]
+pub async fn reorder_downloads(state: State<'_, AppState>, ids: Vec<String>) -> Result<()> {
+    Ok(state.engine().await.reorder(&ids)?)
+}
+
 #[tauri::command]
 pub async fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
     Ok(state.engine().await.get(&id)?)

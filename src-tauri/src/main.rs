@@ -87,6 +87,7 @@ fn main() {
             commands::start_demo,
             commands::list_downloads,
             commands::download_details,
+            commands::reorder_downloads,
             commands::pause,
             commands::resume,
             commands::retry,

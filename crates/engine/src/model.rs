@@ -306,6 +306,12 @@ pub enum Event {
         id: DownloadId,
         waiting: Option<Waiting>,
     },
+    /// A download's place in the queue changed (higher starts first).
+    PriorityChanged {
+        id: DownloadId,
+        #[ts(type = "number")]
+        priority: i64,
+    },
     /// What the bandwidth schedule has in force changed.
     Schedule {
         status: ScheduleStatus,

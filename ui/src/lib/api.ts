@@ -53,6 +53,8 @@ export const api = {
   startDemo: (destinationFolder: string | null) => invoke<string>('start_demo', { destinationFolder }),
   list: () => invoke<DownloadSummary[]>('list_downloads'),
   details: (id: string) => invoke<DownloadDetail>('download_details', { id }),
+  /** Ranks the queue in this order (first starts first). */
+  reorderDownloads: (ids: string[]) => invoke<void>('reorder_downloads', { ids }),
   pause: (id: string) => invoke<void>('pause', { id }),
   resume: (id: string) => invoke<void>('resume', { id }),
   retry: (id: string) => invoke<void>('retry', { id }),

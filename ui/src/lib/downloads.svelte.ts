@@ -18,6 +18,41 @@ export interface Live {
   connections: number;
 }
 
+/** The list as the queue runs it: unfinished downloads by priority (higher first), the
+ * older first among equals, as the engine starts them; then the completed, newest first. */
+export function queueOrder(items: DownloadSummary[]): DownloadSummary[] {
+  const open = items
+    .filter((d) => d.state !== 'complete')
+    .sort((a, b) => b.priority - a.priority || a.created_at - b.created_at);
+  const done = items
+    .filter((d) => d.state === 'complete')
+    .sort((a, b) => (b.completed_at ?? 0) - (a.completed_at ?? 0));
+  return [...open, ...done];
+}
+
+export type Move = 'top' | 'up' | 'down' | 'bottom';
+
+/** The unfinished downloads' ids in their new order once `id` moves; null when it
+ * cannot move that way (already there, or finished). `before`: dropped onto that one. */
+export function movedOrder(items: DownloadSummary[], id: string, move: Move | { before: string }): string[] | null {
+  const ids = queueOrder(items)
+    .filter((d) => d.state !== 'complete')
+    .map((d) => d.id);
+  const from = ids.indexOf(id);
+  if (from < 0) return null;
+  const rest = ids.filter((x) => x !== id);
+  let to: number;
+  if (typeof move === 'object') {
+    to = rest.indexOf(move.before);
+    if (to < 0) return null;
+  } else {
+    to = { top: 0, up: from - 1, down: from + 1, bottom: rest.length }[move];
+  }
+  if (to < 0 || to > rest.length || to === from) return null;
+  rest.splice(to, 0, id);
+  return rest;
+}
+
 export class DownloadsStore {
   items = $state<DownloadSummary[]>([]);
   live = $state<Record<string, Live>>({});
@@ -101,6 +136,13 @@ export class DownloadsStore {
             }
           }
         }
+        break;
+      case 'priority_changed': {
+        const d = this.get(e.id);
+        if (d) d.priority = e.priority;
+        break;
+      }
+      case 'schedule':
         break;
       case 'waiting': {
         const d = this.get(e.id);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, checkLabel, DownloadsStore, verifiedLabel, waitingLabel } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, movedOrder, queueOrder, verifiedLabel, waitingLabel } from './downloads.svelte';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
@@ -115,5 +115,28 @@ describe('waiting for the network', () => {
     expect(waitingLabel(waiting, 1001)).toBe('Waiting for network — retrying now');
     s.apply({ type: 'waiting', id: 'a', waiting: null });
     expect(s.get('a')?.waiting).toBeNull();
+  });
+});
+
+describe('queue order', () => {
+  const items = [
+    summary('a', { created_at: 1 }),
+    summary('b', { created_at: 2, priority: 5 }),
+    summary('c', { created_at: 3 }),
+    summary('done', { created_at: 0, state: 'complete', completed_at: 9 }),
+    summary('paused', { created_at: 4, state: 'paused' }),
+  ];
+  it('lists unfinished by priority, older first, then the completed', () => {
+    expect(queueOrder(items).map((d) => d.id)).toEqual(['b', 'a', 'c', 'paused', 'done']);
+  });
+  it('moves one up, down, to the top or onto another, never past the ends', () => {
+    expect(movedOrder(items, 'c', 'up')).toEqual(['b', 'c', 'a', 'paused']);
+    expect(movedOrder(items, 'c', 'top')).toEqual(['c', 'b', 'a', 'paused']);
+    expect(movedOrder(items, 'a', 'down')).toEqual(['b', 'c', 'a', 'paused']);
+    expect(movedOrder(items, 'b', 'bottom')).toEqual(['a', 'c', 'paused', 'b']);
+    expect(movedOrder(items, 'paused', { before: 'a' })).toEqual(['b', 'paused', 'a', 'c']);
+    expect(movedOrder(items, 'b', 'up')).toBeNull();
+    expect(movedOrder(items, 'paused', 'down')).toBeNull();
+    expect(movedOrder(items, 'done', 'up')).toBeNull();
   });
 });

@@ -98,6 +98,14 @@
       if (url.includes('many')) return add('Ten thousand frames', manyFiles());
       return add(url.includes('locked') ? 'Locked delivery' : 'Pasted delivery', demoFiles());
     },
+    reorder_downloads: ({ ids }) => {
+      state.reorders = (state.reorders ?? 0) + 1;
+      ids.forEach((id, i) => {
+        const d = state.downloads.find((x) => x.id === id);
+        d.priority = ids.length - i;
+        emit('engine', { type: 'priority_changed', id, priority: d.priority });
+      });
+    },
     download_details: ({ id }) => ({ summary: state.downloads.find((d) => d.id === id), files: state.files[id] }),
     pause: ({ id }) => setState(id, 'paused'),
     resume: ({ id }) => setState(id, 'transferring'),

@@ -298,6 +298,37 @@ try {
       await p.screenshot({ path: tag('9b-choose-many') });
       await p.getByRole('button', { name: 'Cancel' }).click();
     }, page);
+    await test(`${scheme}: the queue is reordered by keyboard and by dragging`, async (p) => {
+      const order = () => p.locator('section.list article:not([data-state=complete]) h3').allInnerTexts();
+      const before = await order();
+      assert(before.length >= 3, `unfinished downloads: ${before}`);
+      const last = before[before.length - 1];
+      // Alt+Home from the card's "down" control… which is disabled at the end: use "up".
+      await p.getByRole('button', { name: `Move ${last} up`, exact: true }).focus();
+      await p.keyboard.press('Alt+Home');
+      await p.waitForFunction((n) => document.querySelector('section.list article h3')?.textContent === n, last);
+      let now = await order();
+      assert(JSON.stringify(now) === JSON.stringify([last, ...before.slice(0, -1)]), `after Alt+Home: ${now}`);
+      const focusedCard = await p.evaluate(() => document.activeElement?.closest('article')?.querySelector('h3')?.textContent);
+      assert(focusedCard === last, `the focus stays with the moved package: ${focusedCard}`);
+      await p.keyboard.press('Alt+ArrowDown');
+      await p.waitForFunction((n) => document.querySelectorAll('section.list article h3')[1]?.textContent === n, last);
+      now = await order();
+      assert(now[1] === last, `after Alt+ArrowDown: ${now}`);
+      await p.screenshot({ path: tag('10-queue-reordered') });
+      // Dragged onto the first card: it goes before it.
+      // The drag's events as the browser sends them, with one DataTransfer throughout.
+      const firstCard = p.locator('section.list article').first();
+      const dragged = p.locator(`section.list article[aria-label="${now[2]}"]`);
+      const dt = await p.evaluateHandle(() => new DataTransfer());
+      await dragged.dispatchEvent('dragstart', { dataTransfer: dt });
+      await firstCard.dispatchEvent('dragover', { dataTransfer: dt });
+      await firstCard.dispatchEvent('drop', { dataTransfer: dt });
+      await p.waitForFunction((n) => document.querySelector('section.list article h3')?.textContent === n, now[2]);
+      const engineOrder = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state !== 'complete')
+        .sort((a, b) => b.priority - a.priority || a.created_at - b.created_at).map((d) => d.name));
+      assert(JSON.stringify(engineOrder) === JSON.stringify(await order()), `shown as the engine ranks: ${engineOrder} vs ${await order()}`);
+    }, page);
     await test(`${scheme}: team inbox: login, upload progress, download, watch`, async (p) => {
       await p.getByRole('tab', { name: 'Team inbox' }).click();
       await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();

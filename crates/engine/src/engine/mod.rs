@@ -28,6 +28,7 @@ mod preview;
 mod queue;
 #[cfg(test)]
 mod races;
+mod ranking;
 mod timetable;
 mod unlisted;
 mod verifying;

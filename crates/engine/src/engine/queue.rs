@@ -235,20 +235,6 @@ impl Engine {
         }
     }
 
-    /// Sets a download's priority: higher starts first, and a queued download takes
-    /// the slot of a running one of lower priority (which goes back to the queue).
-    pub fn set_priority(&self, id: &str, priority: i64) -> Result<(), EngineError> {
-        let dl = self.find(id)?;
-        dl.priority.store(priority, Relaxed);
-        let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .set_priority(&dl.id, priority)
-            .map_err(EngineError::db(&db))?;
-        self.schedule();
-        Ok(())
-    }
-
     /// Runs the download until it completes, fails or is stopped. While MASV or its
     /// storage cannot be reached it waits (still transferring) and tries again, with
     /// growing pauses up to the configured cap, or at once when another download gets

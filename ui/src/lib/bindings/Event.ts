@@ -6,4 +6,4 @@ import type { FileState } from "./FileState";
 import type { ScheduleStatus } from "./ScheduleStatus";
 import type { Waiting } from "./Waiting";
 
-export type Event = { "type": "added", download: DownloadSummary, } | { "type": "state_changed", id: string, state: DownloadState, error: string | null, } | { "type": "file_state_changed", id: string, index: number, state: FileState, error: string | null, } | { "type": "progress", downloads: Array<DownloadProgress>, } | { "type": "removed", id: string, } | { "type": "waiting", id: string, waiting: Waiting | null, } | { "type": "schedule", status: ScheduleStatus, };
+export type Event = { "type": "added", download: DownloadSummary, } | { "type": "state_changed", id: string, state: DownloadState, error: string | null, } | { "type": "file_state_changed", id: string, index: number, state: FileState, error: string | null, } | { "type": "progress", downloads: Array<DownloadProgress>, } | { "type": "removed", id: string, } | { "type": "waiting", id: string, waiting: Waiting | null, } | { "type": "priority_changed", id: string, priority: number, } | { "type": "schedule", status: ScheduleStatus, };
