@@ -72,7 +72,9 @@ pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
         let stopped = async {
             let _ = rx.await;
         };
-        if let Err(e) = inbound_agent::serve(api_state, addr, access, stopped).await {
+        if let Err(e) =
+            inbound_agent::serve(api_state, inbound_agent::Listen::Tcp(addr), access, stopped).await
+        {
             tracing::error!(error = %e, "agent API stopped");
         }
     });

@@ -11,9 +11,11 @@ mod openapi;
 mod schedule;
 mod server;
 pub mod token;
+#[cfg(unix)]
+mod unix_socket;
 mod views;
 
 pub use error::ApiError;
 pub use guard::Access;
 pub use openapi::openapi_json;
-pub use server::{AgentError, ApiState, DEFAULT_LISTEN, router, serve};
+pub use server::{AgentError, ApiState, DEFAULT_LISTEN, Listen, ListenError, router, serve};

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -13,6 +14,50 @@ use crate::handlers;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Where the API listens: a TCP address, or a Unix socket (`unix:///run/inbound.sock`)
+/// whose file permissions (owner only) decide who may call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenError {
+    #[error(
+        "'{0}' is not an address to listen on; give HOST:PORT (127.0.0.1:8080) or unix:///absolute/path.sock"
+    )]
+    Bad(String),
+    #[error("the socket path in '{0}' must be absolute, like unix:///run/user/1000/inbound.sock")]
+    RelativeSocket(String),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = ListenError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some(path) = s.strip_prefix("unix://") {
+            let path = PathBuf::from(path);
+            if !path.is_absolute() {
+                return Err(ListenError::RelativeSocket(s.to_owned()));
+            }
+            return Ok(Self::Unix(path));
+        }
+        s.parse()
+            .map(Self::Tcp)
+            .map_err(|_| ListenError::Bad(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(a) => write!(f, "{a}"),
+            Self::Unix(p) => write!(f, "unix://{}", p.display()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error(
@@ -24,6 +69,8 @@ pub enum AgentError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot listen on the socket {path}: {reason}")]
+    Socket { path: PathBuf, reason: String },
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -135,10 +182,24 @@ async fn method_not_allowed() -> ApiError {
 /// `access` has a token.
 pub async fn serve(
     state: ApiState,
-    addr: SocketAddr,
+    listen: Listen,
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
+    let addr = match listen {
+        Listen::Tcp(addr) => addr,
+        #[cfg(unix)]
+        Listen::Unix(path) => {
+            return crate::unix_socket::serve(state, path, access, shutdown).await;
+        }
+        #[cfg(not(unix))]
+        Listen::Unix(path) => {
+            return Err(AgentError::Socket {
+                path,
+                reason: "Unix sockets need Linux or macOS".into(),
+            });
+        }
+    };
     if !addr.ip().is_loopback() && !access.has_token() {
         return Err(AgentError::PublicWithoutToken(addr));
     }

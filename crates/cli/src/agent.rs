@@ -1,4 +1,3 @@
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,9 +11,10 @@ const TOKEN_ENV: &str = "INBOUND_AGENT_TOKEN";
 
 #[derive(Args)]
 pub struct AgentArgs {
-    /// Address to listen on. Anything but loopback needs a token.
+    /// Address to listen on: HOST:PORT (anything but loopback needs a token), or a
+    /// Unix socket, unix:///absolute/path.sock (owner-only; no port needed).
     #[arg(long, default_value = inbound_agent::DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    listen: inbound_agent::Listen,
     /// File whose first line is the bearer token every request must carry
     /// (or set INBOUND_AGENT_TOKEN).
     #[arg(long)]
