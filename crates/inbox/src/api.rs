@@ -53,8 +53,11 @@ impl TeamApi {
     }
 
     pub async fn portal_packages(&self, portal_id: &str) -> Result<Vec<TeamPackage>, MasvError> {
-        self.politely(|| self.client.portal_packages(&self.api_key, portal_id))
-            .await
+        self.politely(|| {
+            self.client
+                .portal_packages(&self.api_key, &self.team_id, portal_id)
+        })
+        .await
     }
 
     /// A package of the team (any state) by id.

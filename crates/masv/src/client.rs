@@ -23,6 +23,9 @@ pub fn api_url_from_env() -> String {
 pub struct MasvClient {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
+    /// The paginated v1.1 team routes answered 404 here once: the legacy ones serve
+    /// from then on (shared by clones).
+    pub(crate) team_v11_missing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Which route answered, because the same status means different things on each.
@@ -52,6 +55,7 @@ impl MasvClient {
         Self {
             http,
             base: base.into().trim_end_matches('/').to_owned(),
+            team_v11_missing: Default::default(),
         }
     }
 

@@ -1,12 +1,35 @@
 //! The team routes (API key in `X-API-KEY`): team packages, portals, portal packages.
+//! Packages are listed through the paginated v1.1 routes where MASV has them, and the
+//! legacy v1 ones (deprecated) where those answer 404.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use serde::Deserialize;
 
 use crate::client::{Route, decode};
 use crate::{MasvClient, MasvError, PackageState, Portal, Secret, TeamPackage};
 
 /// Packages per page; listings are fetched page by page until a short one.
 const PAGE: usize = 100;
+/// The most a v1.1 page holds.
+const V11_PAGE: usize = 50;
 /// A listing stops here even if the server keeps answering full pages.
 const MAX_PAGES: usize = 1_000;
+
+/// A v1.1 page: `{metadata: {total}, records: [...]}`.
+#[derive(Deserialize)]
+struct V11Page<T> {
+    #[serde(default)]
+    metadata: V11Metadata,
+    #[serde(default = "Vec::new")]
+    records: Vec<T>,
+}
+
+#[derive(Deserialize, Default)]
+struct V11Metadata {
+    #[serde(default)]
+    total: Option<usize>,
+}
 
 impl MasvClient {
     /// `GET /teams/{team_id}/packages`, every page. With `states`, only packages in
@@ -17,17 +40,34 @@ impl MasvClient {
         team_id: &str,
         states: &[PackageState],
     ) -> Result<Vec<TeamPackage>, MasvError> {
-        let filters: Vec<(&str, &str)> = states
+        let states: Vec<&str> = states
             .iter()
             .filter(|s| **s != PackageState::Unknown)
-            .map(|s| (s.as_str(), "true"))
+            .map(|s| s.as_str())
             .collect();
-        self.paged(
-            api_key,
-            &format!("{}/teams/{}/packages", self.base, path_part(team_id)?),
-            &filters,
-        )
-        .await
+        let csv = states.join(",");
+        let v11_filters: Vec<(&str, &str)> = if csv.is_empty() {
+            Vec::new()
+        } else {
+            vec![("states", csv.as_str())]
+        };
+        let team = path_part(team_id)?;
+        if let Some(found) = self
+            .v11_paged(api_key, &format!("teams/{team}/packages"), &v11_filters)
+            .await?
+        {
+            return Ok(found);
+        }
+        let filters: Vec<(&str, &str)> = states.iter().map(|s| (*s, "true")).collect();
+        let legacy = self
+            .paged(
+                api_key,
+                &format!("{}/teams/{}/packages", self.base, team),
+                &filters,
+            )
+            .await?;
+        self.legacy_answered();
+        Ok(legacy)
     }
 
     /// `GET /teams/{team_id}/portals`.
@@ -40,18 +80,91 @@ impl MasvClient {
         .await
     }
 
-    /// `GET /portals/{portal_id}/packages`, every page.
+    /// A portal's packages: the team's v1.1 inbox for that portal, or the legacy
+    /// `GET /portals/{portal_id}/packages`; every page.
     pub async fn portal_packages(
         &self,
         api_key: &Secret,
+        team_id: &str,
         portal_id: &str,
     ) -> Result<Vec<TeamPackage>, MasvError> {
-        self.paged(
-            api_key,
-            &format!("{}/portals/{}/packages", self.base, path_part(portal_id)?),
-            &[],
-        )
-        .await
+        let (team, portal) = (path_part(team_id)?, path_part(portal_id)?);
+        let filters = [("portal_id", portal)];
+        if let Some(found) = self
+            .v11_paged(api_key, &format!("teams/{team}/inbox"), &filters)
+            .await?
+        {
+            // The filter's name is not documented: keep only this portal's, whatever
+            // the server did with it.
+            return Ok(found
+                .into_iter()
+                .filter(|p: &TeamPackage| p.portal_id.as_deref().is_none_or(|id| id == portal))
+                .collect());
+        }
+        let legacy = self
+            .paged(
+                api_key,
+                &format!("{}/portals/{}/packages", self.base, portal),
+                &[],
+            )
+            .await?;
+        self.legacy_answered();
+        Ok(legacy)
+    }
+
+    /// The legacy route answered where v1.1 said 404: this MASV has no v1.1 routes, so
+    /// the legacy ones serve from now on.
+    fn legacy_answered(&self) {
+        if !self.team_v11_missing.swap(true, Relaxed) {
+            tracing::info!("MASV has no v1.1 team routes here; using the legacy ones");
+        }
+    }
+
+    /// Every page of a v1.1 listing (`page` from 1, at most 50 each), or `None` when
+    /// it answered 404 (or is known to be missing): the caller asks the legacy route.
+    async fn v11_paged<T: serde::de::DeserializeOwned + HasId>(
+        &self,
+        api_key: &Secret,
+        path: &str,
+        filters: &[(&str, &str)],
+    ) -> Result<Option<Vec<T>>, MasvError> {
+        if self.team_v11_missing.load(Relaxed) {
+            return Ok(None);
+        }
+        // `MASV_API_URL` names the v1 API; v1.1 sits beside it.
+        let Some(root) = self.base.strip_suffix("/v1") else {
+            return Ok(None);
+        };
+        let url = format!("{root}/v1.1/{path}");
+        let mut all: Vec<T> = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let (page_no, limit) = (page.to_string(), V11_PAGE.to_string());
+            let resp = self
+                .http
+                .get(&url)
+                .header("X-API-KEY", api_key.expose())
+                .query(filters)
+                .query(&[("page", page_no.as_str()), ("limit", limit.as_str())])
+                .send()
+                .await
+                .map_err(MasvError::from_reqwest)?;
+            // No such route, or no such team or portal: the legacy route tells which
+            // (see `legacy_answered`).
+            if page == 1 && resp.status() == reqwest::StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let got: V11Page<T> = decode(resp, Route::Team).await?;
+            let short = got.records.len() < V11_PAGE;
+            // A server that ignores `page` would answer the first page forever.
+            if page > 1 && got.records.first().map(HasId::id) == all.first().map(HasId::id) {
+                break;
+            }
+            all.extend(got.records);
+            if short || got.metadata.total.is_some_and(|t| all.len() >= t) {
+                break;
+            }
+        }
+        Ok(Some(all))
     }
 
     async fn paged<T: serde::de::DeserializeOwned + HasId>(

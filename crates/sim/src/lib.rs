@@ -11,6 +11,7 @@ mod server;
 mod sign;
 mod storage;
 mod team;
+mod team_v11;
 
 pub mod catalog;
 

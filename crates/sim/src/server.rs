@@ -106,6 +106,14 @@ impl Sim {
             )
             .route("/v1/teams/{team_id}/portals", get(team::portals_route))
             .route(
+                "/v1.1/teams/{team_id}/packages",
+                get(crate::team_v11::packages_route),
+            )
+            .route(
+                "/v1.1/teams/{team_id}/inbox",
+                get(crate::team_v11::inbox_route),
+            )
+            .route(
                 "/v1/portals/{portal_id}/packages",
                 get(team::portal_packages_route),
             )
@@ -143,6 +151,22 @@ impl Sim {
     /// The value for `MASV_PUBNUB_ORIGIN`.
     pub fn pubnub_origin(&self) -> String {
         format!("http://{}/pubnub", self.addr)
+    }
+
+    /// Requests to the paginated v1.1 team routes (answered or refused).
+    pub fn team_v11_requests(&self) -> u64 {
+        self.state
+            .team
+            .as_ref()
+            .map_or(0, |t| Injected::get(&t.v11_requests))
+    }
+
+    /// The v1.1 team routes answer 404 from now on (`true`), as where MASV has none.
+    pub fn set_team_legacy_only(&self, on: bool) {
+        if let Some(t) = &self.state.team {
+            t.legacy_only
+                .store(on, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Requests to the team routes (answered or refused).

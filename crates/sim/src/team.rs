@@ -117,6 +117,10 @@ pub(crate) struct TeamState {
     published: Notify,
     next_timetoken: AtomicU64,
     pub requests: AtomicU64,
+    /// Requests to the paginated v1.1 routes (answered or refused).
+    pub v11_requests: AtomicU64,
+    /// The v1.1 routes answer 404, as a MASV deployment without them would.
+    pub legacy_only: std::sync::atomic::AtomicBool,
 }
 
 impl TeamState {
@@ -133,11 +137,13 @@ impl TeamState {
             published: Notify::new(),
             next_timetoken: AtomicU64::new(17_000_000_000_000_000),
             requests: AtomicU64::new(0),
+            v11_requests: AtomicU64::new(0),
+            legacy_only: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// A listed package's state now (its upload may have finished since start).
-    fn current_state(&self, p: &SimTeamPackage) -> &'static str {
+    pub(crate) fn current_state(&self, p: &SimTeamPackage) -> &'static str {
         self.state_of(&p.link_id).unwrap_or(p.state)
     }
 
@@ -236,7 +242,7 @@ impl ListQuery {
 }
 
 /// The shared faults, the API key check and, with `team_id`, that it is this team's.
-async fn team_preamble<'a>(
+pub(crate) async fn team_preamble<'a>(
     s: &'a SimState,
     headers: &HeaderMap,
     team_id: Option<&str>,
@@ -258,7 +264,7 @@ async fn team_preamble<'a>(
     Ok(team)
 }
 
-fn package_json(s: &SimState, team: &TeamState, p: &SimTeamPackage) -> Option<Value> {
+pub(crate) fn package_json(s: &SimState, team: &TeamState, p: &SimTeamPackage) -> Option<Value> {
     let pkg = s.package_by_link(&p.link_id)?;
     let state = team.current_state(p);
     let channels = if state == "new" {
