@@ -206,6 +206,11 @@ pub async fn delete_download(
 #[tauri::command]
 pub async fn open_folder(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
     let folder = state.engine().await.get(&id)?.summary.dst_folder;
+    open_path(&app, &folder)
+}
+
+/// Opens a folder in the system's file manager.
+pub(crate) fn open_path(app: &AppHandle, folder: &std::path::Path) -> Result<()> {
     app.opener()
         .open_path(folder.to_string_lossy(), None::<&str>)
         .map_err(|e| {

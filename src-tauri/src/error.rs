@@ -36,6 +36,7 @@ impl From<EngineError> for CommandError {
             EngineError::UnknownDownload(_) => "unknown_download",
             EngineError::NotVerifiable(_) => "not_verifiable",
             EngineError::Schedule(_) => "invalid_schedule",
+            EngineError::After(_) => "invalid_after_download",
             _ => "internal",
         };
         Self::new(code, e.to_string())

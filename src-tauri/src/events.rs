@@ -32,6 +32,9 @@ pub fn forward(app: AppHandle, engine: &Engine) {
                     Ok(ev) => {
                         if let Event::StateChanged { id, state, error } = &ev {
                             notify(&app, id, *state, error.as_deref());
+                            if *state == DownloadState::Complete {
+                                open_when_done(&app, id);
+                            }
                         }
                         // A download got through again: MASV is back, so the links
                         // kept while it was out of reach are tried now.
@@ -78,6 +81,19 @@ fn merge(pending: &mut HashMap<String, DownloadProgress>, p: DownloadProgress) {
 fn emit<T: serde::Serialize + Clone>(app: &AppHandle, name: &str, payload: &T) {
     if let Err(e) = app.emit(name, payload.clone()) {
         tracing::debug!(error = %e, "event not delivered");
+    }
+}
+
+/// "Open the folder when a package completes", if the person asked for it.
+fn open_when_done(app: &AppHandle, id: &str) {
+    let st = app.state::<AppState>();
+    if !st.settings().open_folder_when_done {
+        return;
+    }
+    if let Some(Ok(d)) = st.engine_now().map(|e| e.get(id))
+        && let Err(e) = crate::commands::open_path(app, &d.summary.dst_folder)
+    {
+        tracing::warn!(error = %e.message, "could not open a completed package's folder");
     }
 }
 

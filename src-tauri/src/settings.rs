@@ -24,6 +24,8 @@ pub struct Settings {
     pub bandwidth_limit: Option<u64>,
     /// A system notification when a package completes or fails.
     pub notifications: bool,
+    /// Open the package's folder when it completes.
+    pub open_folder_when_done: bool,
     /// Serve the MASV-Agent-compatible API on 127.0.0.1:8080.
     pub agent_api: bool,
     /// The agent API answers only requests carrying the token Inbound made (kept in
@@ -58,6 +60,7 @@ impl Default for Settings {
             adaptive_connections: true,
             bandwidth_limit: None,
             notifications: true,
+            open_folder_when_done: false,
             agent_api: false,
             agent_api_token: false,
             inbox_poll_secs: 60,

@@ -3,6 +3,7 @@
 //! DNS-rebinding and cross-origin requests refused, and a bearer token required before
 //! it listens anywhere else.
 
+mod after;
 mod automations;
 mod error;
 mod guard;

@@ -1,5 +1,6 @@
 use utoipa::OpenApi;
 
+use crate::after::{self, AfterDownloadBody};
 use crate::automations::{self, AutomationBody, AutomationView, KindName};
 use crate::error::ErrorBody;
 use crate::handlers;
@@ -31,14 +32,16 @@ use crate::views::{
         automations::get_one,
         automations::update,
         automations::delete,
+        after::get_after,
+        after::put_after,
         schedule::get_schedule,
         schedule::put_schedule,
     ),
-    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName)),
+    components(schemas(StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, AfterDownloadBody)),
     tags(
         (name = "downloads", description = "Download MASV packages"),
         (name = "automations", description = "Download what arrives in a portal, or in every portal of the team (needs `inbound team login`)"),
-        (name = "settings", description = "The bandwidth schedule"),
+        (name = "settings", description = "The bandwidth schedule, and what runs after each package completes"),
     )
 )]
 struct ApiDoc;

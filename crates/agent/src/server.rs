@@ -137,6 +137,10 @@ pub fn router(state: ApiState, access: Access) -> Router {
             get(crate::schedule::get_schedule).put(crate::schedule::put_schedule),
         )
         .route(
+            "/settings/after_download",
+            get(crate::after::get_after).put(crate::after::put_after),
+        )
+        .route(
             "/automations",
             get(crate::automations::list).post(crate::automations::create),
         )

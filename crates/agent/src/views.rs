@@ -87,6 +87,9 @@ pub struct Download {
     pub next_attempt_at: Option<String>,
     /// Connections fetching its files now.
     pub connections: usize,
+    /// Why the after-download hook failed, if it did (the package is complete all the
+    /// same); see `/settings/after_download`.
+    pub after_error: Option<String>,
     /// Bytes to download (files withheld for viruses excluded).
     pub total_size: u64,
     pub bytes_downloaded: u64,
@@ -135,6 +138,7 @@ impl From<DownloadSummary> for Download {
             waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),
             connections: s.connections,
+            after_error: s.after_error,
             total_size: s.total_bytes,
             bytes_downloaded: s.bytes_done,
             progress: (progress * 10.0).round() / 10.0,
@@ -294,6 +298,7 @@ mod tests {
                 retry_at: 1_800_000_040,
             }),
             connections: 0,
+            after_error: None,
         };
         let json = serde_json::to_value(Download::from(summary)).unwrap();
         assert_eq!(json["state"], "transferring");

@@ -38,6 +38,8 @@ pub struct AgentArgs {
     allow_sleep: bool,
     #[command(flatten)]
     hours: crate::hours::Hours,
+    #[command(flatten)]
+    when_done: crate::when_done::WhenDone,
     /// Seconds between two looks at the portals that automations download from
     /// (automations need `inbound team login`).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -73,6 +75,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
     config.bandwidth_schedule = args.hours.schedule();
+    config.after_download = args.when_done.hooks()?;
     let engine = Engine::open(config).await?;
     let watcher = automations_watcher(&engine, &data_dir, args.poll_secs).await?;
     let state = match &watcher {

@@ -11,6 +11,7 @@ mod rate;
 mod sim;
 mod team;
 mod verify;
+mod when_done;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

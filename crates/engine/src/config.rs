@@ -33,6 +33,9 @@ pub struct EngineConfig {
     /// A bandwidth schedule for this process only, in place of the saved one (which
     /// stays saved); `None` uses the saved one.
     pub bandwidth_schedule: Option<crate::schedule::Schedule>,
+    /// What runs after each package completes, for this process only, in place of the
+    /// saved hooks; `None` uses the saved ones.
+    pub after_download: Option<crate::after::AfterDownload>,
     /// The local time the schedule follows.
     pub clock: std::sync::Arc<dyn crate::schedule::Clock>,
     /// A body that sends nothing for this long is abandoned and retried.
@@ -78,6 +81,7 @@ impl EngineConfig {
             checkpoint_interval: Duration::from_secs(1),
             bandwidth_limit: None,
             bandwidth_schedule: None,
+            after_download: None,
             clock: std::sync::Arc::new(crate::schedule::SystemClock),
             stall_timeout: Duration::from_secs(30),
             slow_connection_after: Duration::from_secs(20),

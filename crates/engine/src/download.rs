@@ -133,6 +133,8 @@ pub(crate) struct Status {
     pub manifest: Option<PathBuf>,
     /// Transferring but held up until the network is back.
     pub waiting: Option<Waiting>,
+    /// The last after-download hook's failure, if it failed.
+    pub after_error: Option<String>,
 }
 
 pub(crate) struct Download {
@@ -201,6 +203,7 @@ impl Download {
                 deleted: false,
                 manifest: row.manifest,
                 waiting: None,
+                after_error: None,
             }),
             session: Mutex::new(None),
             connections: Default::default(),
@@ -241,7 +244,7 @@ impl Download {
     }
 
     pub fn summary(&self) -> DownloadSummary {
-        let (state, error, completed_at, manifest, waiting) = {
+        let (state, error, completed_at, manifest, waiting, after_error) = {
             let s = self.status();
             (
                 s.state,
@@ -249,6 +252,7 @@ impl Download {
                 s.completed_at,
                 s.manifest.clone(),
                 s.waiting.clone(),
+                s.after_error.clone(),
             )
         };
         let source = self.source();
@@ -288,6 +292,7 @@ impl Download {
             manifest,
             waiting,
             connections: self.connections.load(Relaxed),
+            after_error,
         }
     }
 

@@ -3,6 +3,7 @@
 //! where it stopped. The desktop app, the agent API and the CLI are thin faces over
 //! [`Engine`].
 
+mod after;
 mod awake;
 mod bandwidth;
 mod config;
@@ -40,6 +41,7 @@ mod store_settings;
 mod transfer;
 mod write_batch;
 
+pub use after::{AfterDownload, AfterError, CompletedFile, CompletedPackage};
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
 pub use display::{ByteSizeError, human_bytes, parse_bytes};
 pub use display::{notification_safe, terminal_safe};

@@ -177,6 +177,10 @@ pub struct DownloadSummary {
     pub waiting: Option<Waiting>,
     /// Connections fetching its files now (none unless transferring).
     pub connections: usize,
+    /// Why the after-download hook failed, when it did (the package is complete all
+    /// the same).
+    #[serde(default)]
+    pub after_error: Option<String>,
 }
 
 /// What a download that is still transferring waits for.
@@ -305,6 +309,12 @@ pub enum Event {
     Waiting {
         id: DownloadId,
         waiting: Option<Waiting>,
+    },
+    /// The after-download hooks ran for a completed package: `error` says why one
+    /// failed (the package stays complete).
+    AfterDownload {
+        id: DownloadId,
+        error: Option<String>,
     },
     /// A download's place in the queue changed (higher starts first).
     PriorityChanged {

@@ -144,6 +144,11 @@ export class DownloadsStore {
       }
       case 'schedule':
         break;
+      case 'after_download': {
+        const d = this.get(e.id);
+        if (d) d.after_error = e.error;
+        break;
+      }
       case 'waiting': {
         const d = this.get(e.id);
         if (d) d.waiting = e.waiting;

@@ -10,7 +10,7 @@
     downloads: [],
     files: {},
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 16, adaptive_connections: true,
-      bandwidth_limit: null, notifications: true, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false },
+      bandwidth_limit: null, notifications: true, open_folder_when_done: false, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false },
     calls: [],
     dropped: [],
     schedule: { limits: [], only_between: [] },
@@ -43,7 +43,7 @@
     dst_folder: state.settings.destination, state: 'transferring', error: null,
     total_bytes: files.reduce((s, f) => s + (f.virus_detected || f.state === 'excluded' ? 0 : f.size), 0), bytes_done: 0,
     file_count: files.length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
-    created_at: now + nextId, completed_at: null, priority: 0, ...over,
+    created_at: now + nextId, completed_at: null, priority: 0, after_error: null, ...over,
   });
   const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,
     size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, ...over });

@@ -224,6 +224,9 @@ try {
       assert(conns === 16, `saved ${conns}`);
       const hash = await p.evaluate(() => window.__fake.state.settings.hash_algorithm);
       assert(hash === 'md5', `saved ${hash}`);
+      // A hook that failed after the download shows on the card; the package stays complete.
+      await p.evaluate(() => window.__fake.emit('engine', { type: 'after_download', id: 'd1', error: 'the command ingest exited with 3: the ingest disk is full' }));
+      await p.getByText('After the download: the command ingest exited with 3: the ingest disk is full. The package itself is complete.').waitFor();
       await p.screenshot({ path: tag('7-list') });
     }, page);
     await test(`${scheme}: the bandwidth schedule is edited, saved and shown in the header`, async (p) => {

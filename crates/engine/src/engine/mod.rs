@@ -23,6 +23,7 @@ use crate::source::Source;
 use crate::store::{DownloadRow, Store};
 
 mod adding;
+mod finishing;
 mod planning;
 mod preview;
 mod queue;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub bandwidth: Bandwidth,
     /// The bandwidth schedule and the global limit.
     timetable: timetable::Timetable,
+    /// What runs after each package completes.
+    after_download: Mutex<crate::after::AfterDownload>,
     pub connections: Arc<Semaphore>,
     connections_per_download: AtomicUsize,
     adaptive_connections: std::sync::atomic::AtomicBool,
@@ -189,6 +192,7 @@ impl Engine {
             hash_algorithm: Mutex::new(config.hash_algorithm),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             timetable: timetable::Timetable::load(&config, &store),
+            after_download: Mutex::new(finishing::load(&config, &store)),
             store,
             routes,
             client,

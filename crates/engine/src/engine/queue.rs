@@ -332,6 +332,9 @@ impl Engine {
         if let Some((state, error, completed_at)) = outcome {
             tracing::info!(id = %dl.id, state = state.as_str(), "download finished");
             self.persist_state(dl, state, error, completed_at);
+            if state == DownloadState::Complete {
+                self.after_complete(dl);
+            }
         }
         self.schedule();
     }

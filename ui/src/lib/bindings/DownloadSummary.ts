@@ -40,4 +40,9 @@ waiting: Waiting | null,
 /**
  * Connections fetching its files now (none unless transferring).
  */
-connections: number, };
+connections: number, 
+/**
+ * Why the after-download hook failed, when it did (the package is complete all
+ * the same).
+ */
+after_error: string | null, };

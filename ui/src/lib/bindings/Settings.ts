@@ -24,6 +24,10 @@ bandwidth_limit: number | null,
  */
 notifications: boolean, 
 /**
+ * Open the package's folder when it completes.
+ */
+open_folder_when_done: boolean, 
+/**
  * Serve the MASV-Agent-compatible API on 127.0.0.1:8080.
  */
 agent_api: boolean, 

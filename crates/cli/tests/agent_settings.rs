@@ -1,5 +1,5 @@
-//! The bandwidth schedule through the agent API (`/settings/bandwidth_schedule`) and
-//! the CLI's flags, on the machine's real clock.
+//! The agent's settings routes (`/settings/bandwidth_schedule`, on the machine's real
+//! clock, and `/settings/after_download`) and the CLI flags that set the same for one run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -160,4 +160,67 @@ async fn get_says_what_is_wrong_with_a_schedule_flag() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no rate"));
+}
+
+#[tokio::test]
+async fn get_refuses_a_hook_url_off_this_machine_and_a_broken_command() {
+    let sim = Sim::start(vec![]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = inbound(&sim, data.path())
+        .args([
+            "get",
+            "https://get.massive.app/abc?secret=s",
+            "--then-post",
+            "http://ingest.example/done",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not on this machine"), "{}", text(&out));
+    let out = inbound(&sim, data.path())
+        .args([
+            "get",
+            "https://get.massive.app/abc?secret=s",
+            "--then-run",
+            "ingest 'unclosed",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("unclosed quote"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_download_hooks_are_set_through_the_api_and_kept_local() {
+    let sim = Sim::start(vec![]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let put = |body: &str| {
+        agent.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            &format!("{}/settings/after_download", agent.base()),
+            "-d",
+            body,
+        ])
+    };
+    let (code, v) = put(r#"{"post_url": "http://ingest.example/done"}"#);
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["code"], "invalid_after_download");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("not on this machine"),
+        "{v}"
+    );
+    let hooks = json!({"run": ["/usr/local/bin/ingest", "--fast"], "post_url": "http://127.0.0.1:9000/done"});
+    let (code, v) = put(&hooks.to_string());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v, hooks);
+    let (code, v) = agent.curl(&[&format!("{}/settings/after_download", agent.base())]);
+    assert_eq!(code, 200);
+    assert_eq!(v, hooks);
 }

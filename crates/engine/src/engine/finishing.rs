@@ -1,0 +1,69 @@
+//! "When done": the hooks run after each package completes (see `crate::after`), set
+//! for the engine (saved with the downloads) or for one process (`--then-run`).
+
+use std::sync::Arc;
+
+use super::Engine;
+use crate::after::{AfterDownload, CompletedPackage, run_hooks};
+use crate::download::{Download, lock};
+use crate::error::EngineError;
+use crate::model::Event;
+
+/// The key the hooks are saved under in the engine's settings.
+const SETTING: &str = "after_download";
+
+/// The hooks given for this process, else the saved ones.
+pub(super) fn load(config: &crate::EngineConfig, store: &crate::store::Store) -> AfterDownload {
+    config.after_download.clone().unwrap_or_else(|| {
+        store
+            .setting(SETTING)
+            .ok()
+            .flatten()
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default()
+    })
+}
+
+impl Engine {
+    /// What runs after each package completes.
+    pub fn after_download(&self) -> AfterDownload {
+        lock(&self.shared.after_download).clone()
+    }
+
+    /// Replaces (and saves) what runs after each package completes.
+    pub fn set_after_download(&self, hooks: AfterDownload) -> Result<(), EngineError> {
+        hooks.validate()?;
+        let json = serde_json::to_string(&hooks).unwrap_or_default();
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .set_setting(SETTING, &json)
+            .map_err(EngineError::db(&db))?;
+        *lock(&self.shared.after_download) = hooks;
+        Ok(())
+    }
+
+    /// Runs the hooks for a package that just completed, in the background; the
+    /// outcome is an event and shows on the download, never changes its state.
+    pub(super) fn after_complete(&self, dl: &Arc<Download>) {
+        let hooks = self.after_download();
+        if hooks.is_empty() {
+            return;
+        }
+        let package = CompletedPackage::of(&dl.detail());
+        let (engine, dl) = (self.clone(), dl.clone());
+        self.shared.tasks.spawn(async move {
+            let failures = run_hooks(&hooks, &package).await;
+            let error = (!failures.is_empty()).then(|| failures.join("; "));
+            match &error {
+                Some(e) => tracing::warn!(id = %dl.id, error = %e, "an after-download hook failed"),
+                None => tracing::info!(id = %dl.id, "after-download hooks ran"),
+            }
+            dl.status().after_error = error.clone();
+            engine.shared.emit(Event::AfterDownload {
+                id: dl.id.clone(),
+                error,
+            });
+        });
+    }
+}
