@@ -2,12 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use bytes::Bytes;
 use inbound_engine::{AfterDownload, Engine};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::server::ApiState;
 
 /// The hooks, as the API reads and writes them (`{}`: none).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -41,17 +43,21 @@ pub async fn get_after(State(engine): State<Engine>) -> Json<AfterDownloadBody> 
     Json(engine.after_download().into())
 }
 
-/// Replaces what runs after each package completes; saved with the downloads.
+/// Replaces what runs after each package completes; saved with the downloads. A
+/// command (`run`) can be set only when the API requires a token or listens on a Unix
+/// socket: on loopback TCP any user of the machine could set what runs as yours.
 #[utoipa::path(put, path = "/settings/after_download", tag = "settings",
     request_body = AfterDownloadBody,
     responses(
         (status = 200, description = "Saved", body = AfterDownloadBody),
         (status = 400, description = "Malformed body, an empty program, or a URL not on this machine", body = crate::error::ErrorBody),
+        (status = 403, description = "A command, while the API is open to every user of this machine", body = crate::error::ErrorBody),
     ))]
 pub async fn put_after(
-    State(engine): State<Engine>,
+    State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<Json<AfterDownloadBody>, ApiError> {
+    let engine = &state.engine;
     let body: AfterDownloadBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_after_download",
@@ -60,6 +66,13 @@ pub async fn put_after(
             ),
         )
     })?;
+    if !body.run.is_empty() && !state.owner_only {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "command_needs_token",
+            "a command can be set through the API only when it requires a token (--token-file) or listens on a Unix socket (--listen unix:///path.sock): on 127.0.0.1 any user of this machine could set what runs as you. Or give it to inbound agent with --then-run",
+        ));
+    }
     engine.set_after_download(AfterDownload {
         run: body.run,
         post_url: body.post_url.filter(|u| !u.trim().is_empty()),

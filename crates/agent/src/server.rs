@@ -80,6 +80,9 @@ pub enum AgentError {
 #[derive(Clone)]
 pub struct ApiState {
     pub engine: Engine,
+    /// Only the owner can call: a token is required, or the API is on an owner-only
+    /// Unix socket. Loopback TCP alone is reachable by every user of the machine.
+    pub(crate) owner_only: bool,
     /// Asked at each request: a desktop logs in and out while the API runs.
     automations: std::sync::Arc<dyn Fn() -> Option<inbound_inbox::Watcher> + Send + Sync>,
 }
@@ -108,6 +111,7 @@ impl ApiState {
     ) -> Self {
         Self {
             engine,
+            owner_only: false,
             automations: std::sync::Arc::new(source),
         }
     }
@@ -185,11 +189,12 @@ async fn method_not_allowed() -> ApiError {
 /// Serves the API until `shutdown` resolves. Refuses a non-loopback address unless
 /// `access` has a token.
 pub async fn serve(
-    state: ApiState,
+    mut state: ApiState,
     listen: Listen,
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
+    state.owner_only = access.has_token() || matches!(listen, Listen::Unix(_));
     let addr = match listen {
         Listen::Tcp(addr) => addr,
         #[cfg(unix)]

@@ -216,7 +216,11 @@ async fn after_download_hooks_are_set_through_the_api_and_kept_local() {
             .contains("not on this machine"),
         "{v}"
     );
-    let hooks = json!({"run": ["/usr/local/bin/ingest", "--fast"], "post_url": "http://127.0.0.1:9000/done"});
+    // On loopback TCP without a token every user of the machine can call: no command.
+    let (code, v) = put(r#"{"run": ["/usr/local/bin/ingest"]}"#);
+    assert_eq!(code, 403, "{v}");
+    assert_eq!(v["code"], "command_needs_token");
+    let hooks = json!({"run": [], "post_url": "http://127.0.0.1:9000/done"});
     let (code, v) = put(&hooks.to_string());
     assert_eq!(code, 200, "{v}");
     assert_eq!(v, hooks);

@@ -103,6 +103,21 @@ async fn the_api_on_a_unix_socket_downloads_and_survives_a_killed_agent() {
     let (code, list) = curl(&socket, &["http://localhost/api/v1/downloads"]);
     assert_eq!(code, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
+    // Owner-only: a command to run when done may be set here.
+    let (code, v) = curl(
+        &socket,
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            "http://localhost/api/v1/settings/after_download",
+            "-d",
+            r#"{"run": ["/bin/true"]}"#,
+        ],
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["run"][0], "/bin/true");
 
     // A second agent on a socket in use is refused, saying so (it cannot even open the
     // data folder the first one holds, so it is given its own).
