@@ -11,6 +11,7 @@ pub const APP_COMMANDS: &[&str] = &[
     "list_downloads",
     "download_details",
     "reorder_downloads",
+    "set_download_limit",
     "pause",
     "resume",
     "retry",

@@ -174,6 +174,19 @@ pub async fn reorder_downloads(state: State<'_, AppState>, ids: Vec<String>) -> 
     Ok(state.engine().await.reorder(&ids)?)
 }
 
+/// One download's own speed limit (bytes per second; none or 0: none).
+#[tauri::command]
+pub async fn set_download_limit(
+    state: State<'_, AppState>,
+    id: String,
+    bytes_per_sec: Option<u64>,
+) -> Result<()> {
+    Ok(state
+        .engine()
+        .await
+        .set_download_limit(&id, bytes_per_sec)?)
+}
+
 #[tauri::command]
 pub async fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
     Ok(state.engine().await.get(&id)?)

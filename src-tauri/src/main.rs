@@ -88,6 +88,7 @@ fn main() {
             commands::list_downloads,
             commands::download_details,
             commands::reorder_downloads,
+            commands::set_download_limit,
             commands::pause,
             commands::resume,
             commands::retry,

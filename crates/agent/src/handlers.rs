@@ -117,6 +117,40 @@ pub async fn resume(
     Ok(Json(engine.get(&id)?.summary.into()))
 }
 
+/// `PUT /downloads/{id}/speed_limit` body.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct SpeedLimit {
+    /// Bytes per second for this download, within the global limit; null or 0: none.
+    #[serde(default)]
+    pub bytes_per_sec: Option<u64>,
+}
+
+/// Sets one download's own speed limit (kept across restarts).
+#[utoipa::path(put, path = "/downloads/{download_id}/speed_limit", tag = "downloads",
+    params(("download_id" = String, Path)),
+    request_body = SpeedLimit,
+    responses(
+        (status = 200, description = "Set", body = Download),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 404, description = "No such download", body = ErrorBody),
+    ))]
+pub async fn speed_limit(
+    State(engine): State<Engine>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Result<Json<Download>> {
+    let limit: SpeedLimit = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "the body must be JSON like {{\"bytes_per_sec\": 10485760}} (null for none): {e}"
+            ),
+        )
+    })?;
+    engine.set_download_limit(&id, limit.bytes_per_sec)?;
+    Ok(Json(engine.get(&id)?.summary.into()))
+}
+
 #[utoipa::path(delete, path = "/downloads/{download_id}", tag = "downloads",
     params(
         ("download_id" = String, Path),

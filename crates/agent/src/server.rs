@@ -137,6 +137,10 @@ pub fn router(state: ApiState, access: Access) -> Router {
         .route("/downloads/{download_id}/pause", post(handlers::pause))
         .route("/downloads/{download_id}/resume", post(handlers::resume))
         .route(
+            "/downloads/{download_id}/speed_limit",
+            axum::routing::put(handlers::speed_limit),
+        )
+        .route(
             "/settings/bandwidth_schedule",
             get(crate::schedule::get_schedule).put(crate::schedule::put_schedule),
         )

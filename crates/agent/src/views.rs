@@ -90,6 +90,8 @@ pub struct Download {
     /// Why the after-download hook failed, if it did (the package is complete all the
     /// same); see `/settings/after_download`.
     pub after_error: Option<String>,
+    /// Its own speed limit in bytes per second (`PUT .../speed_limit`); null: none.
+    pub speed_limit: Option<u64>,
     /// Bytes to download (files withheld for viruses excluded).
     pub total_size: u64,
     pub bytes_downloaded: u64,
@@ -139,6 +141,7 @@ impl From<DownloadSummary> for Download {
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),
             connections: s.connections,
             after_error: s.after_error,
+            speed_limit: s.rate_limit,
             total_size: s.total_bytes,
             bytes_downloaded: s.bytes_done,
             progress: (progress * 10.0).round() / 10.0,
@@ -299,6 +302,7 @@ mod tests {
             }),
             connections: 0,
             after_error: None,
+            rate_limit: None,
         };
         let json = serde_json::to_value(Download::from(summary)).unwrap();
         assert_eq!(json["state"], "transferring");

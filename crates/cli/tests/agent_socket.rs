@@ -103,6 +103,34 @@ async fn the_api_on_a_unix_socket_downloads_and_survives_a_killed_agent() {
     let (code, list) = curl(&socket, &["http://localhost/api/v1/downloads"]);
     assert_eq!(code, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
+    // One download's own speed limit, kept with it.
+    let (code, v) = curl(
+        &socket,
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            &format!("http://localhost/api/v1/downloads/{id}/speed_limit"),
+            "-d",
+            r#"{"bytes_per_sec": 1048576}"#,
+        ],
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["speed_limit"], 1048576);
+    let (code, v) = curl(
+        &socket,
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            "http://localhost/api/v1/downloads/nope/speed_limit",
+            "-d",
+            "{}",
+        ],
+    );
+    assert_eq!(code, 404, "{v}");
     // Owner-only: a command to run when done may be set here.
     let (code, v) = curl(
         &socket,

@@ -150,6 +150,8 @@ pub(crate) struct Download {
     /// Higher starts first, and takes the place of a lower one when every slot is
     /// taken (see `Engine::set_priority`).
     pub priority: std::sync::atomic::AtomicI64,
+    /// Its own speed limit, within the global one (none unless set).
+    pub limit: crate::bandwidth::Bandwidth,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,
@@ -190,6 +192,7 @@ impl Download {
             package_folder: row.package_folder,
             selection,
             priority: std::sync::atomic::AtomicI64::new(row.priority),
+            limit: Default::default(),
             name: row.name,
             sender_email: row.sender_email,
             package_id: row.package_id,
@@ -293,6 +296,7 @@ impl Download {
             waiting,
             connections: self.connections.load(Relaxed),
             after_error,
+            rate_limit: self.limit.limit(),
         }
     }
 

@@ -181,6 +181,10 @@ pub struct DownloadSummary {
     /// the same).
     #[serde(default)]
     pub after_error: Option<String>,
+    /// Its own speed limit in bytes per second, within the global one; `None`: none.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub rate_limit: Option<u64>,
 }
 
 /// What a download that is still transferring waits for.

@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS created_dirs (
     rel_path    TEXT NOT NULL,
     PRIMARY KEY (download_id, rel_path)
 );
+CREATE TABLE IF NOT EXISTS download_limits (
+    download_id   TEXT PRIMARY KEY REFERENCES downloads(id) ON DELETE CASCADE,
+    bytes_per_sec INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -1,5 +1,6 @@
-//! Engine settings kept with the downloads (the bandwidth schedule), so every face
-//! over one data folder (desktop, agent, CLI) sees the same ones.
+//! Engine settings kept with the downloads (the bandwidth schedule, the hooks, each
+//! download's own speed limit), so every face over one data folder (desktop, agent,
+//! CLI) sees the same ones.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -22,6 +23,30 @@ impl Store {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
+        Ok(())
+    }
+
+    /// Every download's own speed limit (bytes per second), by download id.
+    pub fn download_limits(&self) -> rusqlite::Result<Vec<(String, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT download_id, bytes_per_sec FROM download_limits")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        rows.collect()
+    }
+
+    pub fn set_download_limit(&self, id: &str, limit: Option<u64>) -> rusqlite::Result<()> {
+        let conn = self.conn();
+        match limit {
+            Some(b) => conn.execute(
+                "INSERT INTO download_limits (download_id, bytes_per_sec) VALUES (?1, ?2)
+                 ON CONFLICT (download_id) DO UPDATE SET bytes_per_sec = excluded.bytes_per_sec",
+                params![id, b as i64],
+            )?,
+            None => conn.execute(
+                "DELETE FROM download_limits WHERE download_id = ?1",
+                params![id],
+            )?,
+        };
         Ok(())
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct RangeRequest<'a> {
     pub file: &'a PartFile,
     pub span: &'a Span,
     pub bandwidth: &'a Bandwidth,
+    /// The download's own limit, taken from before the global one.
+    pub download_limit: &'a Bandwidth,
     pub stall_timeout: Duration,
     /// Progress is saved after every this many bytes...
     pub checkpoint_every: u64,
@@ -178,6 +180,7 @@ async fn receive(
                 continue;
             }
         }
+        req.download_limit.take(chunk.len()).await;
         req.bandwidth.take(chunk.len()).await;
         // Right before writing: another connection may have taken the end of this
         // range while we waited, and its bytes are its own to write and count.

@@ -55,6 +55,8 @@ export const api = {
   details: (id: string) => invoke<DownloadDetail>('download_details', { id }),
   /** Ranks the queue in this order (first starts first). */
   reorderDownloads: (ids: string[]) => invoke<void>('reorder_downloads', { ids }),
+  /** One download's own speed limit; null for none. */
+  setDownloadLimit: (id: string, bytesPerSec: number | null) => invoke<void>('set_download_limit', { id, bytesPerSec }),
   pause: (id: string) => invoke<void>('pause', { id }),
   resume: (id: string) => invoke<void>('resume', { id }),
   retry: (id: string) => invoke<void>('retry', { id }),

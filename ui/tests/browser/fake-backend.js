@@ -43,7 +43,7 @@
     dst_folder: state.settings.destination, state: 'transferring', error: null,
     total_bytes: files.reduce((s, f) => s + (f.virus_detected || f.state === 'excluded' ? 0 : f.size), 0), bytes_done: 0,
     file_count: files.length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
-    created_at: now + nextId, completed_at: null, priority: 0, after_error: null, ...over,
+    created_at: now + nextId, completed_at: null, priority: 0, after_error: null, rate_limit: null, ...over,
   });
   const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,
     size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, ...over });
@@ -97,6 +97,11 @@
       }
       if (url.includes('many')) return add('Ten thousand frames', manyFiles());
       return add(url.includes('locked') ? 'Locked delivery' : 'Pasted delivery', demoFiles());
+    },
+    set_download_limit: ({ id, bytesPerSec }) => {
+      const d = state.downloads.find((x) => x.id === id);
+      d.rate_limit = bytesPerSec;
+      emit('engine', { type: 'added', download: { ...d } });
     },
     reorder_downloads: ({ ids }) => {
       state.reorders = (state.reorders ?? 0) + 1;

@@ -319,6 +319,17 @@ try {
       now = await order();
       assert(now[1] === last, `after Alt+ArrowDown: ${now}`);
       await p.screenshot({ path: tag('10-queue-reordered') });
+      // A package's own speed limit, from its expanded card.
+      const name = now[0];
+      await p.getByRole('button', { name: `Show files of ${name}` }).click();
+      const card = p.locator(`section.list article[aria-label="${name}"]`);
+      await card.getByLabel('Speed limit for this package (MB/s, empty for none)').fill('2');
+      await card.getByRole('button', { name: 'Set', exact: true }).click();
+      await card.getByText('now at most 2.0 MB/s').waitFor();
+      const limit = await p.evaluate((n) => window.__fake.state.downloads.find((d) => d.name === n).rate_limit, name);
+      assert(limit === 2 * 1048576, `limit sent: ${limit}`);
+      await p.screenshot({ path: tag('10b-own-limit') });
+      await p.getByRole('button', { name: `Show files of ${name}` }).click();
       // Dragged onto the first card: it goes before it.
       // The drag's events as the browser sends them, with one DataTransfer throughout.
       const firstCard = p.locator('section.list article').first();

@@ -182,6 +182,11 @@ impl Engine {
         }
         let storage = crate::storage_client::StorageClient::from_env()?;
         let rows = store.load_all().map_err(EngineError::db(&db_path))?;
+        let limits: HashMap<String, u64> = store
+            .download_limits()
+            .map_err(EngineError::db(&db_path))?
+            .into_iter()
+            .collect();
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let shared = Arc::new(Shared {
             connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
@@ -222,6 +227,7 @@ impl Engine {
                     continue;
                 };
                 let dl = Download::from_rows(row, files, source);
+                dl.limit.set(limits.get(&dl.id).copied());
                 {
                     let mut s = dl.status();
                     if s.state.is_active() {

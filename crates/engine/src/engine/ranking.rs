@@ -1,5 +1,6 @@
-//! The queue's order: each download's priority (higher starts first), set one at a time
-//! (the agent's `priority`) or as a whole order (a person moving packages up and down).
+//! The queue's order and pace: each download's priority (higher starts first), set one
+//! at a time (the agent's `priority`) or as a whole order (a person moving packages up
+//! and down), and each download's own speed limit.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -28,6 +29,24 @@ impl Engine {
             self.store_priority(id, top - i as i64)?;
         }
         self.schedule();
+        Ok(())
+    }
+
+    /// Sets a download's own speed limit (bytes per second; `None` or 0: none), within
+    /// the global limit and the schedule. Kept with the download.
+    pub fn set_download_limit(&self, id: &str, limit: Option<u64>) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        let limit = limit.filter(|&b| b > 0);
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .set_download_limit(&dl.id, limit)
+            .map_err(EngineError::db(&db))?;
+        dl.limit.set(limit);
+        // The list shows it: `added` updates a known download in place.
+        self.shared.emit(Event::Added {
+            download: Box::new(dl.summary()),
+        });
         Ok(())
     }
 

@@ -196,6 +196,7 @@ pub(super) async fn adapt(ctx: &RunCtx, open: mpsc::UnboundedSender<usize>) {
     // Under the person's bandwidth limit, the limit is what bounds the run: no reason
     // to open many at once.
     if ctx.shared.bandwidth.limit().is_none()
+        && ctx.dl.limit.limit().is_none()
         && let Ok(latency) = tokio::time::timeout(FIRST_ANSWER_WAIT, scale.first_answer()).await
     {
         let start = starting_count(latency, scale.ceiling(&ctx.shared.host_ceilings));

@@ -91,6 +91,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 file: &handle,
                 span: &span,
                 bandwidth: &ctx.shared.bandwidth,
+                download_limit: &ctx.dl.limit,
                 stall_timeout: ctx.shared.config.stall_timeout,
                 checkpoint_every: ctx.shared.config.chunk_size,
                 checkpoint_interval: ctx.shared.config.checkpoint_interval,

@@ -45,4 +45,8 @@ connections: number,
  * Why the after-download hook failed, when it did (the package is complete all
  * the same).
  */
-after_error: string | null, };
+after_error: string | null, 
+/**
+ * Its own speed limit in bytes per second, within the global one; `None`: none.
+ */
+rate_limit: number | null, };
