@@ -67,6 +67,7 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownSize { .. } => (StatusCode::BAD_GATEWAY, "masv_error"),
             EngineError::Selection(_) => (StatusCode::BAD_REQUEST, "invalid_file_ids"),
             EngineError::Schedule(_) => (StatusCode::BAD_REQUEST, "invalid_schedule"),
+            EngineError::Ownership(_) => (StatusCode::FORBIDDEN, "cannot_chown"),
             EngineError::After(_) => (StatusCode::BAD_REQUEST, "invalid_after_download"),
             EngineError::NotVerifiable(_) => (StatusCode::CONFLICT, "not_verifiable"),
             EngineError::AlreadyRunning { .. }

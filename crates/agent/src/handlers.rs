@@ -22,7 +22,7 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 200, description = "Started (or already known: the same link into the same folder), or waiting for MASV to be reachable", body = Download),
         (status = 400, description = "Malformed body, not a MASV link, unknown link, or relative dst_folder", body = ErrorBody),
         (status = 401, description = "The link needs a password", body = ErrorBody),
-        (status = 403, description = "Wrong password, or request refused (origin, host)", body = ErrorBody),
+        (status = 403, description = "Wrong password, request refused (origin, host), or no right to give the files to `uid`/`gid`", body = ErrorBody),
         (status = 410, description = "The link has expired", body = ErrorBody),
         (status = 502, description = "MASV answered with an error", body = ErrorBody),
     ))]
@@ -64,6 +64,10 @@ pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Dow
         selection,
         wait_if_unreachable: true,
         priority: req.priority,
+        owner: Some(inbound_engine::Owner {
+            uid: req.uid,
+            gid: req.gid,
+        }),
     };
     let id = engine.add_link_with(&req.url, dst, options).await?;
     Ok(Json(engine.get(&id)?.summary.into()))

@@ -30,6 +30,14 @@ pub struct StartDownload {
     /// priority, which goes back to the queue with its bytes kept. Default 0.
     #[serde(default)]
     pub priority: i64,
+    /// Give the package's files and folders to this user id when it completes (the
+    /// MASV Agent v2 option, for NAS targets). Needs the right to change owners (root
+    /// or CAP_CHOWN): checked at once, 403 `cannot_chown` otherwise.
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// ...and this group id.
+    #[serde(default)]
+    pub gid: Option<u32>,
 }
 
 /// A download's state, as the MASV Agent names them (a download waiting for a free slot

@@ -152,6 +152,8 @@ pub(crate) struct Download {
     pub priority: std::sync::atomic::AtomicI64,
     /// Its own speed limit, within the global one (none unless set).
     pub limit: crate::bandwidth::Bandwidth,
+    /// Who its files are given to when it completes (`uid`/`gid`), if anyone.
+    pub owner: Mutex<Option<crate::ownership::Owner>>,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,
@@ -193,6 +195,7 @@ impl Download {
             selection,
             priority: std::sync::atomic::AtomicI64::new(row.priority),
             limit: Default::default(),
+            owner: Mutex::new(None),
             name: row.name,
             sender_email: row.sender_email,
             package_id: row.package_id,

@@ -47,6 +47,8 @@ pub enum EngineError {
     Selection(#[from] crate::selection::SelectionError),
     #[error(transparent)]
     StorageClient(#[from] crate::storage_client::StorageClientError),
+    #[error("{0}")]
+    Ownership(String),
     #[error("the after-download hook cannot be used: {0}")]
     After(#[from] crate::after::AfterError),
     #[error("the bandwidth schedule cannot be used: {0}")]

@@ -17,6 +17,7 @@ mod identity;
 mod logging;
 mod model;
 mod netwatch;
+mod ownership;
 mod partfile;
 mod paths;
 mod placement;
@@ -55,6 +56,7 @@ pub use model::{
     DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileHash,
     FileInfo, FileProgress, FileState, Origin, ScheduleStatus, WaitReason, Waiting, unix_now,
 };
+pub use ownership::Owner;
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;
 pub use reverify::{VerifySummary, record_verification, verify_folder};

@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS download_limits (
     download_id   TEXT PRIMARY KEY REFERENCES downloads(id) ON DELETE CASCADE,
     bytes_per_sec INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS download_owners (
+    download_id TEXT PRIMARY KEY REFERENCES downloads(id) ON DELETE CASCADE,
+    uid         INTEGER,
+    gid         INTEGER
+);
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -49,4 +49,33 @@ impl Store {
         };
         Ok(())
     }
+
+    /// Every download's file owner, by download id (`uid`/`gid` asked for when added).
+    pub fn download_owners(&self) -> rusqlite::Result<Vec<(String, crate::ownership::Owner)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT download_id, uid, gid FROM download_owners")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                crate::ownership::Owner {
+                    uid: r.get::<_, Option<i64>>(1)?.map(|v| v as u32),
+                    gid: r.get::<_, Option<i64>>(2)?.map(|v| v as u32),
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
+    pub fn set_download_owner(
+        &self,
+        id: &str,
+        owner: crate::ownership::Owner,
+    ) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "INSERT INTO download_owners (download_id, uid, gid) VALUES (?1, ?2, ?3)
+             ON CONFLICT (download_id) DO UPDATE SET uid = excluded.uid, gid = excluded.gid",
+            params![id, owner.uid.map(i64::from), owner.gid.map(i64::from)],
+        )?;
+        Ok(())
+    }
 }

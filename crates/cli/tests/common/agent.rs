@@ -20,12 +20,47 @@ impl Agent {
 
     /// Started with these environment variables besides the simulator's API URL.
     pub fn start_with_env(sim: &Sim, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::launch(sim, data, extra, env, &[])
+    }
+
+    /// Started as the unprivileged user `nobody` (the test must run as root; `data`
+    /// must not exist yet, in a folder anyone may write to).
+    pub fn start_as_nobody(sim: &Sim, data: &Path) -> Self {
+        Self::launch(
+            sim,
+            data,
+            &[],
+            &[],
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ],
+        )
+    }
+
+    fn launch(
+        sim: &Sim,
+        data: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        prefix: &[&str],
+    ) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        let mut command = match prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_inbound"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_inbound")),
+        };
+        let child = command
             .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .env("MASV_API_URL", sim.api_url())

@@ -68,6 +68,7 @@ impl Engine {
             selection,
             wait_if_unreachable,
             priority,
+            owner,
         } = options;
         // A mistyped pattern is reported before MASV is asked anything.
         selection.matcher()?;
@@ -75,6 +76,37 @@ impl Engine {
         if !dst.folder.is_absolute() {
             return Err(EngineError::RelativeDestination(dst.folder));
         }
+        let owner = owner.filter(|o| !o.is_empty());
+        if let Some(o) = owner {
+            o.check_allowed(&dst.folder)
+                .map_err(EngineError::Ownership)?;
+        }
+        let id = self
+            .add_link_checked(
+                link,
+                dst,
+                password,
+                selection,
+                wait_if_unreachable,
+                priority,
+            )
+            .await?;
+        if let Some(o) = owner {
+            self.set_owner(&id, o)?;
+        }
+        Ok(id)
+    }
+
+    /// `add_link_with` once its options are checked.
+    async fn add_link_checked(
+        &self,
+        link: LinkRef,
+        dst: Destination,
+        password: Option<Secret>,
+        selection: Selection,
+        wait_if_unreachable: bool,
+        priority: i64,
+    ) -> Result<DownloadId, EngineError> {
         let _adding = self.adding(&format!("link:{}", link.id), &dst).await;
         if let Some(existing) = self.find_existing(&link.id, None, &dst) {
             return self.revive(&existing);
@@ -150,6 +182,18 @@ impl Engine {
             priority: 0,
         };
         self.insert(new, session, &dst).await
+    }
+
+    /// Records who a download's files go to when it completes.
+    fn set_owner(&self, id: &str, owner: crate::ownership::Owner) -> Result<(), EngineError> {
+        let dl = self.find(id)?;
+        let db = self.shared.store.path().to_owned();
+        self.shared
+            .store
+            .set_download_owner(&dl.id, owner)
+            .map_err(EngineError::db(&db))?;
+        *lock(&dl.owner) = Some(owner);
+        Ok(())
     }
 
     /// One add at a time per package and folder, so a link arriving twice at once
@@ -294,6 +338,8 @@ pub struct LinkOptions {
     pub wait_if_unreachable: bool,
     /// Higher starts first (see `Engine::set_priority`); 0 by default.
     pub priority: i64,
+    /// Who the files are given to when the package completes (checked now).
+    pub owner: Option<crate::ownership::Owner>,
 }
 
 /// What a person chose about a link beyond where it goes.

@@ -182,6 +182,11 @@ impl Engine {
         }
         let storage = crate::storage_client::StorageClient::from_env()?;
         let rows = store.load_all().map_err(EngineError::db(&db_path))?;
+        let owners: HashMap<String, crate::ownership::Owner> = store
+            .download_owners()
+            .map_err(EngineError::db(&db_path))?
+            .into_iter()
+            .collect();
         let limits: HashMap<String, u64> = store
             .download_limits()
             .map_err(EngineError::db(&db_path))?
@@ -228,6 +233,7 @@ impl Engine {
                 };
                 let dl = Download::from_rows(row, files, source);
                 dl.limit.set(limits.get(&dl.id).copied());
+                *lock(&dl.owner) = owners.get(&dl.id).copied();
                 {
                     let mut s = dl.status();
                     if s.state.is_active() {

@@ -113,6 +113,9 @@ impl Engine {
         }
         let (listed, planning) = planned.into_download();
         listed.status().run = placeholder.run.take();
+        // What was set on the placeholder meanwhile carries over.
+        listed.limit.set(dl.limit.limit());
+        *lock(&listed.owner) = *lock(&dl.owner);
         // Whoever still holds the placeholder finds it gone.
         placeholder.deleted = true;
         *lock(&listed.session) = Some(Arc::new(session));

@@ -172,7 +172,15 @@ pub(crate) async fn run(
     match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
         None => {
             let (shared, dl) = (ctx.shared.clone(), ctx.dl.clone());
-            match tokio::task::spawn_blocking(move || seal_package(&shared, &dl)).await {
+            let sealed_and_given = move || {
+                seal_package(&shared, &dl)?;
+                let owner = *lock(&dl.owner);
+                match owner {
+                    Some(o) => o.give_all(crate::ownership::written_paths(&shared, &dl)),
+                    None => Ok(()),
+                }
+            };
+            match tokio::task::spawn_blocking(sealed_and_given).await {
                 Ok(Ok(_)) => RunEnd::Complete,
                 Ok(Err(msg)) => RunEnd::Failed(msg),
                 Err(e) => RunEnd::Failed(format!("writing the ASC MHL manifest stopped: {e}")),
