@@ -61,12 +61,8 @@ pub struct WindowBody {
 /// A bandwidth limit in force inside its hours.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LimitRuleBody {
-    #[schema(min_items = 1)]
-    pub days: Vec<DayName>,
-    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-    pub from: String,
-    #[schema(example = "18:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
-    pub to: String,
+    #[serde(flatten)]
+    pub hours: WindowBody,
     /// Bytes per second over all downloads; at least 1.
     #[schema(minimum = 1, example = 10485760)]
     pub bytes_per_sec: u64,
@@ -106,16 +102,26 @@ pub struct ScheduleAnswer {
     pub in_force: InForce,
 }
 
-fn window_from(days: &[DayName], from: &str, to: &str) -> Result<Window, ApiError> {
-    let time = |s: &str| {
-        s.parse::<TimeOfDay>()
-            .map_err(|e| ApiError::bad_request("invalid_schedule", e.to_string()))
-    };
-    Ok(Window {
-        days: days.iter().map(|d| d.to_engine()).collect(),
-        from: time(from)?,
-        to: time(to)?,
-    })
+impl WindowBody {
+    fn to_engine(&self) -> Result<Window, ApiError> {
+        let time = |s: &str| {
+            s.parse::<TimeOfDay>()
+                .map_err(|e| ApiError::bad_request("invalid_schedule", e.to_string()))
+        };
+        Ok(Window {
+            days: self.days.iter().map(|d| d.to_engine()).collect(),
+            from: time(&self.from)?,
+            to: time(&self.to)?,
+        })
+    }
+
+    fn of(w: &Window) -> Self {
+        Self {
+            days: w.days.iter().map(|&d| DayName::of(d)).collect(),
+            from: w.from.to_string(),
+            to: w.to.to_string(),
+        }
+    }
 }
 
 impl ScheduleBody {
@@ -126,7 +132,7 @@ impl ScheduleBody {
                 .iter()
                 .map(|r| {
                     Ok(LimitRule {
-                        window: window_from(&r.days, &r.from, &r.to)?,
+                        window: r.hours.to_engine()?,
                         bytes_per_sec: r.bytes_per_sec,
                     })
                 })
@@ -134,33 +140,22 @@ impl ScheduleBody {
             only_between: self
                 .only_between
                 .iter()
-                .map(|w| window_from(&w.days, &w.from, &w.to))
+                .map(WindowBody::to_engine)
                 .collect::<Result<_, ApiError>>()?,
         })
     }
 
     fn of(s: &Schedule) -> Self {
-        let days = |w: &Window| w.days.iter().map(|&d| DayName::of(d)).collect();
         Self {
             limits: s
                 .limits
                 .iter()
                 .map(|r| LimitRuleBody {
-                    days: days(&r.window),
-                    from: r.window.from.to_string(),
-                    to: r.window.to.to_string(),
+                    hours: WindowBody::of(&r.window),
                     bytes_per_sec: r.bytes_per_sec,
                 })
                 .collect(),
-            only_between: s
-                .only_between
-                .iter()
-                .map(|w| WindowBody {
-                    days: days(w),
-                    from: w.from.to_string(),
-                    to: w.to.to_string(),
-                })
-                .collect(),
+            only_between: s.only_between.iter().map(WindowBody::of).collect(),
         }
     }
 }

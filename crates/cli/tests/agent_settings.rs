@@ -15,15 +15,7 @@ use common::{inbound, text};
 const MIB: u64 = 1024 * 1024;
 
 fn put(agent: &Agent, body: &str) -> (u16, Value) {
-    agent.curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        "Content-Type: application/json",
-        &format!("{}/settings/bandwidth_schedule", agent.base()),
-        "-d",
-        body,
-    ])
+    agent.put("/settings/bandwidth_schedule", body)
 }
 
 /// Download hours that do not include now: an hour starting six hours from now.
@@ -131,63 +123,32 @@ async fn a_bad_schedule_is_refused_with_what_to_write() {
 }
 
 #[tokio::test]
-async fn get_says_what_is_wrong_with_a_schedule_flag() {
+async fn get_says_what_is_wrong_with_a_schedule_or_hook_flag() {
     let sim = Sim::start(vec![]).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let out = inbound(&sim, data.path())
-        .args([
-            "get",
-            "https://get.massive.app/abc?secret=s",
+    for (flag, value, says, code) in [
+        (
             "--only-between",
             "22:00-25:00",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("'25:00' is not a time of day; write it as HH:MM"),
-        "{err}"
-    );
-    let out = inbound(&sim, data.path())
-        .args([
-            "get",
-            "https://get.massive.app/abc?secret=s",
-            "--limit-at",
-            "mon-fri 09:00-18:00",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("has no rate"));
-}
-
-#[tokio::test]
-async fn get_refuses_a_hook_url_off_this_machine_and_a_broken_command() {
-    let sim = Sim::start(vec![]).await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let out = inbound(&sim, data.path())
-        .args([
-            "get",
-            "https://get.massive.app/abc?secret=s",
+            "'25:00' is not a time of day; write it as HH:MM",
+            Some(2),
+        ),
+        ("--limit-at", "mon-fri 09:00-18:00", "has no rate", Some(2)),
+        ("--then-run", "ingest 'unclosed", "unclosed quote", Some(2)),
+        (
             "--then-post",
             "http://ingest.example/done",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("not on this machine"), "{}", text(&out));
-    let out = inbound(&sim, data.path())
-        .args([
-            "get",
-            "https://get.massive.app/abc?secret=s",
-            "--then-run",
-            "ingest 'unclosed",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("unclosed quote"), "{}", text(&out));
+            "not on this machine",
+            Some(1),
+        ),
+    ] {
+        let out = inbound(&sim, data.path())
+            .args(["get", "https://get.massive.app/abc?secret=s", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), code, "{flag} {value}: {}", text(&out));
+        assert!(text(&out).contains(says), "{flag} {value}: {}", text(&out));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,17 +156,7 @@ async fn after_download_hooks_are_set_through_the_api_and_kept_local() {
     let sim = Sim::start(vec![]).await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(&sim, data.path(), &[]);
-    let put = |body: &str| {
-        agent.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/json",
-            &format!("{}/settings/after_download", agent.base()),
-            "-d",
-            body,
-        ])
-    };
+    let put = |body: &str| agent.put("/settings/after_download", body);
     let (code, v) = put(r#"{"post_url": "http://ingest.example/done"}"#);
     assert_eq!(code, 400, "{v}");
     assert_eq!(v["code"], "invalid_after_download");

@@ -84,11 +84,7 @@ pub(crate) async fn packages_route(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let team = match preamble(&s, &headers, &team_id).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    page(&q, listed(&s, team, &q, false))
+    answer(&s, &team_id, &q, &headers, false).await
 }
 
 pub(crate) async fn inbox_route(
@@ -97,7 +93,18 @@ pub(crate) async fn inbox_route(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let team = match preamble(&s, &headers, &team_id).await {
+    answer(&s, &team_id, &q, &headers, true).await
+}
+
+/// A page of the team's packages, or (`inbox`) of those sent through its portals.
+async fn answer(
+    s: &SimState,
+    team_id: &str,
+    q: &PageQuery,
+    headers: &HeaderMap,
+    inbox: bool,
+) -> Response {
+    let team = match preamble(s, headers, team_id).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -106,5 +113,5 @@ pub(crate) async fn inbox_route(
     {
         return api_error(StatusCode::NOT_FOUND, "portal not found");
     }
-    page(&q, listed(&s, team, &q, true))
+    page(q, listed(s, team, q, inbox))
 }

@@ -99,6 +99,19 @@ impl Agent {
         (code.parse().unwrap(), value)
     }
 
+    /// `PUT` of a JSON body to a path under `/api/v1`.
+    pub fn put(&self, path: &str, body: &str) -> (u16, Value) {
+        self.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            &format!("{}{path}", self.base()),
+            "-d",
+            body,
+        ])
+    }
+
     pub fn download(&self, id: &str) -> Value {
         let (code, v) = self.curl(&["-X", "GET", &format!("{}/downloads/{id}", self.base())]);
         assert_eq!(code, 200, "{v}");
