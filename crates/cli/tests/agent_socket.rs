@@ -41,6 +41,23 @@ fn start(sim: &Sim, data: &Path, socket: &Path) -> Child {
     child
 }
 
+/// `PUT` of a JSON body over the socket.
+fn put(socket: &Path, path: &str, body: &str) -> (u16, Value) {
+    let url = format!("http://localhost/api/v1{path}");
+    curl(
+        socket,
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            &url,
+            "-d",
+            body,
+        ],
+    )
+}
+
 fn curl(socket: &Path, args: &[&str]) -> (u16, Value) {
     let out = Command::new("curl")
         .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
@@ -104,45 +121,20 @@ async fn the_api_on_a_unix_socket_downloads_and_survives_a_killed_agent() {
     assert_eq!(code, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
     // One download's own speed limit, kept with it.
-    let (code, v) = curl(
+    let (code, v) = put(
         &socket,
-        &[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/json",
-            &format!("http://localhost/api/v1/downloads/{id}/speed_limit"),
-            "-d",
-            r#"{"bytes_per_sec": 1048576}"#,
-        ],
+        &format!("/downloads/{id}/speed_limit"),
+        r#"{"bytes_per_sec": 1048576}"#,
     );
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["speed_limit"], 1048576);
-    let (code, v) = curl(
-        &socket,
-        &[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/json",
-            "http://localhost/api/v1/downloads/nope/speed_limit",
-            "-d",
-            "{}",
-        ],
-    );
+    let (code, v) = put(&socket, "/downloads/nope/speed_limit", "{}");
     assert_eq!(code, 404, "{v}");
     // Owner-only: a command to run when done may be set here.
-    let (code, v) = curl(
+    let (code, v) = put(
         &socket,
-        &[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/json",
-            "http://localhost/api/v1/settings/after_download",
-            "-d",
-            r#"{"run": ["/bin/true"]}"#,
-        ],
+        "/settings/after_download",
+        r#"{"run": ["/bin/true"]}"#,
     );
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["run"][0], "/bin/true");
