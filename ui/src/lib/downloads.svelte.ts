@@ -119,7 +119,9 @@ export class DownloadsStore {
       case 'progress':
         for (const p of e.downloads) {
           const d = this.get(p.id);
-          if (!d) continue;
+          // Progress is sent in batches and can arrive after the completion it led to:
+          // a completed package keeps its whole size.
+          if (!d || d.state === 'complete') continue;
           d.bytes_done = p.bytes_done;
           d.total_bytes = p.total_bytes;
           this.live[p.id] = { rate: p.rate, eta: p.eta_secs, connections: p.connections };

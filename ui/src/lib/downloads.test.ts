@@ -29,6 +29,14 @@ describe('DownloadsStore', () => {
   });
 
 
+  it('keeps a completed package whole when an older progress batch arrives after', () => {
+    const s = new DownloadsStore();
+    s.apply({ type: 'added', download: summary('late') });
+    s.apply({ type: 'state_changed', id: 'late', state: 'complete', error: null });
+    s.apply({ type: 'progress', downloads: [{ id: 'late', bytes_done: 993, total_bytes: 1000, rate: 10, eta_secs: 1, files: [], connections: 3 }] });
+    expect(s.get('late')?.bytes_done).toBe(1000);
+  });
+
   it('follows a download from added to complete', () => {
     const s = new DownloadsStore();
     s.apply({ type: 'added', download: summary('a', { state: 'queued' }) });
