@@ -94,16 +94,16 @@ pub(crate) fn written_paths(
     }
     for f in &dl.files {
         if f.state() == crate::model::FileState::Complete {
-            paths.push(dl.dst.join(&f.meta.rel_path));
+            paths.push(f.final_path(&dl.dst));
         }
     }
-    let history = dl.dst.join("ascmhl");
+    let history = dl.dst.join(inbound_mhl::FOLDER);
     if dl.package_folder {
         paths.push(history.clone());
         if let Ok(entries) = std::fs::read_dir(&history) {
             paths.extend(entries.flatten().map(|e| e.path()));
         }
-    } else if let Some(manifest) = crate::download::lock(&dl.status).manifest.clone() {
+    } else if let Some(manifest) = dl.status().manifest.clone() {
         paths.push(manifest);
     }
     paths

@@ -3,8 +3,27 @@
 //! CLI) sees the same ones.
 
 use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::engine::Shared;
+use crate::error::EngineError;
 use crate::store::Store;
+
+impl Shared {
+    /// Saves a setting as JSON with the downloads.
+    pub(crate) fn save_setting<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), EngineError> {
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let db = self.store.path().to_owned();
+        self.store
+            .set_setting(key, &json)
+            .map_err(EngineError::db(&db))
+    }
+}
 
 impl Store {
     pub fn setting(&self, key: &str) -> rusqlite::Result<Option<String>> {
@@ -15,6 +34,19 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
+    }
+
+    /// A setting saved as JSON; `None` when it was never saved or cannot be read (the
+    /// log says which), so its default applies.
+    pub fn json_setting<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let json = self.setting(key).ok().flatten()?;
+        match serde_json::from_str(&json) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "a saved setting is unreadable; its default applies");
+                None
+            }
+        }
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> rusqlite::Result<()> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatEta, formatListedSize, formatRate, percent } from './format';
+import { formatBytes, formatEta, formatListedSize, formatRate, percent, rateFromMb } from './format';
 
 describe('format', () => {
   it('formats sizes in binary units', () => {
@@ -30,5 +30,15 @@ describe('format', () => {
     expect(percent(300, 200)).toBe(100);
     expect(percent(0, 0)).toBe(0);
     expect(percent(5, 0)).toBe(100);
+  });
+});
+
+describe('rateFromMb', () => {
+  it('reads MB/s as bytes per second, and empty or zero as no limit', () => {
+    expect(rateFromMb('2')).toBe(2 * 1048576);
+    expect(rateFromMb(2.5)).toBe(Math.round(2.5 * 1048576));
+    expect(rateFromMb('')).toBeNull();
+    expect(rateFromMb('0')).toBeNull();
+    expect(rateFromMb('fast')).toBeNull();
   });
 });

@@ -19,6 +19,16 @@ export function formatListedSize(n: number): string {
   return n > 0 ? formatBytes(n) : '—';
 }
 
+/** Bytes in a MB as the app shows them (binary). */
+export const MIB = 1048576;
+
+/** A rate typed in MB/s ("2.5", or a number input's value) as bytes per second; empty,
+ * zero or not a number is no limit (null). */
+export function rateFromMb(typed: string | number): number | null {
+  const mb = Number(typed);
+  return String(typed).trim() && mb > 0 ? Math.round(mb * MIB) : null;
+}
+
 export function formatRate(bytesPerSec: number): string {
   return bytesPerSec > 0 ? `${formatBytes(bytesPerSec)}/s` : '';
 }

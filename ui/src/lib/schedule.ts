@@ -4,7 +4,7 @@ import type { LimitRule } from './bindings/LimitRule';
 import type { Schedule } from './bindings/Schedule';
 import type { ScheduleStatus } from './bindings/ScheduleStatus';
 import type { Window } from './bindings/Window';
-import { formatRate } from './format';
+import { formatRate, MIB } from './format';
 
 export type { Day, LimitRule, Schedule, ScheduleStatus, Window };
 
@@ -49,7 +49,7 @@ export function scheduleWaitLabel(opensAt: number, nowSecs: number): string {
 }
 
 export function newLimit(): LimitRule {
-  return { days: [...WEEKDAYS], from: '09:00', to: '18:00', bytes_per_sec: 10 * 1048576 };
+  return { days: [...WEEKDAYS], from: '09:00', to: '18:00', bytes_per_sec: 10 * MIB };
 }
 
 export function newWindow(): Window {

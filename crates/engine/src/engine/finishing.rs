@@ -14,14 +14,10 @@ const SETTING: &str = "after_download";
 
 /// The hooks given for this process, else the saved ones.
 pub(super) fn load(config: &crate::EngineConfig, store: &crate::store::Store) -> AfterDownload {
-    config.after_download.clone().unwrap_or_else(|| {
-        store
-            .setting(SETTING)
-            .ok()
-            .flatten()
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default()
-    })
+    config
+        .after_download
+        .clone()
+        .unwrap_or_else(|| store.json_setting(SETTING).unwrap_or_default())
 }
 
 impl Engine {
@@ -33,12 +29,7 @@ impl Engine {
     /// Replaces (and saves) what runs after each package completes.
     pub fn set_after_download(&self, hooks: AfterDownload) -> Result<(), EngineError> {
         hooks.validate()?;
-        let json = serde_json::to_string(&hooks).unwrap_or_default();
-        let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .set_setting(SETTING, &json)
-            .map_err(EngineError::db(&db))?;
+        self.shared.save_setting(SETTING, &hooks)?;
         *lock(&self.shared.after_download) = hooks;
         Ok(())
     }

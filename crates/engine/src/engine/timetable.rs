@@ -2,7 +2,6 @@
 //! outside its download windows, and wakes at each change (or when the schedule or
 //! the global limit is changed).
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDateTime;
@@ -20,7 +19,6 @@ pub(crate) struct Timetable {
     schedule: Mutex<Schedule>,
     /// The global limit (bytes per second): in force outside every limit rule.
     global: Mutex<Option<u64>>,
-    open: AtomicBool,
     status: Mutex<Option<ScheduleStatus>>,
     /// Told when the schedule or the global limit changes.
     changed: Arc<tokio::sync::Notify>,
@@ -30,31 +28,31 @@ pub(crate) struct Timetable {
 impl Timetable {
     /// The schedule given for this process, else the one saved in `store`.
     pub fn load(config: &crate::EngineConfig, store: &crate::store::Store) -> Self {
-        let schedule = config.bandwidth_schedule.clone().unwrap_or_else(|| {
-            let saved = store.setting(SETTING).ok().flatten();
-            saved
-                .and_then(|json| match serde_json::from_str::<Schedule>(&json) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the saved bandwidth schedule is unreadable; none is in force");
-                        None
-                    }
-                })
-                .unwrap_or_default()
-        });
+        let schedule = config
+            .bandwidth_schedule
+            .clone()
+            .unwrap_or_else(|| store.json_setting(SETTING).unwrap_or_default());
         Self {
             schedule: Mutex::new(schedule),
             global: Mutex::new(config.bandwidth_limit.filter(|&b| b > 0)),
-            open: AtomicBool::new(true),
             status: Mutex::new(None),
             changed: Arc::default(),
             clock: config.clock.clone(),
         }
     }
 
-    /// Downloads may transfer now.
+    /// Downloads may transfer now (as last applied; open before the first time).
     pub fn is_open(&self) -> bool {
-        self.open.load(Relaxed)
+        lock(&self.status).as_ref().is_none_or(|s| s.open)
+    }
+
+    /// When the download hours begin again, as last applied (Unix seconds; 0: not
+    /// within a week).
+    fn opens_at(&self) -> i64 {
+        lock(&self.status)
+            .as_ref()
+            .and_then(|s| s.changes_at)
+            .unwrap_or(0)
     }
 
     /// What is in force now, and the local time that changes next.
@@ -99,12 +97,7 @@ impl Engine {
     /// Replaces the bandwidth schedule, saves it with the downloads and applies it now.
     pub fn set_bandwidth_schedule(&self, schedule: Schedule) -> Result<(), EngineError> {
         schedule.validate()?;
-        let json = serde_json::to_string(&schedule).unwrap_or_default();
-        let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .set_setting(SETTING, &json)
-            .map_err(EngineError::db(&db))?;
+        self.shared.save_setting(SETTING, &schedule)?;
         *lock(&self.shared.timetable.schedule) = schedule;
         self.apply_timetable();
         self.shared.timetable.changed.notify_one();
@@ -135,7 +128,6 @@ impl Engine {
         let table = &self.shared.timetable;
         let (status, next) = table.evaluate();
         self.shared.bandwidth.set(status.limit);
-        table.open.store(status.open, Relaxed);
         let changed = {
             let mut last = lock(&table.status);
             let changed = last.as_ref() != Some(&status);
@@ -189,7 +181,7 @@ impl Engine {
     /// bytes kept) and every queued one shows until when it waits.
     pub(super) fn hold_for_schedule(&self, list: &[Arc<crate::download::Download>]) {
         let table = &self.shared.timetable;
-        let opens_at = table.evaluate().0.changes_at.unwrap_or(0);
+        let opens_at = table.opens_at();
         let message = table.closed_message();
         for dl in list {
             let cancel = {
