@@ -52,22 +52,13 @@ impl MasvClient {
             vec![("states", csv.as_str())]
         };
         let team = path_part(team_id)?;
-        if let Some(found) = self
-            .v11_paged(api_key, &format!("teams/{team}/packages"), &v11_filters)
-            .await?
-        {
-            return Ok(found);
-        }
         let filters: Vec<(&str, &str)> = states.iter().map(|s| (*s, "true")).collect();
-        let legacy = self
-            .paged(
-                api_key,
-                &format!("{}/teams/{}/packages", self.base, team),
-                &filters,
-            )
-            .await?;
-        self.legacy_answered();
-        Ok(legacy)
+        self.v11_or_legacy(
+            api_key,
+            (&format!("teams/{team}/packages"), &v11_filters),
+            (&format!("{}/teams/{}/packages", self.base, team), &filters),
+        )
+        .await
     }
 
     /// `GET /teams/{team_id}/portals`.
@@ -89,25 +80,33 @@ impl MasvClient {
         portal_id: &str,
     ) -> Result<Vec<TeamPackage>, MasvError> {
         let (team, portal) = (path_part(team_id)?, path_part(portal_id)?);
-        let filters = [("portal_id", portal)];
-        if let Some(found) = self
-            .v11_paged(api_key, &format!("teams/{team}/inbox"), &filters)
-            .await?
-        {
-            // The filter's name is not documented: keep only this portal's, whatever
-            // the server did with it.
-            return Ok(found
-                .into_iter()
-                .filter(|p: &TeamPackage| p.portal_id.as_deref().is_none_or(|id| id == portal))
-                .collect());
-        }
-        let legacy = self
-            .paged(
+        let found = self
+            .v11_or_legacy(
                 api_key,
-                &format!("{}/portals/{}/packages", self.base, portal),
-                &[],
+                (&format!("teams/{team}/inbox"), &[("portal_id", portal)]),
+                (&format!("{}/portals/{}/packages", self.base, portal), &[]),
             )
             .await?;
+        // The v1.1 filter's name is not documented: keep only this portal's, whatever
+        // the server did with it.
+        Ok(found
+            .into_iter()
+            .filter(|p| p.portal_id.as_deref().is_none_or(|id| id == portal))
+            .collect())
+    }
+
+    /// A listing through its v1.1 route (path and filters), or through its legacy one
+    /// (URL and filters) where v1.1 answered 404.
+    async fn v11_or_legacy(
+        &self,
+        api_key: &Secret,
+        (v11_path, v11_filters): (&str, &[(&str, &str)]),
+        (legacy_url, legacy_filters): (&str, &[(&str, &str)]),
+    ) -> Result<Vec<TeamPackage>, MasvError> {
+        if let Some(found) = self.v11_paged(api_key, v11_path, v11_filters).await? {
+            return Ok(found);
+        }
+        let legacy = self.paged(api_key, legacy_url, legacy_filters).await?;
         self.legacy_answered();
         Ok(legacy)
     }
