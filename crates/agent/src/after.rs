@@ -58,14 +58,11 @@ pub async fn put_after(
     body: Bytes,
 ) -> Result<Json<AfterDownloadBody>, ApiError> {
     let engine = &state.engine;
-    let body: AfterDownloadBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_after_download",
-            format!(
-                "the body must be JSON like {{\"run\": [\"/usr/local/bin/ingest\"], \"post_url\": \"http://127.0.0.1:9000/done\"}}: {e}"
-            ),
-        )
-    })?;
+    let body: AfterDownloadBody = crate::error::json_body(
+        &body,
+        "invalid_after_download",
+        r#"{"run": ["/usr/local/bin/ingest"], "post_url": "http://127.0.0.1:9000/done"}"#,
+    )?;
     if !body.run.is_empty() && !state.owner_only {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

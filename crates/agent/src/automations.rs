@@ -134,11 +134,11 @@ fn parse_time(s: &str) -> Result<i64> {
 
 impl AutomationBody {
     fn parse(body: &[u8]) -> Result<Self> {
-        serde_json::from_slice(body).map_err(|e| {
-            invalid(format!(
-                "the body must be JSON like {{\"kind\": \"portal_download\", \"name\": \"Editorial\", \"subdomain\": \"editorial\", \"destination\": \"/abs/dir\"}}: {e}"
-            ))
-        })
+        crate::error::json_body(
+            body,
+            "invalid_automation",
+            r#"{"kind": "portal_download", "name": "Editorial", "subdomain": "editorial", "destination": "/abs/dir"}"#,
+        )
     }
 
     fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {

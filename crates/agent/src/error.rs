@@ -35,6 +35,17 @@ impl ApiError {
     }
 }
 
+/// Reads a JSON body; a malformed one is a 400 with `code`, showing what to send
+/// (`like`) and what was wrong.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    code: &'static str,
+    like: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(code, format!("the body must be JSON like {like}: {e}")))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()

@@ -27,12 +27,11 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 502, description = "MASV answered with an error", body = ErrorBody),
     ))]
 pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Download>> {
-    let req: StartDownload = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("the body must be JSON like {{\"url\": \"https://get.massive.app/ID?secret=S\", \"dst_folder\": \"/abs/dir\"}}: {e}"),
-        )
-    })?;
+    let req: StartDownload = crate::error::json_body(
+        &body,
+        "invalid_body",
+        r#"{"url": "https://get.massive.app/ID?secret=S", "dst_folder": "/abs/dir"}"#,
+    )?;
     if req.url.trim().is_empty() {
         return Err(ApiError::bad_request(
             "invalid_link",
@@ -143,14 +142,11 @@ pub async fn speed_limit(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Json<Download>> {
-    let limit: SpeedLimit = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!(
-                "the body must be JSON like {{\"bytes_per_sec\": 10485760}} (null for none): {e}"
-            ),
-        )
-    })?;
+    let limit: SpeedLimit = crate::error::json_body(
+        &body,
+        "invalid_body",
+        r#"{"bytes_per_sec": 10485760} (null for none)"#,
+    )?;
     engine.set_download_limit(&id, limit.bytes_per_sec)?;
     Ok(Json(engine.get(&id)?.summary.into()))
 }

@@ -200,14 +200,11 @@ pub async fn put_schedule(
     State(engine): State<Engine>,
     body: Bytes,
 ) -> Result<Json<ScheduleAnswer>, ApiError> {
-    let body: ScheduleBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_schedule",
-            format!(
-                "the body must be JSON like {{\"limits\": [{{\"days\": [\"mon\", \"fri\"], \"from\": \"09:00\", \"to\": \"18:00\", \"bytes_per_sec\": 10485760}}], \"only_between\": []}}: {e}"
-            ),
-        )
-    })?;
+    let body: ScheduleBody = crate::error::json_body(
+        &body,
+        "invalid_schedule",
+        r#"{"limits": [{"days": ["mon", "fri"], "from": "09:00", "to": "18:00", "bytes_per_sec": 10485760}], "only_between": []}"#,
+    )?;
     engine.set_bandwidth_schedule(body.to_engine()?)?;
     Ok(answer(&engine))
 }
