@@ -140,42 +140,36 @@ fn start_bus(dir: &Path) -> Bus {
     }
 }
 
+/// Starts Xvfb on a display it chooses itself (`-displayfd`): two tests picking a number
+/// each could pick the same one, and the loser's app would then live on the winner's
+/// display and die with it.
 fn start_xvfb() -> (String, Guard) {
-    for _ in 0..20 {
-        let n = 100 + (std::process::id() % 400) + rand_offset();
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            continue;
-        }
-        let child = Command::new(tool("Xvfb"))
-            .args([
-                &format!(":{n}"),
-                "-screen",
-                "0",
-                "1280x860x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts");
-        let guard = Guard(child);
-        let socket = format!("/tmp/.X11-unix/X{n}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if Path::new(&socket).exists() {
-                return (format!(":{n}"), guard);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("Xvfb did not start");
-}
-
-fn rand_offset() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() % 97)
-        .unwrap_or(0)
+    let mut child = Command::new(tool("Xvfb"))
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x860x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb starts");
+    let stdout = child.stdout.take().expect("Xvfb's stdout is piped");
+    let guard = Guard(child);
+    // Xvfb writes the display number once it accepts connections.
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("Xvfb says which display it took");
+    let n: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Xvfb did not start (it said {line:?})"));
+    (format!(":{n}"), guard)
 }
 
 /// Everything the app (started by WebKitWebDriver, a child of tauri-driver) and a second
@@ -607,25 +601,34 @@ async fn a_data_folder_held_by_the_agent_is_explained_in_a_dialog() {
     lock.try_lock().unwrap();
     std::fs::write(data.join("inbound.lock"), "4242\ninbound agent\n").unwrap();
 
+    // What the app logs is kept, so a failure here says what the app saw.
+    let app_log = root.path().join("app.log");
     let app = Command::new(env!("CARGO_BIN_EXE_inbound-desktop"))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&app_log).unwrap())
         .spawn()
         .unwrap();
     let mut app = Guard(app);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let said = || std::fs::read_to_string(&app_log).unwrap_or_default();
+    // A long limit: on a loaded machine WebKit's first start is slow, and the wait ends
+    // as soon as the dialog is there.
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(status) = app.0.try_wait().unwrap() {
-            panic!("the app left without a word ({status})");
+            panic!(
+                "the app left without a dialog ({status}); it said:\n{}",
+                said()
+            );
         }
         if window_names(&display).contains("\"Inbound cannot start\"") {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "no dialog; windows: {}",
-            window_names(&display)
+            "no dialog; windows: {}\nthe app said:\n{}",
+            window_names(&display),
+            said()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
