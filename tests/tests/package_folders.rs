@@ -62,14 +62,16 @@ async fn packages_sharing_a_download_folder_each_get_a_folder_and_a_history_of_t
         "no history in the shared folder"
     );
 
-    // The same link into the same folder again is the same download, not a third folder.
-    assert_eq!(
-        h.engine
-            .add(&h.link("day1"), into.clone(), None)
-            .await
-            .unwrap(),
-        a
-    );
+    // The same link into the same folder again checks the package's own folder (a
+    // repair), not a third folder.
+    let a_folder = h.engine.get(&a).unwrap().summary.dst_folder;
+    let a = h
+        .engine
+        .add(&h.link("day1"), into.clone(), None)
+        .await
+        .unwrap();
+    assert_completes(&h, &a, "day1", &a_folder, LONG).await;
+    assert_eq!(h.engine.get(&a).unwrap().summary.dst_folder, a_folder);
     assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 3);
 
     // Removed with its files: the package folder goes, history and all; the other stays.

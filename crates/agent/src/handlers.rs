@@ -16,10 +16,15 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// or an expired link is answered here, and nothing is written. When MASV cannot be
 /// reached the link is kept as a download waiting for the network (`transferring`,
 /// `"waiting": "network"`): it lists its files and starts by itself once MASV answers.
+/// The same link into the same folder while its download is unfinished answers that
+/// download (a retried POST makes one download). Once it is complete, the same link
+/// starts a new download in its place that checks the files already in the folder
+/// against their recorded hashes and fetches only what is missing or changed; a file
+/// that changed is moved aside (`kept_aside`), never overwritten.
 #[utoipa::path(post, path = "/downloads", tag = "downloads",
     request_body = StartDownload,
     responses(
-        (status = 200, description = "Started (or already known: the same link into the same folder), or waiting for MASV to be reachable", body = Download),
+        (status = 200, description = "Started (or, unfinished, already known: the same link into the same folder), or waiting for MASV to be reachable", body = Download),
         (status = 400, description = "Malformed body, not a MASV link, unknown link, or relative dst_folder", body = ErrorBody),
         (status = 401, description = "The link needs a password", body = ErrorBody),
         (status = 403, description = "Wrong password, request refused (origin, host), or no right to give the files to `uid`/`gid`", body = ErrorBody),

@@ -190,6 +190,11 @@ pub struct DownloadFile {
     /// Complete, and its hash was computed from the bytes on disk (and matched
     /// storage's MD5 where storage gave one).
     pub verified: bool,
+    /// The package was downloaded again into its folder and a different file was at
+    /// this one's place: that file was moved here (relative to `dst_folder`), never
+    /// overwritten. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_aside: Option<String>,
 }
 
 /// A hash as ASC MHL names it.
@@ -246,6 +251,7 @@ impl From<FileInfo> for DownloadFile {
                 value: h.value,
             }),
             verified: f.verified,
+            kept_aside: f.kept_aside.map(|p| p.to_string_lossy().into_owned()),
         }
     }
 }

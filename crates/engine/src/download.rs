@@ -37,6 +37,8 @@ pub(crate) struct FileSlot {
     pub hash: Mutex<Option<Digest>>,
     /// Bumped when the file starts again from scratch (see [`crate::partfile::PartFile`]).
     pub epoch: AtomicU64,
+    /// Downloaded again into its folder: what the file found there must hash to.
+    pub repair: Mutex<Option<crate::repair::RepairCheck>>,
 }
 
 impl FileSlot {
@@ -58,6 +60,7 @@ impl FileSlot {
             written: Mutex::new(row.written),
             hash: Mutex::new(row.hash),
             epoch: AtomicU64::new(0),
+            repair: Mutex::new(row.repair),
         }
     }
 
@@ -95,6 +98,11 @@ impl FileSlot {
             algorithm: d.algorithm.name().to_owned(),
             value: d.value.clone(),
         });
+        let kept_aside = lock(&self.repair)
+            .as_ref()
+            .and_then(|c| c.found.as_ref())
+            .and_then(|found| found.kept_as())
+            .map(Path::to_path_buf);
         FileInfo {
             index: self.meta.idx,
             file_id: self.meta.file_id.clone(),
@@ -108,6 +116,7 @@ impl FileSlot {
             virus_detected: self.meta.virus,
             hash,
             verified: self.is_verified(),
+            kept_aside,
         }
     }
 

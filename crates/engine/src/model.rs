@@ -244,6 +244,10 @@ pub struct FileInfo {
     pub hash: Option<FileHash>,
     /// The hash is known: the file is what arrived, byte for byte.
     pub verified: bool,
+    /// Downloaded again into its folder, a different file was found at its place: that
+    /// file was moved here (relative to the destination folder), not overwritten.
+    #[ts(type = "string | null")]
+    pub kept_aside: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

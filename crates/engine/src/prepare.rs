@@ -52,6 +52,8 @@ pub(crate) async fn prepare(
                 })?,
         ),
     };
+    // Before the space is counted: files found in place need none.
+    crate::repair::check_files(shared, dl).await?;
     let remaining: u64 = dl
         .files
         .iter()

@@ -77,6 +77,15 @@ CREATE TABLE IF NOT EXISTS download_owners (
     uid         INTEGER,
     gid         INTEGER
 );
+CREATE TABLE IF NOT EXISTS repair_files (
+    download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    hash_algo   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    found       TEXT,
+    kept_as     TEXT,
+    PRIMARY KEY (download_id, idx)
+);
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

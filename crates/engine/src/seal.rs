@@ -30,7 +30,7 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
         tool_version: env!("CARGO_PKG_VERSION").into(),
         comment: Some(comment(dl)),
         process: Process::Transfer,
-        ignore: vec![format!("*{PART_SUFFIX}")],
+        ignore: ignore_patterns(dl),
         created: Utc::now(),
     };
     // Packages sharing a folder share its history: one writer at a time.
@@ -84,14 +84,39 @@ fn entry(
             digest
         }
     };
+    // Found in place and equal to what arrived before (a repair): checked, not received.
+    let found_in_place = matches!(
+        lock(&f.repair).as_ref().and_then(|c| c.found.as_ref()),
+        Some(crate::repair::Found::Same)
+    );
     Ok(FileHash {
         path: slash_path(&f.meta.rel_path),
         size: meta.len(),
         modified: meta.modified().ok().map(DateTime::<Utc>::from),
         digest,
-        action: Action::Original,
+        action: if found_in_place {
+            Action::Verified
+        } else {
+            Action::Original
+        },
         hashed_at: Utc::now(),
     })
+}
+
+/// Part files, and the copies a repair moved aside (they are someone's files, not the
+/// package's: the history leaves them out rather than calling them new).
+fn ignore_patterns(dl: &Download) -> Vec<String> {
+    let mut ignore = vec![format!("*{PART_SUFFIX}")];
+    for f in &dl.files {
+        if let Some(kept) = lock(&f.repair)
+            .as_ref()
+            .and_then(|c| c.found.as_ref())
+            .and_then(|found| found.kept_as())
+        {
+            ignore.push(inbound_mhl::exact_path_pattern(&slash_path(kept)));
+        }
+    }
+    ignore
 }
 
 /// A relative path as ASC MHL writes it: `/` between components on every platform.

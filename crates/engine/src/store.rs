@@ -9,6 +9,7 @@ use inbound_mhl::{Digest, HashAlgorithm};
 
 use crate::identity::{FileId, Written};
 use crate::model::{DownloadState, FileState};
+use crate::repair::RepairCheck;
 use crate::schema::{SCHEMA, clear_ranges, file_id_from_sql, migrate, path_from_sql, path_to_sql};
 
 #[derive(Debug, Clone)]
@@ -72,6 +73,8 @@ pub(crate) struct FileRow {
     pub written: Option<Written>,
     /// The completed file's hash, from its bytes on disk.
     pub hash: Option<Digest>,
+    /// Downloaded again into its folder: the file there is checked before fetching.
+    pub repair: Option<RepairCheck>,
 }
 
 impl FileRow {
@@ -86,6 +89,7 @@ impl FileRow {
             etag: None,
             written: None,
             hash: None,
+            repair: None,
         }
     }
 }
@@ -127,40 +131,20 @@ impl Store {
     pub fn insert_download(&self, d: &DownloadRow, files: &[FileRow]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
-                sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-                origin, dst_dev, package_folder, selection, priority)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            params![
-                d.id,
-                d.link_id,
-                d.link_url,
-                d.password,
-                path_to_sql(&d.dst_folder),
-                d.name,
-                d.package_id,
-                d.sender_email,
-                d.total_bytes as i64,
-                d.state.as_str(),
-                d.error,
-                d.created_at,
-                d.completed_at,
-                d.access_token,
-                d.origin,
-                d.dst_dev.map(|v| v as i64),
-                d.package_folder,
-                d.selection,
-                d.priority
-            ],
-        )?;
+        insert_download_row(&tx, d)?;
         insert_files(&tx, &d.id, files)?;
         tx.commit()
     }
 
     /// A download added while MASV could not be reached, now listed: its package, its
-    /// folder and its files. Fails (writing nothing) if the download is gone.
-    pub fn resolve_download(&self, d: &DownloadRow, files: &[FileRow]) -> Result<()> {
+    /// folder and its files, in the place of `replaces` (see [`Store::supersede`]) if
+    /// given. Fails (writing nothing) if the download is gone.
+    pub fn resolve_download(
+        &self,
+        d: &DownloadRow,
+        files: &[FileRow],
+        replaces: Option<&str>,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let updated = tx.execute(
@@ -181,6 +165,9 @@ impl Store {
             return Err(rusqlite::Error::QueryReturnedNoRows);
         }
         insert_files(&tx, &d.id, files)?;
+        if let Some(replaced) = replaces {
+            crate::store_repair::take_place_of(&tx, replaced, &d.id)?;
+        }
         tx.commit()
     }
 
@@ -251,6 +238,7 @@ impl Store {
             let (idx, s, e) = row?;
             ranges.entry(idx).or_default().push((s, e));
         }
+        let mut checks = crate::store_repair::load_repair_checks(conn, id)?;
         let mut stmt = conn.prepare(
             "SELECT idx, file_id, kind, package_path, rel_path, size, mtime, virus, state, error,
                     part_dev, part_ino, etag, done_dev, done_ino, done_size, done_mtime_ns,
@@ -296,11 +284,13 @@ impl Store {
                     }
                     _ => None,
                 },
+                repair: None,
             })
         })?
         .map(|row| {
             row.map(|mut f| {
                 f.ranges = ranges.remove(&f.meta.idx).unwrap_or_default();
+                f.repair = checks.remove(&f.meta.idx);
                 f
             })
         })
@@ -446,8 +436,44 @@ impl Store {
     }
 }
 
-/// Records a download's files, in the caller's transaction.
-fn insert_files(tx: &rusqlite::Transaction<'_>, id: &str, files: &[FileRow]) -> Result<()> {
+/// Records a download's own row, in the caller's transaction.
+pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRow) -> Result<()> {
+    tx.execute(
+        "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
+            sender_email, total_bytes, state, error, created_at, completed_at, access_token,
+            origin, dst_dev, package_folder, selection, priority)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        params![
+            d.id,
+            d.link_id,
+            d.link_url,
+            d.password,
+            path_to_sql(&d.dst_folder),
+            d.name,
+            d.package_id,
+            d.sender_email,
+            d.total_bytes as i64,
+            d.state.as_str(),
+            d.error,
+            d.created_at,
+            d.completed_at,
+            d.access_token,
+            d.origin,
+            d.dst_dev.map(|v| v as i64),
+            d.package_folder,
+            d.selection,
+            d.priority
+        ],
+    )?;
+    Ok(())
+}
+
+/// Records a download's files (and what a repair checks), in the caller's transaction.
+pub(crate) fn insert_files(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    files: &[FileRow],
+) -> Result<()> {
     let mut stmt = tx.prepare(
         "INSERT INTO files (download_id, idx, file_id, kind, package_path, rel_path, size,
             mtime, virus, state, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -467,7 +493,7 @@ fn insert_files(tx: &rusqlite::Transaction<'_>, id: &str, files: &[FileRow]) -> 
             f.error
         ])?;
     }
-    Ok(())
+    crate::store_repair::insert_repair_checks(tx, id, files)
 }
 
 #[cfg(test)]
@@ -518,6 +544,7 @@ mod tests {
             etag: None,
             written: None,
             hash: None,
+            repair: None,
         }
     }
 

@@ -20,7 +20,7 @@ pub use manifest::{
     read_manifest,
 };
 pub use record::{Generation, record_generation};
-pub use verify::{FileCheck, Outcome, Report, VerifyProgress, verify};
+pub use verify::{FileCheck, Outcome, Report, VerifyProgress, exact_path_pattern, verify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MhlError {

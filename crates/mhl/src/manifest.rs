@@ -211,6 +211,8 @@ pub struct ReadManifest {
     pub tool: String,
     pub comment: Option<String>,
     pub files: Vec<ReadFile>,
+    /// The generation's ignore patterns.
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -272,6 +274,7 @@ pub fn read_manifest(xml: &str) -> Result<ReadManifest, MhlError> {
                     }
                     (Some("creatorinfo"), "tool") => out.tool = text,
                     (Some("creatorinfo"), "comment") => out.comment = Some(text),
+                    (Some("ignore"), "pattern") => out.ignore.push(text),
                     _ => {}
                 }
             }

@@ -82,7 +82,10 @@ pub fn verify(
         return Err(MhlError::NoHistory(root.to_owned()));
     }
     let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
+    // What the caller leaves out, and what any generation said to leave out.
+    let mut ignore = ignore.to_vec();
     for (_, manifest) in history.manifests()? {
+        ignore.extend(manifest.ignore);
         for f in manifest.files {
             // The fastest format recorded for it (the enum lists them fastest first);
             // a later generation's word replaces an earlier one's.
@@ -108,7 +111,7 @@ pub fn verify(
         generations: history.generations.len(),
     };
     let mut to_hash = Vec::new();
-    for (path, rel) in files_under(root, ignore)? {
+    for (path, rel) in files_under(root, &ignore)? {
         let Some(exp) = expected.remove(&rel) else {
             report.files.push(FileCheck {
                 path: rel,
@@ -171,14 +174,17 @@ fn files_under(root: &Path, ignore: &[String]) -> Result<Vec<(PathBuf, String)>,
         for entry in entries {
             let entry = entry.map_err(|e| MhlError::io(&dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == ".DS_Store" || (rel.is_empty() && name == FOLDER) || ignored(&name, ignore) {
-                continue;
-            }
             let child = if rel.is_empty() {
-                name
+                name.clone()
             } else {
                 format!("{rel}/{name}")
             };
+            if name == ".DS_Store"
+                || (rel.is_empty() && name == FOLDER)
+                || ignored(&name, &child, ignore)
+            {
+                continue;
+            }
             let kind = entry
                 .file_type()
                 .map_err(|e| MhlError::io(&entry.path(), e))?;
@@ -192,9 +198,46 @@ fn files_under(root: &Path, ignore: &[String]) -> Result<Vec<(PathBuf, String)>,
     Ok(out)
 }
 
-fn ignored(name: &str, patterns: &[String]) -> bool {
-    patterns.iter().any(|p| match p.strip_prefix('*') {
-        Some(suffix) => name.ends_with(suffix),
-        None => name == p.trim_end_matches('/'),
+/// Whether a name is left out: `*suffix`, an exact name, or a path as
+/// [`exact_path_pattern`] writes it.
+fn ignored(name: &str, rel: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| {
+        if let Some(path) = p.strip_prefix("**/") {
+            let path = unescape(path);
+            return rel == path || rel.ends_with(&format!("/{path}"));
+        }
+        match p.strip_prefix('*') {
+            Some(suffix) => name.ends_with(suffix),
+            None => name == p.trim_end_matches('/'),
+        }
     })
+}
+
+/// The ignore pattern that leaves out one file, `rel` (`/`-separated, from the root),
+/// with its wildcard characters escaped, as gitignore's rules (which the ASC MHL
+/// reference tools follow) read it. It starts with `**/` rather than `/`: the reference
+/// tools match patterns against whole paths, so one anchored at `/` would never match.
+pub fn exact_path_pattern(rel: &str) -> String {
+    let mut out = String::from("**/");
+    let trailing_spaces = rel.len() - rel.trim_end_matches(' ').len();
+    let body_len = rel.len() - trailing_spaces;
+    for (i, c) in rel.char_indices() {
+        if matches!(c, '\\' | '*' | '?' | '[' | ']') || (c == ' ' && i >= body_len) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn unescape(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
 }

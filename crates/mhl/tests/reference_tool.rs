@@ -8,8 +8,8 @@ use std::process::Command;
 
 use chrono::Utc;
 use inbound_mhl::{
-    Action, Digest, FileHash, Generation, HashAlgorithm, Outcome, Process, hash_file,
-    record_generation, verify,
+    Action, Digest, FileHash, Generation, HashAlgorithm, Outcome, Process, exact_path_pattern,
+    hash_file, record_generation, verify,
 };
 
 fn ascmhl(tool: &str, args: &[&str], root: &Path) -> (bool, String) {
@@ -46,6 +46,10 @@ fn package(root: &Path) -> Vec<&'static str> {
 }
 
 fn seal(root: &Path, paths: &[&str], algorithm: HashAlgorithm) {
+    seal_ignoring(root, paths, algorithm, vec![]);
+}
+
+fn seal_ignoring(root: &Path, paths: &[&str], algorithm: HashAlgorithm, ignore: Vec<String>) {
     let files = paths
         .iter()
         .map(|p| {
@@ -72,7 +76,7 @@ fn seal(root: &Path, paths: &[&str], algorithm: HashAlgorithm) {
             tool_version: "test".into(),
             comment: Some("MASV package P1 from sender@example.com; withheld: virus.exe".into()),
             process: Process::Transfer,
-            ignore: vec!["*.inbound-part".into()],
+            ignore: [vec!["*.inbound-part".to_owned()], ignore].concat(),
             created: Utc::now(),
         },
     )
@@ -168,4 +172,40 @@ fn a_manifest_changed_after_writing_is_noticed() {
     std::fs::write(&manifest, xml.replace("Inbound", "Imposter")).unwrap();
     let err = verify(&root, &[], |_| {}).unwrap_err().to_string();
     assert!(err.contains("changed after it was written"), "{err}");
+}
+
+#[test]
+fn one_file_left_out_by_its_exact_path_is_left_out_by_both_tools_and_only_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pkg");
+    std::fs::create_dir(&root).unwrap();
+    let paths = package(&root);
+    // Wildcard characters in the name must be taken literally.
+    let kept = "Day 1/[take 1] *final?.mov";
+    std::fs::write(root.join(kept), b"someone's edit").unwrap();
+    seal_ignoring(
+        &root,
+        &paths,
+        HashAlgorithm::Xxh128,
+        vec![exact_path_pattern(kept)],
+    );
+    let (ok, out) = ascmhl("ascmhl-debug", &["verify"], &root);
+    assert!(ok, "ascmhl-debug verify:\n{out}");
+    let report = verify(&root, &[], |_| {}).unwrap();
+    assert_eq!(report.count(Outcome::Extra), 0, "{report:?}");
+    assert_eq!(report.count(Outcome::Ok), paths.len());
+
+    // A name the pattern would match were its wildcards read as wildcards is new.
+    let other = "Day 1/t xfinalx.mov";
+    std::fs::write(root.join(other), b"new").unwrap();
+    let (ok, out) = ascmhl("ascmhl-debug", &["verify"], &root);
+    assert!(!ok && out.contains("t xfinalx.mov"), "{out}");
+    let report = verify(&root, &[], |_| {}).unwrap();
+    let extra: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.outcome == Outcome::Extra)
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(extra, [other]);
 }

@@ -15,7 +15,7 @@ function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSumma
 function file(index: number, size = 500): FileInfo {
   return { index, file_id: `f${index}`, kind: 'file', package_path: `dir/f${index}`, path: `dir/f${index}`, size,
     bytes_done: 0, state: 'pending', error: null, virus_detected: false,
-    hash: null, verified: false };
+    hash: null, verified: false, kept_aside: null };
 }
 
 describe('DownloadsStore', () => {

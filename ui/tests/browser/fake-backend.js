@@ -46,7 +46,7 @@
     created_at: now + nextId, completed_at: null, priority: 0, after_error: null, rate_limit: null, ...over,
   });
   const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,
-    size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, ...over });
+    size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, kept_aside: null, ...over });
   const add = (name, files, over) => {
     const id = `d${nextDownload++}`;
     state.files[id] = files;

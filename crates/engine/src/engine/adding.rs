@@ -108,9 +108,11 @@ impl Engine {
         priority: i64,
     ) -> Result<DownloadId, EngineError> {
         let _adding = self.adding(&format!("link:{}", link.id), &dst).await;
-        if let Some(existing) = self.find_existing(&link.id, None, &dst) {
-            return self.revive(&existing);
-        }
+        let replaces = match self.find_existing(&link.id, None, &dst) {
+            Some(existing) if existing.state() == DownloadState::Complete => Some(existing),
+            Some(existing) => return self.revive(&existing),
+            None => None,
+        };
         let opened = Session::open(
             self.shared.client_for(&link.id),
             link.clone(),
@@ -136,6 +138,7 @@ impl Engine {
             source: Source::Link { link, password },
             selection,
             priority,
+            replaces,
         };
         self.insert(new, session, &dst).await
     }
@@ -155,7 +158,11 @@ impl Engine {
         let _adding = self
             .adding(&format!("package:{}", package.package_id), &dst)
             .await;
-        if let Some(existing) = self.find_existing("", Some(&package.package_id), &dst) {
+        let existing = self.find_existing("", Some(&package.package_id), &dst);
+        let replaces = existing
+            .clone()
+            .filter(|e| e.state() == DownloadState::Complete);
+        if let Some(existing) = existing.filter(|_| replaces.is_none()) {
             let mut source = lock(&existing.source);
             if let Source::Team { token, .. } = &mut *source {
                 *token = package.access_token.clone();
@@ -180,6 +187,7 @@ impl Engine {
             source,
             selection: Selection::All,
             priority: 0,
+            replaces,
         };
         self.insert(new, session, &dst).await
     }
@@ -229,19 +237,39 @@ impl Engine {
             .plan(new, &session, dst, id, crate::model::unix_now())
             .await?;
         let db = self.shared.store.path().to_owned();
-        if let Err(e) = self
-            .shared
-            .store
-            .insert_download(&planned.row, &planned.files)
-        {
+        let recorded = match &planned.replaces {
+            Some(earlier) => self
+                .shared
+                .store
+                .supersede(&earlier.id, &planned.row, &planned.files),
+            None => self
+                .shared
+                .store
+                .insert_download(&planned.row, &planned.files),
+        };
+        if let Err(e) = recorded {
             planned.abandon();
             return Err(EngineError::db(&db)(e));
         }
-        let (dl, _planning) = planned.into_download();
+        let (dl, replaced, _planning) = planned.into_download();
         let id = dl.id.clone();
         *lock(&dl.session) = Some(Arc::new(session));
-        lock(&self.shared.downloads).push(dl.clone());
+        {
+            let mut list = lock(&self.shared.downloads);
+            if let Some(earlier) = &replaced {
+                // Whoever still holds the earlier download finds it gone.
+                earlier.status().deleted = true;
+                list.retain(|d| !Arc::ptr_eq(d, earlier));
+            }
+            list.push(dl.clone());
+        }
         drop(_planning);
+        if let Some(earlier) = replaced {
+            tracing::info!(id = %id, replaces = %earlier.id, "package downloaded again into its folder: the files there are checked first");
+            self.shared.emit(Event::Removed {
+                id: earlier.id.clone(),
+            });
+        }
         tracing::info!(id = %id, name = %dl.name, files = dl.files.len(), "download added");
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
@@ -296,6 +324,19 @@ impl Engine {
         Ok(id)
     }
 
+    /// The completed download of this link into `dst`, other than `listing` (a link
+    /// added while MASV was out of reach, listed now).
+    pub(super) fn find_complete(
+        &self,
+        link_id: &str,
+        dst: &Destination,
+        listing: &Arc<Download>,
+    ) -> Option<Arc<Download>> {
+        self.find_matching(link_id, None, dst, |d| {
+            !Arc::ptr_eq(d, listing) && d.state() == DownloadState::Complete
+        })
+    }
+
     /// The download of this link (or, with `package_id`, this team package) asked into
     /// the same destination: the same folder, or a package folder inside the same folder.
     fn find_existing(
@@ -304,9 +345,22 @@ impl Engine {
         package_id: Option<&str>,
         dst: &Destination,
     ) -> Option<Arc<Download>> {
+        self.find_matching(link_id, package_id, dst, |_| true)
+    }
+
+    /// The latest download as [`Engine::find_existing`] finds them, among those `also`
+    /// accepts.
+    fn find_matching(
+        &self,
+        link_id: &str,
+        package_id: Option<&str>,
+        dst: &Destination,
+        also: impl Fn(&Arc<Download>) -> bool,
+    ) -> Option<Arc<Download>> {
         lock(&self.shared.downloads)
             .iter()
             .rev()
+            .filter(|d| also(d))
             .find(|d| {
                 let same_place = if d.is_unlisted() {
                     // Not listed yet: its folder is the one it was asked into.

@@ -1,10 +1,12 @@
 //! Planning a new download: its files listed and their states (chosen, withheld,
 //! skipped), every path picked and reserved, and the rows it will be recorded as.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use inbound_masv::FileKind;
+use inbound_mhl::Digest;
 
 use super::Engine;
 use crate::download::{Download, lock};
@@ -12,6 +14,7 @@ use crate::error::EngineError;
 use crate::model::{DownloadState, FileState};
 use crate::paths::{PathPlanner, collision_key};
 use crate::placement::{Destination, claim_package_folder};
+use crate::repair::RepairCheck;
 use crate::selection::{Matcher, Selection, SelectionError};
 use crate::session::Session;
 use crate::source::Source;
@@ -39,7 +42,24 @@ impl Engine {
             states[idx] == FileState::Pending
         })
         .await?;
-        let dst_folder = self.make_folder(dst, &new.name)?;
+        // Downloaded again: into the folder the earlier download completed in.
+        let dst_folder = match &new.replaces {
+            Some(earlier) => {
+                std::fs::create_dir_all(&earlier.dst).map_err(|source| {
+                    EngineError::Destination {
+                        path: earlier.dst.clone(),
+                        source,
+                    }
+                })?;
+                earlier.dst.clone()
+            }
+            None => self.make_folder(dst, &new.name)?,
+        };
+        let found_before = new
+            .replaces
+            .as_deref()
+            .map(completed_files)
+            .unwrap_or_default();
         let dst_dev = std::fs::metadata(&dst_folder)
             .ok()
             .map(|m| crate::identity::FileId::of(&m).dev);
@@ -58,12 +78,16 @@ impl Engine {
             .map(|(idx, (f, size))| {
                 let state = states[idx];
                 let package_path = f.package_path();
-                let rel_path = if state == FileState::Pending {
-                    planner.plan(&package_path)
-                } else {
-                    PathBuf::new()
+                let before = found_before
+                    .get(f.id.as_str())
+                    .filter(|_| state == FileState::Pending);
+                let rel_path = match before {
+                    // Where the earlier download put it, to be checked there.
+                    Some((rel, _)) => rel.clone(),
+                    None if state == FileState::Pending => planner.plan(&package_path),
+                    None => PathBuf::new(),
                 };
-                FileRow::listed(
+                let mut row = FileRow::listed(
                     FileMeta {
                         idx,
                         file_id: f.id.clone(),
@@ -78,10 +102,16 @@ impl Engine {
                         virus: f.virus_detected,
                     },
                     state,
-                )
+                );
+                row.repair = before.map(|(_, expected)| RepairCheck {
+                    expected: expected.clone(),
+                    found: None,
+                });
+                row
             })
             .collect();
-        let made_folder = dst.package_folder.then(|| dst_folder.clone());
+        let made_folder =
+            (dst.package_folder && new.replaces.is_none()).then(|| dst_folder.clone());
         let mut row = source_row(id, &new.source, dst, created_at);
         row.dst_folder = dst_folder;
         row.dst_dev = dst_dev;
@@ -95,6 +125,7 @@ impl Engine {
             row,
             files,
             source: new.source,
+            replaces: new.replaces,
             made_folder,
             _planning: planning,
         })
@@ -149,6 +180,20 @@ impl Engine {
     }
 }
 
+/// The files a download completed with a hash on record, by MASV file id: where each
+/// is and what it hashed to. (A file with no hash on record cannot be checked, so it is
+/// fetched under a name of its own, as for any new download.)
+fn completed_files(dl: &Download) -> HashMap<&str, (PathBuf, Digest)> {
+    dl.files
+        .iter()
+        .filter(|f| f.state() == FileState::Complete && !f.meta.rel_path.as_os_str().is_empty())
+        .filter_map(|f| {
+            let hash = lock(&f.hash).clone()?;
+            Some((f.meta.file_id.as_str(), (f.meta.rel_path.clone(), hash)))
+        })
+        .collect()
+}
+
 /// The package's name as shown, or "Package ID" when its sender gave none.
 pub(super) fn package_name(name: &str, package_id: &str) -> String {
     if name.is_empty() {
@@ -166,6 +211,9 @@ pub(super) struct NewDownload {
     pub source: Source,
     pub selection: Selection,
     pub priority: i64,
+    /// A completed download of the same package into the same place, downloaded again:
+    /// its files are checked where it put them, and the new download takes its place.
+    pub replaces: Option<Arc<Download>>,
 }
 
 /// A download's files listed and their paths chosen, not yet recorded. Holds the
@@ -174,6 +222,7 @@ pub(super) struct Planned<'a> {
     pub row: DownloadRow,
     pub files: Vec<FileRow>,
     pub source: Source,
+    pub replaces: Option<Arc<Download>>,
     /// The package folder made for it, still empty.
     made_folder: Option<PathBuf>,
     _planning: std::sync::MutexGuard<'a, ()>,
@@ -188,10 +237,17 @@ impl<'a> Planned<'a> {
         }
     }
 
-    /// The download as recorded, and the planning lock (held until it is listed).
-    pub fn into_download(self) -> (Arc<Download>, std::sync::MutexGuard<'a, ()>) {
+    /// The download as recorded, the one it takes the place of (if any), and the
+    /// planning lock (held until it is listed).
+    pub fn into_download(
+        self,
+    ) -> (
+        Arc<Download>,
+        Option<Arc<Download>>,
+        std::sync::MutexGuard<'a, ()>,
+    ) {
         let dl = Download::from_rows(self.row, self.files, self.source);
-        (Arc::new(dl), self._planning)
+        (Arc::new(dl), self.replaces, self._planning)
     }
 }
 

@@ -77,6 +77,13 @@ impl Engine {
             self.shared.quick_retry_policy(),
         )
         .await?;
+        let dst = Destination {
+            folder: dl.dst.clone(),
+            package_folder: dl.package_folder,
+        };
+        // The link was asked for again after its download there completed: this one
+        // checks that download's files and takes its place.
+        let replaces = self.find_complete(&link.id, &dst, dl);
         let new = NewDownload {
             name: package_name(&info.name, &info.package_id),
             package_id: info.package_id,
@@ -84,10 +91,7 @@ impl Engine {
             source: Source::Link { link, password },
             selection: dl.selection.clone(),
             priority: dl.priority.load(std::sync::atomic::Ordering::Relaxed),
-        };
-        let dst = Destination {
-            folder: dl.dst.clone(),
-            package_folder: dl.package_folder,
+            replaces,
         };
         let mut planned = self
             .plan(new, &session, &dst, dl.id.clone(), dl.created_at)
@@ -102,16 +106,16 @@ impl Engine {
             return Ok(None);
         }
         let db = self.shared.store.path().to_owned();
-        if let Err(e) = self
-            .shared
-            .store
-            .resolve_download(&planned.row, &planned.files)
-        {
+        if let Err(e) = self.shared.store.resolve_download(
+            &planned.row,
+            &planned.files,
+            planned.replaces.as_ref().map(|e| e.id.as_str()),
+        ) {
             drop((placeholder, list));
             planned.abandon();
             return Err(EngineError::db(&db)(e));
         }
-        let (listed, planning) = planned.into_download();
+        let (listed, replaced, planning) = planned.into_download();
         listed.status().run = placeholder.run.take();
         // What was set on the placeholder meanwhile carries over.
         listed.limit.set(dl.limit.limit());
@@ -122,7 +126,16 @@ impl Engine {
         if let Some(slot) = list.iter_mut().find(|d| Arc::ptr_eq(d, dl)) {
             *slot = listed.clone();
         }
+        if let Some(earlier) = &replaced {
+            earlier.status().deleted = true;
+            list.retain(|d| !Arc::ptr_eq(d, earlier));
+        }
         drop((placeholder, list, planning));
+        if let Some(earlier) = replaced {
+            self.shared.emit(Event::Removed {
+                id: earlier.id.clone(),
+            });
+        }
         tracing::info!(id = %listed.id, name = %listed.name, files = listed.files.len(), "waiting link listed");
         // MASV answered: whatever else waits for the network tries now too.
         self.shared.network_back.notify_waiters();

@@ -25,4 +25,9 @@ hash: FileHash | null,
 /**
  * The hash is known: the file is what arrived, byte for byte.
  */
-verified: boolean, };
+verified: boolean, 
+/**
+ * Downloaded again into its folder, a different file was found at its place: that
+ * file was moved here (relative to the destination folder), not overwritten.
+ */
+kept_aside: string | null, };

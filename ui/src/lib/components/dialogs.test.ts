@@ -73,6 +73,7 @@ describe('FileList', () => {
     const files: FileInfo[] = Array.from({ length: 10_000 }, (_, i) => ({
       index: i, file_id: `f${i}`, kind: 'file', package_path: `batch/file-${i}.dat`, path: `batch/file-${i}.dat`,
       size: 100, bytes_done: i % 2 ? 100 : 0, state: i % 2 ? 'complete' : 'pending', error: null, virus_detected: i === 3, hash: null, verified: false,
+      kept_aside: i === 1 ? 'batch/file-1 (changed).dat' : null,
     }));
     render(FileList, { files });
     const rows = screen.getAllByRole('listitem');
@@ -80,5 +81,8 @@ describe('FileList', () => {
     expect(rows.length).toBeLessThan(40);
     expect(rows[0]?.textContent).toContain('file-0.dat');
     expect(screen.getByText('Virus')).toBeTruthy();
+    // Downloaded again over a changed file: the person's copy is named, not hidden.
+    const kept = screen.getByText('Your copy: file-1 (changed).dat');
+    expect(kept.getAttribute('title')).toBe('A different file was here; it was kept as batch/file-1 (changed).dat');
   });
 });

@@ -1,0 +1,168 @@
+//! Downloading a package again into the folder it completed in: the files already
+//! there are checked against the hashes recorded when they arrived, and only what is
+//! missing or changed is fetched. A file that differs is someone's to keep: it is
+//! moved aside under a name that says so, never overwritten.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage};
+use inbound_e2e::{Harness, ascmhl_verify, assert_completes, files_under};
+
+const KIB: u64 = 1024;
+const LONG: Duration = Duration::from_secs(60);
+
+fn rushes() -> SimPackage {
+    let file = |id: &str, name: &str, seed: u64, size: u64| {
+        SimFile::new(id, name, Content::generated(seed, size))
+    };
+    SimPackage::new("rushes", "Rushes")
+        .with_file(file("a", "a.mov", 1, 1024 * KIB).in_folder("Day 1"))
+        .with_file(file("b", "b.wav", 2, 512 * KIB).in_folder("Day 1"))
+        .with_file(file("c", "c.txt", 3, 200 * KIB))
+        .with_file(file("d", "d.mov", 4, 300 * KIB))
+}
+
+fn identity(path: &Path) -> (u64, i64) {
+    let m = std::fs::metadata(path).unwrap();
+    (m.ino(), m.mtime_nsec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the_changed_copy() {
+    let h = Harness::new(vec![rushes()]).await;
+    let dest = h.dest();
+    let package_id = h.package("rushes").package_id.clone();
+    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
+    assert_completes(&h, &first, "rushes", &dest, LONG).await;
+    let served_once = h.sim.package_bytes_served(&package_id);
+
+    // Someone deletes one file and edits another (same length, other bytes).
+    std::fs::remove_file(dest.join("Day 1/a.mov")).unwrap();
+    let edit = vec![b'e'; 512 * KIB as usize];
+    std::fs::write(dest.join("Day 1/b.wav"), &edit).unwrap();
+    let untouched = [dest.join("c.txt"), dest.join("d.mov")].map(|p| identity(&p));
+
+    let again = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
+    assert_ne!(again, first, "downloading again is a new download");
+    assert!(
+        h.engine.get(&first).is_err(),
+        "the new download takes the earlier one's place"
+    );
+    let (detail, checked) = assert_completes(&h, &again, "rushes", &dest, LONG).await;
+    assert_eq!(checked, 4);
+
+    // Only the missing and the changed file came from storage.
+    assert_eq!(
+        h.sim.package_bytes_served(&package_id) - served_once,
+        (1024 + 512) * KIB
+    );
+    // The files that were right were not written again.
+    assert_eq!(
+        [dest.join("c.txt"), dest.join("d.mov")].map(|p| identity(&p)),
+        untouched
+    );
+    // The edit is kept beside the package's file, and the download says where.
+    let kept = PathBuf::from("Day 1/b (changed).wav");
+    assert_eq!(std::fs::read(dest.join(&kept)).unwrap(), edit);
+    let b = detail.files.iter().find(|f| f.file_id == "b").unwrap();
+    assert_eq!(b.kept_aside.as_deref(), Some(kept.as_path()));
+    assert!(detail.files.iter().all(|f| f.verified));
+    assert_eq!(
+        files_under(&dest),
+        [
+            "Day 1/a.mov",
+            "Day 1/b (changed).wav",
+            "Day 1/b.wav",
+            "c.txt",
+            "d.mov"
+        ]
+        .map(PathBuf::from)
+    );
+    // The history leaves the kept copy out (it is not the package's) and vouches for
+    // the rest, for the reference verifier and for Inbound's own.
+    let (ok, out) = ascmhl_verify(&dest);
+    assert!(ok, "ascmhl-debug verify:\n{out}");
+    let summary = h.engine.verify_again(&again).await.unwrap();
+    assert!(summary.is_clean(), "{summary:?}");
+    assert_eq!(summary.ok, 4);
+
+    // What the check found is kept with the download.
+    let h = h.restart(|_| {}).await;
+    let detail = h.engine.get(&again).unwrap();
+    let b = detail.files.iter().find(|f| f.file_id == "b").unwrap();
+    assert_eq!(b.kept_aside.as_deref(), Some(kept.as_path()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloading_again_with_every_file_intact_fetches_nothing() {
+    let h = Harness::new(vec![rushes()]).await;
+    let dest = h.dest();
+    let package_id = h.package("rushes").package_id.clone();
+    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
+    assert_completes(&h, &first, "rushes", &dest, LONG).await;
+    let served_once = h.sim.package_bytes_served(&package_id);
+    let before = files_under(&dest);
+    let identities: Vec<_> = before.iter().map(|p| identity(&dest.join(p))).collect();
+
+    let again = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
+    assert_completes(&h, &again, "rushes", &dest, LONG).await;
+    assert_eq!(h.sim.package_bytes_served(&package_id), served_once);
+    assert_eq!(files_under(&dest), before);
+    let after: Vec<_> = before.iter().map(|p| identity(&dest.join(p))).collect();
+    assert_eq!(after, identities, "no file was written again");
+    let (ok, out) = ascmhl_verify(&dest);
+    assert!(ok, "ascmhl-debug verify:\n{out}");
+}
+
+/// Asked for again while MASV is out of reach: kept as a link waiting for the network
+/// (a retry of the same request is the same wait), and once MASV answers it checks the
+/// earlier download's files in their folder and takes its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asked_again_while_masv_is_unreachable_it_waits_then_checks_the_same_folder() {
+    let h = Harness::new(vec![rushes()]).await;
+    let dest = h.dest();
+    let package_id = h.package("rushes").package_id.clone();
+    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
+    assert_completes(&h, &first, "rushes", &dest, LONG).await;
+    let served_once = h.sim.package_bytes_served(&package_id);
+    std::fs::remove_file(dest.join("c.txt")).unwrap();
+
+    h.sim.faults().set_outage(Duration::from_secs(3600));
+    let waiting = h
+        .engine
+        .add_or_wait(&h.link("rushes"), &dest, None)
+        .await
+        .unwrap();
+    assert_ne!(waiting, first);
+    assert_eq!(
+        h.engine
+            .add_or_wait(&h.link("rushes"), &dest, None)
+            .await
+            .unwrap(),
+        waiting,
+        "a retry while it waits is the same download"
+    );
+    assert!(
+        h.engine.get(&first).is_ok(),
+        "kept until the new one is listed"
+    );
+
+    h.sim.faults().set_outage(Duration::ZERO);
+    h.engine.try_waiting_now();
+    assert_completes(&h, &waiting, "rushes", &dest, LONG).await;
+    assert!(h.engine.get(&first).is_err(), "replaced once listed");
+    assert_eq!(
+        h.sim.package_bytes_served(&package_id) - served_once,
+        200 * KIB,
+        "only the deleted file was fetched"
+    );
+    assert_eq!(
+        files_under(&dest),
+        ["Day 1/a.mov", "Day 1/b.wav", "c.txt", "d.mov"].map(PathBuf::from),
+        "no second copy under another name"
+    );
+}
