@@ -26,6 +26,20 @@ fn rushes() -> SimPackage {
         .with_file(file("d", "d.mov", 4, 300 * KIB))
 }
 
+/// The package downloaded once into `dest`, complete: the harness, `dest`, its id.
+async fn completed_once() -> (Harness, PathBuf, String) {
+    let h = Harness::new(vec![rushes()]).await;
+    let dest = h.dest();
+    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
+    assert_completes(&h, &first, "rushes", &dest, LONG).await;
+    (h, dest, first)
+}
+
+/// Bytes storage has sent of the package so far.
+fn served(h: &Harness) -> u64 {
+    h.sim.package_bytes_served(&h.package("rushes").package_id)
+}
+
 fn identity(path: &Path) -> (u64, i64) {
     let m = std::fs::metadata(path).unwrap();
     (m.ino(), m.mtime_nsec())
@@ -33,12 +47,8 @@ fn identity(path: &Path) -> (u64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the_changed_copy() {
-    let h = Harness::new(vec![rushes()]).await;
-    let dest = h.dest();
-    let package_id = h.package("rushes").package_id.clone();
-    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
-    assert_completes(&h, &first, "rushes", &dest, LONG).await;
-    let served_once = h.sim.package_bytes_served(&package_id);
+    let (h, dest, first) = completed_once().await;
+    let served_once = served(&h);
 
     // Someone deletes one file and edits another (same length, other bytes).
     std::fs::remove_file(dest.join("Day 1/a.mov")).unwrap();
@@ -56,10 +66,7 @@ async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the
     assert_eq!(checked, 4);
 
     // Only the missing and the changed file came from storage.
-    assert_eq!(
-        h.sim.package_bytes_served(&package_id) - served_once,
-        (1024 + 512) * KIB
-    );
+    assert_eq!(served(&h) - served_once, (1024 + 512) * KIB);
     // The files that were right were not written again.
     assert_eq!(
         [dest.join("c.txt"), dest.join("d.mov")].map(|p| identity(&p)),
@@ -99,18 +106,14 @@ async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloading_again_with_every_file_intact_fetches_nothing() {
-    let h = Harness::new(vec![rushes()]).await;
-    let dest = h.dest();
-    let package_id = h.package("rushes").package_id.clone();
-    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
-    assert_completes(&h, &first, "rushes", &dest, LONG).await;
-    let served_once = h.sim.package_bytes_served(&package_id);
+    let (h, dest, _) = completed_once().await;
+    let served_once = served(&h);
     let before = files_under(&dest);
     let identities: Vec<_> = before.iter().map(|p| identity(&dest.join(p))).collect();
 
     let again = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
     assert_completes(&h, &again, "rushes", &dest, LONG).await;
-    assert_eq!(h.sim.package_bytes_served(&package_id), served_once);
+    assert_eq!(served(&h), served_once);
     assert_eq!(files_under(&dest), before);
     let after: Vec<_> = before.iter().map(|p| identity(&dest.join(p))).collect();
     assert_eq!(after, identities, "no file was written again");
@@ -123,12 +126,8 @@ async fn downloading_again_with_every_file_intact_fetches_nothing() {
 /// earlier download's files in their folder and takes its place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asked_again_while_masv_is_unreachable_it_waits_then_checks_the_same_folder() {
-    let h = Harness::new(vec![rushes()]).await;
-    let dest = h.dest();
-    let package_id = h.package("rushes").package_id.clone();
-    let first = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
-    assert_completes(&h, &first, "rushes", &dest, LONG).await;
-    let served_once = h.sim.package_bytes_served(&package_id);
+    let (h, dest, first) = completed_once().await;
+    let served_once = served(&h);
     std::fs::remove_file(dest.join("c.txt")).unwrap();
 
     h.sim.faults().set_outage(Duration::from_secs(3600));
@@ -156,7 +155,7 @@ async fn asked_again_while_masv_is_unreachable_it_waits_then_checks_the_same_fol
     assert_completes(&h, &waiting, "rushes", &dest, LONG).await;
     assert!(h.engine.get(&first).is_err(), "replaced once listed");
     assert_eq!(
-        h.sim.package_bytes_served(&package_id) - served_once,
+        served(&h) - served_once,
         200 * KIB,
         "only the deleted file was fetched"
     );

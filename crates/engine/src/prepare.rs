@@ -308,11 +308,22 @@ pub(crate) fn finish_file(
     f: &FileSlot,
     digest: Digest,
 ) -> Result<(), String> {
-    let final_path = f.final_path(&dl.dst);
     if !finished_before(dl, f) {
+        let final_path = f.final_path(&dl.dst);
         finish_part(&f.part_path(&dl.dst), &final_path, f.meta.mtime)
             .map_err(|e| describe_io_error("finish", &final_path, &e))?;
     }
+    record_complete(shared, dl, f, digest)
+}
+
+/// Records the file at its final name as complete, with `digest` as its hash.
+pub(crate) fn record_complete(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    digest: Digest,
+) -> Result<(), String> {
+    let final_path = f.final_path(&dl.dst);
     let written =
         Written::at(&final_path).map_err(|e| describe_io_error("check", &final_path, &e))?;
     *lock(&f.written) = Some(written);

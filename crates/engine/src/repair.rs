@@ -9,16 +9,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use inbound_mhl::Digest;
 
-use crate::download::{Download, FileSlot, lock};
+use crate::download::{Download, lock};
 use crate::engine::Shared;
 use crate::fsutil::{describe_io_error, rename_no_replace};
-use crate::identity::Written;
 use crate::model::FileState;
-use crate::prepare::set_file_state;
+use crate::prepare::record_complete;
 
 /// What a file found in place must hash to, and what looking found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +84,8 @@ pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(
             },
         };
         match &found {
-            Found::Same => adopt(shared, dl, f, expected)?,
+            // Complete as it is, with the hash it was found to have.
+            Found::Same => record_complete(shared, dl, f, expected)?,
             Found::Missing => {
                 tracing::info!(file = %f.meta.package_path, "not in the folder any more; fetching it again");
             }
@@ -164,20 +163,6 @@ fn aside_name(rel: &Path, n: u32) -> String {
         Some(ext) => format!("{stem} {tag}.{}", ext.to_string_lossy()),
         None => format!("{stem} {tag}"),
     }
-}
-
-/// A file found equal to what arrived before: complete as it is, with that hash.
-fn adopt(shared: &Shared, dl: &Download, f: &FileSlot, digest: Digest) -> Result<(), String> {
-    let path = f.final_path(&dl.dst);
-    let written = Written::at(&path).map_err(|e| describe_io_error("check", &path, &e))?;
-    shared
-        .store
-        .set_written(&dl.id, f.meta.idx, &written, &digest)
-        .map_err(|e| format!("could not save progress: {e}"))?;
-    *lock(&f.written) = Some(written);
-    *lock(&f.hash) = Some(digest);
-    f.done.store(f.meta.size, Relaxed);
-    set_file_state(shared, dl, f, FileState::Complete, None)
 }
 
 #[cfg(test)]
