@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use inbound_engine::{DownloadDetail, DownloadState, Engine, EngineConfig, Event};
+use inbound_engine::{DownloadDetail, DownloadState, Engine, EngineConfig, Event, FileState};
 use inbound_sim::{Sim, SimPackage};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -198,7 +198,8 @@ pub fn assert_files_match(detail: &DownloadDetail, package: &SimPackage, dest: &
             .iter()
             .find(|s| s.id == f.file_id)
             .expect("file is in the package");
-        if sim_file.virus || sim_file.kind != "file" {
+        // Withheld, a whole-package zip, or left out by the files chosen: not on disk.
+        if sim_file.virus || sim_file.kind != "file" || f.state == FileState::Excluded {
             continue;
         }
         let on_disk = dest.join(&f.path);

@@ -81,6 +81,7 @@ impl From<EngineError> for ApiError {
             EngineError::Ownership(_) => (StatusCode::FORBIDDEN, "cannot_chown"),
             EngineError::After(_) => (StatusCode::BAD_REQUEST, "invalid_after_download"),
             EngineError::NotVerifiable(_) => (StatusCode::CONFLICT, "not_verifiable"),
+            EngineError::CannotChooseFiles(_) => (StatusCode::CONFLICT, "not_listed_yet"),
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }
             | EngineError::DataDir { .. }

@@ -156,6 +156,46 @@ pub async fn speed_limit(
     Ok(Json(engine.get(&id)?.summary.into()))
 }
 
+/// `PUT /downloads/{id}/files` body.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct ChosenFiles {
+    /// The package files to download from now on (MASV file ids, as listed under
+    /// `files`); null or absent: every file.
+    #[serde(default)]
+    pub file_ids: Option<Vec<String>>,
+}
+
+/// Changes which files a download fetches, while it runs or after it completed. Files
+/// taken in are fetched; files left out stop and what they had fetched is removed; a
+/// complete file stays. A running download starts again with the new files at once
+/// (the others keep their bytes); a completed one taking in files runs again.
+#[utoipa::path(put, path = "/downloads/{download_id}/files", tag = "downloads",
+    params(("download_id" = String, Path)),
+    request_body = ChosenFiles,
+    responses(
+        (status = 200, description = "Changed (or already so)", body = DownloadWithFiles),
+        (status = 400, description = "Malformed body, an id the package does not have, or no file left", body = ErrorBody),
+        (status = 404, description = "No such download", body = ErrorBody),
+        (status = 409, description = "MASV has not listed the package yet", body = ErrorBody),
+    ))]
+pub async fn choose_files(
+    State(engine): State<Engine>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Result<Json<DownloadWithFiles>> {
+    let chosen: ChosenFiles = crate::error::json_body(
+        &body,
+        "invalid_body",
+        r#"{"file_ids": ["FILE_ID", "FILE_ID"]} (null for every file)"#,
+    )?;
+    let selection = match chosen.file_ids {
+        Some(ids) => Selection::files(ids),
+        None => Selection::All,
+    };
+    engine.choose_files(&id, selection).await?;
+    Ok(Json(engine.get(&id)?.into()))
+}
+
 #[utoipa::path(delete, path = "/downloads/{download_id}", tag = "downloads",
     params(
         ("download_id" = String, Path),

@@ -26,6 +26,7 @@ use crate::views::{
         handlers::pause,
         handlers::resume,
         handlers::speed_limit,
+        handlers::choose_files,
         handlers::delete_one,
         handlers::delete_many,
         automations::list,
@@ -38,7 +39,7 @@ use crate::views::{
         schedule::get_schedule,
         schedule::put_schedule,
     ),
-    components(schemas(handlers::SpeedLimit, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, AfterDownloadBody)),
+    components(schemas(handlers::SpeedLimit, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, AfterDownloadBody)),
     tags(
         (name = "downloads", description = "Download MASV packages"),
         (name = "automations", description = "Download what arrives in a portal, or in every portal of the team (needs `inbound team login`)"),

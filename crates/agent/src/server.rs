@@ -141,6 +141,10 @@ pub fn router(state: ApiState, access: Access) -> Router {
             axum::routing::put(handlers::speed_limit),
         )
         .route(
+            "/downloads/{download_id}/files",
+            axum::routing::put(handlers::choose_files),
+        )
+        .route(
             "/settings/bandwidth_schedule",
             get(crate::schedule::get_schedule).put(crate::schedule::put_schedule),
         )

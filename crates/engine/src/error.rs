@@ -55,6 +55,8 @@ pub enum EngineError {
     Schedule(#[from] crate::schedule::ScheduleError),
     #[error("cannot verify the package: {0}")]
     NotVerifiable(String),
+    #[error("the files of this download cannot be changed now: {0}")]
+    CannotChooseFiles(String),
 }
 
 impl EngineError {

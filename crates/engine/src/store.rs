@@ -180,15 +180,25 @@ impl Store {
     }
 
     pub fn load_all(&self) -> Result<Vec<(DownloadRow, Vec<FileRow>)>> {
+        self.load(None)
+    }
+
+    /// One download as recorded, if it is.
+    pub fn load_download(&self, id: &str) -> Result<Option<(DownloadRow, Vec<FileRow>)>> {
+        Ok(self.load(Some(id))?.pop())
+    }
+
+    /// Every download, or only the one with id `only`.
+    fn load(&self, only: Option<&str>) -> Result<Vec<(DownloadRow, Vec<FileRow>)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
                     dst_dev, manifest, package_folder, selection, priority
-             FROM downloads ORDER BY created_at, rowid",
+             FROM downloads WHERE ?1 IS NULL OR id = ?1 ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
-            .query_map([], |r| {
+            .query_map([only], |r| {
                 Ok(DownloadRow {
                     id: r.get(0)?,
                     link_id: r.get(1)?,

@@ -23,6 +23,7 @@ use crate::source::Source;
 use crate::store::{DownloadRow, Store};
 
 mod adding;
+mod choosing;
 mod finishing;
 mod planning;
 mod preview;
@@ -35,6 +36,7 @@ mod unlisted;
 mod verifying;
 
 pub use adding::LinkOptions;
+pub use choosing::FilesChanged;
 pub use preview::{ListedFile, PackageListing, PackagePreview};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);

@@ -137,7 +137,7 @@ impl Engine {
     /// (a path under two folders means one is inside the other), so a history of
     /// packages in folders of their own costs nothing here; before, every file of every
     /// download was keyed on each add, about 0.9 s per add with 200k files on record.
-    fn reserved_paths(&self, folder: &Path) -> std::collections::HashSet<String> {
+    pub(super) fn reserved_paths(&self, folder: &Path) -> std::collections::HashSet<String> {
         let folder = PathBuf::from(collision_key(folder));
         let related = |dst: &Path| {
             let dst = PathBuf::from(collision_key(dst));

@@ -361,7 +361,7 @@ impl Engine {
     }
 }
 
-async fn stop_run(run: Option<RunHandle>) {
+pub(super) async fn stop_run(run: Option<RunHandle>) {
     if let Some(mut run) = run {
         run.cancel.cancel();
         if let Some(join) = run.join.take() {
