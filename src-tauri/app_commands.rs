@@ -12,6 +12,7 @@ pub const APP_COMMANDS: &[&str] = &[
     "download_details",
     "reorder_downloads",
     "set_download_limit",
+    "choose_files",
     "pause",
     "resume",
     "retry",

@@ -187,6 +187,21 @@ pub async fn set_download_limit(
         .set_download_limit(&id, bytes_per_sec)?)
 }
 
+/// Chooses again which files a download fetches (see `Engine::choose_files`); its
+/// files as they now are.
+#[tauri::command]
+pub async fn choose_files(
+    state: State<'_, AppState>,
+    id: String,
+    file_ids: Vec<String>,
+) -> Result<DownloadDetail> {
+    let engine = state.engine().await;
+    engine
+        .choose_files(&id, inbound_engine::Selection::files(file_ids))
+        .await?;
+    Ok(engine.get(&id)?)
+}
+
 #[tauri::command]
 pub async fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
     Ok(state.engine().await.get(&id)?)

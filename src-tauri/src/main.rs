@@ -89,6 +89,7 @@ fn main() {
             commands::download_details,
             commands::reorder_downloads,
             commands::set_download_limit,
+            commands::choose_files,
             commands::pause,
             commands::resume,
             commands::retry,

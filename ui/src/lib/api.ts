@@ -57,6 +57,8 @@ export const api = {
   reorderDownloads: (ids: string[]) => invoke<void>('reorder_downloads', { ids }),
   /** One download's own speed limit; null for none. */
   setDownloadLimit: (id: string, bytesPerSec: number | null) => invoke<void>('set_download_limit', { id, bytesPerSec }),
+  /** The files a download fetches from now on (complete ones stay); its files after. */
+  chooseFiles: (id: string, fileIds: string[]) => invoke<DownloadDetail>('choose_files', { id, fileIds }),
   pause: (id: string) => invoke<void>('pause', { id }),
   resume: (id: string) => invoke<void>('resume', { id }),
   retry: (id: string) => invoke<void>('retry', { id }),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
 import { actionsFor, checkLabel, DownloadsStore, movedOrder, queueOrder, verifiedLabel, waitingLabel } from './downloads.svelte';
+import { buildTree, downloadChoice } from './filetree';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
@@ -146,5 +147,25 @@ describe('queue order', () => {
     expect(movedOrder(items, 'b', 'up')).toBeNull();
     expect(movedOrder(items, 'paused', 'down')).toBeNull();
     expect(movedOrder(items, 'done', 'up')).toBeNull();
+  });
+});
+
+describe('changing the files of a download', () => {
+  it('chooses what it fetches now, leaves out what it left out, and keeps what arrived', () => {
+    const files: FileInfo[] = [
+      { ...file(0), state: 'complete' },
+      { ...file(1), state: 'transferring' },
+      { ...file(2), state: 'excluded' },
+      { ...file(3), state: 'virus_withheld', virus_detected: true },
+      { ...file(4), state: 'error' },
+    ];
+    const { listing, chosen, kept } = downloadChoice(summary('a'), files);
+    expect(chosen).toEqual(['f1', 'f4']);
+    expect(kept).toEqual(['f0']);
+    expect(listing.preview.withheld).toBe(1);
+    const root = buildTree(listing.files);
+    // Only what can change is choosable: not the complete file, not the withheld one.
+    expect(root.ids.sort()).toEqual(['f1', 'f2', 'f4']);
+    expect(root.folders[0]!.files.find((x) => x.id === 'f0')?.note).toBe('Downloaded — stays');
   });
 });

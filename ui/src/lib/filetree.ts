@@ -1,6 +1,9 @@
 // A package's files as a tree of folders, for choosing which to download: folders sum
 // their files, and only the rows in view are built, so 10,000 files stay fluid.
+import type { DownloadSummary } from './bindings/DownloadSummary';
+import type { FileInfo } from './bindings/FileInfo';
 import type { ListedFile } from './bindings/ListedFile';
+import type { PackageListing } from './bindings/PackageListing';
 
 export interface FolderNode {
   kind: 'folder';
@@ -31,7 +34,25 @@ export type Row = FolderNode | FileNode;
 const NOTES: Partial<Record<ListedFile['state'], string>> = {
   virus_withheld: 'Flagged by MASV’s virus scan — not downloaded',
   skipped: 'Zip of the whole package — the files are downloaded instead',
+  // Choosing again the files of a download: what arrived stays.
+  complete: 'Downloaded — stays',
 };
+
+/** A download's files as the picker lists a package's: the files it fetches now are
+ * chosen, the ones it left out are not, and the complete ones stay (not choosable). */
+export function downloadChoice(summary: DownloadSummary, files: FileInfo[]): { listing: PackageListing; chosen: string[]; kept: string[] } {
+  const listed: ListedFile[] = files.map((f) => ({ id: f.file_id, path: f.package_path, size: f.size, state: f.state }));
+  const withheld = files.filter((f) => f.state === 'virus_withheld').length;
+  return {
+    listing: {
+      preview: { name: summary.name, package_id: summary.package_id, sender_email: summary.sender_email, file_count: files.length,
+        total_bytes: files.reduce((n, f) => n + f.size, 0), sizes_complete: true, withheld },
+      files: listed,
+    },
+    chosen: files.filter((f) => f.state === 'pending' || f.state === 'transferring' || f.state === 'error').map((f) => f.file_id),
+    kept: files.filter((f) => f.state === 'complete').map((f) => f.file_id),
+  };
+}
 
 function folder(path: string, depth: number): FolderNode {
   const name = path.slice(path.lastIndexOf('/') + 1);

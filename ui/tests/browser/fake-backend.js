@@ -103,6 +103,21 @@
       d.rate_limit = bytesPerSec;
       emit('engine', { type: 'added', download: { ...d } });
     },
+    choose_files: ({ id, fileIds }) => {
+      state.lastChoice = { id, fileIds };
+      // As the engine does: files taken in are fetched, files left out lose their bytes,
+      // complete ones stay.
+      state.files[id] = state.files[id].map((f) => {
+        const chosen = fileIds.includes(f.file_id);
+        if (f.state === 'excluded' && chosen) return { ...f, state: 'pending', bytes_done: 0 };
+        if (['pending', 'transferring', 'error'].includes(f.state) && !chosen) return { ...f, state: 'excluded', bytes_done: 0 };
+        return f;
+      });
+      const d = state.downloads.find((x) => x.id === id);
+      Object.assign(d, { total_bytes: state.files[id].reduce((s, f) => s + (f.virus_detected || f.state === 'excluded' ? 0 : f.size), 0) });
+      emit('engine', { type: 'added', download: { ...d } });
+      return { summary: { ...d }, files: state.files[id] };
+    },
     reorder_downloads: ({ ids }) => {
       state.reorders = (state.reorders ?? 0) + 1;
       ids.forEach((id, i) => {

@@ -290,6 +290,26 @@ try {
       await p.getByRole('heading', { name: 'Choose files' }).waitFor({ state: 'detached' });
       const ids = await p.evaluate(() => window.__fake.state.lastFileIds);
       assert(JSON.stringify([...ids].sort()) === JSON.stringify(['f0', 'f2']), `added with ${JSON.stringify(ids)}`);
+      // Later, from its card: one file left out, another taken in.
+      const id = await p.evaluate(() => window.__fake.state.downloads.at(-1).id);
+      const card = p.locator(`#card-${id}`);
+      await card.getByRole('button', { name: /^Show files of/ }).click();
+      await card.getByRole('button', { name: 'Change files…' }).click();
+      await p.getByRole('heading', { name: 'Change files' }).waitFor();
+      assert((await totals()) === '2 of 4 files · 60.0 MB of 92.0 MB', await totals());
+      await p.getByRole('button', { name: 'Open Coastline', exact: true }).click();
+      await p.getByRole('button', { name: 'Open Coastline/Day 1' }).click();
+      await p.getByLabel('Coastline/Day 1/A001_C002.mov').uncheck();
+      await p.getByLabel('Read me.txt').check();
+      assert((await totals()).startsWith('2 of 4 files'), await totals());
+      await p.screenshot({ path: tag('9c-change-files') });
+      await p.getByRole('button', { name: 'Apply' }).click();
+      await p.getByRole('heading', { name: 'Change files' }).waitFor({ state: 'detached' });
+      const choice = await p.evaluate(() => window.__fake.state.lastChoice);
+      assert(choice.id === id && JSON.stringify([...choice.fileIds].sort()) === JSON.stringify(['f2', 'f3']), `changed with ${JSON.stringify(choice)}`);
+      // The file list shows the change at once.
+      await card.locator('[role=listitem][data-state=excluded]').filter({ hasText: 'A001_C002.mov' }).waitFor();
+      await card.getByRole('button', { name: /^Show files of/ }).click();
       // A package of 10,000 files: folders first, a handful of rows in the page.
       await p.getByLabel('MASV link').fill('https://get.massive.app/many?secret=x');
       await p.getByRole('button', { name: 'Choose files…' }).click();
