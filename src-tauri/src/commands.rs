@@ -251,7 +251,13 @@ pub(crate) fn open_path(app: &AppHandle, folder: &std::path::Path) -> Result<()>
 
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> Settings {
-    state.settings()
+    let mut settings = state.settings();
+    // The agent API's FIFO mode may have changed it since (clamped as Settings are).
+    if let Some(engine) = state.engine_now() {
+        settings.max_active_downloads =
+            u32::try_from(engine.max_active_downloads()).map_or(32, |n| n.clamp(1, 32));
+    }
+    settings
 }
 
 /// Saves and applies new settings; returns what was stored (values are clamped).

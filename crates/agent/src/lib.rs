@@ -6,6 +6,7 @@
 mod after;
 mod automations;
 mod error;
+mod fifo;
 mod guard;
 mod handlers;
 mod openapi;

@@ -3,6 +3,7 @@ use utoipa::OpenApi;
 use crate::after::{self, AfterDownloadBody};
 use crate::automations::{self, AutomationBody, AutomationView, KindName};
 use crate::error::ErrorBody;
+use crate::fifo;
 use crate::handlers;
 use crate::schedule::{
     self, DayName, InForce, LimitRuleBody, ScheduleAnswer, ScheduleBody, WindowBody,
@@ -38,8 +39,10 @@ use crate::views::{
         after::put_after,
         schedule::get_schedule,
         schedule::put_schedule,
+        fifo::get_fifo,
+        fifo::put_fifo,
     ),
-    components(schemas(handlers::SpeedLimit, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, AfterDownloadBody)),
+    components(schemas(handlers::SpeedLimit, fifo::FifoModeBody, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, AfterDownloadBody)),
     tags(
         (name = "downloads", description = "Download MASV packages"),
         (name = "automations", description = "Download what arrives in a portal, or in every portal of the team (needs `inbound team login`)"),

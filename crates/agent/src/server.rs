@@ -149,6 +149,10 @@ pub fn router(state: ApiState, access: Access) -> Router {
             get(crate::schedule::get_schedule).put(crate::schedule::put_schedule),
         )
         .route(
+            "/settings/fifo_mode",
+            get(crate::fifo::get_fifo).put(crate::fifo::put_fifo),
+        )
+        .route(
             "/settings/after_download",
             get(crate::after::get_after).put(crate::after::put_after),
         )

@@ -30,9 +30,10 @@ pub struct AgentArgs {
     /// Hash format of the files' proof (ASC MHL): xxh128, xxh64, md5, sha1 or c4.
     #[arg(long, default_value = "xxh128", value_parser = crate::rate::parse_hash)]
     hash: inbound_engine::HashAlgorithm,
-    /// Downloads transferring at once; the others wait.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
-    max_active: u16,
+    /// Downloads transferring at once; the others wait. By default the count last set
+    /// through the API's FIFO mode (`/settings/fifo_mode`), else 3.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=32))]
+    max_active: Option<u16>,
     /// Let the machine sleep while packages transfer (by default it is kept awake).
     #[arg(long)]
     allow_sleep: bool,
@@ -71,7 +72,8 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let access = Access::new(token, args.allow_origin.clone());
     let mut config = EngineConfig::new(&data_dir);
     crate::get::set_connections(&mut config, args.connections);
-    config.max_active_downloads = usize::from(args.max_active);
+    config.max_active_downloads = args.max_active.map_or(3, usize::from);
+    config.max_active_from_saved = args.max_active.is_none();
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
     config.bandwidth_schedule = args.hours.schedule();

@@ -23,6 +23,9 @@ pub struct EngineConfig {
     pub max_connections: usize,
     /// Downloads transferring at once; the rest wait in the queue.
     pub max_active_downloads: usize,
+    /// Use the count kept with the downloads (`Engine::keep_max_active_downloads`)
+    /// instead of `max_active_downloads`, when one was kept.
+    pub max_active_from_saved: bool,
     /// Progress inside a long request is saved after this many bytes...
     pub chunk_size: u64,
     /// ...or after this long, whichever comes first, so a crash costs at most about
@@ -77,6 +80,7 @@ impl EngineConfig {
             adaptive_connections: false,
             max_connections: 32,
             max_active_downloads: 3,
+            max_active_from_saved: false,
             chunk_size: 8 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
             bandwidth_limit: None,

@@ -35,6 +35,9 @@ mod timetable;
 mod unlisted;
 mod verifying;
 
+/// The key the kept count of downloads at once is saved under.
+const MAX_ACTIVE_SETTING: &str = "max_active_downloads";
+
 pub use adding::LinkOptions;
 pub use choosing::FilesChanged;
 pub use preview::{ListedFile, PackageListing, PackagePreview};
@@ -200,7 +203,14 @@ impl Engine {
             connections_per_download: AtomicUsize::new(config.connections_per_download),
             adaptive_connections: std::sync::atomic::AtomicBool::new(config.adaptive_connections),
             host_ceilings: Default::default(),
-            max_active: AtomicUsize::new(config.max_active_downloads),
+            max_active: AtomicUsize::new(
+                config
+                    .max_active_from_saved
+                    .then(|| store.json_setting::<usize>(MAX_ACTIVE_SETTING))
+                    .flatten()
+                    .unwrap_or(config.max_active_downloads)
+                    .max(1),
+            ),
             hash_algorithm: Mutex::new(config.hash_algorithm),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             timetable: timetable::Timetable::load(&config, &store),
@@ -304,6 +314,20 @@ impl Engine {
     pub fn set_max_active_downloads(&self, n: usize) {
         self.shared.max_active.store(n.max(1), Relaxed);
         self.schedule();
+    }
+
+    /// How many downloads transfer at once.
+    pub fn max_active_downloads(&self) -> usize {
+        self.shared.max_active.load(Relaxed)
+    }
+
+    /// Sets how many downloads transfer at once and keeps it with the downloads, for the
+    /// next process on this data folder that does not say otherwise (the agent's FIFO
+    /// mode).
+    pub fn keep_max_active_downloads(&self, n: usize) -> Result<(), EngineError> {
+        self.shared.save_setting(MAX_ACTIVE_SETTING, &n.max(1))?;
+        self.set_max_active_downloads(n);
+        Ok(())
     }
 
     /// Applies to files that start hashing after the change; a package that completes
