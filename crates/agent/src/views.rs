@@ -301,6 +301,7 @@ mod tests {
             total_bytes: 10,
             bytes_done: 4,
             file_count: 1,
+            files_chosen: 1,
             files_complete: 0,
             virus_files: Vec::new(),
             created_at: 0,

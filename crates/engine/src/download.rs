@@ -284,6 +284,11 @@ impl Download {
             total_bytes: self.total_bytes(),
             bytes_done: self.bytes_done(),
             file_count: self.files.len(),
+            files_chosen: self
+                .files
+                .iter()
+                .filter(|f| f.state() != FileState::Excluded)
+                .count(),
             files_complete: self
                 .files
                 .iter()

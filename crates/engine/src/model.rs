@@ -152,6 +152,9 @@ pub struct DownloadSummary {
     pub bytes_done: u64,
     #[ts(type = "number")]
     pub file_count: usize,
+    /// Files of the package it fetches (all but those left out by the files chosen).
+    #[ts(type = "number")]
+    pub files_chosen: usize,
     #[ts(type = "number")]
     pub files_complete: usize,
     /// Names (package paths) of files withheld because MASV flagged them as infected.

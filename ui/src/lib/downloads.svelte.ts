@@ -222,3 +222,9 @@ export const STATE_LABEL: Record<DownloadSummary['state'], string> = {
   complete: 'Complete',
   error: 'Failed',
 };
+
+/** "9 files", or "2 of 9 files" when some were left out by the files chosen. */
+export function filesLabel(d: DownloadSummary): string {
+  const files = `${d.file_count} file${d.file_count === 1 ? '' : 's'}`;
+  return d.files_chosen < d.file_count ? `${d.files_chosen} of ${files}` : files;
+}

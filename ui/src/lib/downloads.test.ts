@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, checkLabel, DownloadsStore, movedOrder, queueOrder, verifiedLabel, waitingLabel } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, filesLabel, movedOrder, queueOrder, verifiedLabel, waitingLabel } from './downloads.svelte';
 import { buildTree, downloadChoice } from './filetree';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
     id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
-    dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2,
+    dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2, files_chosen: 2,
     files_complete: 0, virus_files: [], created_at: 1, completed_at: null,
     files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, connections: 0, priority: 0, after_error: null, rate_limit: null, ...over,
   };
@@ -167,5 +167,13 @@ describe('changing the files of a download', () => {
     // Only what can change is choosable: not the complete file, not the withheld one.
     expect(root.ids.sort()).toEqual(['f1', 'f2', 'f4']);
     expect(root.folders[0]!.files.find((x) => x.id === 'f0')?.note).toBe('Downloaded — stays');
+  });
+});
+
+describe('files label', () => {
+  it('says how many of the files were chosen when some were left out', () => {
+    expect(filesLabel(summary('a', { file_count: 9, files_chosen: 2 }))).toBe('2 of 9 files');
+    expect(filesLabel(summary('a', { file_count: 9, files_chosen: 9 }))).toBe('9 files');
+    expect(filesLabel(summary('a', { file_count: 1, files_chosen: 1 }))).toBe('1 file');
   });
 });

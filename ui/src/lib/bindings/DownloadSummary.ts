@@ -10,7 +10,11 @@ export type DownloadSummary = { id: string, name: string, package_id: string, se
 /**
  * The link with its secret replaced by `***`; empty for team packages.
  */
-link: string, origin: Origin, dst_folder: string, state: DownloadState, error: string | null, total_bytes: number, bytes_done: number, file_count: number, files_complete: number, 
+link: string, origin: Origin, dst_folder: string, state: DownloadState, error: string | null, total_bytes: number, bytes_done: number, file_count: number, 
+/**
+ * Files of the package it fetches (all but those left out by the files chosen).
+ */
+files_chosen: number, files_complete: number, 
 /**
  * Names (package paths) of files withheld because MASV flagged them as infected.
  */
