@@ -147,20 +147,22 @@ async fn a_listed_package_downloads_by_its_access_token() {
     assert_eq!(checked, 2);
     assert_eq!(detail.summary.origin, origin);
     assert_eq!(h.sim.link_requests(), 0, "no link was used");
-    // Asking again (a fresher token) is the same download.
+    // Asked again once complete (a fresher token): a new download in its place that
+    // checks the files there and fetches nothing.
+    let served = h.sim.package_bytes_served("pkg-tfinal1");
     let again = to_download(&api.package("pkg-tfinal1").await.unwrap(), origin).unwrap();
-    assert_eq!(
-        h.engine.add_team_package(again, &h.dest()).await.unwrap(),
-        id
-    );
+    let again = h.engine.add_team_package(again, &h.dest()).await.unwrap();
+    assert_ne!(again, id);
+    assert_completes(&h, &again, "tfinal1", &h.dest(), Duration::from_secs(30)).await;
     assert_eq!(h.engine.list().len(), 1);
+    assert_eq!(h.sim.package_bytes_served("pkg-tfinal1"), served);
     // A package still uploading cannot be downloaded yet.
     let uploading = api.package("pkg-tupload").await.unwrap();
     let err = to_download(&uploading, Origin::Link).unwrap_err();
     assert!(err.to_string().contains("finalized"), "{err}");
     // It survives a restart as a team download.
     let h = h.restart(|_| {}).await;
-    let d = h.engine.get(&id).unwrap();
+    let d = h.engine.get(&again).unwrap();
     assert_eq!(d.summary.state, DownloadState::Complete);
     assert!(d.summary.link.is_empty());
 }

@@ -220,12 +220,13 @@ pub(crate) async fn follow(
         }
     }
     view.finish();
-    let summary = engine.get(&id)?.summary;
+    let detail = engine.get(&id)?;
     engine.shutdown().await;
-    report(&summary)
+    report(&detail)
 }
 
-fn report(summary: &inbound_engine::DownloadSummary) -> anyhow::Result<ExitCode> {
+fn report(detail: &inbound_engine::DownloadDetail) -> anyhow::Result<ExitCode> {
+    let summary = &detail.summary;
     if summary.state == DownloadState::Error {
         anyhow::bail!(
             "{}",
@@ -245,6 +246,16 @@ fn report(summary: &inbound_engine::DownloadSummary) -> anyhow::Result<ExitCode>
         summary.dst_folder.display()
     )?;
     writeln!(out, "{}", verified_line(summary))?;
+    // Downloaded again into its folder: a copy that differed was moved, not replaced.
+    for f in &detail.files {
+        if let Some(kept) = &f.kept_aside {
+            eprintln!(
+                "note: {} differed from what arrived before; that copy is kept as {}",
+                inbound_engine::terminal_safe(&f.path.to_string_lossy()),
+                inbound_engine::terminal_safe(&kept.to_string_lossy())
+            );
+        }
+    }
     if !summary.virus_files.is_empty() {
         let mut err = std::io::stderr().lock();
         writeln!(

@@ -511,3 +511,28 @@ async fn get_started_during_an_outage_waits_then_downloads_by_itself() {
         sim.packages()[0].files[0].content.sha256_hex()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_get_again_repairs_the_folder_and_names_the_copy_it_kept() {
+    let one = OneLargeFile::new(2 * 1024 * 1024, 0).await;
+    let out = one.get(&[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let file = one.package_dir().join("big.bin");
+    std::fs::write(&file, vec![b'e'; 2 * 1024 * 1024]).unwrap();
+
+    let out = one.get(&[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    one.assert_arrived_whole();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "big.bin differed from what arrived before; that copy is kept as big (changed).bin"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(one.package_dir().join("big (changed).bin")).unwrap(),
+        vec![b'e'; 2 * 1024 * 1024]
+    );
+}
