@@ -28,6 +28,18 @@ fn reel() -> SimPackage {
         .with_file(file("later", "later.txt", 3, 100_000))
 }
 
+/// The package added with only these files chosen: the harness, its folder, its id.
+async fn added(ids: &[&str]) -> (Harness, PathBuf, String) {
+    let h = Harness::new(vec![reel()]).await;
+    let dest = h.dest();
+    let id = h
+        .engine
+        .add_link_with(&h.link("reel"), &dest, only(ids))
+        .await
+        .unwrap();
+    (h, dest, id)
+}
+
 fn only(ids: &[&str]) -> LinkOptions {
     LinkOptions {
         selection: Selection::files(ids.iter().copied()),
@@ -51,13 +63,7 @@ fn state_of(h: &Harness, id: &str, file: &str) -> FileState {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_download_drops_a_file_and_takes_another_keeping_the_bytes_of_the_rest() {
-    let h = Harness::new(vec![reel()]).await;
-    let dest = h.dest();
-    let id = h
-        .engine
-        .add_link_with(&h.link("reel"), &dest, only(&["big", "keep"]))
-        .await
-        .unwrap();
+    let (h, dest, id) = added(&["big", "keep"]).await;
     h.engine.set_download_limit(&id, Some(2 * MIB)).unwrap();
     wait_for_bytes(&h.engine, &id, 2 * MIB, LONG).await;
     assert_eq!(state_of(&h, &id, "later"), FileState::Excluded);
@@ -115,13 +121,7 @@ async fn a_running_download_drops_a_file_and_takes_another_keeping_the_bytes_of_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_download_fetches_the_files_taken_in_and_nothing_it_has() {
-    let h = Harness::new(vec![reel()]).await;
-    let dest = h.dest();
-    let id = h
-        .engine
-        .add_link_with(&h.link("reel"), &dest, only(&["later"]))
-        .await
-        .unwrap();
+    let (h, dest, id) = added(&["later"]).await;
     assert_completes(&h, &id, "reel", &dest, LONG).await;
     assert_eq!(served(&h, "later"), 100_000);
 
@@ -143,13 +143,7 @@ async fn a_completed_download_fetches_the_files_taken_in_and_nothing_it_has() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_file_or_an_empty_choice_is_refused_and_changes_nothing() {
-    let h = Harness::new(vec![reel()]).await;
-    let dest = h.dest();
-    let id = h
-        .engine
-        .add_link_with(&h.link("reel"), &dest, only(&["later"]))
-        .await
-        .unwrap();
+    let (h, dest, id) = added(&["later"]).await;
     let err = h
         .engine
         .choose_files(&id, Selection::files(["nope"]))
