@@ -10,6 +10,7 @@ pub const APP_COMMANDS: &[&str] = &[
     "start_demo",
     "list_downloads",
     "download_details",
+    "search_files",
     "reorder_downloads",
     "set_download_limit",
     "choose_files",

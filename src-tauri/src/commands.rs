@@ -202,6 +202,12 @@ pub async fn choose_files(
     Ok(engine.get(&id)?)
 }
 
+/// The downloads with a file whose name matches the history's search.
+#[tauri::command]
+pub async fn search_files(state: State<'_, AppState>, query: String) -> Result<Vec<String>> {
+    Ok(state.engine().await.downloads_with_file(&query))
+}
+
 #[tauri::command]
 pub async fn download_details(state: State<'_, AppState>, id: String) -> Result<DownloadDetail> {
     Ok(state.engine().await.get(&id)?)

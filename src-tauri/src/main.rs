@@ -87,6 +87,7 @@ fn main() {
             commands::start_demo,
             commands::list_downloads,
             commands::download_details,
+            commands::search_files,
             commands::reorder_downloads,
             commands::set_download_limit,
             commands::choose_files,

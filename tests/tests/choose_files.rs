@@ -167,4 +167,7 @@ async fn an_unknown_file_or_an_empty_choice_is_refused_and_changes_nothing() {
     );
     assert_completes(&h, &id, "reel", &dest, LONG).await;
     assert_eq!(files_under(&dest), [PathBuf::from("later.txt")]);
+    // The history's search finds it by any of its files, chosen or not, in any case.
+    assert_eq!(h.engine.downloads_with_file(" BIG.mov "), [id]);
+    assert!(h.engine.downloads_with_file("nothing.mov").is_empty());
 }

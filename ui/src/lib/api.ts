@@ -53,6 +53,8 @@ export const api = {
   startDemo: (destinationFolder: string | null) => invoke<string>('start_demo', { destinationFolder }),
   list: () => invoke<DownloadSummary[]>('list_downloads'),
   details: (id: string) => invoke<DownloadDetail>('download_details', { id }),
+  /** Ids of the downloads with a file whose path contains `query` (any case). */
+  searchFiles: (query: string) => invoke<string[]>('search_files', { query }),
   /** Ranks the queue in this order (first starts first). */
   reorderDownloads: (ids: string[]) => invoke<void>('reorder_downloads', { ids }),
   /** One download's own speed limit; null for none. */

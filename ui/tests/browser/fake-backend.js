@@ -128,10 +128,15 @@
       });
     },
     download_details: ({ id }) => ({ summary: state.downloads.find((d) => d.id === id), files: state.files[id] }),
+    search_files: ({ query }) => {
+      const q = query.trim().toLowerCase();
+      return state.downloads.filter((d) => (state.files[d.id] ?? []).some((f) => f.package_path.toLowerCase().includes(q))).map((d) => d.id);
+    },
     pause: ({ id }) => setState(id, 'paused'),
     resume: ({ id }) => setState(id, 'transferring'),
     retry: ({ id }) => setState(id, 'transferring'),
-    delete_download: ({ id }) => {
+    delete_download: ({ id, removeFiles }) => {
+      if (removeFiles) state.removedWithFiles = (state.removedWithFiles ?? 0) + 1;
       state.downloads = state.downloads.filter((d) => d.id !== id);
       emit('engine', { type: 'removed', id });
     },
@@ -206,6 +211,16 @@
   window.__fake = {
     state,
     emit,
+    /** A long history: `n` completed packages, each with two files. */
+    history(n) {
+      for (let i = 0; i < n; i++) {
+        const tag = String(i).padStart(4, '0');
+        const id = add(`Archive ${tag}`, [file(0, `reel-${tag}/take.mov`, 1 << 20), file(1, `reel-${tag}/notes-${tag}.txt`, 100)],
+          { state: 'complete', completed_at: 1_700_000_000 + i, sender_email: `vendor${i % 7}@post.example`,
+            files_complete: 2, files_verified: 2, hash_algorithm: 'xxh128', manifest: `/home/user/Downloads/MASV/Archive ${tag}/ascmhl/0001.mhl` });
+        state.downloads.find((d) => d.id === id).bytes_done = (1 << 20) + 100;
+      }
+    },
     /** A link from a web page while MASV cannot be reached: the shell keeps it. */
     incomingOffline(url) {
       const token = 100 + state.waiting.length;

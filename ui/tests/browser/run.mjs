@@ -409,6 +409,46 @@ try {
       await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();
       await p.getByRole('tab', { name: 'Downloads' }).click();
     }, page);
+    await test(`${scheme}: 500 packages stay fluid, and search, filters and sort narrow them`, async (p) => {
+      const before = await p.evaluate(() => window.__fake.state.downloads.length);
+      await p.evaluate(() => window.__fake.history(500));
+      await p.getByRole('heading', { name: 'Archive 0499' }).waitFor();
+      const cards = () => p.locator('section.list article').count();
+      assert((await cards()) < 60, `${await cards()} cards in the page for ${before + 500} packages`);
+      // Scrolled to the end, the last ones are there and the count stays small.
+      await p.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+      await p.getByRole('heading', { name: 'Archive 0000' }).waitFor();
+      assert((await cards()) < 60, `${await cards()} cards after scrolling`);
+      await p.evaluate(() => window.scrollTo(0, 0));
+      const search = p.getByLabel('Search downloads');
+      await search.fill('archive 0042');
+      await p.getByText(/^1 of \d+ packages$/).waitFor();
+      assert((await cards()) === 1, `${await cards()} cards for one match`);
+      // A file name finds its package (the engine searches every file).
+      await search.fill('NOTES-0317.txt');
+      await p.getByRole('heading', { name: 'Archive 0317' }).waitFor();
+      await p.getByText(/^1 of \d+ packages$/).waitFor();
+      await search.fill('vendor3@');
+      await p.getByText(/^7[0-9] of \d+ packages$/).waitFor();
+      await p.screenshot({ path: tag('11-history-search') });
+      await search.fill('');
+      await p.getByLabel('Which downloads to show').selectOption('active');
+      const active = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state !== 'complete' && d.state !== 'error').length);
+      await p.getByText(new RegExp(`^${active} of \\d+ packages$`)).waitFor();
+      await p.getByLabel('Which downloads to show').selectOption('all');
+      await p.getByLabel('Sort downloads by').selectOption('name');
+      const first = await p.locator('section.list article h3').first().innerText();
+      assert(first.startsWith('Archive 0000'), `sorted by name, first: ${first}`);
+      // Clearing the completed packages keeps their files (removed without them).
+      await p.getByLabel('Sort downloads by').selectOption('queue');
+      const withFiles = await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0);
+      await p.getByRole('button', { name: /^Clear completed \(\d+\)$/ }).click();
+      await p.getByRole('heading', { name: 'Archive 0000' }).waitFor({ state: 'detached' });
+      const left = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state === 'complete').length);
+      assert(left === 0, `${left} completed packages left`);
+      assert((await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0)) === withFiles, 'no file was removed');
+      await p.screenshot({ path: tag('11b-history-cleared') });
+    }, page);
     await page.close();
   }
 } finally {

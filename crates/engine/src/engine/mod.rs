@@ -307,6 +307,24 @@ impl Engine {
             .collect()
     }
 
+    /// The downloads with a file whose path in the package contains `query`, in any
+    /// case: a search of every file without sending every file list to a UI.
+    pub fn downloads_with_file(&self, query: &str) -> Vec<crate::model::DownloadId> {
+        let query = query.trim().to_lowercase();
+        if query.is_empty() {
+            return Vec::new();
+        }
+        lock(&self.shared.downloads)
+            .iter()
+            .filter(|d| {
+                d.files
+                    .iter()
+                    .any(|f| f.meta.package_path.to_lowercase().contains(&query))
+            })
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
     pub fn get(&self, id: &str) -> Result<DownloadDetail, EngineError> {
         Ok(self.find(id)?.detail())
     }
