@@ -1,6 +1,7 @@
 //! `inbound`: download MASV packages from a terminal, and run the simulator.
 
 mod agent;
+mod doctor;
 mod get;
 mod hours;
 mod logging;
@@ -16,7 +17,7 @@ mod when_done;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -43,10 +44,40 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// List a package's files (size, id, path) without downloading anything.
     Ls(ls::LsArgs),
+    /// Print what a support request needs (versions, data folder, free space, whether
+    /// MASV answers, link handlers, keyring, team login); never a secret.
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `inbound man > inbound.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "inbound",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                // `inbound man | head`: the reader had enough.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    get::fail_line(&format!("cannot write the manual page: {e}"));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,6 +96,9 @@ fn main() -> ExitCode {
             Command::Team(args) => team::run(args).await,
             Command::Verify(args) => verify::run(args),
             Command::Ls(args) => ls::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
+            // Answered before the runtime started.
+            Command::Completions { .. } | Command::Man => ExitCode::SUCCESS,
         }
     })
 }

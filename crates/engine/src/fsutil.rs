@@ -351,7 +351,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Bytes free for the user on the file system holding `dir`.
-pub(crate) fn available_space(dir: &Path) -> io::Result<u64> {
+pub fn available_space(dir: &Path) -> io::Result<u64> {
     fs4::available_space(dir)
 }
 

@@ -51,7 +51,7 @@ pub use display::{ByteSizeError, human_bytes, parse_bytes};
 pub use display::{notification_safe, terminal_safe};
 pub use engine::{Engine, FilesChanged, LinkOptions, ListedFile, PackageListing, PackagePreview};
 pub use error::EngineError;
-pub use fsutil::write_private;
+pub use fsutil::{available_space, write_private};
 pub use inbound_masv::{MasvError, Secret};
 pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};

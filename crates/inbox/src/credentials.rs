@@ -110,6 +110,18 @@ impl CredentialStore {
         }))
     }
 
+    /// The saved login's team and where its key is, without reading the key (for
+    /// `inbound doctor`); `None` when there is no login or it cannot be read.
+    pub fn saved_team(&self) -> Option<(String, KeyLocation)> {
+        let stored: Stored = serde_json::from_slice(&std::fs::read(self.path()).ok()?).ok()?;
+        let location = if stored.api_key.is_some() {
+            KeyLocation::File(self.path())
+        } else {
+            KeyLocation::Keyring
+        };
+        Some((stored.team_id, location))
+    }
+
     /// Forgets the login (file and keyring).
     pub async fn forget(&self) -> Result<(), InboxError> {
         if let Some(Stored { team_id, .. }) = std::fs::read(self.path())
@@ -140,6 +152,30 @@ impl CredentialStore {
         std::fs::create_dir_all(&self.dir).map_err(err)?;
         let json = serde_json::to_vec_pretty(stored).map_err(|e| err(std::io::Error::other(e)))?;
         inbound_engine::write_private(&path, &json).map_err(err)
+    }
+}
+
+/// Whether the OS keyring can be used, as `inbound doctor` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyringStatus {
+    Usable,
+    /// Turned off with `INBOUND_NO_KEYRING`.
+    TurnedOff,
+    /// Not usable here; why.
+    Unusable(String),
+}
+
+/// Asks the keyring for an entry that does not exist: "no entry" means it answers.
+/// Blocks (D-Bus): call it off an async runtime's threads.
+pub fn keyring_status() -> KeyringStatus {
+    if std::env::var_os(NO_KEYRING_ENV).is_some() {
+        return KeyringStatus::TurnedOff;
+    }
+    match keyring::Entry::new(KEYRING_SERVICE, "inbound-doctor-probe")
+        .and_then(|e| e.get_password())
+    {
+        Ok(_) | Err(keyring::Error::NoEntry) => KeyringStatus::Usable,
+        Err(e) => KeyringStatus::Unusable(e.to_string()),
     }
 }
 

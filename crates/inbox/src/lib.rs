@@ -14,7 +14,7 @@ mod watcher;
 
 pub use api::{TeamApi, to_download};
 pub use automation::{Automation, AutomationError, AutomationKind};
-pub use credentials::{CredentialStore, Credentials, KeyLocation};
+pub use credentials::{CredentialStore, Credentials, KeyLocation, KeyringStatus, keyring_status};
 pub use error::InboxError;
 pub use upload::watch_upload;
 pub use watcher::{PackageFailure, WatchedPortal, Watcher, WatcherConfig, WatcherEvent};
