@@ -131,17 +131,54 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
     };
     // Names come from the package: shown as text, never as markup or control codes.
     let body = inbound_engine::notification_safe(&body);
+    let action = match state {
+        DownloadState::Complete => (OPEN_FOLDER, "Open folder"),
+        _ => (RETRY, "Retry"),
+    };
+    let (app, id, folder) = (app.clone(), id.to_owned(), s.dst_folder);
     tauri::async_runtime::spawn_blocking(move || {
-        if let Err(e) = notify_rust::Notification::new()
-            .appname("Inbound")
+        let mut note = notify_rust::Notification::new();
+        note.appname("Inbound")
             .summary(summary)
             .body(&body)
-            .icon("inbound-desktop")
-            .show()
-        {
-            tracing::warn!(error = %e, "could not show a notification");
+            .icon("inbound-desktop");
+        // Only where the notification server shows buttons: otherwise nobody could
+        // press one, and nothing would end the wait for it.
+        let with_action = notify_rust::get_capabilities()
+            .is_ok_and(|caps| caps.iter().any(|c| c == "actions"));
+        if with_action {
+            note.action(action.0, action.1);
+        }
+        match note.show() {
+            Ok(shown) if with_action => {
+                shown.wait_for_action(|pressed| act_on(&app, &id, &folder, pressed));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not show a notification"),
         }
     });
+}
+
+const OPEN_FOLDER: &str = "open-folder";
+const RETRY: &str = "retry";
+
+/// A notification's button was pressed.
+fn act_on(app: &AppHandle, id: &str, folder: &std::path::Path, pressed: &str) {
+    match pressed {
+        OPEN_FOLDER => {
+            if let Err(e) = crate::commands::open_path(app, folder) {
+                tracing::warn!(error = %e.message, "could not open the package's folder");
+            }
+        }
+        RETRY => {
+            let st = app.state::<AppState>();
+            if let Some(Err(e)) = st.engine_now().map(|e| e.retry(id)) {
+                tracing::warn!(error = %e, "could not retry from the notification");
+            }
+        }
+        // Closed, or clicked elsewhere.
+        _ => {}
+    }
 }
 
 #[cfg(test)]

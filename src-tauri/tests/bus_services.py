@@ -3,7 +3,7 @@
 On the bus it is started on (the app is told it is both its session and its system bus)
 it owns org.freedesktop.Notifications and org.freedesktop.login1, and appends one JSON
 line per event to the file named by argv[1]:
-- {"app", "summary", "body"} per Notify call;
+- {"app", "summary", "body", "actions"} per Notify call (it says it shows actions);
 - {"inhibit": {"what", "who", "why", "mode"}, "lock": N} per logind Inhibit call, whose
   answer is the write end of a pipe, as logind's is: the lock lasts while it is open;
 - {"released": N} when every copy of lock N's descriptor is closed.
@@ -40,12 +40,13 @@ class Notifications(dbus.service.Object):
     @dbus.service.method(NAME, in_signature="susssasa{sv}i", out_signature="u")
     def Notify(self, app_name, replaces_id, icon, summary, body, actions, hints, timeout):
         self.next_id += 1
-        record(self.log_path, {"app": str(app_name), "summary": str(summary), "body": str(body)})
+        record(self.log_path, {"app": str(app_name), "summary": str(summary), "body": str(body),
+                               "actions": [str(a) for a in actions]})
         return dbus.UInt32(self.next_id)
 
     @dbus.service.method(NAME, in_signature="", out_signature="as")
     def GetCapabilities(self):
-        return ["body"]
+        return ["body", "actions"]
 
     @dbus.service.method(NAME, in_signature="", out_signature="ssss")
     def GetServerInformation(self):
