@@ -15,17 +15,24 @@ pub const ENGINE_EVENT: &str = "engine";
 /// Sent when events were dropped (the window fell behind): the UI reloads the list.
 pub const RESYNC_EVENT: &str = "engine-resync";
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+const TRAY_EVERY: Duration = Duration::from_secs(1);
 
 pub fn forward(app: AppHandle, engine: &Engine) {
     let mut rx = engine.subscribe();
+    let engine = engine.clone();
     tauri::async_runtime::spawn(async move {
         let mut pending: HashMap<String, DownloadProgress> = HashMap::new();
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        // The tray's tooltip: the last rate of each download, shown once a second.
+        let mut rates: HashMap<String, u64> = HashMap::new();
+        let mut tray_tick = tokio::time::interval(TRAY_EVERY);
+        let mut tray_text = String::new();
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Ok(Event::Progress { downloads }) => {
                         for p in downloads {
+                            rates.insert(p.id.clone(), p.rate);
                             merge(&mut pending, p);
                         }
                     }
@@ -52,6 +59,13 @@ pub fn forward(app: AppHandle, engine: &Engine) {
                     if !pending.is_empty() {
                         let downloads = pending.drain().map(|(_, p)| p).collect();
                         emit(&app, ENGINE_EVENT, &Event::Progress { downloads });
+                    }
+                }
+                _ = tray_tick.tick() => {
+                    let text = crate::tray::status_text(&engine.list(), &rates);
+                    if text != tray_text {
+                        crate::tray::set_status(&app, &text);
+                        tray_text = text;
                     }
                 }
             }
@@ -144,8 +158,8 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
             .icon("inbound-desktop");
         // Only where the notification server shows buttons: otherwise nobody could
         // press one, and nothing would end the wait for it.
-        let with_action = notify_rust::get_capabilities()
-            .is_ok_and(|caps| caps.iter().any(|c| c == "actions"));
+        let with_action =
+            notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions"));
         if with_action {
             note.action(action.0, action.1);
         }

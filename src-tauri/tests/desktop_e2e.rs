@@ -495,7 +495,10 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     assert_eq!(note["app"], "Inbound");
     assert!(note["body"].as_str().unwrap().contains("3 files"), "{note}");
     // With a button that opens the package's folder (key, then label).
-    assert_eq!(note["actions"], serde_json::json!(["open-folder", "Open folder"]));
+    assert_eq!(
+        note["actions"],
+        serde_json::json!(["open-folder", "Open folder"])
+    );
 
     // A second launch with a masv:// link (as a web page opens one) hands it to this
     // window and leaves; the window shows the package and nothing starts until the
