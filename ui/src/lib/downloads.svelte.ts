@@ -53,6 +53,9 @@ export function movedOrder(items: DownloadSummary[], id: string, move: Move | { 
   return rest;
 }
 
+/** Samples kept for the speed graphs: three minutes at one a second. */
+export const SPEED_SAMPLES = 180;
+
 export class DownloadsStore {
   items = $state<DownloadSummary[]>([]);
   live = $state<Record<string, Live>>({});
@@ -62,6 +65,24 @@ export class DownloadsStore {
   totalRate = $derived(
     this.items.reduce((sum, d) => sum + (d.state === 'transferring' ? (this.live[d.id]?.rate ?? 0) : 0), 0),
   );
+  /** The last few minutes of throughput, one sample a second: each download's and the
+   * whole app's (bytes per second, oldest first). */
+  speeds = $state<Record<string, number[]>>({});
+  totalSpeeds = $state<number[]>([]);
+
+  /** Takes this second's sample of every transferring download and of the total. */
+  sample(): void {
+    const keep = (list: number[], value: number) => {
+      list.push(value);
+      if (list.length > SPEED_SAMPLES) list.splice(0, list.length - SPEED_SAMPLES);
+    };
+    for (const d of this.items) {
+      if (d.state !== 'transferring') continue;
+      this.speeds[d.id] ??= [];
+      keep(this.speeds[d.id]!, this.live[d.id]?.rate ?? 0);
+    }
+    if (this.totalRate > 0 || this.totalSpeeds.length > 0) keep(this.totalSpeeds, this.totalRate);
+  }
 
   setAll(list: DownloadSummary[]): void {
     this.items = [...list].sort((a, b) => b.created_at - a.created_at);

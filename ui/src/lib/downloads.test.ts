@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, checkLabel, DownloadsStore, filesLabel, movedOrder, queueOrder, verifiedLabel, waitingLabel } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, filesLabel, movedOrder, queueOrder, SPEED_SAMPLES, verifiedLabel, waitingLabel } from './downloads.svelte';
 import { buildTree, downloadChoice } from './filetree';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
@@ -175,5 +175,18 @@ describe('files label', () => {
     expect(filesLabel(summary('a', { file_count: 9, files_chosen: 2 }))).toBe('2 of 9 files');
     expect(filesLabel(summary('a', { file_count: 9, files_chosen: 9 }))).toBe('9 files');
     expect(filesLabel(summary('a', { file_count: 1, files_chosen: 1 }))).toBe('1 file');
+  });
+});
+
+describe('speed samples', () => {
+  it('keeps three minutes of each transferring download and of the total', () => {
+    const s = new DownloadsStore();
+    s.setAll([summary('a'), summary('b', { state: 'paused' })]);
+    s.live['a'] = { rate: 100, eta: null, connections: 1 };
+    for (let i = 0; i < 200; i++) s.sample();
+    expect(s.speeds['a']?.length).toBe(SPEED_SAMPLES);
+    expect(s.speeds['b']).toBeUndefined();
+    expect(s.totalSpeeds.length).toBe(SPEED_SAMPLES);
+    expect(s.totalSpeeds.at(-1)).toBe(100);
   });
 });

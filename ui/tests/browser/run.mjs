@@ -64,6 +64,15 @@ try {
       await p.getByRole('button', { name: /Show files of/ }).first().click();
       await p.getByText('A001_C002.mov').waitFor();
       assert(await p.getByText('Virus – not downloaded').isVisible(), 'virus badge in the file list');
+      // The speed graphs fill from the progress events, a sample a second: the whole
+      // app's in the header, the package's in its card; a faster second shows as the peak.
+      await p.getByRole('img', { name: /^All downloads: now 30\.0 MB\/s/ }).waitFor();
+      await p.evaluate(() => window.__fake.progress('d1', 0.5, 62914560));
+      await p.getByRole('img', { name: /^Speed of Inbound demo: Coastline rushes: now 60\.0 MB\/s, peak 60\.0 MB\/s/ }).waitFor();
+      await p.evaluate(() => window.__fake.progress('d1', 0.55, 31457280));
+      await p.getByRole('img', { name: /^All downloads: now 30\.0 MB\/s, peak 60\.0 MB\/s/ }).waitFor();
+      const points = await p.locator('svg.speed polyline').first().getAttribute('points');
+      assert(points.split(' ').length >= 3, `graph points: ${points}`);
       await p.screenshot({ path: tag('2-downloading') });
     }, page);
 
