@@ -1,5 +1,6 @@
 // Browser tests of the built UI (ui/dist) with the shell mocked: Debian's Chromium
 // driven by playwright-core. Saves screenshots to ui/test-results/.
+import { AxeBuilder } from '@axe-core/playwright';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,7 @@ const port = 4173 + Math.floor(Math.random() * 1000);
 const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: ui, stdio: 'ignore' });
 
 const results = [];
+const audited = new Set();
 async function test(name, fn, page) {
   try {
     await fn(page);
@@ -41,15 +43,26 @@ try {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
   for (const scheme of ['light', 'dark']) {
-    const page = await browser.newPage({ viewport: { width: 1040, height: 720 }, colorScheme: scheme });
+    // A context of its own (axe-core needs one), per colour scheme.
+    const context = await browser.newContext({ viewport: { width: 1040, height: 720 }, colorScheme: scheme });
+    const page = await context.newPage();
     page.on('pageerror', (e) => console.log(`  page error: ${e.message}`));
     await page.addInitScript({ content: readFileSync(join(here, 'fake-backend.js'), 'utf8') });
     await page.goto(`http://127.0.0.1:${port}/`);
     const tag = (n) => join(shots, `${scheme}-${n}.png`);
+    // Every screen that is photographed is also checked by axe-core: no serious or
+    // critical accessibility violation, in either colour scheme.
+    const shot = async (p, n) => {
+      await p.screenshot({ path: tag(n) });
+      const { violations } = await new AxeBuilder({ page: p }).analyze();
+      const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      assert(bad.length === 0, `axe on ${n}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((x) => x.target.join(' ')).join(', ')}`).join('; ')}`);
+      audited.add(n);
+    };
 
     await test(`${scheme}: empty state offers the demo`, async (p) => {
       await p.getByText('No downloads yet').waitFor();
-      await p.screenshot({ path: tag('1-empty') });
+      await shot(p, '1-empty');
       await p.getByRole('button', { name: 'Try a demo package' }).click();
       await p.getByRole('heading', { name: 'Inbound demo: Coastline rushes' }).waitFor();
     }, page);
@@ -73,7 +86,7 @@ try {
       await p.getByRole('img', { name: /^All downloads: now 30\.0 MB\/s, peak 60\.0 MB\/s/ }).waitFor();
       const points = await p.locator('svg.speed polyline').first().getAttribute('points');
       assert(points.split(' ').length >= 3, `graph points: ${points}`);
-      await p.screenshot({ path: tag('2-downloading') });
+      await shot(p, '2-downloading');
     }, page);
 
     await test(`${scheme}: an outage waits with a countdown, then carries on`, async (p) => {
@@ -81,7 +94,7 @@ try {
       await p.getByText(/Waiting for network — retrying in (40|39) s/).waitFor();
       await p.getByText(/Waiting for network — retrying in 3\d s/).waitFor();
       assert(await p.getByText('Downloading', { exact: true }).isVisible(), 'still downloading, not failed');
-      await p.screenshot({ path: tag('2b-waiting') });
+      await shot(p, '2b-waiting');
       await p.evaluate(() => window.__fake.waiting('d1', null));
       await p.getByText(/Waiting for network/).waitFor({ state: 'detached' });
     }, page);
@@ -101,7 +114,7 @@ try {
       await p.getByLabel('Password', { exact: true }).fill('nope');
       await p.keyboard.press('Enter');
       await p.getByText('Wrong password. Check it with the sender.').waitFor();
-      await p.screenshot({ path: tag('3-password') });
+      await shot(p, '3-password');
       await p.getByLabel('Password', { exact: true }).fill('letmein');
       await p.keyboard.press('Enter');
       await p.getByRole('heading', { name: 'Locked delivery' }).waitFor();
@@ -124,7 +137,7 @@ try {
       assert((await p.getByLabel('MASV link').inputValue()) === '', 'the input is cleared: nothing to paste again');
       assert(!(await p.content()).includes('hush-offline'), 'the secret stays in the shell');
       assert((await p.getByRole('alert').count()) === 0, 'said once, on the card');
-      await p.screenshot({ path: tag('2b-waiting-for-masv') });
+      await shot(p, '2b-waiting-for-masv');
       // MASV answers ("Try now" asks at once): the same card becomes the package, files and all.
       const id = await p.evaluate(() => window.__fake.state.downloads.find((d) => d.name === 'Link offline1').id);
       const card = p.getByRole('article', { name: 'Link offline1' });
@@ -167,7 +180,7 @@ try {
       // The same link arriving again asks once.
       await p.evaluate((pv) => window.__fake.incoming(11, pv), preview);
       assert((await p.getByRole('dialog').count()) === 1, 'one dialog');
-      await p.screenshot({ path: tag('3b-confirm-link') });
+      await shot(p, '3b-confirm-link');
       assert((await p.evaluate(() => window.__fake.state.downloads.length)) === before, 'nothing started before the answer');
       // Declined: nothing starts and the shell forgets the link.
       await p.keyboard.press('Escape');
@@ -180,7 +193,7 @@ try {
       await p.getByRole('heading', { name: 'Day 2 rushes' }).waitFor();
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('button', { name: 'Ask again for links from dit@set.example' }).waitFor();
-      await p.screenshot({ path: tag('3c-trusted-senders') });
+      await shot(p, '3c-trusted-senders');
       await p.getByRole('button', { name: 'Ask again for links from dit@set.example' }).click();
       await p.getByRole('button', { name: 'Save' }).click();
       await p.waitForFunction(() => window.__fake.state.settings.trusted_senders.length === 0);
@@ -198,13 +211,13 @@ try {
       await p.locator('.files').first().evaluate((el) => { el.scrollTop = 9990 * 30; el.dispatchEvent(new Event('scroll')); });
       await p.getByText('file-09999.dat').waitFor();
       console.log(`       scrolled to the 10,000th file in ${Date.now() - started} ms`);
-      await p.screenshot({ path: tag('4-many-files') });
+      await shot(p, '4-many-files');
     }, page);
 
     await test(`${scheme}: delete asks first and can remove files`, async (p) => {
       await p.getByRole('button', { name: 'Remove Ten thousand frames' }).click();
       await p.getByRole('heading', { name: /Remove “Ten thousand frames”/ }).waitFor();
-      await p.screenshot({ path: tag('5-delete') });
+      await shot(p, '5-delete');
       await p.getByLabel(/Also remove the files/).check();
       await p.getByRole('button', { name: 'Remove download and files' }).click();
       await p.getByRole('heading', { name: 'Ten thousand frames' }).waitFor({ state: 'detached' });
@@ -218,13 +231,13 @@ try {
       await p.getByText('Verified again: all 4 files match.').waitFor();
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
-      await p.screenshot({ path: tag('6-settings') });
+      await shot(p, '6-settings');
       // A token for the agent API: shown once, then only "make a new one" or drop it.
       await p.getByRole('button', { name: 'Require a token…' }).click();
       const shown = await p.getByLabel('New agent API token').inputValue();
       assert(shown.length === 64, `token shown: ${shown.length} characters`);
       await p.getByRole('button', { name: 'Stop requiring a token' }).waitFor();
-      await p.screenshot({ path: tag('6b-agent-token') });
+      await shot(p, '6b-agent-token');
       assert(await p.evaluate(() => window.__fake.state.settings.agent_api_token), 'token required');
       await p.getByLabel('Connections per package').fill('16');
       await p.getByLabel('Hash format of the proof (ASC MHL manifest)').selectOption('md5');
@@ -236,7 +249,7 @@ try {
       // A hook that failed after the download shows on the card; the package stays complete.
       await p.evaluate(() => window.__fake.emit('engine', { type: 'after_download', id: 'd1', error: 'the command ingest exited with 3: the ingest disk is full' }));
       await p.getByText('After the download: the command ingest exited with 3: the ingest disk is full. The package itself is complete.').waitFor();
-      await p.screenshot({ path: tag('7-list') });
+      await shot(p, '7-list');
     }, page);
     await test(`${scheme}: the bandwidth schedule is edited, saved and shown in the header`, async (p) => {
       await p.getByRole('button', { name: 'Settings' }).click();
@@ -251,7 +264,7 @@ try {
       }
       await p.getByText('Download hours 1: Choose at least one day.').waitFor();
       await p.getByLabel('Limit 1: from').scrollIntoViewIfNeeded();
-      await p.screenshot({ path: tag('6c-schedule-editor') });
+      await shot(p, '6c-schedule-editor');
       await p.getByRole('button', { name: 'Save' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
       assert((await p.evaluate(() => window.__fake.state.schedule.limits.length)) === 0, 'not saved with a problem');
@@ -265,7 +278,7 @@ try {
       // A download outside the download hours says until when it waits.
       await p.evaluate(() => window.__fake.scheduleWait('d1', 7200));
       await p.getByText(/^Waiting for download hours — from \d\d:\d\d$|^Waiting for download hours — from \w{3} \d\d:\d\d$/).waitFor();
-      await p.screenshot({ path: tag('6d-schedule-in-force') });
+      await shot(p, '6d-schedule-in-force');
       // Reopened, the dialog shows the saved rule.
       await p.getByRole('button', { name: 'Settings' }).click();
       assert(!(await p.getByLabel('Limit 1: Friday').isChecked()), 'friday stays off');
@@ -289,11 +302,11 @@ try {
       assert((await totals()) === '2 of 4 files · 60.0 MB of 92.0 MB', await totals());
       assert(await p.getByLabel('Folder Coastline', { exact: true }).evaluate((el) => el.indeterminate), 'the folder shows it is partly chosen');
       assert(await p.getByLabel('invoice.pdf.exe').isDisabled(), 'a withheld file cannot be chosen');
-      await p.screenshot({ path: tag('9a-choose-tree') });
+      await shot(p, '9a-choose-tree');
       // The search finds by any part of the path.
       await p.getByLabel("Search the package's files").fill('take 2');
       assert((await p.locator('.tree [role=listitem]').count()) === 1, 'one file found');
-      await p.screenshot({ path: tag('9-choose-files') });
+      await shot(p, '9-choose-files');
       await p.getByLabel("Search the package's files").fill('');
       await p.getByRole('button', { name: 'Download 2 files' }).click();
       await p.getByRole('heading', { name: 'Choose files' }).waitFor({ state: 'detached' });
@@ -311,7 +324,7 @@ try {
       await p.getByLabel('Coastline/Day 1/A001_C002.mov').uncheck();
       await p.getByLabel('Read me.txt').check();
       assert((await totals()).startsWith('2 of 4 files'), await totals());
-      await p.screenshot({ path: tag('9c-change-files') });
+      await shot(p, '9c-change-files');
       await p.getByRole('button', { name: 'Apply' }).click();
       await p.getByRole('heading', { name: 'Change files' }).waitFor({ state: 'detached' });
       const choice = await p.evaluate(() => window.__fake.state.lastChoice);
@@ -327,7 +340,7 @@ try {
       assert(rows < 60, `${rows} rows rendered for 10,000 files`);
       await p.getByLabel("Search the package's files").fill('file-09999');
       await p.getByText('batch-099/file-09999.dat').waitFor();
-      await p.screenshot({ path: tag('9b-choose-many') });
+      await shot(p, '9b-choose-many');
       await p.getByRole('button', { name: 'Cancel' }).click();
     }, page);
     await test(`${scheme}: the queue is reordered by keyboard and by dragging`, async (p) => {
@@ -347,7 +360,7 @@ try {
       await p.waitForFunction((n) => document.querySelectorAll('section.list article h3')[1]?.textContent === n, last);
       now = await order();
       assert(now[1] === last, `after Alt+ArrowDown: ${now}`);
-      await p.screenshot({ path: tag('10-queue-reordered') });
+      await shot(p, '10-queue-reordered');
       // A package's own speed limit, from its expanded card.
       const name = now[0];
       await p.getByRole('button', { name: `Show files of ${name}` }).click();
@@ -357,7 +370,7 @@ try {
       await card.getByText('now at most 2.0 MB/s').waitFor();
       const limit = await p.evaluate((n) => window.__fake.state.downloads.find((d) => d.name === n).rate_limit, name);
       assert(limit === 2 * 1048576, `limit sent: ${limit}`);
-      await p.screenshot({ path: tag('10b-own-limit') });
+      await shot(p, '10b-own-limit');
       await p.getByRole('button', { name: `Show files of ${name}` }).click();
       // Dragged onto the first card: it goes before it.
       // The drag's events as the browser sends them, with one DataTransfer throughout.
@@ -390,7 +403,7 @@ try {
       assert(bar === '42', `upload bar at ${bar}`);
       assert(await p.getByText('Virus').first().isVisible(), 'virus flag shown');
       assert(await p.getByRole('button', { name: 'Download Day 2 rushes' }).count() === 0, 'no download while uploading');
-      await p.screenshot({ path: tag('8-inbox') });
+      await shot(p, '8-inbox');
       await p.getByRole('button', { name: 'Download Trailer v3 conform' }).click();
       await p.getByText('In Downloads').waitFor();
       await p.getByLabel(/from Editorial automatically/).check();
@@ -408,7 +421,7 @@ try {
         portal_id: 'portal-edit', package_name: 'Stills', attempts: 1, retry_at: 2000000000,
         reason: 'MASV listed package pkg-stills without an access token; it cannot be downloaded without a link' }));
       await p.getByText(/Not started: MASV listed package pkg-stills without an access token/).waitFor();
-      await p.screenshot({ path: tag('8b-inbox-watched') });
+      await shot(p, '8b-inbox-watched');
       await p.getByRole('button', { name: 'Finalized', exact: true }).click();
       await p.getByRole('cell', { name: 'Day 2 rushes', exact: true }).waitFor({ state: 'detached' });
       await p.getByRole('tab', { name: 'Downloads' }).click();
@@ -439,7 +452,7 @@ try {
       await p.getByText(/^1 of \d+ packages$/).waitFor();
       await search.fill('vendor3@');
       await p.getByText(/^7[0-9] of \d+ packages$/).waitFor();
-      await p.screenshot({ path: tag('11-history-search') });
+      await shot(p, '11-history-search');
       await search.fill('');
       await p.getByLabel('Which downloads to show').selectOption('active');
       const active = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state !== 'complete' && d.state !== 'error').length);
@@ -456,14 +469,15 @@ try {
       const left = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state === 'complete').length);
       assert(left === 0, `${left} completed packages left`);
       assert((await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0)) === withFiles, 'no file was removed');
-      await p.screenshot({ path: tag('11b-history-cleared') });
+      await shot(p, '11b-history-cleared');
     }, page);
-    await page.close();
+    await context.close();
   }
 } finally {
   await browser?.close();
   server.kill();
 }
 const failed = results.filter(([, ok]) => !ok).length;
+console.log(`axe-core: ${audited.size} screens checked in light and dark`);
 console.log(`browser: ${results.length - failed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
