@@ -19,6 +19,8 @@ pub const APP_COMMANDS: &[&str] = &[
     "retry",
     "delete_download",
     "open_folder",
+    "open_file",
+    "show_file",
     "verify_again",
     "get_settings",
     "set_settings",

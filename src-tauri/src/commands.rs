@@ -243,6 +243,57 @@ pub async fn open_folder(app: AppHandle, state: State<'_, AppState>, id: String)
     open_path(&app, &folder)
 }
 
+/// Opens one file of a download with the system's default application. Only a complete
+/// file, found by the engine from the download and the file's index: the window never
+/// names a path, so nothing outside the download folders can be opened this way.
+#[tauri::command]
+pub async fn open_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    index: usize,
+) -> Result<()> {
+    let path = complete_file(&state, &id, index).await?;
+    open_path(&app, &path)
+}
+
+/// Shows one file of a download in the file manager, selected.
+#[tauri::command]
+pub async fn show_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    index: usize,
+) -> Result<()> {
+    let path = complete_file(&state, &id, index).await?;
+    app.opener().reveal_item_in_dir(&path).map_err(|e| {
+        CommandError::new(
+            "open_failed",
+            format!("cannot show {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Where a download's complete file is.
+async fn complete_file(
+    state: &State<'_, AppState>,
+    id: &str,
+    index: usize,
+) -> Result<std::path::PathBuf> {
+    let detail = state.engine().await.get(id)?;
+    let file = detail
+        .files
+        .iter()
+        .find(|f| f.index == index && f.state == inbound_engine::FileState::Complete)
+        .ok_or_else(|| {
+            CommandError::new(
+                "not_complete",
+                "that file has not arrived (yet), so there is nothing to open",
+            )
+        })?;
+    Ok(detail.summary.dst_folder.join(&file.path))
+}
+
 /// Opens a folder in the system's file manager.
 pub(crate) fn open_path(app: &AppHandle, folder: &std::path::Path) -> Result<()> {
     app.opener()

@@ -96,6 +96,8 @@ fn main() {
             commands::retry,
             commands::delete_download,
             commands::open_folder,
+            commands::open_file,
+            commands::show_file,
             commands::verify_again,
             commands::get_settings,
             commands::set_settings,

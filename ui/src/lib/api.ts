@@ -66,6 +66,9 @@ export const api = {
   retry: (id: string) => invoke<void>('retry', { id }),
   remove: (id: string, removeFiles: boolean) => invoke<void>('delete_download', { id, removeFiles }),
   openFolder: (id: string) => invoke<void>('open_folder', { id }),
+  /** A complete file, opened with its default application or shown in its folder. */
+  openFile: (id: string, index: number) => invoke<void>('open_file', { id, index }),
+  showFile: (id: string, index: number) => invoke<void>('show_file', { id, index }),
   verifyAgain: (id: string) => invoke<VerifySummary>('verify_again', { id }),
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),

@@ -1,5 +1,6 @@
 // The downloads as the UI sees them, kept current from engine events.
 import type { DownloadSummary, EngineEvent } from './api';
+import { formatBytes } from './format';
 import type { FileInfo } from './bindings/FileInfo';
 import type { VerifySummary } from './bindings/VerifySummary';
 import type { Waiting } from './bindings/Waiting';
@@ -248,4 +249,20 @@ export const STATE_LABEL: Record<DownloadSummary['state'], string> = {
 export function filesLabel(d: DownloadSummary): string {
   const files = `${d.file_count} file${d.file_count === 1 ? '' : 's'}`;
   return d.files_chosen < d.file_count ? `${d.files_chosen} of ${files}` : files;
+}
+
+/** A package as text, for "Copy summary": what it is, where it is, each file with its
+ * size and hash. */
+export function packageSummaryText(d: DownloadSummary, files: FileInfo[]): string {
+  const lines = [`${d.name}${d.sender_email ? ` (from ${d.sender_email})` : ''}`, `Folder: ${d.dst_folder}`];
+  const verified = verifiedLabel(d);
+  lines.push(`${filesLabel(d)}, ${formatBytes(d.total_bytes)}${verified ? `, verified: ${verified}` : ''}`);
+  if (d.manifest) lines.push(`ASC MHL manifest: ${d.manifest}`);
+  lines.push('');
+  for (const f of files) {
+    if (f.state === 'excluded') continue;
+    const hash = f.hash ? `${f.hash.algorithm} ${f.hash.value}` : f.state === 'virus_withheld' ? 'withheld (virus)' : f.state;
+    lines.push(`${f.path || f.package_path}\t${formatBytes(f.size)}\t${hash}`);
+  }
+  return lines.join('\n');
 }

@@ -141,6 +141,8 @@
       emit('engine', { type: 'removed', id });
     },
     open_folder: () => null,
+    open_file: ({ id, index }) => (state.opened = { id, index }) && null,
+    show_file: ({ id, index }) => (state.shown = { id, index }) && null,
     verify_again: ({ id }) => {
       const n = state.downloads.find((d) => d.id === id).files_verified;
       return { ok: n, changed: [], missing: [], extra: [], algorithms: ['xxh128'], recorded: '/tmp/ascmhl/0002.mhl' };
@@ -208,6 +210,8 @@
     d.state = s;
     emit('engine', { type: 'state_changed', id, state: s, error: null });
   }
+  // The system clipboard, as far as the page can write it.
+  Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (text) => { state.clipboard = text; } } });
   window.__fake = {
     state,
     emit,

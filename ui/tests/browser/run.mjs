@@ -229,6 +229,25 @@ try {
       await p.getByText('4 files · xxh128 · ASC MHL manifest').waitFor();
       await p.getByRole('button', { name: 'Verify again' }).click();
       await p.getByText('Verified again: all 4 files match.').waitFor();
+      // Files as files: open one (button or double-click), show one in its folder, and
+      // copy the package as text with every file's hash.
+      const card = p.locator('#card-d1');
+      if ((await card.getByRole('button', { name: 'Copy summary' }).count()) === 0) {
+        await card.getByRole('button', { name: /^Show files of/ }).click();
+      }
+      await card.getByRole('button', { name: 'Open file Coastline/Day 1/A001_C002.mov' }).click();
+      await p.waitForFunction(() => window.__fake.state.opened?.index === 0);
+      await card.locator('[role=listitem]').filter({ hasText: 'Read me.txt' }).dblclick();
+      await p.waitForFunction(() => window.__fake.state.opened?.index === 3);
+      await card.getByRole('button', { name: 'Show file Read me.txt in its folder' }).click();
+      await p.waitForFunction(() => window.__fake.state.shown?.index === 3);
+      await card.getByRole('button', { name: 'Copy summary' }).click();
+      await card.getByText('Summary copied').waitFor();
+      const copied = await p.evaluate(() => window.__fake.state.clipboard);
+      assert(copied.startsWith('Inbound demo: Coastline rushes (from editor@studio.example)'), copied);
+      assert(copied.includes('Coastline/Day 1/A001_C002.mov\t48.0 MB\txxh128 0123456789abcdef0123456789abcdef'), copied);
+      await shot(p, '4b-files-as-files');
+      await card.getByRole('button', { name: /^Show files of/ }).click();
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
       await shot(p, '6-settings');
@@ -298,10 +317,10 @@ try {
       assert((await totals()) === '3 of 4 files · 92.0 MB of 92.0 MB', await totals());
       await p.getByRole('button', { name: 'Open Coastline', exact: true }).click();
       await p.getByRole('button', { name: 'Open Coastline/Day 1' }).click();
-      await p.getByLabel('Coastline/Day 1/A001_C003.mov').uncheck();
+      await p.getByLabel('Coastline/Day 1/A001_C003.mov', { exact: true }).uncheck();
       assert((await totals()) === '2 of 4 files · 60.0 MB of 92.0 MB', await totals());
       assert(await p.getByLabel('Folder Coastline', { exact: true }).evaluate((el) => el.indeterminate), 'the folder shows it is partly chosen');
-      assert(await p.getByLabel('invoice.pdf.exe').isDisabled(), 'a withheld file cannot be chosen');
+      assert(await p.getByLabel('invoice.pdf.exe', { exact: true }).isDisabled(), 'a withheld file cannot be chosen');
       await shot(p, '9a-choose-tree');
       // The search finds by any part of the path.
       await p.getByLabel("Search the package's files").fill('take 2');
@@ -321,8 +340,8 @@ try {
       assert((await totals()) === '2 of 4 files · 60.0 MB of 92.0 MB', await totals());
       await p.getByRole('button', { name: 'Open Coastline', exact: true }).click();
       await p.getByRole('button', { name: 'Open Coastline/Day 1' }).click();
-      await p.getByLabel('Coastline/Day 1/A001_C002.mov').uncheck();
-      await p.getByLabel('Read me.txt').check();
+      await p.getByLabel('Coastline/Day 1/A001_C002.mov', { exact: true }).uncheck();
+      await p.getByLabel('Read me.txt', { exact: true }).check();
       assert((await totals()).startsWith('2 of 4 files'), await totals());
       await shot(p, '9c-change-files');
       await p.getByRole('button', { name: 'Apply' }).click();
