@@ -211,6 +211,14 @@ try {
       await p.locator('.files').first().evaluate((el) => { el.scrollTop = 9990 * 30; el.dispatchEvent(new Event('scroll')); });
       await p.getByText('file-09999.dat').waitFor();
       console.log(`       scrolled to the 10,000th file in ${Date.now() - started} ms`);
+      // The list takes the window's height, and a search finds a file among 10,000.
+      const many = p.locator('article[aria-label="Ten thousand frames"]');
+      const box = await many.locator('.files').evaluate((el) => el.getBoundingClientRect().height);
+      assert(box >= 480, `the file list is ${box} px high in a 720 px window`);
+      await p.getByLabel('Find a file in Ten thousand frames').fill('FILE-04242');
+      await p.getByText('file-04242.dat').waitFor();
+      assert((await many.locator('.files [role=listitem]').count()) === 1, 'one file found');
+      await p.getByLabel('Find a file in Ten thousand frames').fill('');
       await shot(p, '4-many-files');
     }, page);
 
