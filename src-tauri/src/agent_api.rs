@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// Where the API's token is kept, beside the download database.
 fn token_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("agent-token")
+    inbound_agent::token::path_in(data_dir)
 }
 
 /// Who may call the API: with `require_token`, only requests carrying the kept token.

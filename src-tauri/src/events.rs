@@ -27,41 +27,48 @@ pub fn forward(app: AppHandle, engine: &Engine) {
         let mut rates: HashMap<String, u64> = HashMap::new();
         let mut tray_tick = tokio::time::interval(TRAY_EVERY);
         let mut tray_text = String::new();
+        // Only an event can change what the tray says: no event, no listing of every
+        // download.
+        let mut tray_stale = true;
         loop {
             tokio::select! {
-                ev = rx.recv() => match ev {
-                    Ok(Event::Progress { downloads }) => {
-                        for p in downloads {
-                            rates.insert(p.id.clone(), p.rate);
-                            merge(&mut pending, p);
-                        }
-                    }
-                    Ok(ev) => {
-                        if let Event::StateChanged { id, state, error } = &ev {
-                            notify(&app, id, *state, error.as_deref());
-                            if *state == DownloadState::Complete {
-                                open_when_done(&app, id);
+                ev = rx.recv() => {
+                    tray_stale = true;
+                    match ev {
+                        Ok(Event::Progress { downloads }) => {
+                            for p in downloads {
+                                rates.insert(p.id.clone(), p.rate);
+                                merge(&mut pending, p);
                             }
                         }
-                        // A download got through again: MASV is back, so the links
-                        // kept while it was out of reach are tried now.
-                        if matches!(ev, Event::Waiting { waiting: None, .. })
-                            && let Some(state) = app.try_state::<AppState>()
-                        {
-                            state.retry_waiting_now.notify_one();
+                        Ok(ev) => {
+                            if let Event::StateChanged { id, state, error } = &ev {
+                                notify(&app, id, *state, error.as_deref());
+                                if *state == DownloadState::Complete {
+                                    open_when_done(&app, id);
+                                }
+                            }
+                            // A download got through again: MASV is back, so the links
+                            // kept while it was out of reach are tried now.
+                            if matches!(ev, Event::Waiting { waiting: None, .. })
+                                && let Some(state) = app.try_state::<AppState>()
+                            {
+                                state.retry_waiting_now.notify_one();
+                            }
+                            emit(&app, ENGINE_EVENT, &ev);
                         }
-                        emit(&app, ENGINE_EVENT, &ev);
+                        Err(RecvError::Lagged(_)) => emit(&app, RESYNC_EVENT, &()),
+                        Err(RecvError::Closed) => break,
                     }
-                    Err(RecvError::Lagged(_)) => emit(&app, RESYNC_EVENT, &()),
-                    Err(RecvError::Closed) => break,
-                },
+                }
                 _ = tick.tick() => {
                     if !pending.is_empty() {
                         let downloads = pending.drain().map(|(_, p)| p).collect();
                         emit(&app, ENGINE_EVENT, &Event::Progress { downloads });
                     }
                 }
-                _ = tray_tick.tick() => {
+                _ = tray_tick.tick(), if tray_stale => {
+                    tray_stale = false;
                     let text = crate::tray::status_text(&engine.list(), &rates);
                     if text != tray_text {
                         crate::tray::set_status(&app, &text);

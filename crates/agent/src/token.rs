@@ -2,7 +2,12 @@
 //! their owner can read, read back as the first line of that file.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where the desktop keeps the API's token: beside the download database.
+pub fn path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("agent-token")
+}
 
 /// A fresh token: 32 random bytes, as 64 hex digits.
 pub fn generate() -> String {

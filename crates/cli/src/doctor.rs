@@ -169,7 +169,7 @@ fn team_line(data: &Path) -> String {
 }
 
 fn token_line(data: &Path) -> String {
-    if data.join("agent-token").is_file() {
+    if inbound_agent::token::path_in(data).is_file() {
         "required (kept in the data folder)".into()
     } else {
         "not required".into()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use inbound_masv::{LinkRef, Secret};
 
 use super::Engine;
-use super::planning::{NewDownload, package_name, selection_json, source_row};
+use super::planning::{NewDownload, package_name, retire, selection_json, source_row};
 use crate::download::{Download, lock};
 use crate::error::EngineError;
 use crate::model::{DownloadId, DownloadState, Event};
@@ -257,9 +257,7 @@ impl Engine {
         {
             let mut list = lock(&self.shared.downloads);
             if let Some(earlier) = &replaced {
-                // Whoever still holds the earlier download finds it gone.
-                earlier.status().deleted = true;
-                list.retain(|d| !Arc::ptr_eq(d, earlier));
+                retire(&mut list, earlier);
             }
             list.push(dl.clone());
         }

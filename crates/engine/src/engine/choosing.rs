@@ -48,12 +48,7 @@ impl Engine {
         let leave_out: Vec<usize> = dl
             .files
             .iter()
-            .filter(|f| {
-                matches!(
-                    f.state(),
-                    FileState::Pending | FileState::Transferring | FileState::Error
-                ) && !chosen(f)
-            })
+            .filter(|f| !f.state().is_settled() && !chosen(f))
             .map(|f| f.meta.idx)
             .collect();
         // A choice of no file at all is a mistake, not a way to stop (that is pause).

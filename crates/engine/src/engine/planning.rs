@@ -251,6 +251,13 @@ impl<'a> Planned<'a> {
     }
 }
 
+/// Takes the download a new one replaces out of the list (a repair); whoever still
+/// holds it finds it deleted.
+pub(super) fn retire(list: &mut Vec<Arc<Download>>, earlier: &Arc<Download>) {
+    earlier.status().deleted = true;
+    list.retain(|d| !Arc::ptr_eq(d, earlier));
+}
+
 /// A download's record with what its source says; the package's own fields (name,
 /// files, folder) are filled in once it is listed.
 pub(super) fn source_row(

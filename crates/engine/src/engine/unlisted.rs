@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::planning::{NewDownload, package_name};
+use super::planning::{NewDownload, package_name, retire};
 use crate::download::{Download, lock};
 use crate::error::EngineError;
 use crate::model::{DownloadState, Event};
@@ -127,8 +127,7 @@ impl Engine {
             *slot = listed.clone();
         }
         if let Some(earlier) = &replaced {
-            earlier.status().deleted = true;
-            list.retain(|d| !Arc::ptr_eq(d, earlier));
+            retire(&mut list, earlier);
         }
         drop((placeholder, list, planning));
         if let Some(earlier) = replaced {
