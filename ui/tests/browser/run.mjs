@@ -473,7 +473,9 @@ try {
       const search = p.getByLabel('Search downloads');
       await search.fill('archive 0042');
       await p.getByText(/^1 of \d+ packages$/).waitFor();
-      assert((await cards()) === 1, `${await cards()} cards for one match`);
+      // The count line and the list are rendered in separate passes; wait for the list.
+      await p.waitForFunction(() => document.querySelectorAll('section.list article').length === 1)
+        .catch(async () => assert(false, `${await cards()} cards for one match`));
       // A file name finds its package (the engine searches every file).
       await search.fill('NOTES-0317.txt');
       await p.getByRole('heading', { name: 'Archive 0317' }).waitFor();
@@ -487,8 +489,8 @@ try {
       await p.getByText(new RegExp(`^${active} of \\d+ packages$`)).waitFor();
       await p.getByLabel('Which downloads to show').selectOption('all');
       await p.getByLabel('Sort downloads by').selectOption('name');
-      const first = await p.locator('section.list article h3').first().innerText();
-      assert(first.startsWith('Archive 0000'), `sorted by name, first: ${first}`);
+      await p.waitForFunction(() => document.querySelector('section.list article h3')?.textContent?.startsWith('Archive 0000'))
+        .catch(async () => assert(false, `sorted by name, first: ${await p.locator('section.list article h3').first().innerText()}`));
       // Clearing the completed packages keeps their files (removed without them).
       await p.getByLabel('Sort downloads by').selectOption('queue');
       const withFiles = await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0);
