@@ -23,6 +23,7 @@ pub const APP_COMMANDS: &[&str] = &[
     "show_file",
     "verify_again",
     "get_settings",
+    "clipboard_capture_status",
     "set_settings",
     "ui_ready",
     "bandwidth_schedule",

@@ -306,6 +306,12 @@ pub(crate) fn open_path(app: &AppHandle, folder: &std::path::Path) -> Result<()>
         })
 }
 
+/// Why clipboard capture cannot work here (no X11 display, say); `None` when it can.
+#[tauri::command]
+pub fn clipboard_capture_status(state: State<'_, AppState>) -> Option<String> {
+    crate::lock(&state.clipboard_unavailable).clone()
+}
+
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> Settings {
     let mut settings = state.settings();

@@ -156,32 +156,79 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
         DownloadState::Complete => (OPEN_FOLDER, "Open folder"),
         _ => (RETRY, "Retry"),
     };
-    let (app, id, folder) = (app.clone(), id.to_owned(), s.dst_folder);
+    let (id, folder) = (id.to_owned(), s.dst_folder);
+    show_notification(app, summary, body, action, move |app, pressed| {
+        act_on(app, &id, &folder, pressed)
+    });
+}
+
+/// Shows a notification with one button, where the notification server shows buttons
+/// (elsewhere nobody could press one, and nothing would end the wait for it), and hands
+/// what was pressed to `on_action`.
+fn show_notification(
+    app: &AppHandle,
+    summary: &'static str,
+    body: String,
+    action: (&'static str, &'static str),
+    on_action: impl FnOnce(&AppHandle, &str) + Send + 'static,
+) {
+    let app = app.clone();
     tauri::async_runtime::spawn_blocking(move || {
         let mut note = notify_rust::Notification::new();
         note.appname("Inbound")
             .summary(summary)
             .body(&body)
             .icon("inbound-desktop");
-        // Only where the notification server shows buttons: otherwise nobody could
-        // press one, and nothing would end the wait for it.
         let with_action =
             notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions"));
         if with_action {
             note.action(action.0, action.1);
         }
         match note.show() {
-            Ok(shown) if with_action => {
-                shown.wait_for_action(|pressed| act_on(&app, &id, &folder, pressed));
-            }
+            Ok(shown) if with_action => shown.wait_for_action(|pressed| on_action(&app, pressed)),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not show a notification"),
         }
     });
 }
 
+/// A MASV link was copied while the window was not in front: the question waits in the
+/// window, and the notification says so (`None`: the package needs a password first).
+pub fn notify_copied(app: &AppHandle, preview: Option<&inbound_engine::PackagePreview>) {
+    if !app.state::<AppState>().settings().notifications {
+        return;
+    }
+    let body = match preview {
+        Some(p) if !p.sender_email.is_empty() => format!(
+            "Download \u{201c}{}\u{201d} from {} ({})?",
+            p.name,
+            p.sender_email,
+            inbound_engine::human_bytes(p.total_bytes)
+        ),
+        Some(p) => format!(
+            "Download \u{201c}{}\u{201d} ({})?",
+            p.name,
+            inbound_engine::human_bytes(p.total_bytes)
+        ),
+        None => "The MASV link you copied needs its password.".to_owned(),
+    };
+    let body = inbound_engine::notification_safe(&body);
+    show_notification(
+        app,
+        "MASV link copied",
+        body,
+        (SHOW, "Show"),
+        |app, pressed| {
+            if pressed == SHOW {
+                crate::incoming::show_main_window(app);
+            }
+        },
+    );
+}
+
 const OPEN_FOLDER: &str = "open-folder";
 const RETRY: &str = "retry";
+const SHOW: &str = "show";
 
 /// A notification's button was pressed.
 fn act_on(app: &AppHandle, id: &str, folder: &std::path::Path, pressed: &str) {

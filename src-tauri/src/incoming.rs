@@ -1,8 +1,9 @@
-//! Links from outside (deep links, a second launch, the command line): validated,
-//! queued until the UI is ready, then added.
+//! Links from outside (deep links, a second launch, the command line, a copy with
+//! clipboard capture on): validated, queued until the UI is ready, then added or asked
+//! about.
 
 use inbound_engine::{EngineError, MasvError, PackagePreview};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager};
 use ts_rs::TS;
 
@@ -23,15 +24,29 @@ pub enum IncomingLink {
         #[ts(type = "number")]
         token: u64,
         preview: PackagePreview,
+        origin: LinkOrigin,
     },
     NeedsPassword {
         #[ts(type = "number")]
         token: u64,
         wrong: bool,
+        origin: LinkOrigin,
     },
     Failed {
         message: String,
     },
+}
+
+/// Where a link the window asks about came from: the question is worded for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkOrigin {
+    /// Opened by a web page or another program (or a second launch).
+    #[default]
+    Outside,
+    /// Copied by the person while clipboard capture was on.
+    Clipboard,
 }
 
 /// Takes any raw argument or URL; ignores what is not a MASV link. A link from outside
@@ -65,7 +80,7 @@ pub fn handle(app: &AppHandle, raw: String) {
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
         let read = state.engine().await.preview(&url, None).await;
-        let outcome = settle(&app, url.clone(), read).await;
+        let outcome = settle(&app, url.clone(), read, LinkOrigin::Outside).await;
         crate::lock(&state.links_in_flight).remove(&url);
         if let Some(outcome) = outcome {
             tell(&app, outcome);
@@ -80,10 +95,15 @@ pub async fn settle(
     app: &AppHandle,
     url: String,
     read: Result<PackagePreview, EngineError>,
+    origin: LinkOrigin,
 ) -> Option<IncomingLink> {
     let state = app.state::<AppState>();
     Some(match read {
-        Ok(preview) if state.settings().trusts(&preview.sender_email) => {
+        // A copy is not a request to download: only a link opened from outside starts
+        // by itself, and only from a trusted sender.
+        Ok(preview)
+            if origin == LinkOrigin::Outside && state.settings().trusts(&preview.sender_email) =>
+        {
             let dst = crate::commands::destination(&state, None);
             match state.engine().await.add_or_wait(&url, dst, None).await {
                 Ok(id) => IncomingLink::Added { id },
@@ -95,19 +115,70 @@ pub async fn settle(
         Ok(preview) => IncomingLink::Confirm {
             token: state.park_link(url, Some(preview.clone())),
             preview,
+            origin,
         },
         Err(EngineError::Masv(MasvError::PasswordRequired)) => IncomingLink::NeedsPassword {
             token: state.park_link(url, None),
             wrong: false,
+            origin,
         },
         Err(e) if crate::waiting::unreachable(&e) => {
-            let link = crate::waiting::WaitingLink::unreachable(url, &e);
+            let link = crate::waiting::WaitingLink::unreachable(url, &e, origin);
             crate::waiting_task::keep(app, link);
             return None;
         }
         Err(e) => IncomingLink::Failed {
             message: e.to_string(),
         },
+    })
+}
+
+/// A link the person copied (clipboard capture on): asked about in the window, and by
+/// a notification when the window is not in front; never started by itself. A link
+/// already in the list, or already being asked about, is not offered again.
+pub async fn offer_copied(app: &AppHandle, url: String) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    if state.refused.load(std::sync::atomic::Ordering::SeqCst)
+        || !state.ui_ready.load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return;
+    }
+    let engine = state.engine().await;
+    if let Ok(shown) = inbound_masv::LinkRef::parse(&url).map(|l| l.redacted())
+        && engine.list().iter().any(|d| d.link == shown)
+    {
+        return;
+    }
+    if crate::lock(&state.parked).values().any(|p| p.url == url)
+        || !crate::lock(&state.links_in_flight).insert(url.clone())
+    {
+        return;
+    }
+    let read = engine.preview(&url, None).await;
+    let outcome = settle(app, url.clone(), read, LinkOrigin::Clipboard).await;
+    crate::lock(&state.links_in_flight).remove(&url);
+    let Some(outcome) = outcome else {
+        return;
+    };
+    if !window_in_front(app) {
+        match &outcome {
+            IncomingLink::Confirm { preview, .. } => {
+                crate::events::notify_copied(app, Some(preview))
+            }
+            IncomingLink::NeedsPassword { .. } => crate::events::notify_copied(app, None),
+            _ => {}
+        }
+    }
+    tell(app, outcome);
+}
+
+fn window_in_front(app: &AppHandle) -> bool {
+    app.get_webview_window("main").is_some_and(|w| {
+        w.is_visible().unwrap_or(false)
+            && !w.is_minimized().unwrap_or(false)
+            && w.is_focused().unwrap_or(false)
     })
 }
 

@@ -5,6 +5,27 @@ use inbound_engine::MasvError;
 /// Turns what the browser or a second launch hands over into a MASV https link, or
 /// `None` when it is not one (the host and path shape are checked, not just the scheme).
 pub fn normalize_incoming(raw: &str) -> Option<String> {
+    match normalize(raw) {
+        Ok(link) => Some(link),
+        Err(MasvError::InvalidLink(why)) => {
+            tracing::warn!(%why, "ignoring an incoming link that is not a MASV link");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// The first MASV link in copied text (an email, a chat line, a bare link), or `None`.
+/// Says nothing about the rest of the text, in the log or anywhere else: only a MASV
+/// link is ever taken out of it.
+pub fn find_in_text(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
+        .map(|word| word.trim_end_matches(['.', ',', ';', ':', '!', '?']))
+        .filter(|word| word.to_ascii_lowercase().contains("massive."))
+        .find_map(|word| normalize(word).ok())
+}
+
+fn normalize(raw: &str) -> Result<String, MasvError> {
     let raw = raw.trim();
     let lower = raw.to_ascii_lowercase();
     let candidate = ["masv:", "inbound:"]
@@ -21,14 +42,7 @@ pub fn normalize_incoming(raw: &str) -> Option<String> {
             }
         })
         .unwrap_or_else(|| raw.to_owned());
-    match inbound_engine::parse_link(&candidate) {
-        Ok(link) => Some(link),
-        Err(MasvError::InvalidLink(why)) => {
-            tracing::warn!(%why, "ignoring an incoming link that is not a MASV link");
-            None
-        }
-        Err(_) => None,
-    }
+    inbound_engine::parse_link(&candidate)
 }
 
 #[cfg(test)]
@@ -61,6 +75,29 @@ mod tests {
             "inbound://get.massive.app/a/b?secret=S",
         ] {
             assert_eq!(normalize_incoming(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn finds_a_link_in_copied_text_and_nothing_else() {
+        let want = Some("https://get.massive.app/ABC?secret=S".to_owned());
+        for text in [
+            "https://get.massive.app/ABC?secret=S",
+            "Hi, the rushes are at https://get.massive.app/ABC?secret=S. Thanks!",
+            "<a href=\"https://get.massive.app/ABC?secret=S\">Day 2</a>",
+            "(masv://get.massive.app/ABC?secret=S)",
+            "first line\n\thttps://get.massive.app/ABC?secret=S\nlast line",
+        ] {
+            assert_eq!(find_in_text(text), want, "{text}");
+        }
+        for text in [
+            "",
+            "a grocery list",
+            "https://get.massive.app/ABC",
+            "https://evil.example/get.massive.app/ABC?secret=S",
+            "password: hunter2",
+        ] {
+            assert_eq!(find_in_text(text), None, "{text}");
         }
     }
 }

@@ -3,6 +3,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod agent_api;
+mod clipboard;
 mod commands;
 mod error;
 mod events;
@@ -63,6 +64,7 @@ fn main() {
             // history takes a moment, and commands wait for it.
             tauri::async_runtime::spawn(open_engine(handle.clone()));
             tray::install(&handle)?;
+            clipboard::watch(&handle);
             // `xdg-mime` is a shell script per call (a few hundred ms in all): off the
             // window's thread too.
             let h = handle.clone();
@@ -100,6 +102,7 @@ fn main() {
             commands::show_file,
             commands::verify_again,
             commands::get_settings,
+            commands::clipboard_capture_status,
             commands::set_settings,
             commands::ui_ready,
             schedule::bandwidth_schedule,

@@ -46,6 +46,10 @@ pub struct Settings {
     /// without asking; every other link from a web page or another program is shown
     /// first and waits for the person.
     pub trusted_senders: Vec<String>,
+    /// While the app runs, a MASV link copied anywhere is offered for download (the
+    /// window asks; nothing starts by itself). Only MASV links are taken out of what is
+    /// copied, and nothing of it is kept.
+    pub clipboard_capture: bool,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             hash_algorithm: HashAlgorithm::Xxh128.name().into(),
             keep_awake: true,
             trusted_senders: Vec::new(),
+            clipboard_capture: false,
         }
     }
 }

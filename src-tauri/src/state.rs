@@ -39,6 +39,8 @@ pub struct AppState {
     pub retry_waiting_now: tokio::sync::Notify,
     /// Stops the agent API when it runs.
     pub agent_stop: Mutex<Option<oneshot::Sender<()>>>,
+    /// Why clipboard capture cannot work on this desktop, once found out.
+    pub clipboard_unavailable: Mutex<Option<String>>,
 }
 
 /// What opening the data folder gives.
@@ -74,6 +76,7 @@ impl AppState {
             waiting,
             retry_waiting_now: tokio::sync::Notify::new(),
             agent_stop: Mutex::new(None),
+            clipboard_unavailable: Mutex::new(None),
         }
     }
 

@@ -13,6 +13,8 @@ use inbound_engine::{Engine, EngineError, PackagePreview};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::incoming::LinkOrigin;
+
 /// Between two tries of the links waiting for MASV.
 pub const RETRY_EVERY: Duration = Duration::from_secs(15);
 
@@ -23,15 +25,19 @@ pub struct WaitingLink {
     pub since: i64,
     /// What failed last, for the person.
     pub message: String,
+    /// Opened from outside or copied: once MASV answers, it is asked about as such.
+    #[serde(default)]
+    pub origin: LinkOrigin,
 }
 
 impl WaitingLink {
     /// A link MASV could not be reached for (`error` says how), waiting from now.
-    pub fn unreachable(url: String, error: &EngineError) -> Self {
+    pub fn unreachable(url: String, error: &EngineError, origin: LinkOrigin) -> Self {
         Self {
             url,
             since: inbound_engine::unix_now(),
             message: unreachable_message(error),
+            origin,
         }
     }
 }
@@ -219,6 +225,7 @@ mod tests {
             url,
             since: 0,
             message: "MASV cannot be reached".into(),
+            origin: LinkOrigin::Outside,
         }
     }
 

@@ -33,8 +33,8 @@ pub async fn keep_trying(app: AppHandle) {
             // password prompt, or the failure.
             let told = match outcome {
                 Outcome::StillWaiting(_) => None,
-                Outcome::Preview(preview) => settle(&app, link.url, Ok(preview)).await,
-                Outcome::Failed(e) => settle(&app, link.url, Err(e)).await,
+                Outcome::Preview(preview) => settle(&app, link.url, Ok(preview), link.origin).await,
+                Outcome::Failed(e) => settle(&app, link.url, Err(e), link.origin).await,
             };
             if let Some(told) = told {
                 tell(&app, told);

@@ -2,11 +2,12 @@
 //! Xvfb with a private D-Bus session, pointed at the simulator. A link is pasted, the
 //! files appear, pause stops the bytes, resume finishes the package, a completion
 //! notification reaches the (test's) notification daemon, and a second launch with a
-//! `masv://` link hands its package to the running window. Screenshots of each state
-//! go to `target/e2e-screenshots/`.
+//! `masv://` link hands its package to the running window; with clipboard capture on, a
+//! link put on the X clipboard is offered (and with it off, not even read). Screenshots
+//! of each state go to `target/e2e-screenshots/`.
 //!
-//! Needs Xvfb, dbus-daemon, WebKitWebDriver (webkit2gtk-driver), python3-dbus, ImageMagick and
-//! tauri-driver; `.ci/run` installs them.
+//! Needs Xvfb, dbus-daemon, WebKitWebDriver (webkit2gtk-driver), python3-dbus, ImageMagick,
+//! xclip and tauri-driver; `.ci/run` installs them.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -641,4 +642,170 @@ async fn a_data_folder_held_by_the_agent_is_explained_in_a_dialog() {
     // screenshot; the engine's message is tested with the CLI.
     screenshot(&display, "7-data-folder-in-use").await;
     drop(lock);
+}
+
+/// Puts text on the X clipboard as a program on the desktop would (xclip stays behind
+/// to serve it until something else is copied or the display goes).
+fn copy_to_clipboard(display: &str, text: &str) {
+    use std::io::Write;
+    let mut xclip = Command::new(tool("xclip"))
+        .args(["-display", display, "-selection", "clipboard", "-in"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xclip runs (.ci/run installs it)");
+    xclip
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    // It forks to serve the copy and leaves once it owns the clipboard.
+    assert!(xclip.wait().unwrap().success(), "xclip could not copy");
+}
+
+/// Takes the keyboard focus from the app's window, as switching to another program does.
+fn focus_elsewhere(display: &str) {
+    use x11rb::protocol::xproto::{ConnectionExt, InputFocus};
+    let (conn, _) = x11rb::connect(Some(display)).unwrap();
+    conn.set_input_focus(InputFocus::NONE, x11rb::NONE, x11rb::CURRENT_TIME)
+        .unwrap()
+        .check()
+        .unwrap();
+}
+
+fn copied(link_id: &str, name: &str, sender: &str) -> SimPackage {
+    let mut package = SimPackage::new(link_id, name).with_file(SimFile::new(
+        format!("{link_id}-1"),
+        "cut.edl",
+        Content::generated(31, 64 * 1024),
+    ));
+    package.sender_email = sender.into();
+    package
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_link_is_offered_with_clipboard_capture_on_and_ignored_with_it_off() {
+    let root = tempfile::tempdir().unwrap();
+    let ignored = copied("e2ecopyoff", "Copied while off", "dit@set.example");
+    let offered = copied("e2ecopyon", "Copied while on", "ae@cutting.example");
+    let sim = Sim::start(vec![ignored, offered]).await.unwrap();
+    let (ignored, offered) = (&sim.packages()[0], &sim.packages()[1]);
+    let bus = start_bus(root.path());
+    let (display, _xvfb) = start_xvfb();
+    let env = app_env(&display, &bus, &sim, root.path());
+    let data = root.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let dest = root.path().join("home/Downloads/MASV");
+    std::fs::write(
+        data.join("settings.json"),
+        serde_json::json!({ "destination": dest }).to_string(),
+    )
+    .unwrap();
+    let (port, _driver) = start_driver(&env);
+    let c = connect(port).await;
+    c.wait_for(
+        "//h2[normalize-space()='No downloads yet']",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the empty state shows");
+
+    // Off (as it is until the person turns it on): a copied link is not even read.
+    copy_to_clipboard(
+        &display,
+        &format!("The first cut: {} (from the set)", ignored.link()),
+    );
+    // Turned on in Settings.
+    let settings = c
+        .find("//button[normalize-space()='Settings']")
+        .await
+        .unwrap();
+    c.click(&settings).await.unwrap();
+    let capture = c
+        .wait_for(
+            "//label[contains(normalize-space(), 'Offer MASV links I copy anywhere')]/input",
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("Settings offers clipboard capture");
+    c.click(&capture).await.unwrap();
+    let save = c.find("//button[normalize-space()='Save']").await.unwrap();
+    c.click(&save).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(data.join("settings.json"))
+        .unwrap_or_default()
+        .contains("\"clipboard_capture\": true")
+    {
+        assert!(Instant::now() < deadline, "the setting was not saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // On: a mail copied whole, while the person works in another program, brings up the
+    // question about its package, and a notification says it is waiting.
+    focus_elsewhere(&display);
+    copy_to_clipboard(
+        &display,
+        &format!("Hi,\nthe conform EDL is here: {}\nThanks!", offered.link()),
+    );
+    c.wait_for(
+        "//div[@role='dialog']//*[normalize-space()='You copied a MASV link. It points to:']",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("a copied link is offered while clipboard capture is on");
+    for shown in [offered.name.as_str(), "ae@cutting.example"] {
+        c.find(&format!(
+            "//div[@role='dialog']//*[normalize-space()='{shown}']"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("the question does not show {shown}: {e}"));
+    }
+    screenshot(&display, "8-copied-link").await;
+    let note = wait_for_notification(&bus.log, &offered.name).await;
+    assert_eq!(note["summary"], "MASV link copied");
+    assert!(
+        note["body"]
+            .as_str()
+            .unwrap()
+            .contains("from ae@cutting.example"),
+        "{note}"
+    );
+    assert_eq!(note["actions"], serde_json::json!(["show", "Show"]));
+    // Copies are taken in order, one at a time: had the first been read, MASV would have
+    // been asked about it before this one.
+    assert_eq!(
+        sim.link_requests_for(&ignored.link_id),
+        0,
+        "a link copied with clipboard capture off was read"
+    );
+    assert_eq!(
+        sim.package_bytes_served(&offered.package_id),
+        0,
+        "asked, not started"
+    );
+    let accept = c
+        .find("//div[@role='dialog']//button[normalize-space()='Download']")
+        .await
+        .unwrap();
+    c.click(&accept).await.unwrap();
+    wait_state(&c, &offered.name, "complete", Duration::from_secs(60)).await;
+    assert_eq!(
+        sha256(&dest.join(&offered.name).join("cut.edl")),
+        offered.files[0].content.sha256_hex()
+    );
+
+    // What was copied is in no log: neither link's secret, nor the mail around them.
+    for entry in std::fs::read_dir(data.join("logs")).unwrap() {
+        let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for secret in [&ignored.secret, &offered.secret] {
+            assert!(
+                !log.contains(secret.as_str()),
+                "a copied secret is in the log"
+            );
+        }
+        assert!(!log.contains("The first cut"), "copied text is in the log");
+    }
+    c.quit().await.unwrap();
 }

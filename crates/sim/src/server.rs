@@ -50,6 +50,8 @@ pub(crate) struct SimState {
     storage_base: String,
     last_listing: Mutex<HashMap<String, Instant>>,
     link_requests: AtomicU64,
+    /// Link requests by link id, whatever the answer.
+    link_requests_by_id: Mutex<HashMap<String, u64>>,
     listing_requests: AtomicU64,
     url_requests: AtomicU64,
     pub(crate) storage_requests: AtomicU64,
@@ -228,6 +230,17 @@ impl Sim {
         self.state.link_requests.load(Relaxed)
     }
 
+    /// How often the link with this id was asked about (read, previewed, listed).
+    pub fn link_requests_for(&self, link_id: &str) -> u64 {
+        self.state
+            .link_requests_by_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(link_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn listing_requests(&self) -> u64 {
         self.state.listing_requests.load(Relaxed)
     }
@@ -315,6 +328,7 @@ impl SimState {
             storage_base,
             last_listing: Mutex::new(HashMap::new()),
             link_requests: AtomicU64::new(0),
+            link_requests_by_id: Mutex::new(HashMap::new()),
             listing_requests: AtomicU64::new(0),
             url_requests: AtomicU64::new(0),
             storage_requests: AtomicU64::new(0),
@@ -440,6 +454,11 @@ async fn link_route(
         return r;
     }
     s.link_requests.fetch_add(1, Relaxed);
+    *s.link_requests_by_id
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(link_id.clone())
+        .or_default() += 1;
     let Some(p) = s.by_link.get(&link_id).map(|&i| &s.packages[i]) else {
         return api_error(StatusCode::NOT_FOUND, "link not found");
     };

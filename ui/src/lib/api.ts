@@ -6,6 +6,7 @@ import type { DownloadDetail } from './bindings/DownloadDetail';
 import type { DownloadSummary } from './bindings/DownloadSummary';
 import type { Event as EngineEvent } from './bindings/Event';
 import type { IncomingLink } from './bindings/IncomingLink';
+import type { LinkOrigin } from './bindings/LinkOrigin';
 import type { InboxPackage } from './bindings/InboxPackage';
 import type { InboxPortal } from './bindings/InboxPortal';
 import type { InboxStatus } from './bindings/InboxStatus';
@@ -25,6 +26,7 @@ export type {
   DownloadSummary,
   EngineEvent,
   IncomingLink,
+  LinkOrigin,
   InboxPackage,
   InboxPortal,
   InboxStatus,
@@ -71,6 +73,8 @@ export const api = {
   showFile: (id: string, index: number) => invoke<void>('show_file', { id, index }),
   verifyAgain: (id: string) => invoke<VerifySummary>('verify_again', { id }),
   getSettings: () => invoke<Settings>('get_settings'),
+  /** Why clipboard capture cannot work on this desktop; `null` when it can. */
+  clipboardCaptureStatus: () => invoke<string | null>('clipboard_capture_status'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   uiReady: () => invoke<void>('ui_ready'),
   /** The bandwidth schedule and what it has in force now. */

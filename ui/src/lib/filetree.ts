@@ -4,6 +4,7 @@ import type { DownloadSummary } from './bindings/DownloadSummary';
 import type { FileInfo } from './bindings/FileInfo';
 import type { ListedFile } from './bindings/ListedFile';
 import type { PackageListing } from './bindings/PackageListing';
+import { baseName, groupByFolder, type Folder } from './folders';
 
 export interface FolderNode {
   kind: 'folder';
@@ -54,37 +55,12 @@ export function downloadChoice(summary: DownloadSummary, files: FileInfo[]): { l
   };
 }
 
-function folder(path: string, depth: number): FolderNode {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  return { kind: 'folder', path, name, depth, folders: [], files: [], ids: [], size: 0 };
-}
-
 /** The tree of `files`: folders first, each level sorted by name. */
 export function buildTree(files: ListedFile[]): FolderNode {
-  const root = folder('', -1);
-  const folders = new Map<string, FolderNode>([['', root]]);
-  const folderOf = (path: string): FolderNode => {
-    const known = folders.get(path);
-    if (known) return known;
-    const cut = path.lastIndexOf('/');
-    const parent = folderOf(cut < 0 ? '' : path.slice(0, cut));
-    const made = folder(path, parent.depth + 1);
-    parent.folders.push(made);
-    folders.set(path, made);
-    return made;
-  };
-  for (const f of files) {
-    const cut = f.path.lastIndexOf('/');
-    const parent = folderOf(cut < 0 ? '' : f.path.slice(0, cut));
-    const note = NOTES[f.state] ?? null;
-    parent.files.push({ kind: 'file', id: f.id, path: f.path, name: f.path.slice(cut + 1), depth: parent.depth + 1, size: f.size, note });
-  }
-  const sum = (n: FolderNode): void => {
-    const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name, undefined, { numeric: true });
-    n.folders.sort(byName);
-    n.files.sort(byName);
+  const node = (g: Folder<ListedFile>): FolderNode => {
+    const n: FolderNode = { kind: 'folder', path: g.path, name: g.name, depth: g.depth, folders: g.folders.map(node), files: [], ids: [], size: 0 };
+    n.files = g.files.map((f) => ({ kind: 'file', id: f.id, path: f.path, name: baseName(f.path), depth: g.depth + 1, size: f.size, note: NOTES[f.state] ?? null }));
     for (const child of n.folders) {
-      sum(child);
       n.ids.push(...child.ids);
       n.size += child.size;
     }
@@ -93,9 +69,9 @@ export function buildTree(files: ListedFile[]): FolderNode {
       n.ids.push(f.id);
       n.size += f.size ?? 0;
     }
+    return n;
   };
-  sum(root);
-  return root;
+  return node(groupByFolder(files, (f) => f.path));
 }
 
 /** The rows shown: open folders' contents in order, or with a search, every file whose

@@ -10,7 +10,9 @@
     downloads: [],
     files: {},
     settings: { destination: '/home/user/Downloads/MASV', max_active_downloads: 3, connections_per_download: 16, adaptive_connections: true,
-      bandwidth_limit: null, notifications: true, open_folder_when_done: false, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false },
+      bandwidth_limit: null, notifications: true, open_folder_when_done: false, agent_api: false, inbox_poll_secs: 60, package_folders: true, hash_algorithm: 'xxh128', keep_awake: true, trusted_senders: [], agent_api_token: false, clipboard_capture: false },
+    /** Why clipboard capture cannot work (null: it can). */
+    clipboardProblem: null,
     calls: [],
     dropped: [],
     schedule: { limits: [], only_between: [] },
@@ -169,6 +171,7 @@
     },
     inbox_failures: () => state.inbox.failures,
     drop_parked_link: ({ token }) => { state.dropped.push(token); },
+    clipboard_capture_status: () => state.clipboardProblem,
     waiting_links: () => state.waiting,
     drop_waiting_link: ({ token }) => {
       state.waiting = state.waiting.filter((w) => w.token !== token);
@@ -241,9 +244,18 @@
       emit('engine', { type: 'added', download: state.downloads[i] });
     },
     /** A link from a web page: the shell parks it and asks the window. */
-    incoming(token, preview) {
+    incoming(token, preview, origin = 'outside') {
       state.parked[token] = preview;
-      emit('incoming-link', { type: 'confirm', token, preview });
+      emit('incoming-link', { type: 'confirm', token, preview, origin });
+    },
+    /** Something copied anywhere on the desktop: with clipboard capture on, the shell
+     * takes the MASV link out of it (nothing else) and the window asks. */
+    copy(text) {
+      const link = /https:\/\/get\.massive\.app\/(\w+)\?secret=\w+/.exec(text);
+      if (!state.settings.clipboard_capture || !link) return;
+      const token = 500 + Object.keys(state.parked).length + state.dropped.length;
+      window.__fake.incoming(token, { name: `Copied ${link[1]}`, package_id: `pkg-${link[1]}`, sender_email: 'dit@set.example',
+        file_count: 2, total_bytes: 3 * 2 ** 30, sizes_complete: true, withheld: 0 }, 'clipboard');
     },
     progress(id, fraction, rate) {
       const d = state.downloads.find((x) => x.id === id);

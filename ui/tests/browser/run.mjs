@@ -77,6 +77,14 @@ try {
       await p.getByRole('button', { name: /Show files of/ }).first().click();
       await p.getByText('A001_C002.mov').waitFor();
       assert(await p.getByText('Virus – not downloaded').isVisible(), 'virus badge in the file list');
+      // Files are grouped under their folders, which close and open (by keyboard too).
+      const day1 = p.getByRole('button', { name: 'Day 1/' });
+      assert((await day1.getAttribute('aria-expanded')) === 'true', 'folders start open');
+      await day1.click();
+      await p.getByText('A001_C002.mov').waitFor({ state: 'detached' });
+      assert(await p.getByText('of 2 files done').first().isVisible(), 'a closed folder sums its files');
+      await day1.press('Enter');
+      await p.getByText('A001_C002.mov').waitFor();
       // The speed graphs fill from the progress events, a sample a second: the whole
       // app's in the header, the package's in its card; a faster second shows as the peak.
       await p.getByRole('img', { name: /^All downloads: now 30\.0 MB\/s/ }).waitFor();
@@ -199,6 +207,45 @@ try {
       await p.waitForFunction(() => window.__fake.state.settings.trusted_senders.length === 0);
     }, page);
 
+    await test(`${scheme}: a copied MASV link is offered when clipboard capture is on`, async (p) => {
+      // Off until the person turns it on, and explained where it is turned on.
+      await p.getByRole('button', { name: 'Settings' }).click();
+      const capture = p.getByLabel('Offer MASV links I copy anywhere');
+      assert(!(await capture.isChecked()), 'clipboard capture is off by default');
+      await p.getByText(/looks only for MASV links in what you copy and keeps nothing else/).waitFor();
+      await capture.check();
+      await p.getByRole('button', { name: 'Save' }).click();
+      await p.waitForFunction(() => window.__fake.state.settings.clipboard_capture === true);
+      const before = await p.evaluate(() => window.__fake.state.downloads.length);
+      // A mail copied whole: the window asks about the package its link points to.
+      await p.evaluate(() => window.__fake.copy('Hi! Day 2 is up: https://get.massive.app/day2?secret=s3cr3t. Thanks, Ana'));
+      await p.getByText('You copied a MASV link. It points to:').waitFor();
+      const dialog = p.getByRole('dialog');
+      for (const text of ['Copied day2', 'dit@set.example', '3.0 GB in 2 files']) {
+        assert(await dialog.getByText(text, { exact: false }).first().isVisible(), `${text} shown`);
+      }
+      // A copy is not a click: there is no "trust this sender" here, and Enter out of
+      // habit starts nothing.
+      assert((await dialog.getByRole('checkbox').count()) === 0, 'no trust checkbox for a copied link');
+      assert(await p.getByRole('button', { name: 'Not now' }).evaluate((b) => b === document.activeElement), 'Not now focused');
+      await shot(p, '3d-copied-link');
+      await p.getByRole('button', { name: 'Not now' }).click();
+      await p.waitForFunction(() => window.__fake.state.dropped.some((t) => t >= 500));
+      assert((await p.evaluate(() => window.__fake.state.downloads.length)) === before, 'nothing started');
+      // Another copy, accepted: it starts.
+      await p.evaluate(() => window.__fake.copy('https://get.massive.app/day3?secret=x'));
+      await p.getByRole('dialog').getByRole('button', { name: 'Download' }).click();
+      await p.getByRole('heading', { name: 'Copied day3' }).waitFor();
+      // Where the desktop cannot be watched, Settings says why.
+      await p.evaluate(() => { window.__fake.state.clipboardProblem = 'there is no X11 display to watch'; });
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByText('Not available here: there is no X11 display to watch.').waitFor();
+      await p.getByLabel('Offer MASV links I copy anywhere').uncheck();
+      await p.getByRole('button', { name: 'Save' }).click();
+      await p.waitForFunction(() => window.__fake.state.settings.clipboard_capture === false);
+      await p.evaluate(() => { window.__fake.state.clipboardProblem = null; });
+    }, page);
+
     await test(`${scheme}: 10,000 files stay fluid`, async (p) => {
       await p.getByLabel('MASV link').fill('https://get.massive.app/many?secret=x');
       await p.keyboard.press('Enter');
@@ -208,7 +255,7 @@ try {
       const rows = await p.getByRole('listitem').count();
       assert(rows < 60, `${rows} rows rendered for 10,000 files`);
       const started = Date.now();
-      await p.locator('.files').first().evaluate((el) => { el.scrollTop = 9990 * 30; el.dispatchEvent(new Event('scroll')); });
+      await p.locator('.files').first().evaluate((el) => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); });
       await p.getByText('file-09999.dat').waitFor();
       console.log(`       scrolled to the 10,000th file in ${Date.now() - started} ms`);
       // The list takes the window's height, and a search finds a file among 10,000.
@@ -500,6 +547,64 @@ try {
       assert(left === 0, `${left} completed packages left`);
       assert((await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0)) === withFiles, 'no file was removed');
       await shot(p, '11b-history-cleared');
+    }, page);
+    await context.close();
+  }
+  // Text at 200 %: the window at its default size (1040 × 720) zoomed twice over is
+  // 520 × 360 CSS pixels. Every screen reflows into it: nothing wider than the window,
+  // and no text cut off (shortened with an ellipsis only where the whole of it is in a
+  // tooltip).
+  {
+    const context = await browser.newContext({ viewport: { width: 520, height: 360 }, deviceScaleFactor: 2 });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.log(`  page error: ${e.message}`));
+    await page.addInitScript({ content: readFileSync(join(here, 'fake-backend.js'), 'utf8') });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const whole = async (p, n) => {
+      await p.screenshot({ path: join(shots, `zoom200-${n}.png`) });
+      const cut = await p.evaluate(() => {
+        const found = [];
+        const width = document.documentElement.clientWidth;
+        if (document.documentElement.scrollWidth > width + 1) found.push(`the page is ${document.documentElement.scrollWidth} px wide in ${width}`);
+        for (const el of document.querySelectorAll('body *')) {
+          if (!el.getClientRects().length) continue;
+          const text = [...el.childNodes].some((c) => c.nodeType === Node.TEXT_NODE && c.textContent.trim());
+          if (!text) continue;
+          const name = `${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 40)}"`;
+          const r = el.getBoundingClientRect();
+          if (r.right > width + 1 || r.left < -1) found.push(`${name} runs out of the window (${Math.round(r.left)}–${Math.round(r.right)})`);
+          const css = getComputedStyle(el);
+          const clips = (o) => o === 'hidden' || o === 'clip';
+          const tooltip = el.closest('[title]');
+          if (clips(css.overflowX) && el.scrollWidth > el.clientWidth + 1 && !tooltip) found.push(`${name} is cut (${el.scrollWidth} in ${el.clientWidth})`);
+          if (clips(css.overflowY) && el.scrollHeight > el.clientHeight + 1) found.push(`${name} is cut vertically (${el.scrollHeight} in ${el.clientHeight})`);
+        }
+        return found;
+      });
+      assert(cut.length === 0, `at 200 % on ${n}: ${cut.slice(0, 6).join('; ')}`);
+    };
+    await test('200 %: every screen reflows without cutting text', async (p) => {
+      await p.getByText('No downloads yet').waitFor();
+      await whole(p, 'empty');
+      await p.getByRole('button', { name: 'Try a demo package' }).click();
+      await p.getByRole('heading', { name: 'Inbound demo: Coastline rushes' }).waitFor();
+      await p.evaluate(() => window.__fake.progress('d1', 0.42, 31457280));
+      await p.getByRole('button', { name: /Show files of/ }).first().click();
+      await p.getByText('A001_C002.mov').waitFor({ state: 'attached' });
+      await p.locator('.files').first().evaluate((el) => el.scrollIntoView());
+      await whole(p, 'files');
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByRole('heading', { name: 'Settings' }).waitFor();
+      await whole(p, 'settings');
+      await p.getByRole('button', { name: 'Cancel' }).click();
+      await p.evaluate(() => window.__fake.incoming(31, { name: 'Day 2 rushes', package_id: 'pkg-zoom', sender_email: 'dit@set.example',
+        file_count: 412, total_bytes: 180 * 2 ** 30, sizes_complete: true, withheld: 1 }));
+      await p.getByRole('heading', { name: 'Download this package?' }).waitFor();
+      await whole(p, 'confirm');
+      await p.keyboard.press('Escape');
+      await p.getByRole('tab', { name: 'Team inbox' }).click();
+      await p.getByRole('heading', { name: "Your team's inbox" }).waitFor();
+      await whole(p, 'inbox');
     }, page);
     await context.close();
   }

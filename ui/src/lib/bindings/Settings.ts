@@ -60,4 +60,10 @@ keep_awake: boolean,
  * without asking; every other link from a web page or another program is shown
  * first and waits for the person.
  */
-trusted_senders: Array<string>, };
+trusted_senders: Array<string>, 
+/**
+ * While the app runs, a MASV link copied anywhere is offered for download (the
+ * window asks; nothing starts by itself). Only MASV links are taken out of what is
+ * copied, and nothing of it is kept.
+ */
+clipboard_capture: boolean, };

@@ -79,7 +79,11 @@ describe('FileList', () => {
     const rows = screen.getAllByRole('listitem');
     expect(rows.length).toBeGreaterThan(5);
     expect(rows.length).toBeLessThan(40);
-    expect(rows[0]?.textContent).toContain('file-0.dat');
+    // The folder first, summing its files; then its files, in a person's order.
+    expect(rows[0]?.textContent).toContain('batch/');
+    expect(rows[0]?.textContent).toContain('5000 of 10000 files done');
+    expect(rows[1]?.textContent).toContain('file-0.dat');
+    expect(rows[2]?.textContent).toContain('file-1.dat');
     expect(screen.getByText('Virus')).toBeTruthy();
     // Downloaded again over a changed file: the person's copy is named, not hidden.
     const kept = screen.getByText('Your copy: file-1 (changed).dat');
