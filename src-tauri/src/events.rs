@@ -270,6 +270,7 @@ mod tests {
                 })
                 .collect(),
             connections: 0,
+            held_back: None,
         }
     }
 

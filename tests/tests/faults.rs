@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use inbound_e2e::inbound_engine::{DownloadState, Event, HeldBack};
 use inbound_e2e::inbound_sim::catalog;
 use inbound_e2e::{Harness, assert_completes};
 
@@ -98,4 +99,55 @@ async fn stalled_bodies_are_abandoned_and_resumed() {
         served <= size + stalls * 512 * 1024,
         "served {served} for {size} with {stalls} stalls"
     );
+}
+
+/// What the progress events said held the download back, from its start to its end.
+async fn held_back_while_downloading(h: &Harness, link_id: &str) -> Vec<Option<HeldBack>> {
+    let mut events = h.engine.subscribe();
+    let id = h
+        .engine
+        .add(&h.link(link_id), &h.dest(), None)
+        .await
+        .unwrap();
+    let mut said = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(120), events.recv()).await {
+            Ok(Ok(Event::Progress { downloads })) => {
+                said.extend(downloads.iter().filter(|p| p.id == id).map(|p| p.held_back));
+            }
+            Ok(Ok(Event::StateChanged {
+                id: done, state, ..
+            })) if done == id => {
+                if state == DownloadState::Complete {
+                    return said;
+                }
+                assert_ne!(state, DownloadState::Error, "the download failed");
+            }
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            other => panic!("no completion: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_asking_for_fewer_connections_is_said_to_hold_the_download_back() {
+    // Slow connections, so the transfer lasts long enough to be sampled.
+    let h = Harness::new(vec![catalog::large("big", 12 * MIB)]).await;
+    h.sim.faults().set_conn_rate(2 * MIB);
+    h.sim.faults().error_429_every.store(4, Relaxed);
+    let said = held_back_while_downloading(&h, "big").await;
+    assert!(fired(&h.sim.faults().injected.status_429) >= 1);
+    assert!(
+        said.contains(&Some(HeldBack::StorageBusy)),
+        "storage said too many, and progress never did: {said:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_the_network_paces_is_not_said_to_be_held_back() {
+    let h = Harness::new(vec![catalog::large("big", 12 * MIB)]).await;
+    h.sim.faults().set_conn_rate(2 * MIB);
+    let said = held_back_while_downloading(&h, "big").await;
+    assert!(said.len() >= 2, "sampled: {said:?}");
+    assert!(said.iter().all(Option::is_none), "{said:?}");
 }

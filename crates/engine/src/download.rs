@@ -173,6 +173,8 @@ pub(crate) struct Download {
     pub session: Mutex<Option<Arc<Session>>>,
     /// Connections of the current run fetching its files (see `runner::scale`).
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// What its transfer reports about what holds it back (see `held_back`).
+    pub signals: crate::held_back::Signals,
 }
 
 fn selection_from_row(id: &str, json: Option<&str>) -> crate::Selection {
@@ -222,6 +224,7 @@ impl Download {
             }),
             session: Mutex::new(None),
             connections: Default::default(),
+            signals: Default::default(),
         }
     }
 

@@ -289,6 +289,9 @@ pub struct DownloadProgress {
     pub files: Vec<FileProgress>,
     /// Connections fetching its files now.
     pub connections: usize,
+    /// What makes it slower than the network would, when Inbound can tell.
+    #[serde(default)]
+    pub held_back: Option<crate::held_back::HeldBack>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

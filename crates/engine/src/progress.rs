@@ -16,6 +16,7 @@ pub(crate) struct Meter {
     last_total: u64,
     rate: f64,
     files: HashMap<usize, FileMeter>,
+    judge: crate::held_back::Judge,
 }
 
 #[derive(Default)]
@@ -80,6 +81,7 @@ impl Meter {
         }
         let total_bytes = dl.total_bytes();
         let rate = self.rate as u64;
+        let connections = dl.connections.load(std::sync::atomic::Ordering::Relaxed);
         Some(DownloadProgress {
             id: dl.id.clone(),
             bytes_done: total,
@@ -87,7 +89,8 @@ impl Meter {
             rate,
             eta_secs: (rate > 0).then(|| total_bytes.saturating_sub(total) / rate),
             files,
-            connections: dl.connections.load(std::sync::atomic::Ordering::Relaxed),
+            connections,
+            held_back: self.judge.judge(&dl.signals, connections, now),
         })
     }
 }

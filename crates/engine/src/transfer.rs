@@ -64,6 +64,8 @@ pub(crate) struct RangeRequest<'a> {
     pub if_match: Option<String>,
     /// Told how long storage took to answer (headers in).
     pub on_answer: &'a (dyn Fn(Duration) + Sync),
+    /// Told how long each write to the file took.
+    pub on_write: &'a (dyn Fn(Duration) + Sync),
 }
 
 /// Fetches the span and writes it at the same offsets, calling `on_bytes` with each
@@ -100,7 +102,9 @@ fn flush(
         return Ok(());
     }
     let len = batch.len() as u64;
+    let started = std::time::Instant::now();
     req.file.write_batch(batch, pos)?;
+    (req.on_write)(started.elapsed());
     span.pos.store(pos + len, Relaxed);
     on_bytes(len);
     Ok(())

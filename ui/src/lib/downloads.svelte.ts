@@ -2,6 +2,7 @@
 import type { DownloadSummary, EngineEvent } from './api';
 import { formatBytes } from './format';
 import type { FileInfo } from './bindings/FileInfo';
+import type { HeldBack } from './bindings/HeldBack';
 import type { VerifySummary } from './bindings/VerifySummary';
 import type { Waiting } from './bindings/Waiting';
 
@@ -17,6 +18,8 @@ export interface Live {
   eta: number | null;
   /** Connections fetching the package now. */
   connections: number;
+  /** What makes it slower than the network would, when the engine can tell. */
+  heldBack: HeldBack | null;
 }
 
 /** The list as the queue runs it: unfinished downloads by priority (higher first), the
@@ -146,7 +149,7 @@ export class DownloadsStore {
           if (!d || d.state === 'complete') continue;
           d.bytes_done = p.bytes_done;
           d.total_bytes = p.total_bytes;
-          this.live[p.id] = { rate: p.rate, eta: p.eta_secs, connections: p.connections };
+          this.live[p.id] = { rate: p.rate, eta: p.eta_secs, connections: p.connections, heldBack: p.held_back ?? null };
           const files = this.files[p.id];
           if (files) {
             for (const fp of p.files) {
@@ -236,6 +239,18 @@ export function actionsFor(state: DownloadSummary['state']): Array<'pause' | 're
       return [];
   }
 }
+
+/** Why a transferring package is slower than the network would let it be. */
+export const HELD_BACK: Record<HeldBack, { label: string; why: string }> = {
+  storage_busy: {
+    label: 'MASV storage is limiting connections',
+    why: 'MASV’s storage answered “too many requests”; Inbound runs fewer connections, as it asked, and goes on',
+  },
+  disk_slow: {
+    label: 'Slowed by the disk',
+    why: 'Writing to the destination takes most of the time: the disk or network share is slower than the download',
+  },
+};
 
 export const STATE_LABEL: Record<DownloadSummary['state'], string> = {
   queued: 'Queued',

@@ -74,6 +74,14 @@ try {
       assert(now === '42', `progress bar at ${now}`);
       assert(await p.getByText('↓ 30.0 MB/s').isVisible(), 'total rate in the header');
       assert(await p.getByText('8 connections').first().isVisible(), 'connections in use on the card');
+      // What holds it back, when the engine can tell, and only while it does.
+      await p.evaluate(() => window.__fake.progress('d1', 0.43, 1048576, 'disk_slow'));
+      await p.getByText('Slowed by the disk').waitFor();
+      await shot(p, '2c-held-back');
+      await p.evaluate(() => window.__fake.progress('d1', 0.44, 1048576, 'storage_busy'));
+      await p.getByText('MASV storage is limiting connections').waitFor();
+      await p.evaluate(() => window.__fake.progress('d1', 0.45, 31457280));
+      await p.getByText('MASV storage is limiting connections').waitFor({ state: 'detached' });
       await p.getByRole('button', { name: /Show files of/ }).first().click();
       await p.getByText('A001_C002.mov').waitFor();
       assert(await p.getByText('Virus – not downloaded').isVisible(), 'virus badge in the file list');

@@ -98,6 +98,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 size: f.meta.size,
                 if_match,
                 on_answer: &|latency| ctx.scale.answered(latency),
+                on_write: &|took| ctx.dl.signals.wrote(took),
             },
             |n| {
                 if handle.epoch == f.epoch.load(Relaxed) {
@@ -176,6 +177,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             }) => {
                 ctx.requeue(rest);
                 if throttled {
+                    ctx.dl.signals.throttled(std::time::Instant::now());
                     ctx.scale.throttled(&ctx.shared.host_ceilings);
                 }
                 let Some(delay) = backoff.next_delay(retry_after) else {
