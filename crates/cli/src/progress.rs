@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use inbound_engine::{
-    DownloadDetail, DownloadProgress, FileState, Waiting, human_bytes, terminal_safe, unix_now,
+    DownloadDetail, DownloadProgress, FileState, HeldBack, Waiting, human_bytes, terminal_safe,
+    unix_now,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -61,9 +62,11 @@ impl ProgressView {
             .unwrap_or_default();
         match &self.waiting {
             Some(w) => self.total.set_message(waiting_line(w, unix_now())),
-            None => self
-                .total
-                .set_message(format!("{}/s{eta}", human_bytes(p.rate))),
+            None => self.total.set_message(format!(
+                "{}/s{eta}{}",
+                human_bytes(p.rate),
+                p.held_back.map(held_back_note).unwrap_or_default()
+            )),
         }
         for f in &p.files {
             let Some((name, size)) = self.files.get(f.index) else {
@@ -160,6 +163,14 @@ fn format_eta(secs: u64) -> String {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
         _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// What holds the download back, for the status line.
+fn held_back_note(why: HeldBack) -> &'static str {
+    match why {
+        HeldBack::StorageBusy => " (MASV storage is limiting connections)",
+        HeldBack::DiskSlow => " (slowed by the disk)",
     }
 }
 
