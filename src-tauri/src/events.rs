@@ -271,6 +271,7 @@ mod tests {
                 .collect(),
             connections: 0,
             held_back: None,
+            checking: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use inbound_e2e::inbound_engine::{DownloadState, Event};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage};
 use inbound_e2e::{Harness, ascmhl_verify, assert_completes, files_under};
 
@@ -164,4 +165,69 @@ async fn asked_again_while_masv_is_unreachable_it_waits_then_checks_the_same_fol
         ["Day 1/a.mov", "Day 1/b.wav", "c.txt", "d.mov"].map(PathBuf::from),
         "no second copy under another name"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_look_at_the_files_already_there_shows_how_far_it_is() {
+    const MIB: u64 = 1024 * KIB;
+    // Large enough that hashing them again spans several progress samples (MD5, the
+    // slowest format to check, is what the first download recorded).
+    let package = (0..3).fold(SimPackage::new("big", "Big rushes"), |p, i| {
+        p.with_file(SimFile::new(
+            format!("f{i}"),
+            format!("take {i}.mov"),
+            Content::generated(40 + i, 128 * MIB),
+        ))
+    });
+    let h = Harness::with_config(vec![package], |c| {
+        c.hash_algorithm = inbound_e2e::inbound_engine::HashAlgorithm::Md5;
+    })
+    .await;
+    let dest = h.dest();
+    let first = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
+    assert_completes(&h, &first, "big", &dest, LONG).await;
+
+    let served_once = served_of(&h, "big");
+    let mut events = h.engine.subscribe();
+    let again = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(LONG, events.recv()).await.unwrap() {
+            Ok(Event::Progress { downloads }) => {
+                seen.extend(
+                    downloads
+                        .into_iter()
+                        .filter(|p| p.id == again)
+                        .map(|p| p.checking),
+                );
+            }
+            Ok(Event::StateChanged { id, state, .. }) if id == again => {
+                assert_ne!(state, DownloadState::Error);
+                if state == DownloadState::Complete {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let checking: Vec<_> = seen.iter().flatten().collect();
+    assert!(!checking.is_empty(), "no progress while checking: {seen:?}");
+    for c in &checking {
+        assert_eq!((c.files, c.bytes), (3, 3 * 128 * MIB), "{c:?}");
+        assert!(c.files_done <= 3 && c.bytes_done <= c.bytes, "{c:?}");
+    }
+    // It moves, file by file.
+    let first_seen = checking.first().unwrap();
+    assert!(
+        checking
+            .iter()
+            .any(|c| c.bytes_done > first_seen.bytes_done),
+        "it never moved: {checking:?}"
+    );
+    assert!(checking.last().unwrap().files_done >= 2, "{checking:?}");
+    assert_eq!(served_of(&h, "big"), served_once, "nothing fetched again");
+}
+
+fn served_of(h: &Harness, link_id: &str) -> u64 {
+    h.sim.package_bytes_served(&h.package(link_id).package_id)
 }

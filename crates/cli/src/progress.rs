@@ -60,9 +60,16 @@ impl ProgressView {
             .eta_secs
             .map(|s| format!(", {} left", format_eta(s)))
             .unwrap_or_default();
-        match &self.waiting {
-            Some(w) => self.total.set_message(waiting_line(w, unix_now())),
-            None => self.total.set_message(format!(
+        match (&self.waiting, &p.checking) {
+            (Some(w), _) => self.total.set_message(waiting_line(w, unix_now())),
+            (None, Some(c)) => self.total.set_message(format!(
+                "checking the files already here: {} of {} ({} of {})",
+                c.files_done,
+                c.files,
+                human_bytes(c.bytes_done),
+                human_bytes(c.bytes)
+            )),
+            (None, None) => self.total.set_message(format!(
                 "{}/s{eta}{}",
                 human_bytes(p.rate),
                 p.held_back.map(held_back_note).unwrap_or_default()

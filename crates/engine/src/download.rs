@@ -175,6 +175,8 @@ pub(crate) struct Download {
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
     /// What its transfer reports about what holds it back (see `held_back`).
     pub signals: crate::held_back::Signals,
+    /// While a repair hashes the files already in the folder: how far it is.
+    pub checking: Mutex<Option<crate::model::Checking>>,
 }
 
 fn selection_from_row(id: &str, json: Option<&str>) -> crate::Selection {
@@ -225,6 +227,7 @@ impl Download {
             session: Mutex::new(None),
             connections: Default::default(),
             signals: Default::default(),
+            checking: Mutex::new(None),
         }
     }
 

@@ -58,8 +58,9 @@ pub use inbound_masv::{MasvError, Secret};
 pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
 pub use model::{
-    DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event, FileHash,
-    FileInfo, FileProgress, FileState, Origin, ScheduleStatus, WaitReason, Waiting, unix_now,
+    Checking, DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event,
+    FileHash, FileInfo, FileProgress, FileState, Origin, ScheduleStatus, WaitReason, Waiting,
+    unix_now,
 };
 pub use ownership::Owner;
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};

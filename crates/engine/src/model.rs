@@ -292,6 +292,24 @@ pub struct DownloadProgress {
     /// What makes it slower than the network would, when Inbound can tell.
     #[serde(default)]
     pub held_back: Option<crate::held_back::HeldBack>,
+    /// Downloaded again: how far the look at the files already in the folder is.
+    #[serde(default)]
+    pub checking: Option<Checking>,
+}
+
+/// A download asked for again (a repair) first hashes the files it completed before,
+/// where they are: how far that is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Checking {
+    #[ts(type = "number")]
+    pub files_done: usize,
+    #[ts(type = "number")]
+    pub files: usize,
+    #[ts(type = "number")]
+    pub bytes_done: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

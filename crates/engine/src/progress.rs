@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use crate::download::Download;
+use crate::download::{Download, lock};
 use crate::model::{DownloadProgress, FileProgress};
 
 /// Weight of the newest sample in the smoothed rate (about a 2 s memory at 4 ticks/s).
@@ -17,6 +17,7 @@ pub(crate) struct Meter {
     rate: f64,
     files: HashMap<usize, FileMeter>,
     judge: crate::held_back::Judge,
+    checking: Option<crate::model::Checking>,
 }
 
 #[derive(Default)]
@@ -73,7 +74,10 @@ impl Meter {
                 rate: m.rate as u64,
             });
         }
-        if !changed_total && files.is_empty() && self.rate < 1.0 {
+        let checking = lock(&dl.checking).clone();
+        let checking_moved = checking != self.checking;
+        self.checking.clone_from(&checking);
+        if !changed_total && files.is_empty() && self.rate < 1.0 && !checking_moved {
             return None;
         }
         if !changed_total {
@@ -91,6 +95,7 @@ impl Meter {
             files,
             connections,
             held_back: self.judge.judge(&dl.signals, connections, now),
+            checking,
         })
     }
 }

@@ -67,6 +67,13 @@ impl Found {
 /// Looks at every file of `dl` still to be checked. Those found equal are complete
 /// when this returns; the others are left to be fetched.
 pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(), String> {
+    let to_check: Vec<&crate::download::FileSlot> =
+        dl.files.iter().filter(|f| unchecked(f)).collect();
+    if to_check.is_empty() {
+        return Ok(());
+    }
+    // Shown while it lasts, and gone however it ends (a pause drops this future).
+    let _shown = ShownChecking::start(dl, &to_check);
     for (i, f) in dl.files.iter().enumerate() {
         let expected = match &*lock(&f.repair) {
             Some(RepairCheck {
@@ -100,8 +107,38 @@ pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(
         if let Some(check) = &mut *lock(&f.repair) {
             check.found = Some(found);
         }
+        if let Some(c) = &mut *lock(&dl.checking) {
+            c.files_done += 1;
+        }
     }
     Ok(())
+}
+
+/// Completed before, and not looked at yet in this repair.
+fn unchecked(f: &crate::download::FileSlot) -> bool {
+    f.state() == FileState::Pending
+        && matches!(&*lock(&f.repair), Some(RepairCheck { found: None, .. }))
+}
+
+/// The download's `checking`, set while the files are looked at.
+struct ShownChecking<'a>(&'a Download);
+
+impl<'a> ShownChecking<'a> {
+    fn start(dl: &'a Download, files: &[&crate::download::FileSlot]) -> Self {
+        *lock(&dl.checking) = Some(crate::model::Checking {
+            files_done: 0,
+            files: files.len(),
+            bytes_done: 0,
+            bytes: files.iter().map(|f| f.meta.size).sum(),
+        });
+        Self(dl)
+    }
+}
+
+impl Drop for ShownChecking<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.checking) = None;
+    }
 }
 
 /// Hashes the file at its place (off the runtime's threads): `Same` or `Missing`, or
@@ -119,8 +156,12 @@ async fn look_at(dl: &Arc<Download>, i: usize, expected: Digest) -> Result<Optio
         // A folder or a link where the file was is not the file either.
         let same = meta.is_file()
             && meta.len() == f.meta.size
-            && inbound_mhl::hash_file(&path, expected.algorithm)
-                .map_err(|e| describe_io_error("read", &path, &e))?
+            && inbound_mhl::hash_file_with(&path, expected.algorithm, |n| {
+                if let Some(c) = &mut *lock(&dl.checking) {
+                    c.bytes_done += n;
+                }
+            })
+            .map_err(|e| describe_io_error("read", &path, &e))?
                 == expected.value;
         Ok(same.then_some(Found::Same))
     })

@@ -3,6 +3,7 @@ import type { DownloadSummary, EngineEvent } from './api';
 import { formatBytes } from './format';
 import type { FileInfo } from './bindings/FileInfo';
 import type { HeldBack } from './bindings/HeldBack';
+import type { Checking } from './bindings/Checking';
 import type { VerifySummary } from './bindings/VerifySummary';
 import type { Waiting } from './bindings/Waiting';
 
@@ -20,6 +21,8 @@ export interface Live {
   connections: number;
   /** What makes it slower than the network would, when the engine can tell. */
   heldBack: HeldBack | null;
+  /** Downloaded again: how far the look at the files already there is. */
+  checking: Checking | null;
 }
 
 /** The list as the queue runs it: unfinished downloads by priority (higher first), the
@@ -149,7 +152,7 @@ export class DownloadsStore {
           if (!d || d.state === 'complete') continue;
           d.bytes_done = p.bytes_done;
           d.total_bytes = p.total_bytes;
-          this.live[p.id] = { rate: p.rate, eta: p.eta_secs, connections: p.connections, heldBack: p.held_back ?? null };
+          this.live[p.id] = { rate: p.rate, eta: p.eta_secs, connections: p.connections, heldBack: p.held_back ?? null, checking: p.checking ?? null };
           const files = this.files[p.id];
           if (files) {
             for (const fp of p.files) {
@@ -251,6 +254,11 @@ export const HELD_BACK: Record<HeldBack, { label: string; why: string }> = {
     why: 'Writing to the destination takes most of the time: the disk or network share is slower than the download',
   },
 };
+
+/** "Checking the files already here: 1 of 3 (40%)". */
+export function checkingLabel(c: Checking): string {
+  return `Checking the files already here: ${c.files_done} of ${c.files} (${Math.floor(c.bytes > 0 ? (100 * c.bytes_done) / c.bytes : 100)}%)`;
+}
 
 export const STATE_LABEL: Record<DownloadSummary['state'], string> = {
   queued: 'Queued',

@@ -34,7 +34,7 @@ describe('DownloadsStore', () => {
     const s = new DownloadsStore();
     s.apply({ type: 'added', download: summary('late') });
     s.apply({ type: 'state_changed', id: 'late', state: 'complete', error: null });
-    s.apply({ type: 'progress', downloads: [{ id: 'late', bytes_done: 993, total_bytes: 1000, rate: 10, eta_secs: 1, files: [], connections: 3, held_back: null }] });
+    s.apply({ type: 'progress', downloads: [{ id: 'late', bytes_done: 993, total_bytes: 1000, rate: 10, eta_secs: 1, files: [], connections: 3, held_back: null, checking: null }] });
     expect(s.get('late')?.bytes_done).toBe(1000);
   });
 
@@ -47,7 +47,7 @@ describe('DownloadsStore', () => {
     s.apply({ type: 'state_changed', id: 'a', state: 'transferring', error: null });
     s.setFiles('a', [file(0), file(1)]);
     s.apply({ type: 'progress', downloads: [{ id: 'a', bytes_done: 600, total_bytes: 1000, rate: 2048, eta_secs: 1,
-      files: [{ index: 1, bytes_done: 100, rate: 0 }], connections: 6, held_back: 'disk_slow' }] });
+      files: [{ index: 1, bytes_done: 100, rate: 0 }], connections: 6, held_back: 'disk_slow', checking: null }] });
     expect(s.live.a?.connections).toBe(6);
     expect(s.live.a?.heldBack).toBe('disk_slow');
     expect(s.get('a')?.bytes_done).toBe(600);
@@ -183,7 +183,7 @@ describe('speed samples', () => {
   it('keeps three minutes of each transferring download and of the total', () => {
     const s = new DownloadsStore();
     s.setAll([summary('a'), summary('b', { state: 'paused' })]);
-    s.live['a'] = { rate: 100, eta: null, connections: 1, heldBack: null };
+    s.live['a'] = { rate: 100, eta: null, connections: 1, heldBack: null, checking: null };
     for (let i = 0; i < 200; i++) s.sample();
     expect(s.speeds['a']?.length).toBe(SPEED_SAMPLES);
     expect(s.speeds['b']).toBeUndefined();

@@ -257,11 +257,11 @@
       window.__fake.incoming(token, { name: `Copied ${link[1]}`, package_id: `pkg-${link[1]}`, sender_email: 'dit@set.example',
         file_count: 2, total_bytes: 3 * 2 ** 30, sizes_complete: true, withheld: 0 }, 'clipboard');
     },
-    progress(id, fraction, rate, heldBack = null) {
+    progress(id, fraction, rate, heldBack = null, checking = null) {
       const d = state.downloads.find((x) => x.id === id);
       d.bytes_done = Math.round(d.total_bytes * fraction);
       emit('engine', { type: 'progress', downloads: [{ id, bytes_done: d.bytes_done, total_bytes: d.total_bytes, rate,
-        eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null, connections: rate > 0 ? 8 : 0, held_back: heldBack,
+        eta_secs: rate > 0 ? Math.round((d.total_bytes - d.bytes_done) / rate) : null, connections: rate > 0 ? 8 : 0, held_back: heldBack, checking,
         files: [{ index: 0, bytes_done: Math.round(state.files[id][0].size * fraction), rate }] }] });
     },
     /** Outside the schedule's download hours: queued, waiting until they begin. */

@@ -80,6 +80,9 @@ try {
       await shot(p, '2c-held-back');
       await p.evaluate(() => window.__fake.progress('d1', 0.44, 1048576, 'storage_busy'));
       await p.getByText('MASV storage is limiting connections').waitFor();
+      // Downloaded again: the look at the files already there says how far it is.
+      await p.evaluate(() => window.__fake.progress('d1', 0.45, 0, null, { files_done: 1, files: 3, bytes_done: 40, bytes: 100 }));
+      await p.getByText('Checking the files already here: 1 of 3 (40%)').waitFor();
       await p.evaluate(() => window.__fake.progress('d1', 0.45, 31457280));
       await p.getByText('MASV storage is limiting connections').waitFor({ state: 'detached' });
       await p.getByRole('button', { name: /Show files of/ }).first().click();
