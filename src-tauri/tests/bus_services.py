@@ -6,7 +6,10 @@ line per event to the file named by argv[1]:
 - {"app", "summary", "body", "actions"} per Notify call (it says it shows actions);
 - {"inhibit": {"what", "who", "why", "mode"}, "lock": N} per logind Inhibit call, whose
   answer is the write end of a pipe, as logind's is: the lock lasts while it is open;
-- {"released": N} when every copy of lock N's descriptor is closed.
+- {"released": N} when every copy of lock N's descriptor is closed;
+- {"tray_item": {"name", "path"}} when a tray icon registers with the
+  StatusNotifierWatcher it also owns (as a desktop's panel does), so the test can read
+  the icon's menu (see tray_menu.py).
 Prints "ready" once the names are owned, so the test knows when to start the app.
 """
 
@@ -24,6 +27,9 @@ PATH = "/org/freedesktop/Notifications"
 LOGIN1 = "org.freedesktop.login1"
 LOGIN1_PATH = "/org/freedesktop/login1"
 LOGIN1_MANAGER = "org.freedesktop.login1.Manager"
+WATCHER = "org.kde.StatusNotifierWatcher"
+WATCHER_PATH = "/StatusNotifierWatcher"
+PROPERTIES = "org.freedesktop.DBus.Properties"
 
 
 def record(log_path, entry):
@@ -83,11 +89,45 @@ class Login1Manager(dbus.service.Object):
         return answer
 
 
+class Watcher(dbus.service.Object):
+    """The panel's side of tray icons: items register here, and a host is said to show them."""
+
+    def __init__(self, bus, log_path):
+        super().__init__(bus, WATCHER_PATH)
+        self.log_path = log_path
+        self.items = []
+
+    @dbus.service.method(WATCHER, in_signature="s", out_signature="", sender_keyword="sender")
+    def RegisterStatusNotifierItem(self, service, sender=None):
+        # Either a bus name (the item at the usual path) or an object path on the sender.
+        name, path = (sender, str(service)) if service.startswith("/") else (str(service), "/StatusNotifierItem")
+        self.items.append(name + path)
+        record(self.log_path, {"tray_item": {"name": name, "path": path}})
+        self.StatusNotifierItemRegistered(name + path)
+
+    @dbus.service.method(WATCHER, in_signature="s", out_signature="")
+    def RegisterStatusNotifierHost(self, _service):
+        pass
+
+    @dbus.service.signal(WATCHER, signature="s")
+    def StatusNotifierItemRegistered(self, _item):
+        pass
+
+    @dbus.service.method(PROPERTIES, in_signature="ss", out_signature="v")
+    def Get(self, _interface, prop):
+        return self.GetAll(WATCHER)[prop]
+
+    @dbus.service.method(PROPERTIES, in_signature="s", out_signature="a{sv}")
+    def GetAll(self, _interface):
+        return {"IsStatusNotifierHostRegistered": True, "ProtocolVersion": dbus.Int32(0),
+                "RegisteredStatusNotifierItems": dbus.Array(self.items, signature="s")}
+
+
 def main():
     DBusGMainLoop(set_as_default=True)
     bus = dbus.SessionBus()
-    names = [dbus.service.BusName(n, bus, do_not_queue=True) for n in (NAME, LOGIN1)]
-    services = [Notifications(bus, sys.argv[1]), Login1Manager(bus, sys.argv[1])]
+    names = [dbus.service.BusName(n, bus, do_not_queue=True) for n in (NAME, LOGIN1, WATCHER)]
+    services = [Notifications(bus, sys.argv[1]), Login1Manager(bus, sys.argv[1]), Watcher(bus, sys.argv[1])]
     print("ready", flush=True)
     GLib.MainLoop().run()
     del names, services

@@ -2,7 +2,8 @@
 //! Xvfb with a private D-Bus session, pointed at the simulator. A link is pasted, the
 //! files appear, pause stops the bytes, resume finishes the package, a completion
 //! notification reaches the (test's) notification daemon, and a second launch with a
-//! `masv://` link hands its package to the running window; with clipboard capture on, a
+//! `masv://` link hands its package to the running window, the tray's status line (read
+//! over D-Bus as a panel does) follows the transfer; with clipboard capture on, a
 //! link put on the X clipboard is offered (and with it off, not even read). Screenshots
 //! of each state go to `target/e2e-screenshots/`.
 //!
@@ -345,6 +346,44 @@ async fn wait_for_sleep_lock(log: &Path, held: bool) -> usize {
     }
 }
 
+/// The first line of the app's tray menu (its status), as the desktop's panel reads it
+/// over D-Bus, once it satisfies `wanted`.
+async fn wait_for_tray(bus: &Bus, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tray_menu.py");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    loop {
+        let log = std::fs::read_to_string(&bus.log).unwrap_or_default();
+        let item = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|e| e.get("tray_item").cloned());
+        if let Some(item) = item {
+            let out = Command::new("/usr/bin/python3")
+                .arg(&script)
+                .args([
+                    &bus.address,
+                    item["name"].as_str().unwrap(),
+                    item["path"].as_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            seen = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Ok(labels) = serde_json::from_str::<Vec<String>>(&seen)
+                && let Some(first) = labels.first()
+                && wanted(first)
+            {
+                return first.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tray never said {what}; its menu: {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn sha256(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     format!("{:x}", Sha256::digest(bytes))
@@ -424,6 +463,11 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     screenshot(&display, "2-downloading").await;
+    // The tray says so too, as the panel shows it: count, share and rate.
+    wait_for_tray(&bus, "1 downloading", |l| {
+        l.starts_with("Inbound: 1 downloading, ") && l.contains("% of ") && l.contains(" at ")
+    })
+    .await;
     // While it transfers the machine does not go to sleep.
     assert_eq!(wait_for_sleep_lock(&bus.log, true).await, 1);
 
@@ -457,6 +501,10 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     .await
     .expect("the card shows the package as verified");
     screenshot(&display, "4-complete").await;
+    wait_for_tray(&bus, "nothing downloading", |l| {
+        l == "Inbound: nothing downloading"
+    })
+    .await;
     let own = dest.join(&pkg.name);
     for f in &pkg.files {
         let path = own.join(f.path.as_deref().unwrap_or("")).join(&f.name);
