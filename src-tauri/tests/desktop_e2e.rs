@@ -389,33 +389,72 @@ fn sha256(path: &Path) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paste_pause_resume_complete_notify_and_second_launch() {
-    let root = tempfile::tempdir().unwrap();
-    let sim = Sim::start(vec![delivery(), second()]).await.unwrap();
-    // 4 connections x 1 MiB/s: the 32 MiB package takes ~8 s, time to pause it.
-    sim.faults().set_conn_rate(MIB);
-    let bus = start_bus(root.path());
-    let (display, _xvfb) = start_xvfb();
-    let env = app_env(&display, &bus, &sim, root.path());
-    let data = root.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let dest = root.path().join("home/Downloads/MASV");
-    std::fs::write(
-        data.join("settings.json"),
-        serde_json::json!({ "destination": dest, "connections_per_download": 4 }).to_string(),
-    )
-    .unwrap();
-    let (port, _driver) = start_driver(&env);
-    let c = connect(port).await;
+/// The app on a display and a bus of its own, pointed at the simulator, with these
+/// settings (and a private destination), showing its first window. The session goes
+/// first, then the driver (and the app), the display, the bus.
+struct Desktop {
+    c: Driver,
+    driver: Guard,
+    xvfb: Guard,
+    bus: Bus,
+    display: String,
+    env: Vec<(String, String)>,
+    data: PathBuf,
+    dest: PathBuf,
+}
 
-    // A new user's first look.
+async fn open_app(root: &Path, sim: &Sim, mut settings: serde_json::Value) -> Desktop {
+    let bus = start_bus(root);
+    let (display, xvfb) = start_xvfb();
+    let env = app_env(&display, &bus, sim, root);
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let dest = root.join("home/Downloads/MASV");
+    settings["destination"] = serde_json::json!(dest);
+    std::fs::write(data.join("settings.json"), settings.to_string()).unwrap();
+    let (port, driver) = start_driver(&env);
+    let c = connect(port).await;
     c.wait_for(
         "//h2[normalize-space()='No downloads yet']",
         Duration::from_secs(30),
     )
     .await
     .expect("the empty state shows");
+    Desktop {
+        c,
+        driver,
+        xvfb,
+        bus,
+        display,
+        env,
+        data,
+        dest,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paste_pause_resume_complete_notify_and_second_launch() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Sim::start(vec![delivery(), second()]).await.unwrap();
+    // 4 connections x 1 MiB/s: the 32 MiB package takes ~8 s, time to pause it.
+    sim.faults().set_conn_rate(MIB);
+    // Bound in the reverse of the order they go in (the session first, the bus last).
+    let Desktop {
+        bus,
+        xvfb: _xvfb,
+        display,
+        env,
+        dest,
+        driver: _driver,
+        c,
+        ..
+    } = open_app(
+        root.path(),
+        &sim,
+        serde_json::json!({ "connections_per_download": 4 }),
+    )
+    .await;
+    // A new user's first look.
     screenshot(&display, "1-empty").await;
 
     // Paste a link and press Download, while MASV cannot be reached: the download is
@@ -740,25 +779,16 @@ async fn a_copied_link_is_offered_with_clipboard_capture_on_and_ignored_with_it_
     let offered = copied("e2ecopyon", "Copied while on", "ae@cutting.example");
     let sim = Sim::start(vec![ignored, offered]).await.unwrap();
     let (ignored, offered) = (&sim.packages()[0], &sim.packages()[1]);
-    let bus = start_bus(root.path());
-    let (display, _xvfb) = start_xvfb();
-    let env = app_env(&display, &bus, &sim, root.path());
-    let data = root.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let dest = root.path().join("home/Downloads/MASV");
-    std::fs::write(
-        data.join("settings.json"),
-        serde_json::json!({ "destination": dest }).to_string(),
-    )
-    .unwrap();
-    let (port, _driver) = start_driver(&env);
-    let c = connect(port).await;
-    c.wait_for(
-        "//h2[normalize-space()='No downloads yet']",
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("the empty state shows");
+    let Desktop {
+        bus,
+        xvfb: _xvfb,
+        display,
+        data,
+        dest,
+        driver: _driver,
+        c,
+        ..
+    } = open_app(root.path(), &sim, serde_json::json!({})).await;
 
     // Off (as it is until the person turns it on): a copied link is not even read.
     copy_to_clipboard(
