@@ -6,9 +6,9 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::{DownloadState, Event, HeldBack};
+use inbound_e2e::inbound_engine::{DownloadState, Event, HeldBack, WaitReason};
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_completes};
+use inbound_e2e::{Harness, assert_completes, until};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -150,4 +150,30 @@ async fn a_download_the_network_paces_is_not_said_to_be_held_back() {
     let said = held_back_while_downloading(&h, "big").await;
     assert!(said.len() >= 2, "sampled: {said:?}");
     assert!(said.iter().all(Option::is_none), "{said:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masv_asking_to_slow_down_is_waited_out_and_said_as_such() {
+    let h = Harness::new(vec![catalog::large("big", 4 * MIB)]).await;
+    let faults = h.sim.faults();
+    // MASV and its storage answer every request "too many" (429, Retry-After: 1).
+    faults.error_429_every.store(1, Relaxed);
+    let dest = h.dest();
+    let id = h
+        .engine
+        .add_or_wait(&h.link("big"), &dest, None)
+        .await
+        .unwrap();
+    let waiting = h.engine.get(&id).unwrap().summary.waiting.unwrap();
+    assert_eq!(waiting.reason, WaitReason::RateLimited, "{waiting:?}");
+    // Tried again meanwhile, it still says why it waits.
+    until(Duration::from_secs(30), "no second try", || {
+        fired(&faults.injected.status_429) >= 4
+    })
+    .await;
+    let waiting = h.engine.get(&id).unwrap().summary.waiting.unwrap();
+    assert_eq!(waiting.reason, WaitReason::RateLimited, "{waiting:?}");
+    // MASV lets it go on: it finishes by itself.
+    faults.error_429_every.store(0, Relaxed);
+    assert_completes(&h, &id, "big", &dest, Duration::from_secs(90)).await;
 }

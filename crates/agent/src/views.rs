@@ -86,8 +86,9 @@ pub struct Download {
     /// Why the download stopped, when `state` is `error`.
     pub error: Option<String>,
     /// `network` while a transferring download waits for MASV or its storage to be
-    /// reachable again; `schedule` while it waits for the download hours of the
-    /// bandwidth schedule. It carries on by itself.
+    /// reachable again; `rate_limited` while it waits because MASV asked it to slow
+    /// down; `schedule` while it waits for the download hours of the bandwidth
+    /// schedule. It carries on by itself.
     pub waiting: Option<String>,
     /// What failed last, while waiting.
     pub waiting_reason: Option<String>,
@@ -144,6 +145,7 @@ impl From<DownloadSummary> for Download {
             waiting: s.waiting.as_ref().map(|w| match w.reason {
                 WaitReason::Network => "network".to_owned(),
                 WaitReason::Schedule => "schedule".to_owned(),
+                WaitReason::RateLimited => "rate_limited".to_owned(),
             }),
             waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),

@@ -143,10 +143,11 @@ fn waiting_line(w: &Waiting, now: i64) -> String {
     } else {
         "retrying now".to_owned()
     };
-    format!(
-        "waiting for the network, {when} ({})",
-        terminal_safe(&w.message)
-    )
+    let waiting_for = match w.reason {
+        inbound_engine::WaitReason::RateLimited => "MASV asked to slow down",
+        _ => "waiting for the network",
+    };
+    format!("{waiting_for}, {when} ({})", terminal_safe(&w.message))
 }
 
 fn truncate(s: &str, max: usize) -> String {

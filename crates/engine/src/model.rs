@@ -195,8 +195,11 @@ pub struct DownloadSummary {
 #[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitReason {
-    /// MASV or its storage cannot be reached (no route, DNS, resets, timeouts, 5xx, 429).
+    /// MASV or its storage cannot be reached (no route, DNS, resets, timeouts, 5xx).
     Network,
+    /// MASV asked Inbound to slow down (429, or storage's 503 going on): it waits as
+    /// long as MASV asked, at least, and goes on by itself.
+    RateLimited,
     /// Outside the schedule's download windows; `retry_at` is when the next one opens.
     Schedule,
 }

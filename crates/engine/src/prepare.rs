@@ -45,7 +45,7 @@ pub(crate) async fn prepare(
                 .await
                 .map_err(|e| {
                     if e.is_transient() {
-                        RunEnd::Interrupted(e.to_string())
+                        RunEnd::Interrupted(crate::runner::Interruption::of(&e))
                     } else {
                         RunEnd::Failed(e.to_string())
                     }

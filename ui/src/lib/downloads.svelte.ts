@@ -208,7 +208,8 @@ export function retryCountdown(retryAt: number, nowSecs: number): string {
 
 /** What a download waiting for the network shows, counting down to its next try. */
 export function waitingLabel(w: Waiting, nowSecs: number): string {
-  return `Waiting for network — ${retryCountdown(w.retry_at, nowSecs)}`;
+  const what = w.reason === 'rate_limited' ? 'MASV asked to slow down' : 'Waiting for network';
+  return `${what} — ${retryCountdown(w.retry_at, nowSecs)}`;
 }
 
 /** The card's line about a completed package's proof. */

@@ -123,6 +123,9 @@ describe('waiting for the network', () => {
     expect(waitingLabel(waiting, 960)).toBe('Waiting for network — retrying in 40 s');
     expect(waitingLabel(waiting, 875)).toBe('Waiting for network — retrying in 2 min 05 s');
     expect(waitingLabel(waiting, 1001)).toBe('Waiting for network — retrying now');
+    // MASV asked to slow down: said as such, not as a network outage.
+    const limited = { reason: 'rate_limited' as const, message: 'MASV is rate limiting requests', retry_at: 1000 };
+    expect(waitingLabel(limited, 990)).toBe('MASV asked to slow down — retrying in 10 s');
     s.apply({ type: 'waiting', id: 'a', waiting: null });
     expect(s.get('a')?.waiting).toBeNull();
   });

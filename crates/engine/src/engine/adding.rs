@@ -308,7 +308,11 @@ impl Engine {
         // The first try just failed: it waits before the next.
         let delay = self.shared.retry_policy().base;
         dl.status().waiting = Some(crate::model::Waiting {
-            reason: crate::model::WaitReason::Network,
+            reason: if crate::runner::Interruption::of(error).rate_limited {
+                crate::model::WaitReason::RateLimited
+            } else {
+                crate::model::WaitReason::Network
+            },
             message: error.unreachable_sentence(),
             retry_at: crate::model::unix_now() + delay.as_secs().max(1) as i64,
         });

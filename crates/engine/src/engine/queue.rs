@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::model::{DownloadState, Event, WaitReason, Waiting};
 use crate::removal::remove_written_files;
 use crate::retry::Backoff;
-use crate::runner::{self, RunEnd};
+use crate::runner::{self, Interruption, RunEnd};
 
 impl Engine {
     /// Stops transferring; bytes already received are kept. Returns once the running
@@ -243,17 +243,14 @@ impl Engine {
         let mut backoff = self.network_backoff();
         loop {
             let before = dl.bytes_done();
-            let message = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
-                RunEnd::Interrupted(message) => message,
+            let why = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
+                RunEnd::Interrupted(why) => why,
                 end => return end,
             };
             if dl.bytes_done() > before {
                 backoff.reset();
             }
-            if !self
-                .wait_for_network(dl, &mut backoff, message, &cancel)
-                .await
-            {
+            if !self.wait_for_network(dl, &mut backoff, why, &cancel).await {
                 return RunEnd::Cancelled;
             }
             // Still waiting until bytes flow again (the runner says so) or the run ends.
@@ -266,25 +263,30 @@ impl Engine {
         Backoff::new(policy.base, policy.max, u32::MAX)
     }
 
-    /// Shows the download waiting for the network (`message` says why) and waits for
-    /// the next try: the backoff's pause, or less when another download gets through
-    /// or the network changes. False when the run was stopped meanwhile.
+    /// Shows the download waiting for the network, or for MASV's rate limit (`why`
+    /// says which), and waits for the next try: the backoff's pause (at least what MASV
+    /// asked for), or less when another download gets through or the network changes.
+    /// False when the run was stopped meanwhile.
     pub(super) async fn wait_for_network(
         &self,
         dl: &Download,
         backoff: &mut Backoff,
-        message: String,
+        why: Interruption,
         cancel: &CancellationToken,
     ) -> bool {
         let policy = self.shared.retry_policy();
-        let delay = backoff.next_delay(None).unwrap_or(policy.max);
+        let delay = backoff.next_delay(why.retry_after).unwrap_or(policy.max);
         let retry_at = chrono::Utc::now()
             + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
         self.shared.set_waiting(
             dl,
             Some(Waiting {
-                reason: WaitReason::Network,
-                message,
+                reason: if why.rate_limited {
+                    WaitReason::RateLimited
+                } else {
+                    WaitReason::Network
+                },
+                message: why.message,
                 retry_at: retry_at.timestamp(),
             }),
         );

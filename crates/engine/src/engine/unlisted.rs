@@ -11,9 +11,9 @@ use super::Engine;
 use super::planning::{NewDownload, package_name, retire};
 use crate::download::{Download, lock};
 use crate::error::EngineError;
-use crate::model::{DownloadState, Event};
+use crate::model::{DownloadState, Event, WaitReason};
 use crate::placement::Destination;
-use crate::runner::RunEnd;
+use crate::runner::{Interruption, RunEnd};
 use crate::session::Session;
 use crate::source::Source;
 
@@ -31,12 +31,14 @@ impl Engine {
         }
         let mut backoff = self.network_backoff();
         // Added just after a failed try: it waits before the next.
-        let mut unreachable = dl.status().waiting.as_ref().map(|w| w.message.clone());
+        let mut unreachable = dl.status().waiting.as_ref().map(|w| Interruption {
+            message: w.message.clone(),
+            rate_limited: w.reason == WaitReason::RateLimited,
+            retry_after: None,
+        });
         loop {
-            if let Some(message) = unreachable.take()
-                && !self
-                    .wait_for_network(&dl, &mut backoff, message, cancel)
-                    .await
+            if let Some(why) = unreachable.take()
+                && !self.wait_for_network(&dl, &mut backoff, why, cancel).await
             {
                 return Err((dl, RunEnd::Cancelled));
             }
@@ -50,7 +52,10 @@ impl Engine {
                 Ok(None) => return Err((dl, RunEnd::Cancelled)),
                 Err(EngineError::Masv(e)) if e.is_transient() => {
                     tracing::info!(download = %dl.id, reason = %e, "still waiting for MASV");
-                    unreachable = Some(e.unreachable_sentence());
+                    unreachable = Some(Interruption {
+                        message: e.unreachable_sentence(),
+                        ..Interruption::of(&e)
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(download = %dl.id, error = %e, "link could not be listed");

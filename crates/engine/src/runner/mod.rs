@@ -42,10 +42,42 @@ const URL_PREFETCH_PARALLEL_MAX: usize = 16;
 pub(crate) enum RunEnd {
     Complete,
     Failed(String),
-    /// MASV or its storage could not be reached (the message says how): the download
-    /// waits and tries again by itself; it does not fail.
-    Interrupted(String),
+    /// MASV or its storage could not be reached, or asked Inbound to slow down: the
+    /// download waits and tries again by itself; it does not fail.
+    Interrupted(Interruption),
     Cancelled,
+}
+
+/// Why a run stopped to wait: what a person reads, and whether MASV asked for the wait
+/// (rate limiting: 429, or storage's 503), with how long it asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Interruption {
+    pub message: String,
+    pub rate_limited: bool,
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl Interruption {
+    /// MASV or storage out of reach.
+    pub fn network(message: String) -> Self {
+        Self {
+            message,
+            rate_limited: false,
+            retry_after: None,
+        }
+    }
+
+    /// What a transient MASV error means for the wait.
+    pub fn of(e: &inbound_masv::MasvError) -> Self {
+        match e {
+            inbound_masv::MasvError::RateLimited { retry_after } => Self {
+                message: e.to_string(),
+                rate_limited: true,
+                retry_after: *retry_after,
+            },
+            _ => Self::network(e.to_string()),
+        }
+    }
 }
 
 impl From<String> for RunEnd {
@@ -81,7 +113,7 @@ struct RunCtx {
     prefetch: Arc<tokio::sync::Semaphore>,
     failure: Mutex<Option<String>>,
     /// Why the run stopped to wait for the network, if it did.
-    interruption: Mutex<Option<String>>,
+    interruption: Mutex<Option<Interruption>>,
     /// Told whenever a connection ends, for connections pausing before a retry.
     idle: tokio::sync::Notify,
     /// Times each file's object changed during this run (by file index).
@@ -166,8 +198,8 @@ pub(crate) async fn run(
     if let Some(msg) = lock(&ctx.failure).take() {
         return RunEnd::Failed(msg);
     }
-    if let Some(msg) = lock(&ctx.interruption).take() {
-        return RunEnd::Interrupted(msg);
+    if let Some(why) = lock(&ctx.interruption).take() {
+        return RunEnd::Interrupted(why);
     }
     match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
         None => {
@@ -317,10 +349,11 @@ impl RunCtx {
         }
     }
 
-    /// MASV or its storage cannot be reached: the run stops and the download waits.
-    fn interrupt(&self, msg: String) {
-        tracing::info!(download = %self.dl.id, reason = %msg, "waiting for the network");
-        lock(&self.interruption).get_or_insert(msg);
+    /// MASV or its storage cannot be reached, or asked to slow down: the run stops and
+    /// the download waits.
+    fn interrupt(&self, why: Interruption) {
+        tracing::info!(download = %self.dl.id, reason = %why.message, rate_limited = why.rate_limited, "waiting");
+        lock(&self.interruption).get_or_insert(why);
         self.cancel.cancel();
     }
 }

@@ -15,7 +15,7 @@ use crate::span::{Meter, Span};
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, fetch_range};
 
 use super::files::withhold_virus;
-use super::{MAX_URL_REFRESHES, RunCtx, Work};
+use super::{Interruption, MAX_URL_REFRESHES, RunCtx, Work};
 
 pub(super) async fn worker(ctx: Arc<RunCtx>) {
     // A few quick tries ride out a blip; after that the download waits for the network
@@ -65,7 +65,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 continue;
             }
             Err(e) if e.is_transient() => {
-                ctx.interrupt(e.to_string());
+                ctx.interrupt(Interruption::of(&e));
                 break;
             }
             Err(e) => {
@@ -181,7 +181,11 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                     ctx.scale.throttled(&ctx.shared.host_ceilings);
                 }
                 let Some(delay) = backoff.next_delay(retry_after) else {
-                    ctx.interrupt(message);
+                    ctx.interrupt(Interruption {
+                        message,
+                        rate_limited: throttled,
+                        retry_after,
+                    });
                     break;
                 };
                 tracing::debug!(file = %f.meta.package_path, %message, ?delay, "transfer interrupted, retrying");
