@@ -77,8 +77,13 @@ for f in "${installed[@]}"; do
   grep -qx "/$f" <<<"$rpm_list" || { echo "the .rpm lacks /$f" >&2; exit 1; }
 done
 # Their metadata: name, version, what it needs.
-dpkg-deb --field "$deb" Package Version Depends | tee /dev/stderr | grep -q '^Package: inbound'
-rpm -qip "$rpm" 2>/dev/null | tee /dev/stderr | grep -q '^Name *: inbound'
+# Read whole, then checked: `grep -q` on a pipe leaves as soon as it matches, and the
+# writer's SIGPIPE would fail the script under pipefail.
+deb_fields=$(dpkg-deb --field "$deb" Package Version Depends)
+rpm_info=$(rpm -qip "$rpm" 2>/dev/null)
+printf '%s\n%s\n' "$deb_fields" "$rpm_info" >&2
+grep -q '^Package: inbound' <<<"$deb_fields"
+grep -q '^Name *: inbound' <<<"$rpm_info"
 # What they carry is well-formed: the metainfo (AppStream), the manual page (rendered
 # without a warning), the completions (bash parses it), the user unit (systemd reads it).
 appstreamcli validate --no-net packaging/app.inbound.desktop.metainfo.xml
