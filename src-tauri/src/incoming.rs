@@ -71,21 +71,28 @@ pub fn handle(app: &AppHandle, raw: String) {
         }
         return;
     }
-    // A second launch with a `masv://` link reaches us twice (the single-instance
-    // callback and the deep-link event); the second copy must not race the first.
-    if !crate::lock(&state.links_in_flight).insert(url.clone()) {
-        return;
-    }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        let read = state.engine().await.preview(&url, None).await;
-        let outcome = settle(&app, url.clone(), read, LinkOrigin::Outside).await;
-        crate::lock(&state.links_in_flight).remove(&url);
-        if let Some(outcome) = outcome {
+        if let Some(outcome) = read_once(&app, url, LinkOrigin::Outside).await {
             tell(&app, outcome);
         }
     });
+}
+
+/// Reads what the link points to and settles it, one reading per link at a time: a
+/// second launch with a `masv://` link reaches us twice (the single-instance callback
+/// and the deep-link event), and a copied link may be the one just opened; the second
+/// must not race the first. `None` when it is already being read, or is kept waiting
+/// for MASV.
+async fn read_once(app: &AppHandle, url: String, origin: LinkOrigin) -> Option<IncomingLink> {
+    let state = app.state::<AppState>();
+    if !crate::lock(&state.links_in_flight).insert(url.clone()) {
+        return None;
+    }
+    let read = state.engine().await.preview(&url, None).await;
+    let outcome = settle(app, url.clone(), read, origin).await;
+    crate::lock(&state.links_in_flight).remove(&url);
+    outcome
 }
 
 /// What becomes of a link from outside once MASV was asked about it: started (trusted
@@ -151,15 +158,10 @@ pub async fn offer_copied(app: &AppHandle, url: String) {
     {
         return;
     }
-    if crate::lock(&state.parked).values().any(|p| p.url == url)
-        || !crate::lock(&state.links_in_flight).insert(url.clone())
-    {
+    if crate::lock(&state.parked).values().any(|p| p.url == url) {
         return;
     }
-    let read = engine.preview(&url, None).await;
-    let outcome = settle(app, url.clone(), read, LinkOrigin::Clipboard).await;
-    crate::lock(&state.links_in_flight).remove(&url);
-    let Some(outcome) = outcome else {
+    let Some(outcome) = read_once(app, url, LinkOrigin::Clipboard).await else {
         return;
     };
     if !window_in_front(app) {

@@ -85,7 +85,7 @@ impl Meter {
         }
         let total_bytes = dl.total_bytes();
         let rate = self.rate as u64;
-        let connections = dl.connections.load(std::sync::atomic::Ordering::Relaxed);
+        let connections = dl.connections.load(Relaxed);
         Some(DownloadProgress {
             id: dl.id.clone(),
             bytes_done: total,

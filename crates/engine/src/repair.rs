@@ -67,21 +67,19 @@ impl Found {
 /// Looks at every file of `dl` still to be checked. Those found equal are complete
 /// when this returns; the others are left to be fetched.
 pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(), String> {
-    let to_check: Vec<&crate::download::FileSlot> =
-        dl.files.iter().filter(|f| unchecked(f)).collect();
+    let to_check: Vec<(usize, Digest)> = dl
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| unchecked(f).map(|expected| (i, expected)))
+        .collect();
     if to_check.is_empty() {
         return Ok(());
     }
     // Shown while it lasts, and gone however it ends (a pause drops this future).
     let _shown = ShownChecking::start(dl, &to_check);
-    for (i, f) in dl.files.iter().enumerate() {
-        let expected = match &*lock(&f.repair) {
-            Some(RepairCheck {
-                expected,
-                found: None,
-            }) if f.state() == FileState::Pending => expected.clone(),
-            _ => continue,
-        };
+    for (i, expected) in to_check {
+        let f = &dl.files[i];
         // Moved aside here, not while hashing: a pause during the hashing (which drops
         // this future) must not leave a file moved that nobody recorded.
         let found = match look_at(dl, i, expected.clone()).await? {
@@ -114,22 +112,28 @@ pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(
     Ok(())
 }
 
-/// Completed before, and not looked at yet in this repair.
-fn unchecked(f: &crate::download::FileSlot) -> bool {
-    f.state() == FileState::Pending
-        && matches!(&*lock(&f.repair), Some(RepairCheck { found: None, .. }))
+/// What a file completed before, and not looked at yet in this repair, is expected to
+/// hash to.
+fn unchecked(f: &crate::download::FileSlot) -> Option<Digest> {
+    match &*lock(&f.repair) {
+        Some(RepairCheck {
+            expected,
+            found: None,
+        }) if f.state() == FileState::Pending => Some(expected.clone()),
+        _ => None,
+    }
 }
 
 /// The download's `checking`, set while the files are looked at.
 struct ShownChecking<'a>(&'a Download);
 
 impl<'a> ShownChecking<'a> {
-    fn start(dl: &'a Download, files: &[&crate::download::FileSlot]) -> Self {
+    fn start(dl: &'a Download, files: &[(usize, Digest)]) -> Self {
         *lock(&dl.checking) = Some(crate::model::Checking {
             files_done: 0,
             files: files.len(),
             bytes_done: 0,
-            bytes: files.iter().map(|f| f.meta.size).sum(),
+            bytes: files.iter().map(|&(i, _)| dl.files[i].meta.size).sum(),
         });
         Self(dl)
     }

@@ -9,7 +9,7 @@ use crate::download::{Download, RunHandle, Status, lock};
 use crate::error::EngineError;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{DownloadState, Event, WaitReason, Waiting};
+use crate::model::{DownloadState, Event, Waiting};
 use crate::removal::remove_written_files;
 use crate::retry::Backoff;
 use crate::runner::{self, Interruption, RunEnd};
@@ -281,11 +281,7 @@ impl Engine {
         self.shared.set_waiting(
             dl,
             Some(Waiting {
-                reason: if why.rate_limited {
-                    WaitReason::RateLimited
-                } else {
-                    WaitReason::Network
-                },
+                reason: why.reason(),
                 message: why.message,
                 retry_at: retry_at.timestamp(),
             }),

@@ -58,24 +58,25 @@ pub(crate) struct Interruption {
 }
 
 impl Interruption {
-    /// MASV or storage out of reach.
-    pub fn network(message: String) -> Self {
+    /// What a transient MASV error means for the wait.
+    pub fn of(e: &inbound_masv::MasvError) -> Self {
+        let (rate_limited, retry_after) = match e {
+            inbound_masv::MasvError::RateLimited { retry_after } => (true, *retry_after),
+            _ => (false, None),
+        };
         Self {
-            message,
-            rate_limited: false,
-            retry_after: None,
+            message: e.to_string(),
+            rate_limited,
+            retry_after,
         }
     }
 
-    /// What a transient MASV error means for the wait.
-    pub fn of(e: &inbound_masv::MasvError) -> Self {
-        match e {
-            inbound_masv::MasvError::RateLimited { retry_after } => Self {
-                message: e.to_string(),
-                rate_limited: true,
-                retry_after: *retry_after,
-            },
-            _ => Self::network(e.to_string()),
+    /// How the download's wait is shown.
+    pub fn reason(&self) -> crate::model::WaitReason {
+        if self.rate_limited {
+            crate::model::WaitReason::RateLimited
+        } else {
+            crate::model::WaitReason::Network
         }
     }
 }
