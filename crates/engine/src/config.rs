@@ -108,12 +108,26 @@ impl EngineConfig {
     }
 }
 
-/// `INBOUND_DATA_DIR` when set, else the platform's data folder for Inbound.
+/// `INBOUND_DATA_DIR` when set, else the platform's data folder for Inbound (see
+/// [`data_dir_under`]).
 pub fn default_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    directories::ProjectDirs::from("app", "Inbound", "inbound").map(|p| p.data_dir().to_owned())
+    let base = directories::BaseDirs::new()?;
+    Some(data_dir_under(base.data_local_dir(), std::env::consts::OS))
+}
+
+/// Inbound's folder in the platform's folder for data that stays on this machine:
+/// `~/.local/share/inbound` on Linux, `~/Library/Application Support/Inbound` on macOS,
+/// `%LOCALAPPDATA%\Inbound` on Windows. Local, not roaming (`%APPDATA%`): the database
+/// records this machine's disks (file identities, folders), which mean nothing on the
+/// next machine a roaming profile is carried to, and logs would be copied at every logon.
+fn data_dir_under(local_data: &Path, os: &str) -> PathBuf {
+    match os {
+        "macos" | "windows" => local_data.join("Inbound"),
+        _ => local_data.join("inbound"),
+    }
 }
 
 /// The default destination: the user's Downloads/MASV.
@@ -124,4 +138,38 @@ pub fn default_destination() -> Option<PathBuf> {
         .map(Path::to_owned)
         .unwrap_or_else(|| user.home_dir().join("Downloads"));
     Some(downloads.join("MASV"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_folder_is_where_each_platform_keeps_local_application_data() {
+        // What `directories` gives as the local data folder on each platform.
+        let cases = [
+            (
+                "linux",
+                "/home/ed/.local/share",
+                "/home/ed/.local/share/inbound",
+            ),
+            (
+                "macos",
+                "/Users/ed/Library/Application Support",
+                "/Users/ed/Library/Application Support/Inbound",
+            ),
+            (
+                "windows",
+                "C:/Users/ed/AppData/Local",
+                "C:/Users/ed/AppData/Local/Inbound",
+            ),
+        ];
+        for (os, base, expected) in cases {
+            assert_eq!(
+                data_dir_under(Path::new(base), os),
+                Path::new(expected),
+                "{os}"
+            );
+        }
+    }
 }

@@ -58,6 +58,13 @@ fn this_program() -> String {
         .next()
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .map(
+            |name| match name.strip_suffix(std::env::consts::EXE_SUFFIX) {
+                // `inbound.exe get` is typed and read as `inbound get` on Windows too.
+                Some(stem) if !stem.is_empty() => stem.to_owned(),
+                _ => name,
+            },
+        )
         .unwrap_or_else(|| "inbound".into());
     match args.next().map(|a| a.to_string_lossy().into_owned()) {
         Some(sub)
@@ -184,8 +191,33 @@ fn part_open_options() -> OpenOptions {
 pub(crate) fn create_part_file(path: &Path, size: u64) -> io::Result<(File, FileId)> {
     let file = part_open_options().create_new(true).open(path)?;
     file.set_len(size)?;
-    let id = FileId::of(&file.metadata()?);
+    let id = FileId::of(&file)?;
     Ok((file, id))
+}
+
+/// Deletes a part file this download created and frees its name at once, even while
+/// connections still finishing a write hold it open. Windows frees the name of a file
+/// deleted while open only when the last handle closes, unless the volume gives POSIX
+/// semantics (NTFS on Windows 10 1903 and later; not exFAT, FAT, network shares or
+/// older systems): there the part is first renamed to a name of its own beside it, so a
+/// new part file can be created at once.
+pub(crate) fn remove_part_file(path: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        static RETIRED: AtomicU64 = AtomicU64::new(0);
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(
+            ".gone-{}-{}",
+            std::process::id(),
+            RETIRED.fetch_add(1, Relaxed)
+        ));
+        let aside = PathBuf::from(aside);
+        if std::fs::rename(path, &aside).is_ok() {
+            return std::fs::remove_file(&aside);
+        }
+    }
+    std::fs::remove_file(path)
 }
 
 /// Why a recorded part file cannot be used as it is.
@@ -212,7 +244,7 @@ pub(crate) fn reopen_part_file(path: &Path, size: u64, id: FileId) -> Result<Fil
         Err(e) => return Err(PartCheck::Io(e)),
     };
     let meta = file.metadata().map_err(PartCheck::Io)?;
-    if !meta.is_file() || FileId::of(&meta) != id {
+    if !meta.is_file() || FileId::of(&file).map_err(PartCheck::Io)? != id {
         return Err(PartCheck::Foreign);
     }
     if meta.len() != size {
@@ -273,10 +305,10 @@ pub(crate) fn finish_part(part: &Path, final_path: &Path, mtime: Option<i64>) ->
         tracing::warn!(file = %final_path.display(), error = %e, "could not set the modification time");
     }
     match std::fs::hard_link(part, final_path) {
-        Ok(()) => std::fs::remove_file(part)?,
+        Ok(()) => remove_part_file(part)?,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             if same_file(part, final_path)? {
-                std::fs::remove_file(part)?;
+                remove_part_file(part)?;
             } else {
                 return Err(appeared(final_path));
             }
@@ -327,7 +359,18 @@ pub(crate) fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
         )
         .map_err(io::Error::from)
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    #[cfg(windows)]
+    {
+        // MoveFileExW without MOVEFILE_REPLACE_EXISTING (std's rename replaces). It is
+        // called directly, so long paths need the prefix std would have added.
+        renamore::rename_exclusive(long_path(from)?, long_path(to)?)
+    }
+    #[cfg(not(any(
+        windows,
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple"
+    )))]
     {
         // No safe no-replace rename here: refuse rather than risk replacing a file.
         if std::fs::symlink_metadata(to).is_ok() {
@@ -335,6 +378,27 @@ pub(crate) fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
         }
         std::fs::rename(from, to)
     }
+}
+
+/// `path` as Windows takes a path of any length (`\\?\C:\…`, `\\?\UNC\server\…`): what
+/// std does for its own calls, needed where a crate calls Windows directly.
+#[cfg(windows)]
+fn long_path(path: &Path) -> io::Result<PathBuf> {
+    use std::ffi::OsString;
+    use std::os::windows::ffi::{OsStrExt, OsStringExt};
+    let abs = std::path::absolute(path)?;
+    let wide: Vec<u16> = abs.as_os_str().encode_wide().collect();
+    let text = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+    if wide.starts_with(&text(r"\\?\")) || wide.starts_with(&text(r"\\.\")) {
+        return Ok(abs);
+    }
+    // `\\server\share\…` becomes `\\?\UNC\server\share\…`; `C:\…` becomes `\\?\C:\…`.
+    let (mut verbatim, rest) = match wide.strip_prefix(text(r"\\").as_slice()) {
+        Some(_) => (text(r"\\?\UNC"), &wide[1..]),
+        None => (text(r"\\?\"), &wide[..]),
+    };
+    verbatim.extend_from_slice(rest);
+    Ok(PathBuf::from(OsString::from_wide(&verbatim)))
 }
 
 /// Makes the names in a folder durable (a rename or link is only safe after this).
@@ -355,9 +419,19 @@ pub fn available_space(dir: &Path) -> io::Result<u64> {
     fs4::available_space(dir)
 }
 
+/// Whether Windows refused because another program holds the file without sharing it
+/// (ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION): a clip open in an editor. Unix lets
+/// a file be renamed or deleted while it is open.
+pub(crate) fn held_by_another_program(e: &io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(32 | 33))
+}
+
 /// A person-readable explanation of a local file error, with what to do.
 pub(crate) fn describe_io_error(action: &str, path: &Path, e: &io::Error) -> String {
     let hint = match e.kind() {
+        _ if held_by_another_program(e) => {
+            "another program has the file open (an editor or a player?); close it there, then retry"
+        }
         io::ErrorKind::StorageFull => "the disk is full; free some space, then retry",
         io::ErrorKind::PermissionDenied => {
             "permission denied; choose a folder you can write to, then retry"
@@ -407,14 +481,27 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn part_files_do_not_follow_symlinks_and_finishing_never_overwrites() {
+    fn part_files_do_not_follow_symlinks() {
+        // Windows: creating a symlink needs a privilege users do not have by default;
+        // the Windows branch opens every name with FILE_FLAG_OPEN_REPARSE_POINT.
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("target");
         std::fs::write(&target, b"precious").unwrap();
         std::os::unix::fs::symlink(&target, root.path().join("evil.inbound-part")).unwrap();
         assert!(create_part_file(&root.path().join("evil.inbound-part"), 4).is_err());
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        let (_, id) = create_part_file(&root.path().join("f.inbound-part"), 4).unwrap();
+        assert!(matches!(
+            reopen_part_file(&root.path().join("evil.inbound-part"), 4, id),
+            Err(PartCheck::Foreign)
+        ));
+    }
 
+    #[test]
+    fn finishing_never_overwrites_a_file_that_appeared() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("target");
+        std::fs::write(&target, b"precious").unwrap();
         let part = root.path().join("f.inbound-part");
         let (f, id) = create_part_file(&part, 4).unwrap();
         assert!(
@@ -422,7 +509,7 @@ mod tests {
             "an existing part file is never adopted"
         );
         assert!(matches!(
-            reopen_part_file(&root.path().join("evil.inbound-part"), 4, id),
+            reopen_part_file(&target, 4, id),
             Err(PartCheck::Foreign)
         ));
         write_all_at(&f, b"cd", 2).unwrap();
@@ -430,7 +517,16 @@ mod tests {
         drop(f);
         let err = finish_part(&part, &target, None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(
+            err.to_string().contains("appeared while downloading"),
+            "{err}"
+        );
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        assert_eq!(
+            std::fs::read(&part).unwrap(),
+            b"abcd",
+            "the downloaded bytes are kept"
+        );
         let dest = root.path().join("f");
         finish_part(&part, &dest, Some(1_700_000_000)).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"abcd");
@@ -445,7 +541,27 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
+    #[test]
+    fn a_part_file_still_held_open_gives_up_its_name_at_once() {
+        // A connection still writing holds the old part file while the file restarts.
+        let root = tempfile::tempdir().unwrap();
+        let part = root.path().join("clip.mov.inbound-part");
+        let (held, _) = create_part_file(&part, 4).unwrap();
+        remove_part_file(&part).unwrap();
+        let (_, again) = create_part_file(&part, 4).expect("the name is free again");
+        assert_eq!(FileId::at(&part).unwrap(), Some(again));
+        drop(held);
+        let left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            ["clip.mov.inbound-part"],
+            "nothing else is left behind"
+        );
+    }
+
     #[test]
     fn finishing_after_a_crash_between_link_and_unlink_completes() {
         let root = tempfile::tempdir().unwrap();
@@ -457,6 +573,32 @@ mod tests {
         finish_part(&part, &dest, Some(1_700_000_000)).unwrap();
         assert!(!part.exists());
         assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
+    }
+
+    /// Windows only: Unix lets a file be deleted while another program has it open.
+    #[cfg(windows)]
+    #[test]
+    fn a_file_another_program_holds_is_named_with_what_to_do() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let clip = root.path().join("clip.mov");
+        std::fs::write(&clip, b"frames").unwrap();
+        // As an editor holds a clip: others may read it, not delete it.
+        const FILE_SHARE_READ: u32 = 1;
+        let _held = OpenOptions::new()
+            .read(true)
+            .share_mode(FILE_SHARE_READ)
+            .open(&clip)
+            .unwrap();
+        let e = std::fs::remove_file(&clip).unwrap_err();
+        assert!(held_by_another_program(&e), "{e:?}");
+        let message = describe_io_error("remove", &clip, &e);
+        assert!(message.contains("clip.mov"), "{message}");
+        assert!(
+            message.contains("another program has the file open"),
+            "{message}"
+        );
+        assert!(clip.exists());
     }
 
     #[test]
@@ -471,5 +613,12 @@ mod tests {
         std::fs::remove_file(&b).unwrap();
         rename_no_replace(&a, &b).unwrap();
         assert_eq!(std::fs::read(&b).unwrap(), b"new");
+        // Past Windows' old 260-character limit.
+        let deep = root.path().join("d".repeat(120)).join("e".repeat(120));
+        std::fs::create_dir_all(&deep).unwrap();
+        let far = deep.join(format!("{}.mov", "f".repeat(100)));
+        assert!(far.as_os_str().len() > 300);
+        rename_no_replace(&b, &far).unwrap();
+        assert_eq!(std::fs::read(&far).unwrap(), b"new");
     }
 }

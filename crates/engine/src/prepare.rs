@@ -160,7 +160,7 @@ fn check_destination(dl: &Download) -> Result<(), String> {
     };
     match std::fs::metadata(&dl.dst) {
         Ok(m) if m.is_dir() => match dl.dst_dev {
-            Some(dev) if has_progress && FileId::of(&m).dev != dev => Err(not_there(
+            Some(dev) if has_progress && FileId::device_of(&dl.dst) != Some(dev) => Err(not_there(
                 "is on another drive than when the download started",
             )),
             _ => Ok(()),

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::download::{Download, lock};
+use crate::fsutil::remove_part_file;
 use crate::model::FileState;
 
 /// Removes what `dl` wrote. Carries on past failures and returns them, one line each.
@@ -18,7 +19,9 @@ pub(crate) fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>
         let final_path = f.final_path(&dl.dst);
         if f.state() == FileState::Complete {
             match *lock(&f.written) {
-                Some(w) if w.still_at(&final_path) => remove(&final_path, &mut failures),
+                Some(w) if w.still_at(&final_path) => {
+                    remove(|p| std::fs::remove_file(p), &final_path, &mut failures);
+                }
                 Some(_) => tracing::info!(
                     file = %final_path.display(),
                     "left in place: it is no longer the file Inbound wrote"
@@ -33,7 +36,7 @@ pub(crate) fn remove_written_files(dl: &Download, mut created_dirs: Vec<PathBuf>
         if let Some(id) = *lock(&f.part)
             && id.is_at(&part)
         {
-            remove(&part, &mut failures);
+            remove(remove_part_file, &part, &mut failures);
         }
     }
     // Deepest first, and only folders this download created that are now empty.
@@ -76,13 +79,18 @@ fn remove_own_history(dl: &Download) {
     }
 }
 
-fn remove(path: &Path, failures: &mut Vec<String>) {
-    match std::fs::remove_file(path) {
+/// Removes `path` with `remover`; a failure is logged and said in `failures`.
+fn remove(
+    remover: impl FnOnce(&Path) -> std::io::Result<()>,
+    path: &Path,
+    failures: &mut Vec<String>,
+) {
+    match remover(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
             tracing::warn!(file = %path.display(), error = %e, "could not remove a downloaded file");
-            failures.push(format!("{}: {e}", path.display()));
+            failures.push(crate::fsutil::describe_io_error("remove", path, &e));
         }
     }
 }

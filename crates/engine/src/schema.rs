@@ -124,8 +124,9 @@ pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// A path as stored: text when it is valid UTF-8 (every path Inbound plans is), else
-/// its raw bytes, so a folder with any name on Unix survives a restart unchanged.
+/// A path as stored: text when it is valid Unicode (every path Inbound plans is), else
+/// its raw form (bytes on Unix, UTF-16 units on Windows), so a folder with any name
+/// survives a restart unchanged.
 pub(crate) fn path_to_sql(path: &Path) -> rusqlite::types::Value {
     use rusqlite::types::Value;
     match path.to_str() {
@@ -135,8 +136,16 @@ pub(crate) fn path_to_sql(path: &Path) -> rusqlite::types::Value {
             use std::os::unix::ffi::OsStrExt;
             Value::Blob(path.as_os_str().as_bytes().to_vec())
         }
-        #[cfg(not(unix))]
-        None => Value::Text(path.to_string_lossy().into_owned()),
+        #[cfg(windows)]
+        None => {
+            use std::os::windows::ffi::OsStrExt;
+            Value::Blob(
+                path.as_os_str()
+                    .encode_wide()
+                    .flat_map(u16::to_le_bytes)
+                    .collect(),
+            )
+        }
     }
 }
 
@@ -148,6 +157,15 @@ pub(crate) fn path_from_sql(r: &rusqlite::Row<'_>, idx: usize) -> Result<PathBuf
         ValueRef::Blob(b) => {
             use std::os::unix::ffi::OsStrExt;
             Ok(PathBuf::from(std::ffi::OsStr::from_bytes(b)))
+        }
+        #[cfg(windows)]
+        ValueRef::Blob(b) => {
+            use std::os::windows::ffi::OsStringExt;
+            let units: Vec<u16> = b
+                .chunks_exact(2)
+                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+                .collect();
+            Ok(PathBuf::from(std::ffi::OsString::from_wide(&units)))
         }
         other => Err(rusqlite::Error::InvalidColumnType(
             idx,
@@ -179,4 +197,36 @@ pub(crate) fn file_id_from_sql(
             _ => None,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name that is not Unicode: invalid UTF-8 on Unix, a lone surrogate on Windows.
+    fn not_unicode() -> PathBuf {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"/deliveries/caf\xe9"))
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::ffi::OsStringExt;
+            let mut units: Vec<u16> = r"C:\deliveries\caf".encode_utf16().collect();
+            units.push(0xD800);
+            PathBuf::from(std::ffi::OsString::from_wide(&units))
+        }
+    }
+
+    #[test]
+    fn any_folder_name_comes_back_as_it_was_stored() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        for path in [PathBuf::from("Deliveries/Scène 4"), not_unicode()] {
+            let back: PathBuf = db
+                .query_row("SELECT ?1", [path_to_sql(&path)], |r| path_from_sql(r, 0))
+                .unwrap();
+            assert_eq!(back, path);
+        }
+    }
 }

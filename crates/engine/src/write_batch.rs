@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 /// Pieces are written once about this much has arrived: one write per network read
 /// would take the file's lock (the kernel's, per inode) tens of thousands of times per
@@ -77,6 +77,7 @@ impl WriteBatch {
 /// Consumes the pieces' bytes as they are written.
 #[cfg(unix)]
 fn write_all_vectored_at(file: &File, pieces: &mut [Bytes], mut offset: u64) -> io::Result<()> {
+    use bytes::Buf;
     // The kernel takes at most IOV_MAX (1024) slices per call; a batch has a handful.
     const MAX_SLICES: usize = 64;
     let mut first = 0;

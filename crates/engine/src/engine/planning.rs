@@ -60,9 +60,7 @@ impl Engine {
             .as_deref()
             .map(completed_files)
             .unwrap_or_default();
-        let dst_dev = std::fs::metadata(&dst_folder)
-            .ok()
-            .map(|m| crate::identity::FileId::of(&m).dev);
+        let dst_dev = crate::identity::FileId::device_of(&dst_folder);
         // From here to joining the list, no other add may plan: the names this one
         // picks are reserved for it from the moment they are chosen.
         let planning = lock(&self.shared.planning);

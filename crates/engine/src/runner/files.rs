@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::download::{FileSlot, lock};
-use crate::fsutil::{PartCheck, describe_io_error, reopen_part_file};
+use crate::fsutil::{PartCheck, describe_io_error, remove_part_file, reopen_part_file};
 use crate::hashing::{PrefixHash, Sealed};
 use crate::model::FileState;
 use crate::partfile::PartFile;
@@ -196,7 +196,7 @@ impl RunCtx {
         }
         let part = f.part_path(&self.dl.dst);
         if handle.id.is_at(&part) {
-            let _ = std::fs::remove_file(&part);
+            let _ = remove_part_file(&part);
         }
         if let Err(msg) = reset_file(&self.shared, &self.dl, f) {
             self.fail(msg);
@@ -218,7 +218,7 @@ pub(super) fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
     if let Some(id) = *lock(&f.part)
         && id.is_at(&part)
     {
-        let _ = std::fs::remove_file(&part);
+        let _ = remove_part_file(&part);
     }
     ctx.session.forget_url(f.meta.idx);
     f.done.store(0, Relaxed);

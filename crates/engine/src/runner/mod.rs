@@ -193,6 +193,11 @@ pub(crate) async fn run(
             () = &mut watch => break,
         }
     }
+    // No connection outlives its run, and no part file stays open after it: on Windows
+    // an open file keeps its name after a delete (outside POSIX semantics) and its
+    // folder cannot be moved, so a paused download must leave its files alone.
+    set.shutdown().await;
+    lock(&ctx.open).clear();
     if cancel.is_cancelled() {
         return RunEnd::Cancelled;
     }
