@@ -208,20 +208,17 @@ fn refuse_to_start(app: &AppHandle, message: String) {
 }
 
 /// Registers `masv://` and `inbound://` with the desktop, without taking `masv` from an
-/// application that already handles it (the MASV desktop app, for one).
+/// application that already handles it (the MASV desktop app, for one). On macOS the
+/// app bundle's Info.plist declares them (Launch Services reads it when the app is
+/// installed); nothing is registered at run time there.
 fn register_schemes(app: &AppHandle) {
-    #[cfg(target_os = "linux")]
+    #[cfg(any(windows, target_os = "linux"))]
     {
         for scheme in ["masv", "inbound"] {
-            let owner = std::process::Command::new("xdg-mime")
-                .args(["query", "default", &format!("x-scheme-handler/{scheme}")])
-                .output()
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                .unwrap_or_default();
+            let owner = inbound_engine::scheme_handler(scheme);
             if scheme == "masv"
-                && !owner.is_empty()
-                && !owner.to_ascii_lowercase().contains("inbound")
+                && matches!(owner, inbound_engine::SchemeHandler::Registered(_))
+                && !owner.is_inbound()
             {
                 tracing::info!(%owner, "masv:// already has a handler; leaving it");
                 continue;
@@ -231,7 +228,7 @@ fn register_schemes(app: &AppHandle) {
             }
         }
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(any(windows, target_os = "linux")))]
     let _ = app;
 }
 

@@ -45,7 +45,8 @@ async fn doctor(_args: DoctorArgs) -> anyhow::Result<()> {
         } else {
             "inbound:// links"
         };
-        lines.push((label, scheme_handler(scheme)));
+        let handler = tokio::task::spawn_blocking(move || inbound_engine::scheme_handler(scheme));
+        lines.push((label, handler.await?.to_string()));
     }
     let keyring = tokio::task::spawn_blocking(inbound_inbox::keyring_status).await?;
     lines.push(("Keyring", keyring_line(&keyring)));
@@ -59,9 +60,15 @@ async fn doctor(_args: DoctorArgs) -> anyhow::Result<()> {
 }
 
 fn version() -> String {
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|k| format!(", kernel {}", k.trim()))
-        .unwrap_or_default();
+    // Linux's kernel release (elsewhere the OS name and architecture say enough; under
+    // Wine this file would be the Linux host's).
+    let kernel = if cfg!(target_os = "linux") {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|k| format!(", kernel {}", k.trim()))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     format!(
         "{} ({} {}{kernel})",
         env!("CARGO_PKG_VERSION"),
@@ -127,24 +134,6 @@ async fn reach(api: &str) -> String {
         ),
         Ok(Err(e)) if e.is_transient() => format!("{api}: NOT reachable ({})", e.reason()),
         Ok(_) => format!("{api}: answers ({} ms)", started.elapsed().as_millis()),
-    }
-}
-
-fn scheme_handler(scheme: &str) -> String {
-    let query = std::process::Command::new("xdg-mime")
-        .args(["query", "default", &format!("x-scheme-handler/{scheme}")])
-        .output();
-    match query {
-        Ok(out) if out.status.success() => {
-            let who = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if who.is_empty() {
-                "no application registered".into()
-            } else {
-                format!("opened by {who}")
-            }
-        }
-        Ok(out) => format!("unknown (xdg-mime said {})", out.status),
-        Err(e) => format!("unknown (xdg-mime: {e})"),
     }
 }
 

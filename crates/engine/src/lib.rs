@@ -44,6 +44,7 @@ mod store_choice;
 mod store_repair;
 mod store_settings;
 mod transfer;
+mod url_schemes;
 mod write_batch;
 
 pub use after::{AfterDownload, AfterError, CompletedFile, CompletedPackage};
@@ -73,6 +74,7 @@ pub use schedule::{
 pub use selection::{Selection, SelectionError};
 pub use source::TeamDownload;
 pub use storage_client::StorageClientError;
+pub use url_schemes::{SchemeHandler, scheme_handler};
 
 /// Checks a MASV link and returns it in canonical form (`https://get.massive.app/ID?secret=S`).
 pub fn parse_link(input: &str) -> Result<String, MasvError> {
