@@ -1,5 +1,6 @@
 //! The team login: the team id, and the API key in the OS keyring (Secret Service on
-//! Linux), or in a file only the user can read when there is no keyring (a server).
+//! Linux, the Credential Manager on Windows, the Keychain on macOS), or in a file only
+//! the user can read when there is no keyring (a server).
 
 use std::path::{Path, PathBuf};
 
@@ -180,8 +181,20 @@ pub fn keyring_status() -> KeyringStatus {
 }
 
 fn keyring_set(team_id: &str, key: &Secret) -> bool {
-    match keyring::Entry::new(KEYRING_SERVICE, team_id).and_then(|e| e.set_password(key.expose())) {
-        Ok(()) => true,
+    let stored = keyring::Entry::new(KEYRING_SERVICE, team_id)
+        .and_then(|e| e.set_password(key.expose()))
+        // Read back through a new entry, as the next command will: a keyring that
+        // only keeps it in this process (the keyring crate's stand-in where no native
+        // store is built in) must not pass for one.
+        .and_then(|()| keyring::Entry::new(KEYRING_SERVICE, team_id)?.get_password());
+    match stored {
+        Ok(read) if read == key.expose() => true,
+        Ok(_) => {
+            tracing::warn!(
+                "the keyring gave back another key; keeping the API key in a user-only file"
+            );
+            false
+        }
         Err(e) => {
             // No Secret Service (a server, a container): the file takes the key.
             tracing::info!(error = %e, "no usable keyring; keeping the API key in a user-only file");

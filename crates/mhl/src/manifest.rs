@@ -225,8 +225,10 @@ pub struct ReadFile {
 
 /// Reads the parts of a manifest that verification needs; other elements are skipped.
 pub fn read_manifest(xml: &str) -> Result<ReadManifest, MhlError> {
+    // Text is taken as written: a path may begin or end with spaces (a sender's
+    // "take 2 .mov"), which trimming would turn into another file's name. The
+    // whitespace between elements falls under no element read here.
     let mut reader = Reader::from_str(xml);
-    reader.config_mut().trim_text(true);
     let mut out = ReadManifest::default();
     let mut stack: Vec<String> = Vec::new();
     let mut file: Option<ReadFile> = None;
@@ -272,8 +274,8 @@ pub fn read_manifest(xml: &str) -> Result<ReadManifest, MhlError> {
                             ));
                         }
                     }
-                    (Some("creatorinfo"), "tool") => out.tool = text,
-                    (Some("creatorinfo"), "comment") => out.comment = Some(text),
+                    (Some("creatorinfo"), "tool") => out.tool = text.trim().to_owned(),
+                    (Some("creatorinfo"), "comment") => out.comment = Some(text.trim().to_owned()),
                     (Some("ignore"), "pattern") => out.ignore.push(text),
                     _ => {}
                 }

@@ -209,3 +209,23 @@ fn one_file_left_out_by_its_exact_path_is_left_out_by_both_tools_and_only_that_f
         .collect();
     assert_eq!(extra, [other]);
 }
+
+/// Spaces at either end of a name are part of it (senders on macOS and Linux use
+/// them): the manifest keeps them and both tools find the file. Windows cannot name a
+/// file so (Inbound saves it without the trailing space there).
+#[test]
+fn names_with_spaces_at_either_end_are_kept_in_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pkg");
+    std::fs::create_dir_all(root.join("Day 1 ")).unwrap();
+    let paths = ["trailing space ", " leading space.wav", "Day 1 /take 2.mov"];
+    for (i, p) in paths.iter().enumerate() {
+        std::fs::write(root.join(p), vec![i as u8; 1000 + i]).unwrap();
+    }
+    seal(&root, &paths, HashAlgorithm::Xxh128);
+    let report = verify(&root, &[], |_| {}).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.count(Outcome::Ok), paths.len());
+    let (ok, out) = ascmhl("ascmhl-debug", &["verify"], &root);
+    assert!(ok, "ascmhl-debug verify:\n{out}");
+}
