@@ -6,6 +6,7 @@
 //! dropped at once, and of the links only a fingerprint of the last one offered is kept
 //! (so copying the same link twice asks once).
 
+#[cfg(target_os = "linux")]
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tauri::{AppHandle, Manager};
@@ -13,12 +14,15 @@ use tokio::sync::mpsc;
 
 use crate::state::AppState;
 
-/// Decides which copies are offered.
+/// Decides which copies are offered. (Copies are watched on Linux's X only so far:
+/// Windows and macOS say so in Settings.)
+#[cfg(target_os = "linux")]
 #[derive(Default)]
 pub struct CopiedLinks {
     last: Option<u64>,
 }
 
+#[cfg(target_os = "linux")]
 impl CopiedLinks {
     /// The link to offer for this copy: the MASV link in it, unless it is the one
     /// offered last.
@@ -33,6 +37,7 @@ impl CopiedLinks {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn fingerprint(link: &str) -> u64 {
     let mut h = DefaultHasher::new();
     link.hash(&mut h);
@@ -183,7 +188,7 @@ mod x11 {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -179,17 +179,43 @@ fn show_notification(
             .summary(summary)
             .body(&body)
             .icon("inbound-desktop");
-        let with_action =
-            notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions"));
-        if with_action {
-            note.action(action.0, action.1);
-        }
-        match note.show() {
-            Ok(shown) if with_action => shown.wait_for_action(|pressed| on_action(&app, pressed)),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not show a notification"),
-        }
+        show_with_action(&app, note, action, on_action);
     });
+}
+
+/// The freedesktop notification server says whether it shows buttons; a pressed one
+/// comes back over D-Bus.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn show_with_action(
+    app: &AppHandle,
+    mut note: notify_rust::Notification,
+    action: (&'static str, &'static str),
+    on_action: impl FnOnce(&AppHandle, &str),
+) {
+    let with_action =
+        notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions"));
+    if with_action {
+        note.action(action.0, action.1);
+    }
+    match note.show() {
+        Ok(shown) if with_action => shown.wait_for_action(|pressed| on_action(app, pressed)),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not show a notification"),
+    }
+}
+
+/// Windows' toasts and macOS's notifications are shown without the button: notify-rust
+/// reports no press back there. The window's card carries the same action.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn show_with_action(
+    _app: &AppHandle,
+    note: notify_rust::Notification,
+    _action: (&'static str, &'static str),
+    _on_action: impl FnOnce(&AppHandle, &str),
+) {
+    if let Err(e) = note.show() {
+        tracing::warn!(error = %e, "could not show a notification");
+    }
 }
 
 /// A MASV link was copied while the window was not in front: the question waits in the

@@ -18,6 +18,7 @@ pub fn normalize_incoming(raw: &str) -> Option<String> {
 /// The first MASV link in copied text (an email, a chat line, a bare link), or `None`.
 /// Says nothing about the rest of the text, in the log or anywhere else: only a MASV
 /// link is ever taken out of it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // Clipboard capture: Linux so far.
 pub fn find_in_text(text: &str) -> Option<String> {
     text.split(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
         .map(|word| word.trim_end_matches(['.', ',', ';', ':', '!', '?']))
