@@ -38,13 +38,13 @@ async fn hooks_ran(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_gets_the_folder_and_a_summary_without_the_link() {
     let out = tempfile::tempdir().unwrap();
-    let script = format!(
-        "cat > '{0}/summary.json' && printf %s \"$0\" > '{0}/folder.txt'",
-        out.path().display()
-    );
+    let probe = vec![
+        env!("CARGO_BIN_EXE_hook-probe").to_owned(),
+        out.path().display().to_string(),
+    ];
     let h = Harness::with_config(vec![catalog::large("big", 1 << 20)], |c| {
         c.after_download = Some(AfterDownload {
-            run: vec!["sh".into(), "-c".into(), script],
+            run: probe,
             post_url: None,
         });
     })
@@ -73,9 +73,11 @@ async fn a_failing_hook_is_reported_and_the_package_stays_complete() {
     let h = Harness::with_config(vec![catalog::large("big", 1 << 20)], |c| {
         c.after_download = Some(AfterDownload {
             run: vec![
-                "sh".into(),
-                "-c".into(),
-                "echo 'the ingest disk is full' >&2; exit 3".into(),
+                env!("CARGO_BIN_EXE_hook-probe").into(),
+                "unused".into(),
+                "fail".into(),
+                "3".into(),
+                "the ingest disk is full".into(),
             ],
             post_url: Some("http://127.0.0.1:9/nothing-listens".into()),
         });

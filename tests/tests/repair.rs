@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadState, Event};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage};
-use inbound_e2e::{Harness, ascmhl_verify, assert_completes, files_under};
+use inbound_e2e::{Harness, ascmhl_verify, assert_completes, file_identity, files_under};
 
 const KIB: u64 = 1024;
 const LONG: Duration = Duration::from_secs(60);
@@ -41,11 +40,6 @@ fn served(h: &Harness) -> u64 {
     h.sim.package_bytes_served(&h.package("rushes").package_id)
 }
 
-fn identity(path: &Path) -> (u64, i64) {
-    let m = std::fs::metadata(path).unwrap();
-    (m.ino(), m.mtime_nsec())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the_changed_copy() {
     let (h, dest, first) = completed_once().await;
@@ -55,7 +49,7 @@ async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the
     std::fs::remove_file(dest.join("Day 1/a.mov")).unwrap();
     let edit = vec![b'e'; 512 * KIB as usize];
     std::fs::write(dest.join("Day 1/b.wav"), &edit).unwrap();
-    let untouched = [dest.join("c.txt"), dest.join("d.mov")].map(|p| identity(&p));
+    let untouched = [dest.join("c.txt"), dest.join("d.mov")].map(|p| file_identity(&p));
 
     let again = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
     assert_ne!(again, first, "downloading again is a new download");
@@ -70,7 +64,7 @@ async fn downloading_again_fetches_only_what_is_missing_or_changed_and_keeps_the
     assert_eq!(served(&h) - served_once, (1024 + 512) * KIB);
     // The files that were right were not written again.
     assert_eq!(
-        [dest.join("c.txt"), dest.join("d.mov")].map(|p| identity(&p)),
+        [dest.join("c.txt"), dest.join("d.mov")].map(|p| file_identity(&p)),
         untouched
     );
     // The edit is kept beside the package's file, and the download says where.
@@ -110,13 +104,19 @@ async fn downloading_again_with_every_file_intact_fetches_nothing() {
     let (h, dest, _) = completed_once().await;
     let served_once = served(&h);
     let before = files_under(&dest);
-    let identities: Vec<_> = before.iter().map(|p| identity(&dest.join(p))).collect();
+    let identities: Vec<_> = before
+        .iter()
+        .map(|p| file_identity(&dest.join(p)))
+        .collect();
 
     let again = h.engine.add(&h.link("rushes"), &dest, None).await.unwrap();
     assert_completes(&h, &again, "rushes", &dest, LONG).await;
     assert_eq!(served(&h), served_once);
     assert_eq!(files_under(&dest), before);
-    let after: Vec<_> = before.iter().map(|p| identity(&dest.join(p))).collect();
+    let after: Vec<_> = before
+        .iter()
+        .map(|p| file_identity(&dest.join(p)))
+        .collect();
     assert_eq!(after, identities, "no file was written again");
     let (ok, out) = ascmhl_verify(&dest);
     assert!(ok, "ascmhl-debug verify:\n{out}");

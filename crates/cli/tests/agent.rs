@@ -1,4 +1,4 @@
-//! `inbound agent` driven exactly as MASV Agent scripts drive it: with curl.
+//! `inbound agent` driven exactly as MASV Agent scripts drive it: with curl's lines.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -208,12 +208,18 @@ async fn bad_requests_get_clear_json_errors() {
         ])
     };
     let locked = sim.packages()[0].link();
+    // An absolute folder on this platform, quoted for JSON (Windows' backslashes too).
+    let dst_json = serde_json::to_string(&dst).unwrap();
 
     for (body, status, code) in [
         ("{not json", 400, "invalid_body"),
-        (r#"{"dst_folder":"/tmp/x"}"#, 400, "invalid_body"),
         (
-            r#"{"url":"https://example.com/x?secret=y","dst_folder":"/tmp/x"}"#,
+            &format!(r#"{{"dst_folder":{dst_json}}}"#),
+            400,
+            "invalid_body",
+        ),
+        (
+            &format!(r#"{{"url":"https://example.com/x?secret=y","dst_folder":{dst_json}}}"#),
             400,
             "invalid_link",
         ),
@@ -223,31 +229,26 @@ async fn bad_requests_get_clear_json_errors() {
             "invalid_dst_folder",
         ),
         (
-            &format!(r#"{{"url":"{locked}","dst_folder":"{}"}}"#, dst.display()),
+            &format!(r#"{{"url":"{locked}","dst_folder":{dst_json}}}"#),
             401,
             "password_required",
         ),
         (
-            &format!(
-                r#"{{"url":"{locked}","dst_folder":"{}","password":"nope"}}"#,
-                dst.display()
-            ),
+            &format!(r#"{{"url":"{locked}","dst_folder":{dst_json},"password":"nope"}}"#),
             403,
             "wrong_password",
         ),
         (
             &format!(
-                r#"{{"url":"{}","dst_folder":"{}"}}"#,
-                sim.packages()[1].link(),
-                dst.display()
+                r#"{{"url":"{}","dst_folder":{dst_json}}}"#,
+                sim.packages()[1].link()
             ),
             410,
             "link_expired",
         ),
         (
             &format!(
-                r#"{{"url":"https://get.massive.app/nope?secret=zzz","dst_folder":"{}"}}"#,
-                dst.display()
+                r#"{{"url":"https://get.massive.app/nope?secret=zzz","dst_folder":{dst_json}}}"#
             ),
             400,
             "link_not_found",
@@ -315,22 +316,22 @@ async fn rebinding_and_cross_origin_requests_are_refused() {
     ]);
     assert_eq!(code, 403);
     // Preflight gets no CORS blessing.
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-i",
-            "-X",
-            "OPTIONS",
-            "-H",
-            "Origin: https://attacker.example",
-            "-H",
-            "Access-Control-Request-Method: DELETE",
-            &url,
-        ])
-        .output()
-        .unwrap();
-    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
-    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    let preflight = common::curl::send(&[
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: https://attacker.example",
+        "-H",
+        "Access-Control-Request-Method: DELETE",
+        &url,
+    ]);
+    assert!(
+        !preflight
+            .headers
+            .contains_key("access-control-allow-origin"),
+        "{:?}",
+        preflight.headers
+    );
     let (code, _) = agent.curl(&[&url]);
     assert_eq!(code, 200);
 }

@@ -191,11 +191,16 @@ async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_whe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
+    // An absolute folder on this platform (only the other fields are wrong).
+    let inbox = if cfg!(windows) {
+        r"C:\Ingest\in"
+    } else {
+        "/tmp/in"
+    };
     let sim = sim().await;
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(&sim, data.path(), &[]);
-    let body =
-        json!({"kind": "portal_download", "subdomain": "portal-edit", "destination": "/tmp/in"});
+    let body = json!({"kind": "portal_download", "subdomain": "portal-edit", "destination": inbox});
     let (code, v) = send(&agent, "POST", "/automations", Some(&body));
     assert_eq!(code, 409, "{v}");
     assert_eq!(v["code"], "not_logged_in");
@@ -212,7 +217,7 @@ async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
     let agent = Agent::start(&sim, data.path(), &[]);
     for (body, says) in [
         (
-            json!({"kind": "portal_download", "destination": "/tmp/in"}),
+            json!({"kind": "portal_download", "destination": inbox}),
             "names its portal",
         ),
         (
@@ -220,15 +225,15 @@ async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
             "absolute",
         ),
         (
-            json!({"subdomain": "portal-edit", "destination": "/tmp/in", "folder_template": "{portal}/{client}"}),
+            json!({"subdomain": "portal-edit", "destination": inbox, "folder_template": "{portal}/{client}"}),
             "{client}",
         ),
         (
-            json!({"subdomain": "portal-edit", "destination": "/tmp/in", "effective_time": "yesterday"}),
+            json!({"subdomain": "portal-edit", "destination": inbox, "effective_time": "yesterday"}),
             "is not a time",
         ),
         (
-            json!({"kind": "all_portals_download", "team_id": "someone-else", "destination": "/tmp/in"}),
+            json!({"kind": "all_portals_download", "team_id": "someone-else", "destination": inbox}),
             "not the team",
         ),
         (

@@ -3,6 +3,8 @@
 //! away when it completes; without it, the start is refused at once, saying why.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Unix owners (uid/gid, chown): Windows has neither; listed in scripts/windows-skips.txt.
+#![cfg(unix)]
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

@@ -134,7 +134,7 @@ async fn get_says_what_is_wrong_with_a_schedule_or_hook_flag() {
             Some(2),
         ),
         ("--limit-at", "mon-fri 09:00-18:00", "has no rate", Some(2)),
-        ("--then-run", "ingest 'unclosed", "unclosed quote", Some(2)),
+        ("--then-run", "ingest \"unclosed", "unclosed quote", Some(2)),
         (
             "--then-post",
             "http://ingest.example/done",

@@ -16,8 +16,12 @@ use inbound_e2e::ascmhl_verify;
 const MIB: u64 = 1024 * 1024;
 /// The engine's default ranged-request size.
 const CHUNK: u64 = 8 * MIB;
-/// The demo package's folder, named after it.
-const DEMO_FOLDER: &str = "Inbound demo: Coastline rushes";
+/// The demo package's folder, named after it (Windows takes no ':' in a name).
+const DEMO_FOLDER: &str = if cfg!(windows) {
+    "Inbound demo_ Coastline rushes"
+} else {
+    "Inbound demo: Coastline rushes"
+};
 
 /// One file (`big.bin`, package `pkg-big`) served at `rate` bytes per second per
 /// connection, and the data and destination folders of an `inbound get` of it.
@@ -117,6 +121,39 @@ async fn killed_five_times_then_completed_with_identical_bytes() {
     assert!(
         served > size,
         "the kills did interrupt transfers ({served} bytes served)"
+    );
+}
+
+/// Someone saves a file at the name a download is about to finish into (off Unix, file
+/// identity once was always "the same file" here, so the part was deleted and the run
+/// said "Downloaded"). Theirs stays, and so do the downloaded bytes, and the run says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_saved_at_the_final_name_mid_download_is_kept_and_so_are_the_bytes() {
+    let size = 8 * MIB;
+    let file = OneLargeFile::new(size, 2 * MIB).await;
+    let child = file
+        .get(&["--connections", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part = file.package_dir().join("big.bin.inbound-part");
+    wait_served(&file.sim, "pkg-big", MIB).await;
+    assert!(part.exists(), "the part file is there while it downloads");
+    let theirs = file.package_dir().join("big.bin");
+    std::fs::write(&theirs, b"not yours").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("appeared while downloading"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"not yours");
+    assert_eq!(
+        sha256_file(&part),
+        file.sim.packages()[0].files[0].content.sha256_hex(),
+        "every downloaded byte is kept in the part file"
     );
 }
 

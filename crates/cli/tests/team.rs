@@ -13,11 +13,33 @@ mod common;
 use common::{sha256_file, text};
 
 fn inbound(sim: &Sim, data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inbound"))
+    inbound_with(sim, data, args, stdin, Keyring::Off)
+}
+
+#[derive(PartialEq)]
+enum Keyring {
+    Off,
+    /// The OS keyring where one answers, as a person's machine has.
+    AsInstalled,
+}
+
+fn inbound_with(
+    sim: &Sim,
+    data: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    keyring: Keyring,
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_inbound"));
+    if keyring == Keyring::Off {
+        command.env("INBOUND_NO_KEYRING", "1");
+    } else {
+        command.env_remove("INBOUND_NO_KEYRING");
+    }
+    let mut child = command
         .args(args)
         .env("MASV_API_URL", sim.api_url())
         .env("INBOUND_DATA_DIR", data)
-        .env("INBOUND_NO_KEYRING", "1")
         .env("RUST_LOG", "trace")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -166,4 +188,48 @@ async fn login_list_and_download_without_the_key_ever_showing() {
     let out = inbound(&sim, data.path(), &["team", "logout"], None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!data.path().join("team.json").exists());
+}
+
+/// The key is kept where the next command finds it: in the OS keyring where one answers
+/// (the Credential Manager on Windows, under Wine too; the Keychain on macOS), else in
+/// the user-only file. A keyring that kept it only in memory once made every later
+/// command "not logged in".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_is_there_for_the_next_command() {
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        inbound_with(&sim, data.path(), args, stdin, Keyring::AsInstalled)
+    };
+    let out = run(
+        &["team", "login", "--team-id", catalog::DEMO_TEAM_ID],
+        Some(catalog::DEMO_API_KEY),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let saved = std::fs::read_to_string(data.path().join("team.json")).unwrap();
+    if cfg!(windows) {
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("in your keyring")
+                && !saved.contains(catalog::DEMO_API_KEY),
+            "Windows has a credential store: the key goes there\n{}\n{saved}",
+            text(&out)
+        );
+    }
+    let out = run(&["team", "packages", "--state", "finalized"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("pkg-tfinal1"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["team", "logout"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["team", "packages"], None);
+    assert!(
+        !out.status.success() && text(&out).contains("inbound team login"),
+        "logged out everywhere: {}",
+        text(&out)
+    );
 }

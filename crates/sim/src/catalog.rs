@@ -68,6 +68,38 @@ pub fn hostile() -> SimPackage {
         .with_file(SimFile::new("hz", "all.zip", small(12)).kind("zip_mac"))
 }
 
+/// Names senders on macOS and Linux use that Windows forbids or changes: device names,
+/// reserved characters, trailing dots and spaces, names differing only in case, and a
+/// path longer than Windows' old 260-character limit. Each file's bytes are its own.
+pub fn windows_names() -> SimPackage {
+    let small = |seed: u64| Content::generated(100 + seed, 1_000 + seed * 131);
+    let deep = format!(
+        "{}/{}",
+        "Reel 1 ".repeat(14).trim_end(),
+        "Scene 12 ".repeat(12).trim_end()
+    );
+    SimPackage::new("winnames", "Names Windows forbids")
+        .with_file(SimFile::new("w1", "CON", small(1)))
+        .with_file(SimFile::new("w2", "aux.wav", small(2)))
+        .with_file(SimFile::new("w3", "COM1.txt", small(3)))
+        .with_file(SimFile::new("w4", "a:b.mov", small(4)))
+        .with_file(SimFile::new("w5", "what?.txt", small(5)))
+        .with_file(SimFile::new("w6", "<pipe|star*>\"q\".txt", small(6)))
+        .with_file(SimFile::new("w7", "trailing dot.", small(7)))
+        .with_file(SimFile::new("w8", "trailing space ", small(8)))
+        .with_file(SimFile::new("w9", "Case.txt", small(9)))
+        .with_file(SimFile::new("w10", "case.txt", small(10)))
+        .with_file(SimFile::new("w11", "NUL.tar.gz", small(11)).in_folder("lpt3"))
+        .with_file(
+            SimFile::new(
+                "w12",
+                format!("{}.mov", "A001_C002 ".repeat(8).trim_end()),
+                small(12),
+            )
+            .in_folder(&deep),
+        )
+}
+
 /// One file of `size` bytes.
 pub fn large(link_id: &str, size: u64) -> SimPackage {
     SimPackage::new(link_id, "Large file").with_file(SimFile::new(

@@ -1,4 +1,5 @@
-//! `inbound agent` started on a free port, driven with curl as MASV Agent scripts do.
+//! `inbound agent` started on a free port, driven with curl's lines as MASV Agent
+//! scripts drive it.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -86,17 +87,12 @@ impl Agent {
         format!("http://localhost:{}/api/v1", self.port)
     }
 
-    /// Runs curl with these arguments; returns the status code and the parsed body.
+    /// Sends what these curl arguments say; returns the status code and the parsed body.
     pub fn curl(&self, args: &[&str]) -> (u16, Value) {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}"])
-            .args(args)
-            .output()
-            .expect("curl runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        let value = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
-        (code.parse().unwrap(), value)
+        let answer = super::curl::send(args);
+        let value =
+            serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()));
+        (answer.status, value)
     }
 
     /// `PUT` of a JSON body to a path under `/api/v1`.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod curl;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

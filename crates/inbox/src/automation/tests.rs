@@ -1,12 +1,21 @@
 use super::*;
 
+/// An absolute folder on this platform.
+fn inbox() -> PathBuf {
+    PathBuf::from(if cfg!(windows) {
+        r"C:\media\in"
+    } else {
+        "/media/in"
+    })
+}
+
 fn automation(kind: AutomationKind) -> Automation {
     Automation {
         id: "auto-1".into(),
         name: "Editorial".into(),
         kind,
         portal: Some("editorial".into()),
-        destination: PathBuf::from("/media/in"),
+        destination: inbox(),
         create_package_folder: true,
         create_portal_subfolder: true,
         folder_template: None,
@@ -29,7 +38,7 @@ fn options_lay_out_portal_and_package_folders() {
     let a = automation(AutomationKind::PortalDownload);
     assert_eq!(
         a.destination_for("Editorial", &package()),
-        Destination::package_folder_in("/media/in/Editorial")
+        Destination::package_folder_in(inbox().join("Editorial"))
     );
     let flat = Automation {
         create_package_folder: false,
@@ -38,7 +47,7 @@ fn options_lay_out_portal_and_package_folders() {
     };
     assert_eq!(
         flat.destination_for("Editorial", &package()),
-        Destination::straight("/media/in")
+        Destination::straight(inbox())
     );
 }
 
@@ -56,7 +65,7 @@ fn a_template_fills_each_folder_and_keeps_names_inside_it() {
         .to_string();
     assert_eq!(
         a.destination_for("VFX / returns", &package()),
-        Destination::package_folder_in(PathBuf::from("/media/in/VFX _ returns").join(&date))
+        Destination::package_folder_in(inbox().join("VFX _ returns").join(&date))
     );
     let b = Automation {
         folder_template: Some("{sender}/{package_id} {package}".into()),
@@ -64,7 +73,7 @@ fn a_template_fills_each_folder_and_keeps_names_inside_it() {
     };
     assert_eq!(
         b.destination_for("VFX", &package()),
-        Destination::straight("/media/in/dit@set.example/pkg-9 Day 2 _ rushes")
+        Destination::straight(inbox().join("dit@set.example").join("pkg-9 Day 2 _ rushes"))
     );
 }
 
