@@ -2,7 +2,7 @@
 //! every portal of the team", into a folder laid out by options or a template. They run
 //! on the same watcher, ledger and once-only rule as the desktop's watched portals.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Local, Utc};
 use inbound_engine::{Destination, NameRules, safe_folder_name};
@@ -138,7 +138,12 @@ impl Automation {
 }
 
 fn check_template(t: &str) -> Result<(), AutomationError> {
-    if Path::new(t).is_absolute() || t.split('/').any(|s| s.trim() == "..") {
+    // Only plain names may follow the destination: a root (`/x`, and on Windows `\x`),
+    // a drive (`C:x`), a share or a `..` would put the folder elsewhere when joined.
+    let escapes = Path::new(t)
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if escapes || t.split('/').any(|s| s.trim() == "..") {
         return Err(AutomationError::TemplateEscapes);
     }
     let mut rest = t;

@@ -109,6 +109,18 @@ fn bad_automations_say_what_is_wrong() {
     assert!(t("{portal").contains("unclosed"));
     assert!(t("../{portal}").contains("climb out"));
     assert!(t("/abs/{portal}").contains("climb out"));
+    // Windows' own ways out: a root without a drive, a drive, a share, `..\`. (On
+    // Unix a backslash is part of a name, and these are plain folder names.)
+    if cfg!(windows) {
+        for way_out in [
+            r"\abs\{portal}",
+            r"C:{portal}",
+            r"\\nas\share\{portal}",
+            r"..\{portal}",
+        ] {
+            assert!(t(way_out).contains("climb out"), "{way_out}");
+        }
+    }
 }
 
 #[test]
