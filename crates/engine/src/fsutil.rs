@@ -244,7 +244,7 @@ pub(crate) fn reopen_part_file(path: &Path, size: u64, id: FileId) -> Result<Fil
         Err(e) => return Err(PartCheck::Io(e)),
     };
     let meta = file.metadata().map_err(PartCheck::Io)?;
-    if !meta.is_file() || FileId::of(&file).map_err(PartCheck::Io)? != id {
+    if !meta.is_file() || FileId::of_open(&file, &meta).map_err(PartCheck::Io)? != id {
         return Err(PartCheck::Foreign);
     }
     if meta.len() != size {

@@ -25,7 +25,13 @@ const NOT_A_FILE: FileId = FileId {
 impl FileId {
     /// The identity of an open file.
     pub fn of(file: &File) -> io::Result<Self> {
-        platform::id_of_open(file, &file.metadata()?)
+        Self::of_open(file, &file.metadata()?)
+    }
+
+    /// The identity of an open file whose metadata the caller already has (Unix reads
+    /// it from there; Windows asks the handle).
+    pub fn of_open(file: &File, meta: &Metadata) -> io::Result<Self> {
+        platform::id_of_open(file, meta)
     }
 
     /// The identity of the regular file at `path` (a symlink there is not followed
@@ -42,7 +48,13 @@ impl FileId {
     /// The device (volume) a folder is on, following links (a download folder may be
     /// a link to a drive), to notice a drive swapped or unplugged under a path.
     pub fn device_of(dir: &Path) -> Option<u64> {
-        platform::stat_following(dir).ok().map(|(_, id)| id.dev)
+        Self::folder_at(dir).ok().map(|(_, dev)| dev)
+    }
+
+    /// What is at `dir`, following links, and the device it is on: one look for a
+    /// caller that needs both.
+    pub fn folder_at(dir: &Path) -> io::Result<(Metadata, u64)> {
+        platform::stat_following(dir).map(|(meta, id)| (meta, id.dev))
     }
 
     /// Whether the file at `path` is this one (a missing or unreadable one is not).

@@ -158,9 +158,9 @@ fn check_destination(dl: &Download) -> Result<(), String> {
             dl.dst.display()
         )
     };
-    match std::fs::metadata(&dl.dst) {
-        Ok(m) if m.is_dir() => match dl.dst_dev {
-            Some(dev) if has_progress && FileId::device_of(&dl.dst) != Some(dev) => Err(not_there(
+    match FileId::folder_at(&dl.dst) {
+        Ok((m, now)) if m.is_dir() => match dl.dst_dev {
+            Some(dev) if has_progress && now != dev => Err(not_there(
                 "is on another drive than when the download started",
             )),
             _ => Ok(()),
