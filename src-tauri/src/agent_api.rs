@@ -16,14 +16,21 @@ fn token_path(data_dir: &Path) -> PathBuf {
     inbound_agent::token::path_in(data_dir)
 }
 
-/// Who may call the API: with `require_token`, only requests carrying the kept token.
-/// Either way, requests from web pages (any `Origin`) and non-loopback `Host`s are
-/// refused by the API itself.
+/// Who may call the API: with `require_token`, only requests carrying the kept token;
+/// without, the person's own account (as the kernel tells), others with the kept token
+/// if there is one, and callers that cannot be identified into the Downloads folder
+/// only. Either way, requests from web pages (any `Origin`) and non-loopback `Host`s
+/// are refused by the API itself.
 fn access_for(data_dir: &Path, require_token: bool) -> Result<Access, CommandError> {
-    if !require_token {
-        return Ok(Access::default());
-    }
     let path = token_path(data_dir);
+    if !require_token {
+        let kept = token::load(&path).ok().flatten();
+        let downloads = inbound_engine::default_destination()
+            .and_then(|d| d.parent().map(Path::to_owned))
+            .into_iter()
+            .collect();
+        return Ok(Access::owner_or_token(kept, Vec::new(), downloads));
+    }
     let kept = token::load(&path).map_err(|e| {
         CommandError::new(
             "agent_token_unreadable",
@@ -72,8 +79,13 @@ pub async fn apply(state: &AppState, on: bool) -> Result<(), CommandError> {
         let stopped = async {
             let _ = rx.await;
         };
-        if let Err(e) =
-            inbound_agent::serve(api_state, inbound_agent::Listen::Tcp(addr), access, stopped).await
+        if let Err(e) = inbound_agent::serve(
+            api_state,
+            &[inbound_agent::Listen::Tcp(addr)],
+            access,
+            stopped,
+        )
+        .await
         {
             tracing::error!(error = %e, "agent API stopped");
         }
@@ -132,13 +144,13 @@ mod tests {
     #[test]
     fn a_required_token_must_be_kept() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(!access_for(dir.path(), false).unwrap().has_token());
+        assert!(!access_for(dir.path(), false).unwrap().token_required());
         let Err(missing) = access_for(dir.path(), true) else {
             panic!("a required token that is not kept must be refused");
         };
         assert_eq!(missing.code, "agent_token_missing");
         assert!(missing.message.contains("make a new one in Settings"));
         token::store(&token_path(dir.path()), &token::generate()).unwrap();
-        assert!(access_for(dir.path(), true).unwrap().has_token());
+        assert!(access_for(dir.path(), true).unwrap().token_required());
     }
 }

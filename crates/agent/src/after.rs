@@ -1,15 +1,15 @@
 //! `/settings/after_download`: what runs after each package completes.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use bytes::Bytes;
 use inbound_engine::{AfterDownload, Engine};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::server::ApiState;
 
 /// The hooks, as the API reads and writes them (`{}`: none).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -43,33 +43,28 @@ pub async fn get_after(State(engine): State<Engine>) -> Json<AfterDownloadBody> 
     Json(engine.after_download().into())
 }
 
-/// Replaces what runs after each package completes; saved with the downloads. A
-/// command (`run`) can be set only when the API requires a token or listens on a Unix
-/// socket: on loopback TCP any user of the machine could set what runs as yours.
+/// Replaces what runs after each package completes; saved with the downloads. Only a
+/// trusted caller (the agent's own account, or one sending the token) may: a command
+/// would run as the agent's user, and the summary posted tells where files are.
 #[utoipa::path(put, path = "/settings/after_download", tag = "settings",
     request_body = AfterDownloadBody,
     responses(
         (status = 200, description = "Saved", body = AfterDownloadBody),
         (status = 400, description = "Malformed body, an empty program, or a URL not on this machine", body = crate::error::ErrorBody),
-        (status = 403, description = "A command, while the API is open to every user of this machine", body = crate::error::ErrorBody),
+        (status = 403, description = "A caller Inbound cannot identify, without the token", body = crate::error::ErrorBody),
     ))]
 pub async fn put_after(
-    State(state): State<ApiState>,
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<AfterDownloadBody>, ApiError> {
-    let engine = &state.engine;
+    caller.require_trusted("Setting what runs after a download (run, post_url)")?;
+    let engine = &engine;
     let body: AfterDownloadBody = crate::error::json_body(
         &body,
         "invalid_after_download",
         r#"{"run": ["/usr/local/bin/ingest"], "post_url": "http://127.0.0.1:9000/done"}"#,
     )?;
-    if !body.run.is_empty() && !state.owner_only {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "command_needs_token",
-            "a command can be set through the API only when it requires a token (--token-file) or listens on a Unix socket (--listen unix:///path.sock): on 127.0.0.1 any user of this machine could set what runs as you. Or give it to inbound agent with --then-run",
-        ));
-    }
     engine.set_after_download(AfterDownload {
         run: body.run,
         post_url: body.post_url.filter(|u| !u.trim().is_empty()),

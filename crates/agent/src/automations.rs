@@ -3,15 +3,16 @@
 
 use std::path::PathBuf;
 
-use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use bytes::Bytes;
 use chrono::{DateTime, Local, NaiveDateTime, TimeZone};
 use inbound_inbox::{Automation, AutomationError, AutomationKind, InboxError, Watcher};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::server::ApiState;
 use crate::views::rfc3339;
@@ -220,9 +221,15 @@ pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<AutomationVi
     responses(
         (status = 200, description = "Created", body = AutomationView),
         (status = 400, description = "Malformed body, no portal, a relative destination, a bad template or time", body = crate::error::ErrorBody),
+        (status = 403, description = "A caller Inbound cannot identify, without the token", body = crate::error::ErrorBody),
         (status = 409, description = "No team login", body = crate::error::ErrorBody),
     ))]
-pub async fn create(State(state): State<ApiState>, body: Bytes) -> Result<Json<AutomationView>> {
+pub async fn create(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Json<AutomationView>> {
+    caller.require_trusted("Setting up an automation")?;
     let w = watcher(&state)?;
     let a = AutomationBody::parse(&body)?.into_automation(String::new(), &w)?;
     Ok(Json(w.create_automation(a)?.into()))
@@ -256,14 +263,17 @@ pub async fn get_one(
     responses(
         (status = 200, description = "Changed", body = AutomationView),
         (status = 400, description = "As for creating one", body = crate::error::ErrorBody),
+        (status = 403, description = "A caller Inbound cannot identify, without the token", body = crate::error::ErrorBody),
         (status = 404, description = "No such automation", body = crate::error::ErrorBody),
         (status = 409, description = "No team login", body = crate::error::ErrorBody),
     ))]
 pub async fn update(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
+    caller.require_trusted("Changing an automation")?;
     let w = watcher(&state)?;
     find(&w, &id)?;
     let a = AutomationBody::parse(&body)?.into_automation(id, &w)?;
@@ -276,13 +286,16 @@ pub async fn update(
     params(("automation_id" = String, Path)),
     responses(
         (status = 200, description = "Deleted", body = AutomationView),
+        (status = 403, description = "A caller Inbound cannot identify, without the token", body = crate::error::ErrorBody),
         (status = 404, description = "No such automation", body = crate::error::ErrorBody),
         (status = 409, description = "No team login", body = crate::error::ErrorBody),
     ))]
 pub async fn delete(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<AutomationView>> {
+    caller.require_trusted("Deleting an automation")?;
     let w = watcher(&state)?;
     let a = find(&w, &id)?;
     w.remove_automation(&id)?;

@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use axum::Json;
 use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use inbound_engine::{Destination, Engine, LinkOptions, Secret, Selection};
 
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{AgentState, Deleted, Download, DownloadWithFiles, StartDownload};
 
@@ -27,11 +28,15 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 200, description = "Started (or, unfinished, already known: the same link into the same folder), or waiting for MASV to be reachable", body = Download),
         (status = 400, description = "Malformed body, not a MASV link, unknown link, or relative dst_folder", body = ErrorBody),
         (status = 401, description = "The link needs a password", body = ErrorBody),
-        (status = 403, description = "Wrong password, request refused (origin, host), or no right to give the files to `uid`/`gid`", body = ErrorBody),
+        (status = 403, description = "Wrong password, request refused (origin, host), no right to give the files to `uid`/`gid`, or a caller Inbound cannot identify asking for `uid`/`gid` or a folder outside the allowed ones without the token", body = ErrorBody),
         (status = 410, description = "The link has expired", body = ErrorBody),
         (status = 502, description = "MASV answered with an error", body = ErrorBody),
     ))]
-pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Download>> {
+pub async fn start(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Json<Download>> {
     let req: StartDownload = crate::error::json_body(
         &body,
         "invalid_body",
@@ -52,6 +57,10 @@ pub async fn start(State(engine): State<Engine>, body: Bytes) -> Result<Json<Dow
                 req.dst_folder
             ),
         ));
+    }
+    caller.check_destination(dst)?;
+    if req.uid.is_some() || req.gid.is_some() {
+        caller.require_trusted("Giving the files to a uid or gid")?;
     }
     let password = req.password.filter(|p| !p.is_empty()).map(Secret::new);
     let dst = if req.create_package_folder {
@@ -204,14 +213,17 @@ pub async fn choose_files(
     responses(
         (status = 200, description = "Forgotten", body = Deleted),
         (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 403, description = "remove_files from a caller Inbound cannot identify, without the token", body = ErrorBody),
         (status = 404, description = "No such download", body = ErrorBody),
     ))]
 pub async fn delete_one(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Deleted>> {
     let q = DeleteQuery::parse(query.as_deref(), false)?;
+    q.check(&caller)?;
     engine.delete(&id, q.remove_files).await?;
     Ok(Json(Deleted {
         deleted: vec![id],
@@ -227,12 +239,15 @@ pub async fn delete_one(
     responses(
         (status = 200, description = "Forgotten", body = Deleted),
         (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 403, description = "remove_files from a caller Inbound cannot identify, without the token", body = ErrorBody),
     ))]
 pub async fn delete_many(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Deleted>> {
     let q = DeleteQuery::parse(query.as_deref(), true)?;
+    q.check(&caller)?;
     let mut deleted = Vec::new();
     for d in engine.list() {
         if q.states
@@ -259,6 +274,14 @@ struct DeleteQuery {
 }
 
 impl DeleteQuery {
+    /// Removing files is for trusted callers only.
+    fn check(&self, caller: &Caller) -> Result<()> {
+        if self.remove_files {
+            caller.require_trusted("Removing a download's files (remove_files)")?;
+        }
+        Ok(())
+    }
+
     fn parse(query: Option<&str>, allow_states: bool) -> Result<Self> {
         let mut q = Self {
             remove_files: false,

@@ -17,7 +17,7 @@ use crate::views::{
 #[openapi(
     info(
         title = "Inbound agent API",
-        description = "MASV-Agent-compatible download routes served by Inbound. Listens on loopback; requests whose Host is not a loopback name or that carry a foreign Origin are refused (403). When started with a token, every request needs `Authorization: Bearer <token>`.",
+        description = "MASV-Agent-compatible download routes served by Inbound, on loopback (and on a Unix socket with `--listen unix:///path.sock`). Who may call: requests whose Host is not a loopback name or that carry a foreign Origin are refused (403). A request with `Authorization: Bearer <token>` (the token made on the agent's first start, kept owner-only in its data folder, printed by `inbound agent --show-token`) may do everything. Without the token, the kernel is asked which account is calling (the peer's uid on the Unix socket; the owner of the connection in the system's TCP table on Linux and Windows): the agent's own account (or root) may do everything, as MASV Agent scripts expect; another account gets 401. A caller that cannot be identified (macOS over TCP) may download only into the allowed folders (`--allow-dest`, by default the user's Downloads) and not set `uid`/`gid`, automations, after-download hooks or `remove_files` (403 `token_required` or `dst_folder_not_allowed`). Started with `--token-file`, every request needs that token.",
     ),
     servers((url = "/api/v1")),
     paths(

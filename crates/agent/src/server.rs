@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::error::ApiError;
 use crate::guard::{Access, guard};
 use crate::handlers;
+use crate::peer::Peer;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -80,9 +81,6 @@ pub enum AgentError {
 #[derive(Clone)]
 pub struct ApiState {
     pub engine: Engine,
-    /// Only the owner can call: a token is required, or the API is on an owner-only
-    /// Unix socket. Loopback TCP alone is reachable by every user of the machine.
-    pub(crate) owner_only: bool,
     /// Asked at each request: a desktop logs in and out while the API runs.
     automations: std::sync::Arc<dyn Fn() -> Option<inbound_inbox::Watcher> + Send + Sync>,
 }
@@ -111,7 +109,6 @@ impl ApiState {
     ) -> Self {
         Self {
             engine,
-            owner_only: false,
             automations: std::sync::Arc::new(source),
         }
     }
@@ -198,38 +195,92 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Serves the API until `shutdown` resolves. Refuses a non-loopback address unless
-/// `access` has a token.
+/// Serves the API on every address of `listen` until `shutdown` resolves. Each is
+/// bound before any is served, so a taken port or a bad socket path is reported and
+/// nothing listens. Refuses a non-loopback address unless `access` requires a token.
 pub async fn serve(
-    mut state: ApiState,
-    listen: Listen,
+    state: ApiState,
+    listen: &[Listen],
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
-    state.owner_only = access.has_token() || matches!(listen, Listen::Unix(_));
-    let addr = match listen {
-        Listen::Tcp(addr) => addr,
-        #[cfg(unix)]
-        Listen::Unix(path) => {
-            return crate::unix_socket::serve(state, path, access, shutdown).await;
-        }
-        #[cfg(not(unix))]
-        Listen::Unix(path) => {
-            return Err(AgentError::Socket {
-                path,
-                reason: "Unix sockets need Linux or macOS".into(),
-            });
-        }
-    };
-    if !addr.ip().is_loopback() && !access.has_token() {
-        return Err(AgentError::PublicWithoutToken(addr));
+    let mut bound = Vec::new();
+    for l in listen {
+        bound.push(Bound::bind(l, &access).await?);
     }
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| AgentError::Bind { addr, source })?;
-    tracing::info!(%addr, "agent API listening");
-    axum::serve(listener, router(state, access))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(AgentError::Serve)
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut served = tokio::task::JoinSet::new();
+    for b in bound {
+        let app = router(state.clone(), access.clone());
+        served.spawn(b.serve(app, stop.clone().cancelled_owned()));
+    }
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.cancel();
+    });
+    let mut outcome = Ok(());
+    while let Some(done) = served.join_next().await {
+        // One stopping (it failed) stops the others.
+        stop.cancel();
+        match done {
+            Ok(Err(e)) if outcome.is_ok() => outcome = Err(e),
+            Err(e) if outcome.is_ok() => {
+                outcome = Err(AgentError::Serve(std::io::Error::other(e.to_string())));
+            }
+            _ => {}
+        }
+    }
+    outcome
+}
+
+/// A listener bound and not yet served.
+enum Bound {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(crate::unix_socket::SocketListener),
+}
+
+impl Bound {
+    async fn bind(listen: &Listen, access: &Access) -> Result<Self, AgentError> {
+        match listen {
+            Listen::Tcp(addr) => {
+                let addr = *addr;
+                if !addr.ip().is_loopback() && !access.token_required() {
+                    return Err(AgentError::PublicWithoutToken(addr));
+                }
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| AgentError::Bind { addr, source })?;
+                tracing::info!(%addr, "agent API listening");
+                Ok(Self::Tcp(listener))
+            }
+            #[cfg(unix)]
+            Listen::Unix(path) => Ok(Self::Unix(
+                crate::unix_socket::SocketListener::bind(path.clone()).await?,
+            )),
+            #[cfg(not(unix))]
+            Listen::Unix(path) => Err(AgentError::Socket {
+                path: path.clone(),
+                reason: "Unix sockets need Linux or macOS".into(),
+            }),
+        }
+    }
+
+    async fn serve(
+        self,
+        app: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AgentError> {
+        // Each connection is asked who it is from when accepted (crate::peer).
+        let app = app.into_make_service_with_connect_info::<Peer>();
+        match self {
+            Self::Tcp(listener) => axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(AgentError::Serve),
+            #[cfg(unix)]
+            Self::Unix(socket) => socket.serve(app, shutdown).await,
+        }
+    }
 }

@@ -7,31 +7,46 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
 
-use crate::guard::Access;
-use crate::server::{AgentError, ApiState, router};
+use axum::Router;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 
-pub(crate) async fn serve(
-    state: ApiState,
+use crate::peer::Peer;
+use crate::server::AgentError;
+
+/// The socket, bound and made private, not yet served; removed when served to the end.
+pub(crate) struct SocketListener {
     path: PathBuf,
-    access: Access,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), AgentError> {
-    let fail = |reason: String| AgentError::Socket {
-        path: path.clone(),
-        reason,
-    };
-    clear_stale(&path).await.map_err(fail)?;
-    let listener = UnixListener::bind(&path).map_err(|e| fail(e.to_string()))?;
-    // Owner only: the socket is the door, and the file's mode is its lock.
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| fail(format!("cannot make it private: {e}")))?;
-    tracing::info!(path = %path.display(), "agent API listening on a Unix socket");
-    let served = axum::serve(listener, router(state, access))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(AgentError::Serve);
-    let _ = std::fs::remove_file(&path);
-    served
+    listener: UnixListener,
+}
+
+impl SocketListener {
+    pub(crate) async fn bind(path: PathBuf) -> Result<Self, AgentError> {
+        let fail = |reason: String| AgentError::Socket {
+            path: path.clone(),
+            reason,
+        };
+        clear_stale(&path).await.map_err(fail)?;
+        let listener = UnixListener::bind(&path).map_err(|e| fail(e.to_string()))?;
+        // Owner only: the socket is the door, and the file's mode is its lock (and each
+        // caller's uid is asked of the kernel besides: crate::peer).
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| fail(format!("cannot make it private: {e}")))?;
+        tracing::info!(path = %path.display(), "agent API listening on a Unix socket");
+        Ok(Self { path, listener })
+    }
+
+    pub(crate) async fn serve(
+        self,
+        app: IntoMakeServiceWithConnectInfo<Router, Peer>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AgentError> {
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(AgentError::Serve);
+        let _ = std::fs::remove_file(&self.path);
+        served
+    }
 }
 
 /// A socket left by an agent that was killed is removed; one another agent still

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,14 +11,25 @@ const TOKEN_ENV: &str = "INBOUND_AGENT_TOKEN";
 
 #[derive(Args)]
 pub struct AgentArgs {
-    /// Address to listen on: HOST:PORT (anything but loopback needs a token), or a
-    /// Unix socket, unix:///absolute/path.sock (owner-only; no port needed).
+    /// Address to listen on (repeatable): HOST:PORT (anything but loopback needs
+    /// --token-file), or a Unix socket, unix:///absolute/path.sock (owner-only).
     #[arg(long, default_value = inbound_agent::DEFAULT_LISTEN)]
-    listen: inbound_agent::Listen,
-    /// File whose first line is the bearer token every request must carry
-    /// (or set INBOUND_AGENT_TOKEN).
+    listen: Vec<inbound_agent::Listen>,
+    /// File whose first line is the bearer token every request must carry, the
+    /// agent's own user's too (or set INBOUND_AGENT_TOKEN). Without it, the token kept
+    /// in the data folder is needed only by other accounts of this machine.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Print the agent's token (made on first start, kept readable by you alone in
+    /// the data folder) and exit. Other accounts of this machine send it as
+    /// `Authorization: Bearer <token>`.
+    #[arg(long)]
+    show_token: bool,
+    /// A folder (with its subfolders) that callers Inbound cannot identify may
+    /// download into without the token (repeatable). Default: your Downloads folder.
+    /// Where the caller is known (Linux, or any Unix socket) this is not needed.
+    #[arg(long, value_name = "DIR")]
+    allow_dest: Vec<PathBuf>,
     /// Let browser pages from this origin call the API (repeatable), e.g. http://localhost:5173.
     #[arg(long)]
     allow_origin: Vec<String>,
@@ -59,17 +70,14 @@ pub async fn run(args: AgentArgs) -> ExitCode {
 
 async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let data_dir = crate::data_dir()?;
-    let _log_guard = crate::logging::init_with_stderr_default(Some(&data_dir), "info");
-    let token = match &args.token_file {
-        Some(path) => Some(
-            inbound_agent::token::load(path)
-                .with_context(|| format!("cannot read the token file {}", path.display()))?
-                .with_context(|| format!("the token file {} is empty", path.display()))?,
-        ),
-        None => std::env::var(TOKEN_ENV).ok(),
+    if args.show_token {
+        let token = kept_token(&data_dir)?;
+        use std::io::Write;
+        std::io::stdout().write_all(format!("{token}\n").as_bytes())?;
+        return Ok(());
     }
-    .filter(|t| !t.is_empty());
-    let access = Access::new(token, args.allow_origin.clone());
+    let _log_guard = crate::logging::init_with_stderr_default(Some(&data_dir), "info");
+    let access = access(&args, &data_dir)?;
     let mut config = EngineConfig::new(&data_dir);
     crate::get::set_connections(&mut config, args.connections);
     config.max_active_downloads = args.max_active.map_or(3, usize::from);
@@ -84,13 +92,59 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         Some(w) => inbound_agent::ApiState::with_watcher(engine.clone(), w.clone()),
         None => inbound_agent::ApiState::engine_only(engine.clone()),
     };
-    let served = inbound_agent::serve(state, args.listen, access, shutdown_signal()).await;
+    let served = inbound_agent::serve(state, &args.listen, access, shutdown_signal()).await;
     if let Some(w) = watcher {
         w.stop();
     }
     engine.shutdown().await;
     served?;
     Ok(())
+}
+
+/// Who may call: with --token-file (or INBOUND_AGENT_TOKEN), whoever sends that token;
+/// otherwise the agent's own account, and others with the kept token.
+fn access(args: &AgentArgs, data_dir: &Path) -> anyhow::Result<Access> {
+    let explicit = match &args.token_file {
+        Some(path) => Some(
+            inbound_agent::token::load(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?
+                .with_context(|| format!("the token file {} is empty", path.display()))?,
+        ),
+        None => std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+    };
+    if let Some(token) = explicit {
+        return Ok(Access::new(Some(token), args.allow_origin.clone()));
+    }
+    let allowed = if args.allow_dest.is_empty() {
+        inbound_engine::default_destination()
+            .and_then(|d| d.parent().map(Path::to_owned))
+            .into_iter()
+            .collect()
+    } else {
+        args.allow_dest.clone()
+    };
+    Ok(Access::owner_or_token(
+        Some(kept_token(data_dir)?),
+        args.allow_origin.clone(),
+        allowed,
+    ))
+}
+
+/// The token kept in the data folder, made (owner-only) the first time.
+fn kept_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = inbound_agent::token::path_in(data_dir);
+    if let Some(token) = inbound_agent::token::load(&path)
+        .with_context(|| format!("cannot read the agent token {}", path.display()))?
+    {
+        return Ok(token);
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let token = inbound_agent::token::generate();
+    inbound_agent::token::store(&path, &token)
+        .with_context(|| format!("cannot keep the agent token in {}", path.display()))?;
+    tracing::info!(path = %path.display(), "made the agent token");
+    Ok(token)
 }
 
 /// With a saved team login, the watcher that runs automations (polling in the

@@ -159,8 +159,8 @@ fn team_line(data: &Path) -> String {
 
 fn token_line(data: &Path) -> String {
     if inbound_agent::token::path_in(data).is_file() {
-        "required (kept in the data folder)".into()
+        "kept in the data folder (yours only; other accounts must send it: inbound agent --show-token)".into()
     } else {
-        "not required".into()
+        "none yet (made when the agent first starts)".into()
     }
 }

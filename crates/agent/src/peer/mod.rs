@@ -1,0 +1,142 @@
+//! Who is calling: the account behind each connection, asked of the kernel when the
+//! connection is accepted. On a Unix socket the kernel says it (`SO_PEERCRED`); on
+//! loopback TCP the connection's other end is looked up in the system's socket table,
+//! whose entries carry their owner (`/proc/net/tcp` on Linux; on Windows the owning
+//! process of `GetExtendedTcpTable`'s row, whose user is compared with ours). Where
+//! neither works (macOS over TCP, a connection closed before it was looked up) the
+//! caller is [`Account::Unknown`].
+
+use std::net::SocketAddr;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
+use tokio::net::TcpListener;
+
+/// The account a connection comes from, as far as the kernel tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// The agent's own user, or the administrator (root), who could read its token.
+    Ours,
+    /// Another account of this machine, named for messages (`uid 1001`).
+    Other(String),
+    /// Not known: the platform cannot say, or the connection was gone.
+    Unknown,
+}
+
+/// One accepted connection: where it comes from and whose it is.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The other end's address; `None` on a Unix socket.
+    pub remote: Option<SocketAddr>,
+    pub account: Account,
+}
+
+impl Peer {
+    /// A connection from this machine: a Unix socket, or TCP from a loopback address.
+    pub fn is_local(&self) -> bool {
+        self.remote
+            .is_none_or(|a| a.ip().to_canonical().is_loopback())
+    }
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        let remote = *stream.remote_addr();
+        let account = match stream.io().local_addr() {
+            Ok(local) if remote.ip().to_canonical().is_loopback() => {
+                tcp_owner::account_of(remote, local)
+            }
+            _ => Account::Unknown,
+        };
+        Peer {
+            remote: Some(remote),
+            account,
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Connected<IncomingStream<'_, tokio::net::UnixListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        let account = match stream.io().peer_cred() {
+            Ok(cred) => unix_account(cred.uid()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell who is calling on the socket");
+                Account::Unknown
+            }
+        };
+        Peer {
+            remote: None,
+            account,
+        }
+    }
+}
+
+/// `uid` as seen from this process: ours, root's, or another account's.
+#[cfg(unix)]
+fn unix_account(uid: u32) -> Account {
+    let ours = rustix::process::geteuid().as_raw();
+    if uid == ours || uid == 0 {
+        Account::Ours
+    } else {
+        Account::Other(format!("uid {uid}"))
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+mod tcp_owner;
+
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod tcp_owner;
+
+#[cfg(not(any(target_os = "linux", windows)))]
+mod tcp_owner {
+    //! macOS: the owner of a TCP connection is known only by walking every process's
+    //! descriptors (libproc), not done here; callers over TCP are not identified, so
+    //! without the token they get only what is safe for anyone (see `caller.rs`).
+
+    use std::net::SocketAddr;
+
+    use super::Account;
+
+    pub(super) fn account_of(_remote: SocketAddr, _local: SocketAddr) -> Account {
+        Account::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_means_a_socket_or_a_loopback_address() {
+        let peer = |remote: Option<&str>| Peer {
+            remote: remote.map(|r| r.parse().unwrap()),
+            account: Account::Unknown,
+        };
+        assert!(peer(None).is_local());
+        assert!(peer(Some("127.0.0.1:5000")).is_local());
+        assert!(peer(Some("[::1]:5000")).is_local());
+        assert!(peer(Some("[::ffff:127.0.0.1]:5000")).is_local());
+        assert!(!peer(Some("192.168.1.20:5000")).is_local());
+    }
+
+    /// A real connection on this machine, from this process: the kernel says it is
+    /// ours (on platforms that can tell).
+    #[tokio::test]
+    async fn a_connection_from_this_process_is_ours() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, remote) = listener.accept().await.unwrap();
+        assert_eq!(remote, client.local_addr().unwrap());
+        let account = tcp_owner::account_of(remote, server.local_addr().unwrap());
+        if cfg!(any(target_os = "linux", windows)) {
+            assert_eq!(account, Account::Ours);
+        } else {
+            assert_eq!(account, Account::Unknown);
+        }
+    }
+}
