@@ -162,3 +162,47 @@ async fn the_summary_is_posted_to_a_local_url_and_other_hosts_are_refused() {
     let h = h.restart(|_| {}).await;
     assert!(h.engine.after_download().post_url.is_some());
 }
+
+/// The summary goes to the URL set and nowhere else: a redirect is not followed (it
+/// could lead the package's names and paths off this machine), and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_the_summary_url_is_not_followed() {
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_url = format!("http://{}/stolen", elsewhere.local_addr().unwrap());
+    let followed = tokio::spawn(async move { elsewhere.accept().await.is_ok() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/done", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 8192];
+        let _ = conn.read(&mut buf).await.unwrap();
+        let answer = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere_url}\r\ncontent-length: 0\r\n\r\n"
+        );
+        conn.write_all(answer.as_bytes()).await.unwrap();
+    });
+    let h = Harness::with_config(vec![catalog::large("big", 1 << 20)], |c| {
+        c.after_download = Some(AfterDownload {
+            run: Vec::new(),
+            post_url: Some(url.clone()),
+        });
+    })
+    .await;
+    let mut events = h.engine.subscribe();
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
+    assert_completes(&h, &id, "big", &dest, Duration::from_secs(30)).await;
+    let error = hooks_ran(&h.engine, &mut events, &id)
+        .await
+        .unwrap_or_default();
+    assert!(
+        error.contains("307") && error.contains("redirect"),
+        "{error}"
+    );
+    // The hooks are over: had the redirect been followed, it would have been by now.
+    assert!(
+        !followed.is_finished(),
+        "the summary was posted where the redirect led"
+    );
+    followed.abort();
+}

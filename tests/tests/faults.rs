@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use inbound_e2e::inbound_engine::{DownloadState, Event, HeldBack, WaitReason};
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_completes, until};
+use inbound_e2e::{DONE, Harness, assert_completes, until, wait_for, wait_for_bytes};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -176,4 +176,77 @@ async fn masv_asking_to_slow_down_is_waited_out_and_said_as_such() {
     // MASV lets it go on: it finishes by itself.
     faults.error_429_every.store(0, Relaxed);
     assert_completes(&h, &id, "big", &dest, Duration::from_secs(90)).await;
+}
+
+/// A 403 from MASV's download-URL route for a file its listing calls clean is not a
+/// virus: the bytes fetched so far stay, the download stops in Error saying MASV
+/// refused the file (not that it is infected), and once MASV gives the file again a
+/// retry continues from those bytes to a whole, verified file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_for_a_clean_file_keeps_its_bytes_and_is_not_called_a_virus() {
+    let size = 32 * MIB;
+    let lifetime = Duration::from_millis(300);
+    let h = Harness::new(vec![catalog::large("big", size)]).await;
+    let faults = h.sim.faults();
+    faults.set_conn_rate(2 * MIB);
+    faults.set_url_lifetime(lifetime);
+    let dest = h.dest();
+
+    // Refused from the first ask: Error, not "complete with a virus withheld".
+    faults.refuse_download_urls.store(true, Relaxed);
+    let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
+    let failed = wait_for(&h.engine, &id, DONE, Duration::from_secs(60)).await;
+    assert_refused(&failed);
+
+    // Given again: it downloads; refused again once some bytes are in (the paused
+    // download's URL has run out, so the resume asks for a new one): they stay.
+    faults.refuse_download_urls.store(false, Relaxed);
+    h.engine.resume(&id).unwrap();
+    wait_for_bytes(&h.engine, &id, 4 * MIB, Duration::from_secs(60)).await;
+    h.engine.pause(&id).await.unwrap();
+    faults.refuse_download_urls.store(true, Relaxed);
+    // The URL in hand expires at a time the simulator set: nothing to wait on but it.
+    tokio::time::sleep(lifetime * 2).await;
+    h.engine.resume(&id).unwrap();
+    let failed = wait_for(&h.engine, &id, DONE, Duration::from_secs(60)).await;
+    assert_refused(&failed);
+    let kept = failed.files[0].bytes_done;
+    assert!(kept >= 4 * MIB, "the bytes so far are kept: {kept}");
+    let on_disk = inbound_e2e::files_under(&dest);
+    assert_eq!(
+        on_disk.len(),
+        1,
+        "the part file is still there: {on_disk:?}"
+    );
+    assert!(std::fs::metadata(dest.join(&on_disk[0])).unwrap().len() >= kept);
+
+    faults.refuse_download_urls.store(false, Relaxed);
+    faults.set_conn_rate(0);
+    h.engine.resume(&id).unwrap();
+    let (_, checked) = assert_completes(&h, &id, "big", &dest, Duration::from_secs(60)).await;
+    assert_eq!(checked, 1);
+    // Only what was in flight at the pause is fetched again.
+    let served = h.sim.package_bytes_served("pkg-big");
+    assert!(served <= size + 8 * MIB, "served {served} for {size}");
+    assert!(fired(&faults.injected.url_refusals) >= 2, "the fault fired");
+}
+
+/// The download stopped in Error for MASV's refusal of `big.bin`, said as such.
+fn assert_refused(failed: &inbound_e2e::inbound_engine::DownloadDetail) {
+    assert_eq!(
+        failed.summary.state,
+        DownloadState::Error,
+        "not complete while a file is missing: {:?}",
+        failed.summary
+    );
+    let error = failed.summary.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("big.bin") && error.contains("refused"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("infected") && !error.contains("virus"),
+        "{error}"
+    );
+    assert!(failed.summary.virus_files.is_empty());
 }

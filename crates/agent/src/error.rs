@@ -70,6 +70,7 @@ impl From<EngineError> for ApiError {
                 }
                 MasvError::TokenExpired
                 | MasvError::Virus
+                | MasvError::FileRefused
                 | MasvError::ApiKeyRejected
                 | MasvError::TeamNotFound
                 | MasvError::InvalidId(_)

@@ -16,13 +16,21 @@ use crate::progress::ProgressView;
 
 /// Exit code after Ctrl-C, as shells expect for SIGINT.
 const INTERRUPTED: u8 = 130;
+/// Exit code when the package is complete but files MASV flagged as infected were
+/// withheld: a script must not take the package for whole, yet may accept it.
+const FILES_WITHHELD: u8 = 3;
+/// Where a script can put the link instead of the command line.
+const LINK_ENV: &str = "INBOUND_LINK";
 /// Per-connection cap of the demo's simulated storage, so the demo shows progress.
 const DEMO_CONN_RATE: u64 = 6 * 1024 * 1024;
 
 #[derive(Args)]
 pub struct GetArgs {
-    /// The MASV download link (https://get.massive.app/...?secret=...).
-    #[arg(required_unless_present = "demo")]
+    /// The MASV download link (https://get.massive.app/...?secret=...). `-` reads it
+    /// from the first line of standard input (the password, with --password-stdin,
+    /// from the next); or set INBOUND_LINK. Either keeps the secret out of the list
+    /// of processes other users can see.
+    #[arg(required_unless_present = "demo", env = LINK_ENV, hide_env_values = true)]
     url: Option<String>,
     /// Folder to download into [default: Downloads/MASV]; the package gets a folder
     /// of its own there.
@@ -135,6 +143,11 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let dest = placement(destination(args.dest.as_deref())?, args.no_package_folder);
     // A mistyped pattern is reported before anything else happens.
     let selection = args.pick.selection()?;
+    // The link first: with `-` it is standard input's first line, the password its next.
+    let link = match args.url.as_deref() {
+        Some("-") => read_link()?,
+        other => other.unwrap_or_default().to_owned(),
+    };
     let password = if args.password_stdin {
         Some(read_password()?)
     } else {
@@ -157,7 +170,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         let link = sim.packages()[0].link();
         (Some(sim), link)
     } else {
-        (None, args.url.unwrap_or_default())
+        (None, link)
     };
     let engine = Engine::open(config).await?;
     let events = engine.subscribe();
@@ -266,6 +279,7 @@ fn report(detail: &inbound_engine::DownloadDetail) -> anyhow::Result<ExitCode> {
         for f in &summary.virus_files {
             writeln!(err, "  {}", inbound_engine::terminal_safe(f))?;
         }
+        return Ok(ExitCode::from(FILES_WITHHELD));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -286,6 +300,22 @@ fn verified_line(summary: &inbound_engine::DownloadSummary) -> String {
         line.push_str(&format!(", manifest in {}", history.display()));
     }
     line
+}
+
+/// The link, from the first line of standard input (`inbound get -`).
+fn read_link() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the link from standard input")?;
+    let link = line.trim();
+    if link.is_empty() {
+        anyhow::bail!(
+            "the link was to come from standard input (-), but its first line was empty; pipe the link in: echo \"$LINK\" | inbound get -"
+        );
+    }
+    Ok(link.to_owned())
 }
 
 pub(crate) fn read_password() -> anyhow::Result<Secret> {

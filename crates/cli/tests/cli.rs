@@ -209,7 +209,8 @@ async fn names_from_a_package_never_drive_the_terminal() {
         .args(["get", &link, "--dest", dest.path().to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    // 3: complete but for the file MASV flagged as infected.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
     let shown = String::from_utf8_lossy(&all);
     assert!(
@@ -269,7 +270,8 @@ async fn password_prompts_and_bad_links_end_with_one_clear_line() {
     );
 
     let out = run_with_password("letmein");
-    assert!(out.status.success(), "{}", text(&out));
+    // Complete but for the infected file: not 0, so a script does not take it for whole.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("infected") && err.contains("invoice.pdf.exe"),
@@ -359,7 +361,8 @@ fn the_demo_downloads_without_a_link() {
         .env("INBOUND_DATA_DIR", data.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    // 3: the demo shows a file withheld as infected, and says so in its status too.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let demo = catalog::demo();
     let f = demo.file("A001_C002.mov").unwrap();
     assert_eq!(
@@ -437,7 +440,7 @@ async fn secrets_stay_out_of_logs_and_output_even_at_debug_level() {
         writeln!(child.stdin.take().unwrap(), "letmein").unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let mut everything = text(&out);
     for entry in std::fs::read_dir(data.path().join("logs")).unwrap() {
         everything.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
@@ -572,4 +575,68 @@ async fn the_same_get_again_repairs_the_folder_and_names_the_copy_it_kept() {
         std::fs::read(one.package_dir().join("big (changed).bin")).unwrap(),
         vec![b'e'; 2 * 1024 * 1024]
     );
+}
+
+/// `inbound get -` takes the link from standard input (the password from the next line)
+/// and `INBOUND_LINK` from the environment: the secret is never in the command line,
+/// which every account of the machine can read (`ps`, /proc/PID/cmdline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_comes_from_standard_input_or_the_environment_never_the_command_line() {
+    use std::io::Write;
+    let sim = Sim::start(vec![
+        catalog::large("big", MIB),
+        catalog::demo_with_password(),
+    ])
+    .await
+    .unwrap();
+    let (big, locked) = (&sim.packages()[0], &sim.packages()[1]);
+    let (data, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let d = dest.path().to_str().unwrap();
+
+    let mut child = inbound(&sim, data.path())
+        .args(["get", "-", "--dest", d])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", big.link()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dest.path().join("Large file/big.bin").is_file());
+
+    // The link, then the password, each on its line.
+    let mut child = inbound(&sim, data.path())
+        .args(["get", "-", "--password-stdin", "--dest", d])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    write!(child.stdin.take().unwrap(), "{}\nletmein\n", locked.link()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    // 3: complete but for the file MASV flagged as infected.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(!text(&out).contains(&locked.secret), "{}", text(&out));
+
+    let other = tempfile::tempdir().unwrap();
+    let out = inbound(&sim, data.path())
+        .args(["get", "--dest", other.path().to_str().unwrap()])
+        .env("INBOUND_LINK", big.link())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(other.path().join("Large file/big.bin").is_file());
+
+    // Nothing on standard input: said, nothing written.
+    let out = inbound(&sim, data.path())
+        .args(["get", "-", "--dest", d])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("standard input"), "{}", text(&out));
+    // --help never shows the link set in the environment.
+    let out = inbound(&sim, data.path())
+        .args(["get", "--help"])
+        .env("INBOUND_LINK", big.link())
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("INBOUND_LINK"), "{}", text(&out));
+    assert!(!text(&out).contains(&big.secret), "{}", text(&out));
 }

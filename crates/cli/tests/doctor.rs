@@ -60,7 +60,7 @@ async fn doctor_reports_the_setup_without_a_secret() {
         "{report}"
     );
     assert!(
-        line(&report, "Agent API token").contains("required"),
+        line(&report, "Agent API token").contains("kept in the data folder"),
         "{report}"
     );
     line(&report, "masv:// links");

@@ -136,9 +136,23 @@ pub(crate) async fn decode<T: DeserializeOwned>(
     if status.is_success() {
         return resp.json::<T>().await.map_err(MasvError::from_reqwest);
     }
-    let err = classify(status, resp.headers(), route);
+    let mut err = classify(status, resp.headers(), route);
+    // A 403 here means "infected" only when MASV says so; an access rule, a link
+    // withdrawn meanwhile or a proxy answers 403 too, and none of those is a reason to
+    // throw a file's bytes away.
+    if matches!(err, MasvError::FileRefused) && says_virus(&resp.text().await.unwrap_or_default()) {
+        err = MasvError::Virus;
+    }
     tracing::debug!(%status, error = %err, "MASV API call failed");
     Err(err)
+}
+
+/// An error body that speaks of a virus (MASV's scan flags a file as infected).
+fn says_virus(body: &str) -> bool {
+    let body = body.to_ascii_lowercase();
+    ["virus", "infected", "malware", "quarantin"]
+        .iter()
+        .any(|w| body.contains(w))
 }
 
 fn classify(status: StatusCode, headers: &HeaderMap, route: Route) -> MasvError {
@@ -159,7 +173,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, route: Route) -> MasvError 
             }
         }
         (401, _) => MasvError::TokenExpired,
-        (403, Route::DownloadUrl) => MasvError::Virus,
+        (403, Route::DownloadUrl) => MasvError::FileRefused,
         (404, _) => MasvError::Other(format!(
             "the package or file no longer exists (server answered {status})"
         )),
@@ -200,8 +214,12 @@ mod tests {
         ));
         assert!(matches!(
             classify_status(403, Route::DownloadUrl),
-            MasvError::Virus
+            MasvError::FileRefused
         ));
+        assert!(says_virus(r#"{"message": "file is infected"}"#));
+        assert!(says_virus("Virus detected"));
+        assert!(!says_virus(r#"{"message": "access denied"}"#));
+        assert!(!says_virus(""));
         assert!(classify_status(503, Route::Files).is_transient());
         let mut h = HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());

@@ -23,6 +23,10 @@ pub enum MasvError {
     #[error("the file was flagged as infected by MASV's virus scan and is withheld")]
     Virus,
     #[error(
+        "MASV refused to hand out this file (403 Forbidden); its bytes so far are kept: retry later, or ask the sender whether the link still gives access"
+    )]
+    FileRefused,
+    #[error(
         "MASV refused the API key: check it in MASV's web app (Settings, API keys) and log in again"
     )]
     ApiKeyRejected,

@@ -36,6 +36,9 @@ pub struct Faults {
     pub md5_etag_lies: AtomicBool,
     /// File listings leave out every file's `size`, as a partial API answer may.
     pub listing_omits_size: AtomicBool,
+    /// The download-URL route answers 403 for every file, with a body that speaks of
+    /// access, not of a virus (a rule on the account, a link withdrawn meanwhile).
+    pub refuse_download_urls: AtomicBool,
     /// Until then the simulator is unreachable, as after a Wi-Fi change or a VPN drop:
     /// new connections are closed at once, requests on open ones fail without an
     /// answer, and bodies being sent are cut.
@@ -79,6 +82,8 @@ pub struct Injected {
     pub expired_tokens: AtomicU64,
     /// Connections closed and requests broken because of an outage.
     pub outage_refusals: AtomicU64,
+    /// Download-URL requests refused with 403 by `refuse_download_urls`.
+    pub url_refusals: AtomicU64,
 }
 
 impl Injected {
@@ -104,6 +109,7 @@ impl Default for Faults {
             storage_retry_after_secs: AtomicU64::new(0),
             listing_omits_size: AtomicBool::new(false),
             md5_etag_lies: AtomicBool::new(false),
+            refuse_download_urls: AtomicBool::new(false),
             outage_until: std::sync::Mutex::new(None),
             url_lifetime_ms: AtomicU64::new(3_600_000),
             token_lifetime_ms: AtomicU64::new(3_600_000),

@@ -578,5 +578,9 @@ async fn download_url_route(
     if f.virus {
         return api_error(StatusCode::FORBIDDEN, "file is infected");
     }
+    if s.faults.refuse_download_urls.load(Relaxed) {
+        s.faults.injected.url_refusals.fetch_add(1, Relaxed);
+        return api_error(StatusCode::FORBIDDEN, "access denied");
+    }
     axum::Json(json!({ "method": "GET", "url": s.presign(&package_id, &file_id) })).into_response()
 }

@@ -76,9 +76,12 @@ async fn run_command(
 }
 
 async fn post(url: &str, json: &[u8]) -> Result<(), String> {
+    // Never redirected: the URL was checked to be on this machine, and a redirect
+    // could send the package's names and paths anywhere.
     let client = reqwest::Client::builder()
         .timeout(POST_TIMEOUT)
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("cannot post the summary: {e}"))?;
     let resp = client
@@ -91,9 +94,14 @@ async fn post(url: &str, json: &[u8]) -> Result<(), String> {
             let why = inbound_masv::describe_transport_error(&e, e.is_connect(), e.is_timeout());
             format!("posting the summary to {url} failed: {why}")
         })?;
-    if resp.status().is_success() {
+    let status = resp.status();
+    if status.is_success() {
         Ok(())
+    } else if status.is_redirection() {
+        Err(format!(
+            "{url} answered {status} to the summary; a redirect is not followed: set the URL it points to"
+        ))
     } else {
-        Err(format!("{url} answered {} to the summary", resp.status()))
+        Err(format!("{url} answered {status} to the summary"))
     }
 }
