@@ -184,6 +184,7 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
         max_backoff: Duration::from_secs(2),
         pubnub,
         package_folders: true,
+        ..WatcherConfig::default()
     };
     let folder = h.dest();
     let watcher =

@@ -228,3 +228,70 @@ async fn stopping_the_watcher_ends_a_wait_between_listing_retries_at_once() {
         .expect("the watcher stopped within a second")
         .unwrap();
 }
+
+/// An upload its sender gave up on stays `new` forever or is deleted: its progress is
+/// no longer followed once a listing stops showing it uploading, nor past the longest
+/// time allowed, so followers do not pile up over weeks of abandoned uploads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_uploads_are_no_longer_followed() {
+    let packages = vec![package("gone", 1), package("stuck", 2)];
+    let team = SimTeam::new(TEAM, KEY)
+        .with_portal("portal-live", "Live")
+        .with_package(
+            SimTeamPackage::new("gone", "new")
+                .in_portal("portal-live")
+                .uploading_for(Duration::from_secs(3600)),
+        )
+        .with_package(
+            SimTeamPackage::new("stuck", "new")
+                .in_portal("portal-live")
+                .uploading_for(Duration::from_secs(3600)),
+        );
+    let sim = Sim::start_full(([127, 0, 0, 1], 0).into(), packages, None, Some(team))
+        .await
+        .unwrap();
+    let h = Harness::on_sim(sim, |_| {}).await;
+    let config = WatcherConfig {
+        pubnub: PubNubConfig {
+            origin: h.sim.pubnub_origin(),
+            subscribe_key: None,
+        },
+        upload_follow_limit: Duration::from_secs(3),
+        ..WatcherConfig::default()
+    };
+    let watcher = Watcher::open(team_api(&h.sim), h.engine.clone(), h.data.path(), config).unwrap();
+    watcher
+        .set_portal(&portal("portal-live", "Live", &h, None))
+        .unwrap();
+    watcher.poll_once().await.unwrap();
+    let pkg_ids: Vec<String> = ["gone", "stuck"]
+        .iter()
+        .map(|l| {
+            h.sim
+                .packages()
+                .iter()
+                .find(|p| p.link_id == *l)
+                .unwrap()
+                .package_id
+                .clone()
+        })
+        .collect();
+    assert_eq!(watcher.uploads_followed(), pkg_ids, "both uploads followed");
+
+    // One is deleted on MASV: the next listing no longer shows it uploading.
+    h.sim.set_team_package_state("gone", "deleted");
+    watcher.poll_once().await.unwrap();
+    assert_eq!(watcher.uploads_followed(), [pkg_ids[1].clone()]);
+
+    // The other never moves: given up after the longest time allowed, and not taken up
+    // again by the polls that still list it.
+    until(
+        Duration::from_secs(20),
+        "the stuck upload is let go",
+        || watcher.uploads_followed().is_empty(),
+    )
+    .await;
+    watcher.poll_once().await.unwrap();
+    assert!(watcher.uploads_followed().is_empty());
+    watcher.stop();
+}

@@ -79,7 +79,12 @@ async fn every_documented_curl_command_works() {
     let detail = agent.download(&big);
     assert_eq!(detail["files"][0]["name"], "big.bin");
     assert_eq!(detail["files"][0]["size"], 48 * MIB);
-    std::thread::sleep(Duration::from_millis(500));
+    // Under way first (on a loaded machine the first bytes can take a while).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent.download(&big)["bytes_downloaded"].as_u64().unwrap() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no byte arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (code, paused) = agent.curl(&[
         "-X",
         "POST",

@@ -92,6 +92,11 @@ impl FileSlot {
         part_path(&self.final_path(dst))
     }
 
+    /// The part file's path below the download's folder.
+    pub fn part_rel(&self) -> PathBuf {
+        part_path(&self.meta.rel_path)
+    }
+
     fn info(&self) -> FileInfo {
         // Read once, and not while another lock of this file is held.
         let hash = lock(&self.hash).as_ref().map(|d| FileHash {

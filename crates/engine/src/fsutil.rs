@@ -3,10 +3,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::error::EngineError;
-use crate::identity::FileId;
 
 /// Holds the data folder for this process; a second engine on the same folder fails.
 #[derive(Debug)]
@@ -133,68 +132,6 @@ pub(crate) fn restrict_to_user(path: &Path, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates the folders of `rel` under `root` one by one, refusing to pass through a
-/// symlink or a non-folder. Returns the folders it created (relative to `root`).
-pub(crate) fn create_dirs_inside(root: &Path, rel: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut created = Vec::new();
-    let mut cur_rel = PathBuf::new();
-    for comp in rel.components() {
-        let Component::Normal(name) = comp else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("refusing path component {comp:?}"),
-            ));
-        };
-        cur_rel.push(name);
-        let abs = root.join(&cur_rel);
-        match std::fs::symlink_metadata(&abs) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!(
-                        "{} is a symbolic link; Inbound does not write through links",
-                        abs.display()
-                    ),
-                ));
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{} exists and is not a folder", abs.display()),
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&abs) {
-                Ok(()) => created.push(cur_rel.clone()),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            },
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(created)
-}
-
-fn part_open_options() -> OpenOptions {
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW);
-    }
-    opts
-}
-
-/// Creates a new part file of `size` bytes. Fails if anything is already at its name
-/// (O_EXCL: nothing this download did not create is ever adopted).
-pub(crate) fn create_part_file(path: &Path, size: u64) -> io::Result<(File, FileId)> {
-    let file = part_open_options().create_new(true).open(path)?;
-    file.set_len(size)?;
-    let id = FileId::of(&file)?;
-    Ok((file, id))
-}
-
 /// Deletes a part file this download created and frees its name at once, even while
 /// connections still finishing a write hold it open. Windows frees the name of a file
 /// deleted while open only when the last handle closes, unless the volume gives POSIX
@@ -218,39 +155,6 @@ pub(crate) fn remove_part_file(path: &Path) -> io::Result<()> {
         }
     }
     std::fs::remove_file(path)
-}
-
-/// Why a recorded part file cannot be used as it is.
-#[derive(Debug)]
-pub(crate) enum PartCheck {
-    /// Gone: its recorded bytes are lost and must be fetched again.
-    Missing,
-    /// Ours, but not the expected length (truncated by someone): start it again.
-    WrongLength,
-    /// Something else is at its name now: never written into.
-    Foreign,
-    Io(io::Error),
-}
-
-/// Opens the part file this download created, if the file at `path` is still it.
-pub(crate) fn reopen_part_file(path: &Path, size: u64, id: FileId) -> Result<File, PartCheck> {
-    let file = match part_open_options().open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(PartCheck::Missing),
-        // O_NOFOLLOW refused a symlink: not ours.
-        Err(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) => {
-            return Err(PartCheck::Foreign);
-        }
-        Err(e) => return Err(PartCheck::Io(e)),
-    };
-    let meta = file.metadata().map_err(PartCheck::Io)?;
-    if !meta.is_file() || FileId::of_open(&file, &meta).map_err(PartCheck::Io)? != id {
-        return Err(PartCheck::Foreign);
-    }
-    if meta.len() != size {
-        return Err(PartCheck::WrongLength);
-    }
-    Ok(file)
 }
 
 /// Writes `buf` at `offset` without moving a shared cursor, so many connections can
@@ -291,58 +195,6 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<us
             other => return other,
         }
     }
-}
-
-/// Moves a finished part file to its final name without replacing anything that
-/// appeared there meanwhile, with its modification time set first, and makes the new
-/// name durable. Idempotent: after a crash between linking the final name and removing
-/// the part name, both names are the same file and finishing just removes the part.
-pub(crate) fn finish_part(part: &Path, final_path: &Path, mtime: Option<i64>) -> io::Result<()> {
-    if let Some(secs) = mtime
-        && let Err(e) = filetime::set_file_mtime(part, filetime::FileTime::from_unix_time(secs, 0))
-    {
-        // FAT and some network shares refuse it: the bytes matter more than the date.
-        tracing::warn!(file = %final_path.display(), error = %e, "could not set the modification time");
-    }
-    match std::fs::hard_link(part, final_path) {
-        Ok(()) => remove_part_file(part)?,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            if same_file(part, final_path)? {
-                remove_part_file(part)?;
-            } else {
-                return Err(appeared(final_path));
-            }
-        }
-        // File systems without hard links (FAT, exFAT, some network shares).
-        Err(_) => rename_no_replace(part, final_path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                appeared(final_path)
-            } else {
-                e
-            }
-        })?,
-    }
-    if let Some(dir) = final_path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-fn appeared(final_path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!(
-            "{} appeared while downloading; Inbound will not overwrite it",
-            final_path.display()
-        ),
-    )
-}
-
-fn same_file(a: &Path, b: &Path) -> io::Result<bool> {
-    Ok(match (FileId::at(a)?, FileId::at(b)?) {
-        (Some(x), Some(y)) => x == y,
-        _ => false,
-    })
 }
 
 /// Renames without ever replacing what is at `to` (the check and the move are one
@@ -401,19 +253,6 @@ fn long_path(path: &Path) -> io::Result<PathBuf> {
     Ok(PathBuf::from(OsString::from_wide(&verbatim)))
 }
 
-/// Makes the names in a folder durable (a rename or link is only safe after this).
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
 /// Bytes free for the user on the file system holding `dir`.
 pub fn available_space(dir: &Path) -> io::Result<u64> {
     fs4::available_space(dir)
@@ -458,121 +297,6 @@ mod tests {
             message.contains(&format!("(process {})", std::process::id())),
             "the message names the holder: {message}"
         );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn folders_are_not_created_through_symlinks() {
-        let root = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
-        let err = create_dirs_inside(root.path(), Path::new("link/sub")).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
-        assert!(!outside.path().join("sub").exists());
-        let created = create_dirs_inside(root.path(), Path::new("a/b")).unwrap();
-        assert_eq!(created, vec![PathBuf::from("a"), PathBuf::from("a/b")]);
-        assert!(
-            create_dirs_inside(root.path(), Path::new("a/b"))
-                .unwrap()
-                .is_empty()
-        );
-        assert!(create_dirs_inside(root.path(), Path::new("../x")).is_err());
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn part_files_do_not_follow_symlinks() {
-        // Windows: creating a symlink needs a privilege users do not have by default;
-        // the Windows branch opens every name with FILE_FLAG_OPEN_REPARSE_POINT.
-        let root = tempfile::tempdir().unwrap();
-        let target = root.path().join("target");
-        std::fs::write(&target, b"precious").unwrap();
-        std::os::unix::fs::symlink(&target, root.path().join("evil.inbound-part")).unwrap();
-        assert!(create_part_file(&root.path().join("evil.inbound-part"), 4).is_err());
-        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
-        let (_, id) = create_part_file(&root.path().join("f.inbound-part"), 4).unwrap();
-        assert!(matches!(
-            reopen_part_file(&root.path().join("evil.inbound-part"), 4, id),
-            Err(PartCheck::Foreign)
-        ));
-    }
-
-    #[test]
-    fn finishing_never_overwrites_a_file_that_appeared() {
-        let root = tempfile::tempdir().unwrap();
-        let target = root.path().join("target");
-        std::fs::write(&target, b"precious").unwrap();
-        let part = root.path().join("f.inbound-part");
-        let (f, id) = create_part_file(&part, 4).unwrap();
-        assert!(
-            create_part_file(&part, 4).is_err(),
-            "an existing part file is never adopted"
-        );
-        assert!(matches!(
-            reopen_part_file(&target, 4, id),
-            Err(PartCheck::Foreign)
-        ));
-        write_all_at(&f, b"cd", 2).unwrap();
-        write_all_at(&f, b"ab", 0).unwrap();
-        drop(f);
-        let err = finish_part(&part, &target, None).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-        assert!(
-            err.to_string().contains("appeared while downloading"),
-            "{err}"
-        );
-        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
-        assert_eq!(
-            std::fs::read(&part).unwrap(),
-            b"abcd",
-            "the downloaded bytes are kept"
-        );
-        let dest = root.path().join("f");
-        finish_part(&part, &dest, Some(1_700_000_000)).unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"abcd");
-        assert!(!part.exists());
-        let mtime = std::fs::metadata(&dest).unwrap().modified().unwrap();
-        assert_eq!(
-            mtime
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-            1_700_000_000
-        );
-    }
-
-    #[test]
-    fn a_part_file_still_held_open_gives_up_its_name_at_once() {
-        // A connection still writing holds the old part file while the file restarts.
-        let root = tempfile::tempdir().unwrap();
-        let part = root.path().join("clip.mov.inbound-part");
-        let (held, _) = create_part_file(&part, 4).unwrap();
-        remove_part_file(&part).unwrap();
-        let (_, again) = create_part_file(&part, 4).expect("the name is free again");
-        assert_eq!(FileId::at(&part).unwrap(), Some(again));
-        drop(held);
-        let left: Vec<_> = std::fs::read_dir(root.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            left,
-            ["clip.mov.inbound-part"],
-            "nothing else is left behind"
-        );
-    }
-
-    #[test]
-    fn finishing_after_a_crash_between_link_and_unlink_completes() {
-        let root = tempfile::tempdir().unwrap();
-        let part = root.path().join("f.mov.inbound-part");
-        let dest = root.path().join("f.mov");
-        std::fs::write(&part, b"bytes").unwrap();
-        // The crash: the final name was linked, the part name not yet removed.
-        std::fs::hard_link(&part, &dest).unwrap();
-        finish_part(&part, &dest, Some(1_700_000_000)).unwrap();
-        assert!(!part.exists());
-        assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
     }
 
     /// Windows only: Unix lets a file be deleted while another program has it open.

@@ -6,6 +6,7 @@
 mod after;
 mod awake;
 mod bandwidth;
+mod beneath;
 mod config;
 mod display;
 mod download;
@@ -19,6 +20,7 @@ mod logging;
 mod model;
 mod netwatch;
 mod ownership;
+mod part_on_disk;
 mod partfile;
 mod paths;
 mod placement;

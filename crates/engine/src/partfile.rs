@@ -110,7 +110,10 @@ mod tests {
     use super::*;
 
     fn open(path: &std::path::Path, size: u64) -> PartFile {
-        let (file, id) = crate::fsutil::create_part_file(path, size).unwrap();
+        let (parent, name) = (path.parent().unwrap(), path.file_name().unwrap());
+        let dir = crate::beneath::Beneath::open(parent).unwrap();
+        let (file, id) =
+            crate::part_on_disk::create_part_file(&dir, std::path::Path::new(name), size).unwrap();
         PartFile::new(
             file,
             id,

@@ -8,15 +8,15 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use inbound_mhl::Digest;
 
+use crate::beneath::Beneath;
 use crate::display::human_bytes;
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
-use crate::fsutil::{
-    available_space, create_dirs_inside, create_part_file, describe_io_error, finish_part,
-};
+use crate::fsutil::{available_space, describe_io_error};
 use crate::hashing::{Sealed, hash_whole};
 use crate::identity::{FileId, Written};
 use crate::model::{Event, FileState};
+use crate::part_on_disk::{create_part_file, finish_part};
 use crate::ranges::RangeSet;
 use crate::runner::{RunEnd, Work, open_session};
 use crate::session::Session;
@@ -81,7 +81,8 @@ pub(crate) async fn prepare(
             *lock(&f.error) = None;
         }
         if let Some(parent) = f.meta.rel_path.parent() {
-            let created = create_dirs_inside(&dl.dst, parent)
+            let created = Beneath::of_download(&dl.dst, dl.package_folder)
+                .and_then(|d| d.create_dirs(parent))
                 .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
             for dir in created {
                 shared
@@ -255,7 +256,9 @@ pub(crate) fn create_part(
     f: &FileSlot,
 ) -> Result<(std::fs::File, FileId), String> {
     let path = f.part_path(&dl.dst);
-    let (file, id) = create_part_file(&path, f.meta.size).map_err(|e| {
+    let (file, id) = Beneath::of_download(&dl.dst, dl.package_folder)
+        .and_then(|d| create_part_file(&d, &f.part_rel(), f.meta.size))
+        .map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             format!(
                 "{} exists and was not created by this download; Inbound will not write into it. Move it away, then retry",
@@ -310,7 +313,8 @@ pub(crate) fn finish_file(
 ) -> Result<(), String> {
     if !finished_before(dl, f) {
         let final_path = f.final_path(&dl.dst);
-        finish_part(&f.part_path(&dl.dst), &final_path, f.meta.mtime)
+        Beneath::of_download(&dl.dst, dl.package_folder)
+            .and_then(|d| finish_part(&d, &f.part_rel(), &f.meta.rel_path, f.meta.mtime))
             .map_err(|e| describe_io_error("finish", &final_path, &e))?;
     }
     record_complete(shared, dl, f, digest)

@@ -3,7 +3,7 @@
 //! portal that cannot be listed, or a package that cannot be handed to the engine, is
 //! reported and tried again later while everything else goes on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use inbound_engine::{Destination, Origin, unix_now};
@@ -105,12 +105,15 @@ impl Watcher {
         }
         // Each portal is listed once per pass, however many targets look at it.
         let mut listings: HashMap<String, Vec<TeamPackage>> = HashMap::new();
+        // Portals listed in this pass, and the packages still uploading there.
+        let (mut listed_now, mut uploading) = (HashSet::new(), HashSet::new());
         let mut started = Vec::new();
         for target in &targets {
             if !listings.contains_key(&target.portal_id) {
                 match self.inner.api.portal_packages(&target.portal_id).await {
                     Ok(p) => {
                         listed += 1;
+                        listed_now.insert(target.portal_id.clone());
                         listings.insert(target.portal_id.clone(), p);
                     }
                     Err(e) => {
@@ -139,12 +142,14 @@ impl Watcher {
                     PackageState::New => {
                         // Still arriving: new to whoever watches, whenever it began.
                         self.inner.ledger.await_package(&p.id)?;
-                        self.follow_upload(p);
+                        uploading.insert(p.id.clone());
+                        self.follow_upload(p, &target.portal_id);
                     }
                     _ => {}
                 }
             }
         }
+        self.stop_followers_not_in(&listed_now, &uploading);
         match unlisted {
             Some(e) if listed == 0 => Err(e.into()),
             _ => Ok(started),

@@ -2,19 +2,19 @@
 
 use std::time::Duration;
 
-use inbound_masv::{MasvError, ProgressChannel, PubNubConfig, Subscription, UploadProgress};
+use inbound_masv::{MasvError, ProgressChannel, PubNub, UploadProgress};
 use tokio_util::sync::CancellationToken;
 
 /// Calls `on_progress` for every progress message until the upload reports it is
 /// complete (100 %, or a `finalized` state message), or `cancel` fires. Transient
 /// failures are retried with growing pauses; a refused subscription ends it.
 pub async fn watch_upload(
-    config: &PubNubConfig,
+    pubnub: &PubNub,
     channel: &ProgressChannel,
     cancel: &CancellationToken,
     mut on_progress: impl FnMut(UploadProgress),
 ) -> Result<(), MasvError> {
-    let mut sub = Subscription::new(config, channel)?;
+    let mut sub = pubnub.subscribe(channel)?;
     let mut delay = Duration::from_millis(500);
     loop {
         let messages = tokio::select! {

@@ -2,13 +2,13 @@
 //! the engine, once. Packages still uploading have their progress followed and are
 //! downloaded when they finalize.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inbound_engine::Engine;
-use inbound_masv::{MasvError, PubNubConfig, TeamPackage, UploadProgress};
+use inbound_masv::{MasvError, PubNub, PubNubConfig, TeamPackage, UploadProgress};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +60,10 @@ pub struct WatcherConfig {
     /// Each package into a folder of its own inside the portal's folder, so packages
     /// arriving unattended never mix their files or their ASC MHL histories.
     pub package_folders: bool,
+    /// The longest an upload's progress is followed: one still not done by then was
+    /// most likely abandoned by its sender (a closed browser tab leaves it `new`). The
+    /// polls still find it should it ever be finalized.
+    pub upload_follow_limit: Duration,
 }
 
 impl Default for WatcherConfig {
@@ -69,6 +73,7 @@ impl Default for WatcherConfig {
             max_backoff: Duration::from_secs(15 * 60),
             pubnub: PubNubConfig::from_env(),
             package_folders: true,
+            upload_follow_limit: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -112,8 +117,12 @@ pub(crate) struct Inner {
     pub(crate) ledger: Ledger,
     pub(crate) config: WatcherConfig,
     pub(crate) events: broadcast::Sender<WatcherEvent>,
-    /// Packages whose upload is being followed now.
-    pub(crate) following: Mutex<HashSet<String>>,
+    /// One HTTP client for every upload followed.
+    pub(crate) pubnub: PubNub,
+    /// Packages whose upload is being followed now, by package id.
+    pub(crate) following: Mutex<HashMap<String, Follower>>,
+    /// Packages whose upload was followed for the longest allowed: not again.
+    pub(crate) gave_up: Mutex<HashSet<String>>,
     pub(crate) cancel: CancellationToken,
     pub(crate) wake: tokio::sync::Notify,
 }
@@ -133,6 +142,7 @@ impl Watcher {
         config: WatcherConfig,
     ) -> Result<Self, InboxError> {
         let (events, _) = broadcast::channel(256);
+        let pubnub = PubNub::new(config.pubnub.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 api,
@@ -140,7 +150,9 @@ impl Watcher {
                 ledger: Ledger::open(data_dir)?,
                 config,
                 events,
-                following: Mutex::new(HashSet::new()),
+                pubnub,
+                following: Mutex::new(HashMap::new()),
+                gave_up: Mutex::new(HashSet::new()),
                 cancel: CancellationToken::new(),
                 wake: tokio::sync::Notify::new(),
             }),
@@ -253,23 +265,39 @@ impl Watcher {
     }
 
     /// Follows a package's upload progress; when it ends, polls again at once so the
-    /// finalized package downloads without waiting for the next interval.
-    pub(crate) fn follow_upload(&self, p: &TeamPackage) {
+    /// finalized package downloads without waiting for the next interval. Follows for
+    /// [`WatcherConfig::upload_follow_limit`] at most, and stops as soon as a listing
+    /// of its portal no longer shows it uploading ([`Watcher::stop_followers_not_in`]).
+    pub(crate) fn follow_upload(&self, p: &TeamPackage, portal_id: &str) {
         let Some(channel) = p.upload_channel().cloned() else {
             return;
         };
-        if !lock(&self.inner.following).insert(p.id.clone()) {
+        if lock(&self.inner.gave_up).contains(&p.id) {
             return;
+        }
+        let stop = self.inner.cancel.child_token();
+        {
+            let mut following = lock(&self.inner.following);
+            if following.contains_key(&p.id) {
+                return;
+            }
+            following.insert(
+                p.id.clone(),
+                Follower {
+                    portal_id: portal_id.to_owned(),
+                    stop: stop.clone(),
+                },
+            );
         }
         let this = self.clone();
         let package_id = p.id.clone();
         tokio::spawn(async move {
             let events = this.inner.events.clone();
             let id = package_id.clone();
-            let result = watch_upload(
-                &this.inner.config.pubnub,
+            let watched = watch_upload(
+                &this.inner.pubnub,
                 &channel,
-                &this.inner.cancel,
+                &stop,
                 |progress: UploadProgress| {
                     let _ = events.send(WatcherEvent::Upload {
                         package_id: id.clone(),
@@ -278,15 +306,51 @@ impl Watcher {
                         total: progress.total,
                     });
                 },
-            )
-            .await;
-            if let Err(e) = result {
-                tracing::warn!(package = %package_id, error = %e, "cannot follow the upload");
+            );
+            match tokio::time::timeout(this.inner.config.upload_follow_limit, watched).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(package = %package_id, error = %e, "cannot follow the upload");
+                }
+                Err(_) => {
+                    tracing::info!(package = %package_id, "the upload has gone on too long to follow; the polls will find it if it is finalized");
+                    lock(&this.inner.gave_up).insert(package_id.clone());
+                }
             }
             lock(&this.inner.following).remove(&package_id);
             this.inner.wake.notify_one();
         });
     }
+
+    /// Stops following the uploads of `portals` (listed just now) that are not among
+    /// `uploading` there any more: deleted, expired or abandoned.
+    pub(crate) fn stop_followers_not_in(
+        &self,
+        portals: &HashSet<String>,
+        uploading: &HashSet<String>,
+    ) {
+        lock(&self.inner.following).retain(|id, f| {
+            let keep = !portals.contains(&f.portal_id) || uploading.contains(id);
+            if !keep {
+                tracing::info!(package = %id, "the upload is no longer listed; not following it");
+                f.stop.cancel();
+            }
+            keep
+        });
+    }
+
+    /// The packages whose upload is followed now.
+    pub fn uploads_followed(&self) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&self.inner.following).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// One upload being followed.
+pub(crate) struct Follower {
+    portal_id: String,
+    stop: CancellationToken,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

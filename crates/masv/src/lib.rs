@@ -18,7 +18,7 @@ pub use error::{MAX_RETRY_AFTER, MasvError, describe_transport_error, retry_afte
 pub use link::LinkRef;
 pub use model::{DownloadUrl, FileKind, LinkInfo, PackageFile};
 pub use pubnub::{
-    DEFAULT_PUBNUB_ORIGIN, PUBNUB_KEY_ENV, PUBNUB_ORIGIN_ENV, PubNubConfig, Subscription,
+    DEFAULT_PUBNUB_ORIGIN, PUBNUB_KEY_ENV, PUBNUB_ORIGIN_ENV, PubNub, PubNubConfig, Subscription,
     UploadProgress,
 };
 pub use secret::Secret;

@@ -76,8 +76,47 @@ struct Message {
     d: serde_json::Value,
 }
 
+/// PubNub for many subscriptions: one HTTP client (one pool of connections), however
+/// many uploads are followed.
+#[derive(Clone)]
+pub struct PubNub {
+    config: PubNubConfig,
+    http: reqwest::Client,
+}
+
+impl PubNub {
+    pub fn new(config: PubNubConfig) -> Result<Self, MasvError> {
+        Ok(Self {
+            config,
+            http: subscription_client()?,
+        })
+    }
+
+    pub fn subscribe(&self, channel: &ProgressChannel) -> Result<Subscription, MasvError> {
+        Subscription::with_client(self.http.clone(), &self.config, channel)
+    }
+}
+
+fn subscription_client() -> Result<reqwest::Client, MasvError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(LONG_POLL)
+        .user_agent(concat!("Inbound/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(MasvError::from_reqwest)
+}
+
 impl Subscription {
     pub fn new(config: &PubNubConfig, channel: &ProgressChannel) -> Result<Self, MasvError> {
+        Self::with_client(subscription_client()?, config, channel)
+    }
+
+    /// A subscription on a shared client (see [`PubNub`]).
+    fn with_client(
+        http: reqwest::Client,
+        config: &PubNubConfig,
+        channel: &ProgressChannel,
+    ) -> Result<Self, MasvError> {
         let key = channel
             .subscribe_key
             .clone()
@@ -87,12 +126,6 @@ impl Subscription {
                     "no PubNub subscribe key for upload progress: set {PUBNUB_KEY_ENV}"
                 ))
             })?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(LONG_POLL)
-            .user_agent(concat!("Inbound/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(MasvError::from_reqwest)?;
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         Ok(Self {
             http,

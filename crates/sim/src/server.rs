@@ -185,6 +185,14 @@ impl Sim {
         self.state.team.as_ref()?.state_of(link_id)
     }
 
+    /// Changes a team package's state as MASV would: `"deleted"` for an upload its
+    /// sender gave up on (the package leaves the uploads, never to be finalized).
+    pub fn set_team_package_state(&self, link_id: &str, state: &'static str) {
+        if let Some(t) = &self.state.team {
+            t.set_state(link_id, state);
+        }
+    }
+
     pub fn faults(&self) -> &Faults {
         &self.state.faults
     }

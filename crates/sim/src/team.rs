@@ -151,7 +151,7 @@ impl TeamState {
         lock(&self.states).get(link_id).copied()
     }
 
-    fn set_state(&self, link_id: &str, state: &'static str) {
+    pub(crate) fn set_state(&self, link_id: &str, state: &'static str) {
         lock(&self.states).insert(link_id.to_owned(), state);
     }
 
@@ -204,6 +204,10 @@ pub(crate) fn start_uploads(s: &Arc<SimState>) {
                     &channel,
                     json!({ "bytes_uploaded": total * step / STEPS, "total_bytes": total }),
                 );
+            }
+            if team.state_of(&link_id) != Some("new") {
+                // Given up (deleted) meanwhile: it never finalizes.
+                return;
             }
             team.set_state(&link_id, "finalized");
             team.publish(&channel, json!({ "state": "finalized" }));

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::beneath::Beneath;
 use crate::download::{FileSlot, lock};
-use crate::fsutil::{PartCheck, describe_io_error, remove_part_file, reopen_part_file};
+use crate::fsutil::{describe_io_error, remove_part_file};
 use crate::hashing::{PrefixHash, Sealed};
 use crate::model::FileState;
+use crate::part_on_disk::{PartCheck, reopen_part_file};
 use crate::partfile::PartFile;
 use crate::prepare::{create_part, finish_file, push_segments, reset_file, set_file_state};
 use crate::transfer::FetchError;
@@ -28,7 +30,10 @@ impl RunCtx {
             None => create_part(&self.shared, &self.dl, f)?,
             Some(id) => {
                 let path = f.part_path(&self.dl.dst);
-                match reopen_part_file(&path, f.meta.size, id) {
+                let reopened = Beneath::of_download(&self.dl.dst, self.dl.package_folder)
+                    .map_err(PartCheck::Io)
+                    .and_then(|d| reopen_part_file(&d, &f.part_rel(), f.meta.size, id));
+                match reopened {
                     Ok(file) => (file, id),
                     Err(PartCheck::Io(e)) => return Err(describe_io_error("open", &path, &e)),
                     Err(_) => {

@@ -214,7 +214,7 @@ pub(crate) async fn run(
                 seal_package(&shared, &dl)?;
                 let owner = *lock(&dl.owner);
                 match owner {
-                    Some(o) => o.give_all(crate::ownership::written_paths(&shared, &dl)),
+                    Some(o) => crate::ownership::give_written(&shared, &dl, o),
                     None => Ok(()),
                 }
             };
