@@ -63,7 +63,7 @@ impl Access {
         self.token_required
     }
 
-    fn check(&self, headers: &HeaderMap, peer: Option<&Peer>) -> Result<Caller, ApiError> {
+    async fn check(&self, headers: &HeaderMap, peer: Option<&Peer>) -> Result<Caller, ApiError> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or_default();
             if !self.allowed_origins.iter().any(|o| o == origin) {
@@ -107,17 +107,16 @@ impl Access {
                 "the Host header must name this machine (localhost, 127.0.0.1 or [::1])",
             ));
         }
-        let unknown = Peer {
-            remote: None,
-            account: Account::Unknown,
+        let account = match peer {
+            Some(p) if !p.is_local() => {
+                return Err(unauthorized(
+                    "calls from other machines need the token; send the header Authorization: Bearer <token>",
+                ));
+            }
+            Some(p) => p.account().await,
+            None => Account::Unknown,
         };
-        let peer = peer.unwrap_or(&unknown);
-        if !peer.is_local() {
-            return Err(unauthorized(
-                "calls from other machines need the token; send the header Authorization: Bearer <token>",
-            ));
-        }
-        match &peer.account {
+        match &account {
             Account::Ours => Ok(Caller::Trusted),
             Account::Unknown => Ok(Caller::Restricted(self.allowed_dest.clone())),
             Account::Other(who) => Err(unauthorized(&format!(
@@ -149,7 +148,7 @@ pub async fn guard(State(access): State<Access>, mut req: Request, next: Next) -
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|ConnectInfo(p)| p);
-    match access.check(req.headers(), peer) {
+    match access.check(req.headers(), peer).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             next.run(req).await
@@ -198,26 +197,33 @@ mod tests {
         }
     }
 
-    fn peer(remote: &str, account: Account) -> Peer {
-        Peer {
-            remote: Some(remote.parse().unwrap()),
-            account,
+    impl Access {
+        /// `check`, waited on (the peers here are known: nothing is looked up).
+        fn check_now(&self, headers: &HeaderMap, peer: Option<&Peer>) -> Result<Caller, ApiError> {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(self.check(headers, peer))
         }
+    }
+
+    fn peer(remote: &str, account: Account) -> Peer {
+        Peer::known(Some(remote.parse().unwrap()), account)
     }
 
     #[test]
     fn origins_and_tokens() {
         let open = Access::default();
         assert!(
-            open.check(&headers(&[("host", "localhost:8080")]), None)
+            open.check_now(&headers(&[("host", "localhost:8080")]), None)
                 .is_ok()
         );
         assert!(
-            open.check(&headers(&[("host", "attacker.example")]), None)
+            open.check_now(&headers(&[("host", "attacker.example")]), None)
                 .is_err()
         );
         let err = open
-            .check(
+            .check_now(
                 &headers(&[
                     ("host", "localhost"),
                     ("origin", "https://attacker.example"),
@@ -230,7 +236,7 @@ mod tests {
         let allowed = Access::new(None, vec!["http://localhost:5173".into()]);
         assert!(
             allowed
-                .check(
+                .check_now(
                     &headers(&[("host", "localhost"), ("origin", "http://localhost:5173")]),
                     None
                 )
@@ -240,20 +246,20 @@ mod tests {
         let locked = Access::new(Some("s3cret".into()), vec![]);
         let ours = peer("127.0.0.1:4000", Account::Ours);
         let err = locked
-            .check(&headers(&[("host", "10.0.0.5:8080")]), Some(&ours))
+            .check_now(&headers(&[("host", "10.0.0.5:8080")]), Some(&ours))
             .unwrap_err();
         assert_eq!(err.status, StatusCode::UNAUTHORIZED);
         assert!(!err.body.message.contains("s3cret"));
         assert!(
             locked
-                .check(
+                .check_now(
                     &headers(&[("host", "10.0.0.5:8080"), ("authorization", "Bearer wrong")]),
                     None
                 )
                 .is_err()
         );
         assert!(matches!(
-            locked.check(
+            locked.check_now(
                 &headers(&[
                     ("host", "10.0.0.5:8080"),
                     ("authorization", "Bearer s3cret")
@@ -268,7 +274,7 @@ mod tests {
     fn without_the_token_the_kernels_word_on_the_caller_decides() {
         let access = Access::owner_or_token(Some("s3cret".into()), vec![], vec!["/srv".into()]);
         let local = headers(&[("host", "127.0.0.1:8080")]);
-        let check = |p: Peer| access.check(&local, Some(&p));
+        let check = |p: Peer| access.check_now(&local, Some(&p));
         assert!(matches!(
             check(peer("127.0.0.1:4000", Account::Ours)),
             Ok(Caller::Trusted)
@@ -291,7 +297,7 @@ mod tests {
             ("authorization", "Bearer s3cret"),
         ]);
         assert!(matches!(
-            access.check(
+            access.check_now(
                 &with_token,
                 Some(&peer("127.0.0.1:4000", Account::Other("uid 1001".into())))
             ),
@@ -300,10 +306,7 @@ mod tests {
         let far = check(peer("192.168.1.9:4000", Account::Unknown)).unwrap_err();
         assert_eq!(far.status, StatusCode::UNAUTHORIZED);
         // A Unix socket's caller has no address and is local.
-        let socket = Peer {
-            remote: None,
-            account: Account::Ours,
-        };
+        let socket = Peer::known(None, Account::Ours);
         assert!(matches!(check(socket), Ok(Caller::Trusted)));
     }
 }

@@ -11,7 +11,8 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 use super::Account;
 
 pub(super) fn account_of(remote: SocketAddr, local: SocketAddr) -> Account {
-    let Some(pid) = owning_pid(remote, local) else {
+    // 0 is no process (Wine reports it for every connection; Windows for one closing).
+    let Some(pid) = owning_pid(remote, local).filter(|&p| p != 0) else {
         return Account::Unknown;
     };
     let ours = Pid::from_u32(std::process::id());
