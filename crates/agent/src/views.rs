@@ -88,7 +88,8 @@ pub struct Download {
     /// `network` while a transferring download waits for MASV or its storage to be
     /// reachable again; `rate_limited` while it waits because MASV asked it to slow
     /// down; `schedule` while it waits for the download hours of the bandwidth
-    /// schedule. It carries on by itself.
+    /// schedule; `space` while the destination's drive is too full (`waiting_reason`
+    /// says how much is missing). It carries on by itself.
     pub waiting: Option<String>,
     /// What failed last, while waiting.
     pub waiting_reason: Option<String>,
@@ -146,6 +147,7 @@ impl From<DownloadSummary> for Download {
                 WaitReason::Network => "network".to_owned(),
                 WaitReason::Schedule => "schedule".to_owned(),
                 WaitReason::RateLimited => "rate_limited".to_owned(),
+                WaitReason::Space => "space".to_owned(),
             }),
             waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),

@@ -145,6 +145,15 @@ fn waiting_line(w: &Waiting, now: i64) -> String {
     };
     let waiting_for = match w.reason {
         inbound_engine::WaitReason::RateLimited => "MASV asked to slow down",
+        // The message says where and how much: `waiting for space on the drive of …`.
+        inbound_engine::WaitReason::Space => {
+            let again = if left > 0 {
+                format!("in {}", format_eta(left.unsigned_abs()))
+            } else {
+                "now".to_owned()
+            };
+            return format!("{}; looking again {again}", terminal_safe(&w.message));
+        }
         _ => "waiting for the network",
     };
     format!("{waiting_for}, {when} ({})", terminal_safe(&w.message))

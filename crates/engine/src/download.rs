@@ -261,6 +261,15 @@ impl Download {
             .sum()
     }
 
+    /// Bytes of the unsettled files still to arrive.
+    pub fn bytes_remaining(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| !f.state().is_settled())
+            .map(|f| f.meta.size - f.done.load(Relaxed).min(f.meta.size))
+            .sum()
+    }
+
     pub fn bytes_done(&self) -> u64 {
         self.files
             .iter()

@@ -265,6 +265,14 @@ pub(crate) fn held_by_another_program(e: &io::Error) -> bool {
     cfg!(windows) && matches!(e.raw_os_error(), Some(32 | 33))
 }
 
+/// The drive (or the user's quota on it) is full: a wait, not a failure.
+pub(crate) fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// A person-readable explanation of a local file error, with what to do.
 pub(crate) fn describe_io_error(action: &str, path: &Path, e: &io::Error) -> String {
     let hint = match e.kind() {

@@ -202,6 +202,9 @@ pub enum WaitReason {
     RateLimited,
     /// Outside the schedule's download windows; `retry_at` is when the next one opens.
     Schedule,
+    /// The destination's drive has too little free space (another program took it):
+    /// it looks again at `retry_at` and goes on by itself once the space is there.
+    Space,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -54,23 +54,7 @@ pub(crate) async fn prepare(
     };
     // Before the space is counted: files found in place need none.
     crate::repair::check_files(shared, dl).await?;
-    let remaining: u64 = dl
-        .files
-        .iter()
-        .filter(|f| !f.state().is_settled())
-        .map(|f| f.meta.size - f.done.load(Relaxed).min(f.meta.size))
-        .sum();
-    let free = available_space(&dl.dst)
-        .map_err(|e| describe_io_error("check free space in", &dl.dst, &e))?;
-    if remaining + FREE_SPACE_MARGIN > free {
-        return Err(format!(
-            "not enough free space in {}: {} needed, {} available; free some space or choose another folder, then retry",
-            dl.dst.display(),
-            human_bytes(remaining + FREE_SPACE_MARGIN),
-            human_bytes(free)
-        )
-        .into());
-    }
+    check_space(shared, dl)?;
     let mut queue = VecDeque::new();
     for f in &dl.files {
         if f.state().is_settled() {
@@ -247,6 +231,42 @@ pub(crate) fn reset_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result
         .store
         .reset_file(&dl.id, f.meta.idx)
         .map_err(|e| format!("could not save progress: {e}"))
+}
+
+/// Enough free space on the destination's drive for what this download has still to
+/// write, what the other downloads running on that drive still have to write, and a
+/// margin; else the download waits for space (another program may free it, or the
+/// person), saying how much is missing.
+fn check_space(shared: &Shared, dl: &Download) -> Result<(), RunEnd> {
+    let remaining = dl.bytes_remaining();
+    let free = available_space(&dl.dst)
+        .map_err(|e| describe_io_error("check free space in", &dl.dst, &e))?;
+    let device = crate::identity::FileId::device_of(&dl.dst);
+    let others = shared.remaining_of_others_on(dl, device);
+    let needed = remaining + others + FREE_SPACE_MARGIN;
+    if needed <= free {
+        return Ok(());
+    }
+    let mut message = format!(
+        "waiting for space on the drive of {}: {} to download",
+        dl.dst.display(),
+        human_bytes(remaining)
+    );
+    if others > 0 {
+        message.push_str(&format!(
+            ", {} for other downloads there",
+            human_bytes(others)
+        ));
+    }
+    message.push_str(&format!(
+        " and {} to spare, {} free; free {} (or choose another folder)",
+        human_bytes(FREE_SPACE_MARGIN),
+        human_bytes(free),
+        human_bytes(needed - free)
+    ));
+    Err(RunEnd::Interrupted(crate::runner::Interruption::space(
+        message,
+    )))
 }
 
 /// Opens a new part file for `f`, exclusively, and records it before any byte is.

@@ -206,8 +206,13 @@ export function retryCountdown(retryAt: number, nowSecs: number): string {
   return `retrying in ${inText}`;
 }
 
-/** What a download waiting for the network shows, counting down to its next try. */
+/** What a waiting download shows, counting down to its next try. Waiting for space,
+ * the engine's message says where and how much is missing. */
 export function waitingLabel(w: Waiting, nowSecs: number): string {
+  if (w.reason === 'space') {
+    const again = retryCountdown(w.retry_at, nowSecs).replace('retrying', 'looking again');
+    return `${w.message.charAt(0).toUpperCase()}${w.message.slice(1)} — ${again}`;
+  }
   const what = w.reason === 'rate_limited' ? 'MASV asked to slow down' : 'Waiting for network';
   return `${what} — ${retryCountdown(w.retry_at, nowSecs)}`;
 }

@@ -126,6 +126,15 @@ describe('waiting for the network', () => {
     // MASV asked to slow down: said as such, not as a network outage.
     const limited = { reason: 'rate_limited' as const, message: 'MASV is rate limiting requests', retry_at: 1000 };
     expect(waitingLabel(limited, 990)).toBe('MASV asked to slow down — retrying in 10 s');
+    // The drive is full: where, and how much is missing, from the engine.
+    const space = {
+      reason: 'space' as const,
+      message: 'waiting for space on the drive of /Volumes/Shuttle: 52.0 MiB to download and 64.0 MiB to spare, 20.0 MiB free; free 96.0 MiB (or choose another folder)',
+      retry_at: 1000,
+    };
+    expect(waitingLabel(space, 988)).toBe(
+      'Waiting for space on the drive of /Volumes/Shuttle: 52.0 MiB to download and 64.0 MiB to spare, 20.0 MiB free; free 96.0 MiB (or choose another folder) — looking again in 12 s',
+    );
     s.apply({ type: 'waiting', id: 'a', waiting: null });
     expect(s.get('a')?.waiting).toBeNull();
   });

@@ -140,6 +140,21 @@ impl Shared {
         self.adaptive_connections.load(Relaxed)
     }
 
+    /// Bytes the other running downloads on `device` still have to write: space the
+    /// drive's free space already owes them (part files are sparse).
+    pub fn remaining_of_others_on(&self, dl: &Download, device: Option<u64>) -> u64 {
+        let running: Vec<Arc<Download>> = lock(&self.downloads)
+            .iter()
+            .filter(|d| d.id != dl.id && d.status().run.is_some())
+            .cloned()
+            .collect();
+        running
+            .iter()
+            .filter(|d| device.is_some() && crate::identity::FileId::device_of(&d.dst) == device)
+            .map(|d| d.bytes_remaining())
+            .sum()
+    }
+
     /// Marks a transferring download as waiting for the network (or not any more),
     /// telling subscribers when that changes.
     pub fn set_waiting(&self, dl: &Download, waiting: Option<crate::model::Waiting>) {

@@ -11,7 +11,7 @@ use super::Engine;
 use super::planning::{NewDownload, package_name, retire};
 use crate::download::{Download, lock};
 use crate::error::EngineError;
-use crate::model::{DownloadState, Event, WaitReason};
+use crate::model::{DownloadState, Event};
 use crate::placement::Destination;
 use crate::runner::{Interruption, RunEnd};
 use crate::session::Session;
@@ -33,7 +33,7 @@ impl Engine {
         // Added just after a failed try: it waits before the next.
         let mut unreachable = dl.status().waiting.as_ref().map(|w| Interruption {
             message: w.message.clone(),
-            rate_limited: w.reason == WaitReason::RateLimited,
+            reason: w.reason,
             retry_after: None,
         });
         loop {

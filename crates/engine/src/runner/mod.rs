@@ -48,36 +48,43 @@ pub(crate) enum RunEnd {
     Cancelled,
 }
 
-/// Why a run stopped to wait: what a person reads, and whether MASV asked for the wait
-/// (rate limiting: 429, or storage's 503), with how long it asked for.
+/// Why a run stopped to wait: what a person reads, what it waits for, and how long
+/// MASV asked it to wait (rate limiting: 429, or storage's 503).
 #[derive(Debug, Clone)]
 pub(crate) struct Interruption {
     pub message: String,
-    pub rate_limited: bool,
+    pub reason: crate::model::WaitReason,
     pub retry_after: Option<std::time::Duration>,
 }
 
 impl Interruption {
     /// What a transient MASV error means for the wait.
     pub fn of(e: &inbound_masv::MasvError) -> Self {
-        let (rate_limited, retry_after) = match e {
-            inbound_masv::MasvError::RateLimited { retry_after } => (true, *retry_after),
-            _ => (false, None),
+        let (reason, retry_after) = match e {
+            inbound_masv::MasvError::RateLimited { retry_after } => {
+                (crate::model::WaitReason::RateLimited, *retry_after)
+            }
+            _ => (crate::model::WaitReason::Network, None),
         };
         Self {
             message: e.to_string(),
-            rate_limited,
+            reason,
             retry_after,
+        }
+    }
+
+    /// The destination's drive is full: `message` says where and how much is needed.
+    pub fn space(message: String) -> Self {
+        Self {
+            message,
+            reason: crate::model::WaitReason::Space,
+            retry_after: None,
         }
     }
 
     /// How the download's wait is shown.
     pub fn reason(&self) -> crate::model::WaitReason {
-        if self.rate_limited {
-            crate::model::WaitReason::RateLimited
-        } else {
-            crate::model::WaitReason::Network
-        }
+        self.reason
     }
 }
 
@@ -358,7 +365,7 @@ impl RunCtx {
     /// MASV or its storage cannot be reached, or asked to slow down: the run stops and
     /// the download waits.
     fn interrupt(&self, why: Interruption) {
-        tracing::info!(download = %self.dl.id, reason = %why.message, rate_limited = why.rate_limited, "waiting");
+        tracing::info!(download = %self.dl.id, reason = %why.message, reason = ?why.reason, "waiting");
         lock(&self.interruption).get_or_insert(why);
         self.cancel.cancel();
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use inbound_masv::MasvError;
 
 use crate::download::{FileSlot, lock};
-use crate::fsutil::describe_io_error;
+use crate::fsutil::{describe_io_error, is_disk_full};
 use crate::model::FileState;
 use crate::partfile::PartFile;
 use crate::prepare::set_file_state;
@@ -183,7 +183,11 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 let Some(delay) = backoff.next_delay(retry_after) else {
                     ctx.interrupt(Interruption {
                         message,
-                        rate_limited: throttled,
+                        reason: if throttled {
+                            crate::model::WaitReason::RateLimited
+                        } else {
+                            crate::model::WaitReason::Network
+                        },
                         retry_after,
                     });
                     break;
@@ -202,6 +206,15 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             }
             Err(FetchError::Save(msg)) => {
                 ctx.fail(msg);
+                break;
+            }
+            // Another program filled the drive: wait for space, keeping every byte.
+            Err(FetchError::Disk(e)) if is_disk_full(&e) => {
+                ctx.requeue(rest);
+                ctx.interrupt(Interruption::space(format!(
+                    "the drive of {} is full; waiting for space (free some, and the download goes on)",
+                    ctx.dl.dst.display()
+                )));
                 break;
             }
             Err(FetchError::Disk(e)) => {
