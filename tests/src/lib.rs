@@ -72,6 +72,16 @@ impl Harness {
     /// Stops the engine and opens a new one on the same data folder, as after a
     /// restart of the app.
     pub async fn restart(self, tweak: impl FnOnce(&mut EngineConfig)) -> Self {
+        self.restart_with(|_| {}, tweak).await
+    }
+
+    /// As [`Harness::restart`], doing `between` to the data folder while no engine
+    /// has it open (a power cut's lost writes, a copied-back database).
+    pub async fn restart_with(
+        self,
+        between: impl FnOnce(&Path),
+        tweak: impl FnOnce(&mut EngineConfig),
+    ) -> Self {
         let Self {
             sim,
             engine,
@@ -80,6 +90,7 @@ impl Harness {
         } = self;
         engine.shutdown().await;
         drop(engine);
+        between(data.path());
         let config = test_config(&sim, data.path(), tweak);
         let engine = Engine::open(config).await.expect("engine reopens");
         Self {

@@ -298,17 +298,17 @@ async fn rebinding_and_cross_origin_requests_are_refused() {
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(&sim, data.path(), &[]);
     let url = format!("http://127.0.0.1:{}/api/v1/downloads", agent.port);
-    let (code, v) = agent.curl(&["-H", "Host: attacker.example", &url]);
+    let (code, v) = agent.curl_without_token(&["-H", "Host: attacker.example", &url]);
     assert_eq!(
         (code, v["code"].as_str().unwrap()),
         (403, "host_not_allowed")
     );
-    let (code, v) = agent.curl(&["-H", "Origin: https://attacker.example", &url]);
+    let (code, v) = agent.curl_without_token(&["-H", "Origin: https://attacker.example", &url]);
     assert_eq!(
         (code, v["code"].as_str().unwrap()),
         (403, "origin_not_allowed")
     );
-    let (code, _) = agent.curl(&[
+    let (code, _) = agent.curl_without_token(&[
         "-X",
         "POST",
         "-H",

@@ -79,6 +79,12 @@ pub(crate) async fn prepare(
             finish_empty(shared, dl, f)?;
             continue;
         }
+        if finished_before(dl, f) && !lock(&f.ranges).missing(f.meta.size).is_empty() {
+            // Given its final name, then a power cut lost the last records of its
+            // bytes: a part file is renamed only once every byte is in, and this is
+            // the very file it created. Hashed from disk below like any whole file.
+            take_as_whole(shared, dl, f)?;
+        }
         let before = queue.len();
         let gaps = lock(&f.ranges).missing(f.meta.size);
         push_segments(shared, &mut queue, f, &gaps);
@@ -194,6 +200,18 @@ fn check_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String
         (Some(_), None) if finished_before(dl, f) => Ok(()),
         (Some(_), None) => restart(shared, dl, f, "its part file was deleted"),
     }
+}
+
+/// Records every byte of `f` as arrived.
+fn take_as_whole(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+    tracing::warn!(file = %f.meta.package_path, "found at its final name though not all its bytes were recorded (a power cut?); checking it from disk");
+    let mut ranges = lock(&f.ranges);
+    ranges.insert(0, f.meta.size);
+    f.done.store(f.meta.size, Relaxed);
+    shared
+        .store
+        .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
+        .map_err(|e| format!("could not save progress: {e}"))
 }
 
 fn part_len(path: &std::path::Path) -> Option<u64> {

@@ -120,7 +120,6 @@ mod tcp_owner {
     //! without the token they get only what is safe for anyone (see `caller.rs`).
 
     use std::net::SocketAddr;
-    use std::sync::Arc;
 
     use super::Account;
 

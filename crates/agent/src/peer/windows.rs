@@ -2,15 +2,35 @@
 //! through `netstat2`); the caller's row is the one whose local end is the connection's
 //! remote end and whose remote end is ours, and its process's user (its token's SID,
 //! through `sysinfo`) is compared with this process's.
+//!
+//! The table is read once for many connections: a burst of them (a script's two
+//! hundred requests) shares one reading taken after they connected, instead of each
+//! reading the whole table. Under Wine it is not read at all: Wine gives no owning
+//! process (0) for any connection, and building its table takes seconds of CPU.
 
 use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use super::Account;
 
+/// Wine keeps its own settings under `HKLM\Software\Wine`; Windows has no such key.
+static UNDER_WINE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    winreg::RegKey::predef(winreg::enums::HKEY_LOCAL_MACHINE)
+        .open_subkey(r"Software\Wine")
+        .is_ok()
+});
+
+/// The last reading of the table: when, and each connection's ends and owning process.
+static TABLE: Mutex<Option<(Instant, Vec<(SocketAddr, SocketAddr, u32)>)>> = Mutex::new(None);
+
 pub(super) fn account_of(remote: SocketAddr, local: SocketAddr) -> Account {
+    if *UNDER_WINE {
+        return Account::Unknown;
+    }
     // 0 is no process (Wine reports it for every connection; Windows for one closing).
     let Some(pid) = owning_pid(remote, local).filter(|&p| p != 0) else {
         return Account::Unknown;
@@ -39,8 +59,32 @@ pub(super) fn account_of(remote: SocketAddr, local: SocketAddr) -> Account {
     }
 }
 
-/// The process that owns the connection from `from` to `to`.
+/// The process that owns the connection from `from` to `to`: from the last reading of
+/// the table if it was taken after this was asked (so after the connection was made:
+/// an older row with the same ends may be an earlier connection's), else from a new
+/// reading (one at a time: lookups waiting meanwhile find theirs in it).
 fn owning_pid(from: SocketAddr, to: SocketAddr) -> Option<u32> {
+    let (from, to) = (canonical(from), canonical(to));
+    let asked = Instant::now();
+    let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+    let find = |rows: &[(SocketAddr, SocketAddr, u32)]| {
+        rows.iter()
+            .find(|(l, r, _)| *l == from && *r == to)
+            .map(|(_, _, pid)| *pid)
+    };
+    if let Some((taken, rows)) = table.as_ref()
+        && *taken >= asked
+        && let Some(pid) = find(rows)
+    {
+        return Some(pid);
+    }
+    let rows = read_table()?;
+    let pid = find(&rows);
+    *table = Some((Instant::now(), rows));
+    pid
+}
+
+fn read_table() -> Option<Vec<(SocketAddr, SocketAddr, u32)>> {
     let families = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
     let sockets = match netstat2::get_sockets_info(families, ProtocolFlags::TCP) {
         Ok(s) => s,
@@ -49,15 +93,23 @@ fn owning_pid(from: SocketAddr, to: SocketAddr) -> Option<u32> {
             return None;
         }
     };
-    sockets.into_iter().find_map(|s| {
-        let ProtocolSocketInfo::Tcp(tcp) = &s.protocol_socket_info else {
-            return None;
-        };
-        let local = SocketAddr::new(tcp.local_addr.to_canonical(), tcp.local_port);
-        let remote = SocketAddr::new(tcp.remote_addr.to_canonical(), tcp.remote_port);
-        let canon = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
-        (local == canon(from) && remote == canon(to))
-            .then(|| s.associated_pids.first().copied())
-            .flatten()
-    })
+    Some(
+        sockets
+            .into_iter()
+            .filter_map(|s| {
+                let ProtocolSocketInfo::Tcp(tcp) = &s.protocol_socket_info else {
+                    return None;
+                };
+                Some((
+                    canonical(SocketAddr::new(tcp.local_addr, tcp.local_port)),
+                    canonical(SocketAddr::new(tcp.remote_addr, tcp.remote_port)),
+                    s.associated_pids.first().copied().unwrap_or(0),
+                ))
+            })
+            .collect(),
+    )
+}
+
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }

@@ -113,6 +113,15 @@ impl Agent {
         (answer.status, value)
     }
 
+    /// As [`Agent::curl`], never with the token (what a web page or a rebinding
+    /// attack sends).
+    pub fn curl_without_token(&self, args: &[&str]) -> (u16, Value) {
+        let answer = super::curl::send(args);
+        let value =
+            serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()));
+        (answer.status, value)
+    }
+
     /// `PUT` of a JSON body to a path under `/api/v1`.
     pub fn put(&self, path: &str, body: &str) -> (u16, Value) {
         self.curl(&[
