@@ -1,4 +1,4 @@
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -304,11 +304,7 @@ fn verified_line(summary: &inbound_engine::DownloadSummary) -> String {
 
 /// The link, from the first line of standard input (`inbound get -`).
 fn read_link() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the link from standard input")?;
+    let line = crate::stdin_line::read("the link")?;
     let link = line.trim();
     if link.is_empty() {
         anyhow::bail!(
@@ -319,12 +315,7 @@ fn read_link() -> anyhow::Result<String> {
 }
 
 pub(crate) fn read_password() -> anyhow::Result<Secret> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
-    let pw = line.trim_end_matches(['\r', '\n']);
+    let pw = crate::stdin_line::read("the password")?;
     if pw.is_empty() {
         anyhow::bail!("--password-stdin was given but standard input had no password");
     }

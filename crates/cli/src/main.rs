@@ -10,6 +10,7 @@ mod patient;
 mod progress;
 mod rate;
 mod sim;
+mod stdin_line;
 mod team;
 mod verify;
 mod when_done;

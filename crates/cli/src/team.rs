@@ -1,6 +1,6 @@
 //! `inbound team ...`: the team's and portals' packages, and downloads without a link.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -184,11 +184,7 @@ fn read_api_key() -> anyhow::Result<Secret> {
         );
         let _ = std::io::stderr().flush();
     }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the API key from standard input")?;
+    let line = crate::stdin_line::read("the API key")?;
     let key = line.trim();
     if key.is_empty() {
         anyhow::bail!(
