@@ -270,6 +270,13 @@ impl Download {
             .sum()
     }
 
+    /// The download's folder, held open: every file below it is reached from there
+    /// without following a link (its own package folder is entered without following
+    /// one either).
+    pub(crate) fn folder(&self) -> std::io::Result<crate::beneath::Beneath> {
+        crate::beneath::Beneath::of_download(&self.dst, self.package_folder)
+    }
+
     pub fn bytes_done(&self) -> u64 {
         self.files
             .iter()

@@ -85,15 +85,19 @@ impl Owner {
         paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
         paths.dedup();
         for rel in paths {
-            self.give(folder, &rel).map_err(|e| {
-                format!(
-                    "the package is complete, but it could not be given to {}: {}: {e}",
-                    self.describe(),
-                    folder.root().join(&rel).display()
-                )
-            })?;
+            self.give(folder, &rel)
+                .map_err(|e| self.not_given(&folder.root().join(&rel), &e))?;
         }
         Ok(())
+    }
+
+    /// "The package is complete, but it could not be given to uid 1001: PATH: why".
+    fn not_given(&self, path: &Path, e: &std::io::Error) -> String {
+        format!(
+            "the package is complete, but it could not be given to {}: {}: {e}",
+            self.describe(),
+            path.display()
+        )
     }
 
     #[cfg(unix)]
@@ -149,13 +153,7 @@ pub(crate) fn give_written(
     dl: &crate::download::Download,
     owner: Owner,
 ) -> Result<(), String> {
-    let folder = Beneath::of_download(&dl.dst, dl.package_folder).map_err(|e| {
-        format!(
-            "the package is complete, but it could not be given to {}: {}: {e}",
-            owner.describe(),
-            dl.dst.display()
-        )
-    })?;
+    let folder = dl.folder().map_err(|e| owner.not_given(&dl.dst, &e))?;
     owner.give_all(&folder, written_paths(shared, dl))
 }
 

@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use inbound_mhl::Digest;
 
-use crate::beneath::Beneath;
 use crate::display::human_bytes;
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
@@ -55,6 +54,8 @@ pub(crate) async fn prepare(
     // Before the space is counted: files found in place need none.
     crate::repair::check_files(shared, dl).await?;
     check_space(shared, dl)?;
+    // Opened once, when the first folder is to be made.
+    let mut folder = None;
     let mut queue = VecDeque::new();
     for f in &dl.files {
         if f.state().is_settled() {
@@ -65,9 +66,12 @@ pub(crate) async fn prepare(
             *lock(&f.error) = None;
         }
         if let Some(parent) = f.meta.rel_path.parent() {
-            let created = Beneath::of_download(&dl.dst, dl.package_folder)
-                .and_then(|d| d.create_dirs(parent))
-                .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
+            let created = match &folder {
+                Some(d) => Ok(d),
+                None => dl.folder().map(|d| &*folder.insert(d)),
+            }
+            .and_then(|d| d.create_dirs(parent))
+            .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
             for dir in created {
                 shared
                     .store
@@ -294,7 +298,8 @@ pub(crate) fn create_part(
     f: &FileSlot,
 ) -> Result<(std::fs::File, FileId), String> {
     let path = f.part_path(&dl.dst);
-    let (file, id) = Beneath::of_download(&dl.dst, dl.package_folder)
+    let (file, id) = dl
+        .folder()
         .and_then(|d| create_part_file(&d, &f.part_rel(), f.meta.size))
         .map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -351,7 +356,7 @@ pub(crate) fn finish_file(
 ) -> Result<(), String> {
     if !finished_before(dl, f) {
         let final_path = f.final_path(&dl.dst);
-        Beneath::of_download(&dl.dst, dl.package_folder)
+        dl.folder()
             .and_then(|d| finish_part(&d, &f.part_rel(), &f.meta.rel_path, f.meta.mtime))
             .map_err(|e| describe_io_error("finish", &final_path, &e))?;
     }

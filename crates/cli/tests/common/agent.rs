@@ -107,10 +107,7 @@ impl Agent {
         {
             args.splice(0..0, ["-H", b.as_str()]);
         }
-        let answer = super::curl::send(&args);
-        let value =
-            serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()));
-        (answer.status, value)
+        self.curl_without_token(&args)
     }
 
     /// As [`Agent::curl`], never with the token (what a web page or a rebinding

@@ -308,7 +308,7 @@ impl Engine {
         // The first try just failed: it waits before the next.
         let delay = self.shared.retry_policy().base;
         dl.status().waiting = Some(crate::model::Waiting {
-            reason: crate::runner::Interruption::of(error).reason(),
+            reason: crate::runner::Interruption::of(error).reason,
             message: error.unreachable_sentence(),
             retry_at: crate::model::unix_now() + delay.as_secs().max(1) as i64,
         });

@@ -143,6 +143,10 @@ impl Shared {
     /// Bytes the other running downloads on `device` still have to write: space the
     /// drive's free space already owes them (part files are sparse).
     pub fn remaining_of_others_on(&self, dl: &Download, device: Option<u64>) -> u64 {
+        let Some(device) = device else {
+            return 0;
+        };
+        // Copied out: each folder is looked at on disk, not while the list is locked.
         let running: Vec<Arc<Download>> = lock(&self.downloads)
             .iter()
             .filter(|d| d.id != dl.id && d.status().run.is_some())
@@ -150,7 +154,7 @@ impl Shared {
             .collect();
         running
             .iter()
-            .filter(|d| device.is_some() && crate::identity::FileId::device_of(&d.dst) == device)
+            .filter(|d| crate::identity::FileId::device_of(&d.dst) == Some(device))
             .map(|d| d.bytes_remaining())
             .sum()
     }

@@ -281,7 +281,7 @@ impl Engine {
         self.shared.set_waiting(
             dl,
             Some(Waiting {
-                reason: why.reason(),
+                reason: why.reason,
                 message: why.message,
                 retry_at: retry_at.timestamp(),
             }),

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::beneath::Beneath;
 use crate::download::{FileSlot, lock};
 use crate::fsutil::{describe_io_error, remove_part_file};
 use crate::hashing::{PrefixHash, Sealed};
@@ -30,7 +29,9 @@ impl RunCtx {
             None => create_part(&self.shared, &self.dl, f)?,
             Some(id) => {
                 let path = f.part_path(&self.dl.dst);
-                let reopened = Beneath::of_download(&self.dl.dst, self.dl.package_folder)
+                let reopened = self
+                    .dl
+                    .folder()
                     .map_err(PartCheck::Io)
                     .and_then(|d| reopen_part_file(&d, &f.part_rel(), f.meta.size, id));
                 match reopened {

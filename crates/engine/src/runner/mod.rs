@@ -81,11 +81,6 @@ impl Interruption {
             retry_after: None,
         }
     }
-
-    /// How the download's wait is shown.
-    pub fn reason(&self) -> crate::model::WaitReason {
-        self.reason
-    }
 }
 
 impl From<String> for RunEnd {
