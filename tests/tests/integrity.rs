@@ -10,7 +10,7 @@ use std::time::Duration;
 use inbound_e2e::inbound_engine::DownloadState;
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, catalog};
 use inbound_e2e::{
-    DONE, Harness, assert_completes, files_under, sha256_file, wait_for, wait_for_bytes,
+    DONE, Harness, assert_completes, files_under, sha256_file, until, wait_for, wait_for_bytes,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -202,23 +202,26 @@ async fn part_files_deleted_while_the_app_was_closed_are_fetched_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_destination_that_vanished_is_an_error_not_a_fresh_start() {
+async fn a_destination_that_vanished_is_waited_for_not_started_afresh() {
     let (h, id, dest) = big_download_under_way(4 * MIB).await;
     h.engine.pause(&id).await.unwrap();
     // The drive is unplugged: its folder is gone.
     let unplugged = h.root.path().join("unplugged");
     std::fs::rename(&dest, &unplugged).unwrap();
     h.engine.resume(&id).unwrap();
-    let d = wait_for(&h.engine, &id, DONE, LONG).await;
-    assert_eq!(d.summary.state, DownloadState::Error);
-    let msg = d.summary.error.unwrap();
-    assert!(msg.contains("is the drive connected"), "{msg}");
-    assert!(msg.contains(&dest.display().to_string()), "{msg}");
+    let mut said = String::new();
+    until(LONG, "waiting for the drive", || {
+        let s = h.engine.get(&id).unwrap().summary;
+        assert_ne!(s.state, DownloadState::Error, "{:?}", s.error);
+        said = s.waiting.map(|w| w.message).unwrap_or_default();
+        said.contains("is the drive connected")
+    })
+    .await;
+    assert!(said.contains(&dest.display().to_string()), "{said}");
     assert!(!dest.exists(), "nothing was started on the local disk");
-    // Plugged back in, Retry carries on from the bytes on it.
+    // Plugged back in, it carries on by itself from the bytes on it.
     std::fs::rename(&unplugged, &dest).unwrap();
     h.sim.faults().set_conn_rate(0);
-    h.engine.retry(&id).unwrap();
     assert_completes(&h, &id, "big", &dest, LONG).await;
     assert!(h.sim.package_bytes_served("pkg-big") < 24 * MIB + 24 * MIB / 2);
 }

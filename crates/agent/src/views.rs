@@ -89,7 +89,9 @@ pub struct Download {
     /// reachable again; `rate_limited` while it waits because MASV asked it to slow
     /// down; `schedule` while it waits for the download hours of the bandwidth
     /// schedule; `space` while the destination's drive is too full (`waiting_reason`
-    /// says how much is missing). It carries on by itself.
+    /// says how much is missing); `drive` while the destination folder is gone or on
+    /// another drive than the one it started on (a drive unplugged, a share
+    /// unmounted). It carries on by itself.
     pub waiting: Option<String>,
     /// What failed last, while waiting.
     pub waiting_reason: Option<String>,
@@ -148,6 +150,7 @@ impl From<DownloadSummary> for Download {
                 WaitReason::Schedule => "schedule".to_owned(),
                 WaitReason::RateLimited => "rate_limited".to_owned(),
                 WaitReason::Space => "space".to_owned(),
+                WaitReason::Drive => "drive".to_owned(),
             }),
             waiting_reason: s.waiting.as_ref().map(|w| w.message.clone()),
             next_attempt_at: s.waiting.as_ref().map(|w| rfc3339(w.retry_at)),

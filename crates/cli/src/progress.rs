@@ -145,8 +145,9 @@ fn waiting_line(w: &Waiting, now: i64) -> String {
     };
     let waiting_for = match w.reason {
         inbound_engine::WaitReason::RateLimited => "MASV asked to slow down",
-        // The message says where and how much: `waiting for space on the drive of …`.
-        inbound_engine::WaitReason::Space => {
+        // The message says where and what: `waiting for space on the drive of …`,
+        // `the folder … is gone: is the drive connected?`.
+        inbound_engine::WaitReason::Space | inbound_engine::WaitReason::Drive => {
             let again = if left > 0 {
                 format!("in {}", format_eta(left.unsigned_abs()))
             } else {

@@ -29,6 +29,9 @@ pub(crate) struct FileSlot {
     pub ranges: Mutex<RangeSet>,
     /// The part file this download created (`None` until it has one).
     pub part: Mutex<Option<FileId>>,
+    /// When it set out to create a part file it has not recorded yet (nanoseconds
+    /// since the Unix epoch).
+    pub part_intent: Mutex<Option<i64>>,
     /// The storage ETag the recorded bytes belong to; later requests must match it.
     pub etag: Mutex<Option<String>>,
     /// The completed file as written, to recognise it later.
@@ -56,6 +59,7 @@ impl FileSlot {
             error: Mutex::new(row.error),
             ranges: Mutex::new(ranges),
             part: Mutex::new(row.part),
+            part_intent: Mutex::new(row.part_intent),
             etag: Mutex::new(row.etag),
             written: Mutex::new(row.written),
             hash: Mutex::new(row.hash),
@@ -155,8 +159,9 @@ pub(crate) struct Download {
     pub id: String,
     pub source: Mutex<Source>,
     pub dst: PathBuf,
-    /// The destination's device when the download was added.
-    pub dst_dev: Option<u64>,
+    /// The drive the destination was on when the download was added, or when it was
+    /// last found again (see `destination`).
+    pub volume: Mutex<Option<crate::volume::Volume>>,
     /// `dst` is the package's own folder, created for it when it was added.
     pub package_folder: bool,
     /// The files chosen when it was added (applied when it is listed).
@@ -208,7 +213,7 @@ impl Download {
             id: row.id,
             source: Mutex::new(source),
             dst: row.dst_folder,
-            dst_dev: row.dst_dev,
+            volume: Mutex::new(row.volume),
             package_folder: row.package_folder,
             selection,
             priority: std::sync::atomic::AtomicI64::new(row.priority),

@@ -48,13 +48,12 @@ impl FileId {
     /// The device (volume) a folder is on, following links (a download folder may be
     /// a link to a drive), to notice a drive swapped or unplugged under a path.
     pub fn device_of(dir: &Path) -> Option<u64> {
-        Self::folder_at(dir).ok().map(|(_, dev)| dev)
+        Self::folder_id(dir).ok().map(|(_, id)| id.dev)
     }
 
-    /// What is at `dir`, following links, and the device it is on: one look for a
-    /// caller that needs both.
-    pub fn folder_at(dir: &Path) -> io::Result<(Metadata, u64)> {
-        platform::stat_following(dir).map(|(meta, id)| (meta, id.dev))
+    /// What is at `dir`, following links, and its identity.
+    pub fn folder_id(dir: &Path) -> io::Result<(Metadata, Self)> {
+        platform::stat_following(dir)
     }
 
     /// Whether the file at `path` is this one (a missing or unreadable one is not).

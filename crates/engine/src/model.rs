@@ -205,6 +205,10 @@ pub enum WaitReason {
     /// The destination's drive has too little free space (another program took it):
     /// it looks again at `retry_at` and goes on by itself once the space is there.
     Space,
+    /// The destination folder is gone, or on another drive than the one it started on
+    /// (a drive unplugged, a share unmounted): it looks again at `retry_at` and goes
+    /// on by itself once the drive is back.
+    Drive,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

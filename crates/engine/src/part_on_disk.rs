@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use crate::beneath::Beneath;
 use crate::identity::FileId;
@@ -17,6 +18,36 @@ pub(crate) fn create_part_file(dir: &Beneath, rel: &Path, size: u64) -> io::Resu
     file.set_len(size)?;
     let id = FileId::of(&file)?;
     Ok((file, id))
+}
+
+/// File systems stamp a new file from a coarse clock (a tick, up to ~16 ms behind the
+/// time a program reads): a file created just after the intent may look a little older.
+const CLOCK_SLACK: Duration = Duration::from_millis(50);
+
+/// The part file at `rel` if this download created it after `intent` (the moment it
+/// recorded that it would) and was stopped before recording it: a regular file, born
+/// since then, empty or of the planned length. Given the planned length; its bytes
+/// are not trusted (none are recorded). `None` when the file there is not that.
+pub(crate) fn adopt_part_file(
+    dir: &Beneath,
+    rel: &Path,
+    size: u64,
+    intent: SystemTime,
+) -> io::Result<Option<(File, FileId)>> {
+    let Ok(file) = dir.open_existing(rel) else {
+        return Ok(None);
+    };
+    let meta = file.metadata()?;
+    // No birth time (some file systems keep none): nothing proves it is ours.
+    let born_since = meta
+        .created()
+        .is_ok_and(|born| born + CLOCK_SLACK >= intent);
+    if !meta.is_file() || !born_since || (meta.len() != 0 && meta.len() != size) {
+        return Ok(None);
+    }
+    file.set_len(size)?;
+    let id = FileId::of_open(&file, &meta)?;
+    Ok(Some((file, id)))
 }
 
 /// Why a recorded part file cannot be used as it is.
@@ -147,6 +178,31 @@ mod tests {
 
     fn at(root: &Path) -> Beneath {
         Beneath::open(root).unwrap()
+    }
+
+    #[test]
+    fn only_a_part_file_born_since_the_intent_is_taken_up() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = at(root.path());
+        let rel = Path::new("clip.mov.inbound-part");
+        let before = SystemTime::now() - Duration::from_secs(5);
+        // Another program's file, there before this download meant to create one.
+        std::fs::write(root.path().join(rel), b"theirs").unwrap();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        assert!(adopt_part_file(&dir, rel, 6, later).unwrap().is_none());
+        // Of neither length: not a part file this download made.
+        assert!(adopt_part_file(&dir, rel, 100, before).unwrap().is_none());
+        std::fs::remove_file(root.path().join(rel)).unwrap();
+        // Created (empty) after the intent: taken up at the planned length.
+        std::fs::write(root.path().join(rel), b"").unwrap();
+        let (file, id) = adopt_part_file(&dir, rel, 100, before).unwrap().unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 100);
+        assert!(id.is_at(&root.path().join(rel)));
+        assert!(
+            adopt_part_file(&dir, Path::new("none"), 100, before)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[cfg(unix)]

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use inbound_mhl::Digest;
 
@@ -15,7 +16,7 @@ use crate::fsutil::{available_space, describe_io_error};
 use crate::hashing::{Sealed, hash_whole};
 use crate::identity::{FileId, Written};
 use crate::model::{Event, FileState};
-use crate::part_on_disk::{create_part_file, finish_part};
+use crate::part_on_disk::{adopt_part_file, create_part_file, finish_part};
 use crate::ranges::RangeSet;
 use crate::runner::{RunEnd, Work, open_session};
 use crate::session::Session;
@@ -32,7 +33,8 @@ pub(crate) async fn prepare(
     shared: &Arc<Shared>,
     dl: &Arc<Download>,
 ) -> Result<(Arc<Session>, VecDeque<Work>), RunEnd> {
-    check_destination(dl)?;
+    crate::destination::check(shared, dl)?;
+    crate::destination::recheck_finished(shared, dl)?;
     for f in dl.files.iter().filter(|f| !f.state().is_settled()) {
         check_part(shared, dl, f)?;
     }
@@ -138,41 +140,6 @@ pub(crate) fn push_segments(
     }
 }
 
-/// The destination must be the folder the download started in. A folder that is gone,
-/// or now on another device, is a drive that is not connected (an unmounted NAS leaves
-/// an empty folder on the local disk): never start afresh there.
-fn check_destination(dl: &Download) -> Result<(), String> {
-    let has_progress = dl.files.iter().any(|f| {
-        f.state() == FileState::Complete
-            || lock(&f.part).is_some()
-            || !lock(&f.ranges).ranges().is_empty()
-    });
-    let not_there = |why: &str| {
-        format!(
-            "the folder {} {why}; is the drive connected? Connect it, then retry (or remove this download and add the link again to start over elsewhere)",
-            dl.dst.display()
-        )
-    };
-    match FileId::folder_at(&dl.dst) {
-        Ok((m, now)) if m.is_dir() => match dl.dst_dev {
-            Some(dev) if has_progress && now != dev => Err(not_there(
-                "is on another drive than when the download started",
-            )),
-            _ => Ok(()),
-        },
-        Ok(_) => Err(format!(
-            "{} is not a folder; choose another destination",
-            dl.dst.display()
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_progress => {
-            Err(not_there("is not there"))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(&dl.dst)
-            .map_err(|e| describe_io_error("create the folder", &dl.dst, &e)),
-        Err(e) => Err(describe_io_error("open the folder", &dl.dst, &e)),
-    }
-}
-
 /// Recorded bytes are only trusted together with the part file they were written
 /// into: still there, still the same file, still the right length. Otherwise the file
 /// starts again; a file that is not ours is never written into.
@@ -229,6 +196,7 @@ fn set_part(
     id: Option<FileId>,
 ) -> Result<(), String> {
     *lock(&f.part) = id;
+    *lock(&f.part_intent) = None;
     shared
         .store
         .set_part(&dl.id, f.meta.idx, id)
@@ -247,6 +215,7 @@ pub(crate) fn reset_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result
     f.epoch.fetch_add(1, Relaxed);
     *ranges = RangeSet::default();
     *lock(&f.part) = None;
+    *lock(&f.part_intent) = None;
     *lock(&f.etag) = None;
     f.done.store(0, Relaxed);
     shared
@@ -292,15 +261,28 @@ fn check_space(shared: &Shared, dl: &Download) -> Result<(), RunEnd> {
 }
 
 /// Opens a new part file for `f`, exclusively, and records it before any byte is.
+/// One at its name that this download created just before it was stopped (killed, or
+/// the power cut) is taken up again.
 pub(crate) fn create_part(
     shared: &Shared,
     dl: &Download,
     f: &FileSlot,
 ) -> Result<(std::fs::File, FileId), String> {
     let path = f.part_path(&dl.dst);
+    let intent = intend_part(shared, dl, f)?;
+    let (rel, size) = (f.part_rel(), f.meta.size);
     let (file, id) = dl
         .folder()
-        .and_then(|d| create_part_file(&d, &f.part_rel(), f.meta.size))
+        .and_then(|d| match create_part_file(&d, &rel, size) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let adopted = adopt_part_file(&d, &rel, size, intent)?;
+                if adopted.is_some() {
+                    tracing::warn!(file = %f.meta.package_path, "taking up the part file this download created before it was stopped");
+                }
+                adopted.ok_or(e)
+            }
+            created => created,
+        })
         .map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             format!(
@@ -311,8 +293,29 @@ pub(crate) fn create_part(
             describe_io_error("create", &path, &e)
         }
     })?;
+    shared.seam("part.created");
     set_part(shared, dl, f, Some(id))?;
     Ok((file, id))
+}
+
+/// When this download set out to create `f`'s part file: the first time not yet
+/// fulfilled, recorded before the file is created.
+fn intend_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<SystemTime, String> {
+    let mut intent = lock(&f.part_intent);
+    let at = match *intent {
+        Some(at) => at,
+        None => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            shared
+                .store
+                .set_part_intent(&dl.id, f.meta.idx, now)
+                .map_err(|e| format!("could not save progress: {e}"))?;
+            *intent.insert(now)
+        }
+    };
+    Ok(UNIX_EPOCH + std::time::Duration::from_nanos(u64::try_from(at).unwrap_or(0)))
 }
 
 fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {

@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS downloads (
     manifest     TEXT,
     package_folder INTEGER,
     selection    TEXT,
-    priority     INTEGER
+    priority     INTEGER,
+    dst_fsid     INTEGER,
+    dst_ino      INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS files (
     done_mtime_ns INTEGER,
     hash_algo    TEXT,
     hash         TEXT,
+    part_intent  INTEGER,
     PRIMARY KEY (download_id, idx)
 );
 CREATE TABLE IF NOT EXISTS ranges (
@@ -110,6 +113,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("downloads", "package_folder", "INTEGER"),
     ("downloads", "selection", "TEXT"),
     ("downloads", "priority", "INTEGER"),
+    ("downloads", "dst_fsid", "INTEGER"),
+    ("downloads", "dst_ino", "INTEGER"),
+    ("files", "part_intent", "INTEGER"),
 ];
 
 /// Brings a database from an earlier version up to [`SCHEMA`].

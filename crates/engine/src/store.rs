@@ -11,6 +11,7 @@ use crate::identity::{FileId, Written};
 use crate::model::{DownloadState, FileState};
 use crate::repair::RepairCheck;
 use crate::schema::{SCHEMA, clear_ranges, file_id_from_sql, migrate, path_from_sql, path_to_sql};
+use crate::volume::Volume;
 
 #[derive(Debug, Clone)]
 pub(crate) struct DownloadRow {
@@ -32,9 +33,9 @@ pub(crate) struct DownloadRow {
     pub access_token: Option<String>,
     /// JSON of [`crate::Origin`]; `None` for a link.
     pub origin: Option<String>,
-    /// The device the destination folder was on when the download was added: another
-    /// one later means the drive is not the same (unplugged, not mounted).
-    pub dst_dev: Option<u64>,
+    /// The drive the destination folder was on when the download was added (see
+    /// [`Volume`]): another one later is a drive not connected.
+    pub volume: Option<Volume>,
     /// The ASC MHL manifest written when the package completed.
     pub manifest: Option<PathBuf>,
     /// `dst_folder` is the package's own folder, created for it when it was added.
@@ -67,6 +68,9 @@ pub(crate) struct FileRow {
     pub ranges: Vec<(u64, u64)>,
     /// The part file this download created, once it has.
     pub part: Option<FileId>,
+    /// When this download set out to create a part file it has not recorded yet
+    /// (nanoseconds since the Unix epoch; see `part_on_disk::adopt_part_file`).
+    pub part_intent: Option<i64>,
     /// The storage ETag the bytes so far belong to.
     pub etag: Option<String>,
     /// The completed file as written.
@@ -86,6 +90,7 @@ impl FileRow {
             error: None,
             ranges: Vec::new(),
             part: None,
+            part_intent: None,
             etag: None,
             written: None,
             hash: None,
@@ -145,11 +150,12 @@ impl Store {
         files: &[FileRow],
         replaces: Option<&str>,
     ) -> Result<()> {
+        let volume = volume_columns(d.volume.as_ref());
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let updated = tx.execute(
             "UPDATE downloads SET dst_folder = ?2, name = ?3, package_id = ?4,
-                sender_email = ?5, total_bytes = ?6, dst_dev = ?7
+                sender_email = ?5, total_bytes = ?6, dst_dev = ?7, dst_fsid = ?8, dst_ino = ?9
              WHERE id = ?1 AND package_id = ''",
             params![
                 d.id,
@@ -158,7 +164,9 @@ impl Store {
                 d.package_id,
                 d.sender_email,
                 d.total_bytes as i64,
-                d.dst_dev.map(|v| v as i64),
+                volume.0,
+                volume.1,
+                volume.2,
             ],
         )?;
         if updated != 1 {
@@ -194,7 +202,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
-                    dst_dev, manifest, package_folder, selection, priority
+                    dst_dev, manifest, package_folder, selection, priority, dst_fsid, dst_ino
              FROM downloads WHERE ?1 IS NULL OR id = ?1 ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -216,7 +224,7 @@ impl Store {
                     completed_at: r.get(12)?,
                     access_token: r.get(13)?,
                     origin: r.get(14)?,
-                    dst_dev: r.get::<_, Option<i64>>(15)?.map(|v| v as u64),
+                    volume: Volume::from_columns(r.get(15)?, r.get(20)?, r.get(21)?),
                     manifest: match r.get_ref(16)? {
                         rusqlite::types::ValueRef::Null => None,
                         _ => Some(path_from_sql(r, 16)?),
@@ -252,7 +260,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT idx, file_id, kind, package_path, rel_path, size, mtime, virus, state, error,
                     part_dev, part_ino, etag, done_dev, done_ino, done_size, done_mtime_ns,
-                    hash_algo, hash
+                    hash_algo, hash, part_intent
              FROM files WHERE download_id = ?1 ORDER BY idx",
         )?;
         stmt.query_map([id], |r| {
@@ -272,6 +280,7 @@ impl Store {
                 error: r.get(9)?,
                 ranges: Vec::new(),
                 part: file_id_from_sql(r, 10, 11)?,
+                part_intent: r.get(19)?,
                 etag: r.get(12)?,
                 written: match (
                     file_id_from_sql(r, 13, 14)?,
@@ -360,20 +369,6 @@ impl Store {
         tx.commit()
     }
 
-    /// Records the part file this download created for one file (`None`: none yet).
-    pub fn set_part(&self, id: &str, idx: usize, part: Option<FileId>) -> Result<()> {
-        self.conn().execute(
-            "UPDATE files SET part_dev = ?3, part_ino = ?4 WHERE download_id = ?1 AND idx = ?2",
-            params![
-                id,
-                idx as i64,
-                part.map(|p| p.dev as i64),
-                part.map(|p| p.ino as i64)
-            ],
-        )?;
-        Ok(())
-    }
-
     pub fn set_etag(&self, id: &str, idx: usize, etag: Option<&str>) -> Result<()> {
         self.conn().execute(
             "UPDATE files SET etag = ?3 WHERE download_id = ?1 AND idx = ?2",
@@ -389,7 +384,7 @@ impl Store {
         let tx = conn.transaction()?;
         clear_ranges(&tx, id, idx)?;
         tx.execute(
-            "UPDATE files SET part_dev = NULL, part_ino = NULL, etag = NULL
+            "UPDATE files SET part_dev = NULL, part_ino = NULL, part_intent = NULL, etag = NULL
              WHERE download_id = ?1 AND idx = ?2",
             params![id, idx as i64],
         )?;
@@ -446,13 +441,23 @@ impl Store {
     }
 }
 
+/// A drive's columns (`dst_dev`, `dst_fsid`, `dst_ino`), all empty when unknown.
+fn volume_columns(v: Option<&Volume>) -> (Option<i64>, Option<i64>, Option<i64>) {
+    v.map_or((None, None, None), |v| {
+        let (dev, fsid, folder) = v.columns();
+        (Some(dev), fsid, folder)
+    })
+}
+
 /// Records a download's own row, in the caller's transaction.
 pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRow) -> Result<()> {
+    let volume = volume_columns(d.volume.as_ref());
     tx.execute(
         "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
             sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-            origin, dst_dev, package_folder, selection, priority)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            origin, dst_dev, package_folder, selection, priority, dst_fsid, dst_ino)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            ?19, ?20, ?21)",
         params![
             d.id,
             d.link_id,
@@ -469,10 +474,12 @@ pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRo
             d.completed_at,
             d.access_token,
             d.origin,
-            d.dst_dev.map(|v| v as i64),
+            volume.0,
             d.package_folder,
             d.selection,
-            d.priority
+            d.priority,
+            volume.1,
+            volume.2,
         ],
     )?;
     Ok(())
@@ -527,7 +534,7 @@ mod tests {
             completed_at: None,
             access_token: None,
             origin: None,
-            dst_dev: None,
+            volume: None,
             manifest: None,
             package_folder: false,
             selection: None,
@@ -551,6 +558,7 @@ mod tests {
             error: None,
             ranges: vec![],
             part: None,
+            part_intent: None,
             etag: None,
             written: None,
             hash: None,
@@ -596,15 +604,16 @@ mod tests {
             // The first schema: no access_token or origin columns.
             let old = SCHEMA
                 .replace(
-                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER,\n    selection    TEXT,\n    priority     INTEGER\n",
+                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER,\n    selection    TEXT,\n    priority     INTEGER,\n    dst_fsid     INTEGER,\n    dst_ino      INTEGER\n",
                     "    completed_at INTEGER\n",
                 )
                 .replace(
-                    "    error        TEXT,\n    part_dev     INTEGER,\n    part_ino     INTEGER,\n    etag         TEXT,\n    done_dev     INTEGER,\n    done_ino     INTEGER,\n    done_size    INTEGER,\n    done_mtime_ns INTEGER,\n    hash_algo    TEXT,\n    hash         TEXT,\n    PRIMARY KEY (download_id, idx)",
+                    "    error        TEXT,\n    part_dev     INTEGER,\n    part_ino     INTEGER,\n    etag         TEXT,\n    done_dev     INTEGER,\n    done_ino     INTEGER,\n    done_size    INTEGER,\n    done_mtime_ns INTEGER,\n    hash_algo    TEXT,\n    hash         TEXT,\n    part_intent  INTEGER,\n    PRIMARY KEY (download_id, idx)",
                     "    error        TEXT,\n    PRIMARY KEY (download_id, idx)",
                 );
             assert!(!old.contains("dst_dev") && !old.contains("part_dev"));
             assert!(!old.contains("selection") && !old.contains("priority"));
+            assert!(!old.contains("dst_fsid") && !old.contains("dst_ino"));
             assert_ne!(old, SCHEMA, "the old schema differs");
             conn.execute_batch(&old).unwrap();
             conn.execute(

@@ -206,10 +206,10 @@ export function retryCountdown(retryAt: number, nowSecs: number): string {
   return `retrying in ${inText}`;
 }
 
-/** What a waiting download shows, counting down to its next try. Waiting for space,
- * the engine's message says where and how much is missing. */
+/** What a waiting download shows, counting down to its next try. Waiting for space
+ * or for its drive, the engine's message says where and what is missing. */
 export function waitingLabel(w: Waiting, nowSecs: number): string {
-  if (w.reason === 'space') {
+  if (w.reason === 'space' || w.reason === 'drive') {
     const again = retryCountdown(w.retry_at, nowSecs).replace('retrying', 'looking again');
     return `${w.message.charAt(0).toUpperCase()}${w.message.slice(1)} — ${again}`;
   }

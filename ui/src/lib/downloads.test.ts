@@ -135,6 +135,15 @@ describe('waiting for the network', () => {
     expect(waitingLabel(space, 988)).toBe(
       'Waiting for space on the drive of /Volumes/Shuttle: 52.0 MiB to download and 64.0 MiB to spare, 20.0 MiB free; free 96.0 MiB (or choose another folder) — looking again in 12 s',
     );
+    // Its drive is unplugged: which folder, and what to do, from the engine.
+    const drive = {
+      reason: 'drive' as const,
+      message: 'the folder /Volumes/Shuttle/Rushes is gone: is the drive connected? Inbound goes on by itself once it is back',
+      retry_at: 1000,
+    };
+    expect(waitingLabel(drive, 970)).toBe(
+      'The folder /Volumes/Shuttle/Rushes is gone: is the drive connected? Inbound goes on by itself once it is back — looking again in 30 s',
+    );
     s.apply({ type: 'waiting', id: 'a', waiting: null });
     expect(s.get('a')?.waiting).toBeNull();
   });

@@ -24,6 +24,8 @@ use crate::store::{DownloadRow, Store};
 
 mod adding;
 mod choosing;
+#[cfg(test)]
+mod cut_short;
 mod finishing;
 mod planning;
 mod preview;
@@ -138,6 +140,19 @@ impl Shared {
     /// Whether downloads find their connection count (up to `connections_per_download`).
     pub fn adaptive_connections(&self) -> bool {
         self.adaptive_connections.load(Relaxed)
+    }
+
+    /// A point where a unit test may hold this thread (see `races`); nothing outside
+    /// tests.
+    pub fn seam(&self, _point: &'static str) {
+        #[cfg(test)]
+        {
+            // Not held while the hook waits: other calls pass their own seams meanwhile.
+            let hold = lock(&self.seam).clone();
+            if let Some(hold) = hold {
+                hold(_point);
+            }
+        }
     }
 
     /// Bytes the other running downloads on `device` still have to write: space the

@@ -60,7 +60,7 @@ impl Engine {
             .as_deref()
             .map(completed_files)
             .unwrap_or_default();
-        let dst_dev = crate::identity::FileId::device_of(&dst_folder);
+        let volume = crate::volume::Volume::of(&dst_folder).ok().map(|(_, v)| v);
         // From here to joining the list, no other add may plan: the names this one
         // picks are reserved for it from the moment they are chosen.
         let planning = lock(&self.shared.planning);
@@ -112,7 +112,7 @@ impl Engine {
             (dst.package_folder && new.replaces.is_none()).then(|| dst_folder.clone());
         let mut row = source_row(id, &new.source, dst, created_at);
         row.dst_folder = dst_folder;
-        row.dst_dev = dst_dev;
+        row.volume = volume;
         row.name = new.name;
         row.package_id = new.package_id;
         row.sender_email = new.sender_email;
@@ -296,7 +296,7 @@ pub(super) fn source_row(
         completed_at: None,
         access_token,
         origin,
-        dst_dev: None,
+        volume: None,
         manifest: None,
         package_folder: dst.package_folder,
         selection: None,

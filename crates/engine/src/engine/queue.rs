@@ -9,10 +9,15 @@ use crate::download::{Download, RunHandle, Status, lock};
 use crate::error::EngineError;
 use tokio_util::sync::CancellationToken;
 
+use crate::destination::Recovery;
 use crate::model::{DownloadState, Event, Waiting};
 use crate::removal::remove_written_files;
 use crate::retry::Backoff;
 use crate::runner::{self, Interruption, RunEnd};
+
+/// A failed run is run again at once at most this many times in a row when finished
+/// files were found gone (see `destination::after_failure`).
+const MAX_RUNS_AGAIN: u32 = 3;
 
 impl Engine {
     /// Stops transferring; bytes already received are kept. Returns once the running
@@ -121,15 +126,8 @@ impl Engine {
     }
 
     /// A point where a unit test may hold this thread; nothing outside tests.
-    fn seam(&self, _point: &'static str) {
-        #[cfg(test)]
-        {
-            // Not held while the hook waits: other calls pass their own seams meanwhile.
-            let hold = lock(&self.shared.seam).clone();
-            if let Some(hold) = hold {
-                hold(_point);
-            }
-        }
+    fn seam(&self, point: &'static str) {
+        self.shared.seam(point);
     }
 
     /// Starts queued downloads while there are free slots.
@@ -241,12 +239,26 @@ impl Engine {
     /// through: an outage never ends in an error.
     async fn run_until_settled(&self, dl: &Arc<Download>, cancel: CancellationToken) -> RunEnd {
         let mut backoff = self.network_backoff();
+        // Runs again at once in a row (finished files gone): a file that keeps
+        // vanishing (a quarantine?) ends in its error rather than a loop.
+        let mut again = 0;
         loop {
             let before = dl.bytes_done();
             let why = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
                 RunEnd::Interrupted(why) => why,
+                RunEnd::Failed(msg) if !cancel.is_cancelled() => {
+                    match crate::destination::after_failure(&self.shared, dl) {
+                        Some(Recovery::Wait(why)) => why,
+                        Some(Recovery::Again) if again < MAX_RUNS_AGAIN => {
+                            again += 1;
+                            continue;
+                        }
+                        _ => return RunEnd::Failed(msg),
+                    }
+                }
                 end => return end,
             };
+            again = 0;
             if dl.bytes_done() > before {
                 backoff.reset();
             }

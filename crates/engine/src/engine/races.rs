@@ -18,7 +18,7 @@ pub(super) type Seam = Arc<dyn Fn(&'static str) + Send + Sync>;
 
 const MIB: u64 = 1024 * 1024;
 
-async fn engine_on(sim: &Sim, data: &std::path::Path, max_active: usize) -> Engine {
+pub(super) async fn engine_on(sim: &Sim, data: &std::path::Path, max_active: usize) -> Engine {
     let mut c = EngineConfig::new(data);
     c.api_url = sim.api_url();
     c.max_active_downloads = max_active;
@@ -32,7 +32,10 @@ fn hold_at(engine: &Engine, seam: impl Fn(&'static str) + Send + Sync + 'static)
 
 /// Holds the first call that reaches `point` until told to go (or 10 s); returns the
 /// receiver told when it arrived and the sender that lets it go.
-fn hold_first_at(engine: &Engine, point: &'static str) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+pub(super) fn hold_first_at(
+    engine: &Engine,
+    point: &'static str,
+) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
     let (arrived_tx, arrived_rx) = mpsc::channel::<()>();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (arrived_tx, go_rx) = (Mutex::new(Some(arrived_tx)), Mutex::new(go_rx));

@@ -81,6 +81,15 @@ impl Interruption {
             retry_after: None,
         }
     }
+
+    /// The destination's drive is not there: `message` says which folder.
+    pub fn drive(message: String) -> Self {
+        Self {
+            message,
+            reason: crate::model::WaitReason::Drive,
+            retry_after: None,
+        }
+    }
 }
 
 impl From<String> for RunEnd {
