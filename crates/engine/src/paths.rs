@@ -129,15 +129,42 @@ pub fn collision_key(path: &Path) -> String {
         .to_lowercase()
 }
 
+/// What other downloads hold in a folder, by [`collision_key`] of absolute paths: their
+/// files (final and part names), and the folders those files go in (made only when
+/// the download runs, so not on disk yet while it waits its turn).
+#[derive(Debug, Default)]
+pub struct Reserved {
+    files: HashSet<String>,
+    dirs: HashSet<String>,
+}
+
+impl Reserved {
+    /// Holds a file at `rel` under `dst`, and every folder on the way to it.
+    pub fn hold(&mut self, dst: &Path, rel: &Path) {
+        let abs = dst.join(rel);
+        self.files.insert(collision_key(&part_path(&abs)));
+        self.files.insert(collision_key(&abs));
+        for folder in rel.ancestors().skip(1) {
+            if folder.as_os_str().is_empty() {
+                break;
+            }
+            self.dirs.insert(collision_key(&dst.join(folder)));
+        }
+    }
+}
+
 /// Gives every file of a package its own relative path under the destination,
 /// de-duplicating names that collide after sanitising, never choosing a path that
 /// already exists on disk (so no existing file is ever overwritten), nor one another
-/// download already holds (`reserved`, by [`collision_key`] of absolute paths).
+/// download already holds ([`Reserved`]), nor the destination's ASC MHL history
+/// folder (a package that carries its own `ascmhl/` keeps it under another name).
 pub struct PathPlanner<'a> {
     dst: &'a Path,
     rules: NameRules,
     /// Absolute paths of files (final and part names) that are taken.
     reserved: HashSet<String>,
+    /// Absolute paths of folders other downloads put files in: shared, never a file.
+    reserved_dirs: HashSet<String>,
     /// Absolute paths of folders this plan puts files in.
     dirs: HashSet<String>,
 }
@@ -145,16 +172,19 @@ pub struct PathPlanner<'a> {
 impl<'a> PathPlanner<'a> {
     #[cfg(test)]
     pub fn new(dst: &'a Path, rules: NameRules) -> Self {
-        Self::with_reserved(dst, rules, HashSet::new())
+        Self::with_reserved(dst, rules, Reserved::default())
     }
 
-    /// A planner that also avoids `reserved` ([`collision_key`]s of absolute file
-    /// paths other downloads hold).
-    pub fn with_reserved(dst: &'a Path, rules: NameRules, reserved: HashSet<String>) -> Self {
+    /// A planner that also avoids what other downloads hold.
+    pub fn with_reserved(dst: &'a Path, rules: NameRules, others: Reserved) -> Self {
+        let mut reserved = others.files;
+        // The history Inbound writes for the destination: no package file goes in it.
+        reserved.insert(collision_key(&dst.join(inbound_mhl::FOLDER)));
         Self {
             dst,
             rules,
             reserved,
+            reserved_dirs: others.dirs,
             dirs: HashSet::new(),
         }
     }
@@ -192,7 +222,7 @@ impl<'a> PathPlanner<'a> {
 
     fn dir_blocked(&self, parts: &[String]) -> bool {
         let key = self.key(parts);
-        if self.dirs.contains(&key) {
+        if self.dirs.contains(&key) || self.reserved_dirs.contains(&key) {
             return false;
         }
         if self.reserved.contains(&key) {
@@ -209,6 +239,7 @@ impl<'a> PathPlanner<'a> {
         self.reserved.contains(&key)
             || self.reserved.contains(&part_key)
             || self.dirs.contains(&key)
+            || self.reserved_dirs.contains(&key)
             || std::fs::symlink_metadata(&abs).is_ok()
             || std::fs::symlink_metadata(&part).is_ok()
     }
@@ -326,12 +357,10 @@ mod tests {
     fn names_held_by_other_downloads_are_avoided_whatever_their_case_or_spelling() {
         let dir = tempfile::tempdir().unwrap();
         let mut first = PathPlanner::new(dir.path(), NameRules::Unix);
-        let a = dir.path().join(first.plan("Day 1/Clip.MOV"));
-        let b = dir.path().join(first.plan("Caf\u{e9}.wav"));
-        let reserved: HashSet<String> = [&a, &b]
-            .iter()
-            .flat_map(|p| [collision_key(p), collision_key(&part_path(p))])
-            .collect();
+        let mut reserved = Reserved::default();
+        for raw in ["Day 1/Clip.MOV", "Caf\u{e9}.wav"] {
+            reserved.hold(dir.path(), &first.plan(raw));
+        }
         let mut second = PathPlanner::with_reserved(dir.path(), NameRules::Unix, reserved);
         assert_eq!(
             second.plan("day 1/clip.mov"),
@@ -343,5 +372,16 @@ mod tests {
             PathBuf::from("Cafe\u{301} (1).wav")
         );
         assert_eq!(second.plan("other.wav"), PathBuf::from("other.wav"));
+        // Its folder is shared, never taken by a file; the history's name is no one's.
+        assert_eq!(second.plan("DAY 1"), PathBuf::from("DAY 1 (1)"));
+        assert_eq!(
+            second.plan("Day 1/more.mov"),
+            PathBuf::from("Day 1/more.mov")
+        );
+        assert_eq!(
+            second.plan("ascmhl/ascmhl_chain.xml"),
+            PathBuf::from("ascmhl (1)/ascmhl_chain.xml")
+        );
+        assert_eq!(second.plan("ASCMHL"), PathBuf::from("ASCMHL (2)"));
     }
 }

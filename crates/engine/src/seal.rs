@@ -18,6 +18,7 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
     if !shared.config.write_manifest {
         return Ok(None);
     }
+    shared.seam("sealing");
     let algorithm = shared.hash_algorithm();
     let files = dl
         .files

@@ -30,6 +30,8 @@ pub struct ChainEntry {
 pub struct History {
     root: PathBuf,
     pub generations: Vec<ChainEntry>,
+    /// The highest number a manifest in the folder carries, listed or not.
+    numbered_up_to: u32,
 }
 
 impl History {
@@ -44,6 +46,35 @@ impl History {
         Ok(Self {
             root: root.to_owned(),
             generations,
+            numbered_up_to: 0,
+        })
+    }
+
+    /// The history of `root`, to add a generation to. A chain that cannot be read
+    /// (cut short by a crash, garbled by another tool) does not stop that: it is kept
+    /// as it was beside a new chain, and the new generation is numbered after every
+    /// manifest in the folder, so no number is used twice.
+    pub fn open_to_append(root: &Path) -> Result<Self, MhlError> {
+        let dir = root.join(FOLDER);
+        let chain = dir.join(CHAIN);
+        let generations = match std::fs::read(&chain) {
+            Ok(bytes) => match std::str::from_utf8(&bytes)
+                .map_err(|_| MhlError::Xml("not UTF-8".into()))
+                .and_then(read_chain)
+            {
+                Ok(generations) => generations,
+                Err(_) => {
+                    keep_unreadable_chain(&dir, &bytes)?;
+                    Vec::new()
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(MhlError::io(&chain, e)),
+        };
+        Ok(Self {
+            root: root.to_owned(),
+            generations,
+            numbered_up_to: highest_manifest_number(&dir),
         })
     }
 
@@ -75,7 +106,19 @@ impl History {
     pub fn append(&mut self, manifest: &Manifest) -> Result<PathBuf, MhlError> {
         let dir = self.root.join(FOLDER);
         std::fs::create_dir_all(&dir).map_err(|e| MhlError::io(&dir, e))?;
-        let number = self.generations.last().map_or(1, |g| g.number + 1);
+        let last = self
+            .generations
+            .iter()
+            .map(|g| g.number)
+            .max()
+            .unwrap_or(0)
+            .max(self.numbered_up_to);
+        let number = last.checked_add(1).ok_or_else(|| {
+            MhlError::Malformed(
+                dir.join(CHAIN),
+                format!("no sequence number is left after {last}"),
+            )
+        })?;
         let file = manifest_name(number, &self.root, manifest.creator.created);
         let path = dir.join(&file);
         let xml = manifest.to_xml()?;
@@ -89,6 +132,43 @@ impl History {
         write_replacing(&chain, &chain_xml(&self.generations)?)?;
         Ok(path)
     }
+}
+
+/// The number the highest-numbered `NNNN_….mhl` in `dir` carries (0: none).
+fn highest_manifest_number(dir: &Path) -> u32 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let (number, _) = name.strip_suffix(".mhl")?.split_once('_')?;
+            number.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Keeps the bytes of a chain that could not be read under a free name beside it
+/// (`ascmhl_chain (unreadable).xml`, then `… (unreadable 2).xml`).
+fn keep_unreadable_chain(dir: &Path, bytes: &[u8]) -> Result<(), MhlError> {
+    for n in 1..1000 {
+        let name = if n == 1 {
+            "ascmhl_chain (unreadable).xml".to_owned()
+        } else {
+            format!("ascmhl_chain (unreadable {n}).xml")
+        };
+        match write_new(&dir.join(name), bytes) {
+            Err(MhlError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            done => return done,
+        }
+    }
+    Err(MhlError::Malformed(
+        dir.join(CHAIN),
+        "unreadable, and no free name was found to keep it under".into(),
+    ))
 }
 
 /// `0001_<root folder name>_2024-05-01_101500Z.mhl`, as the specification names them.
@@ -131,6 +211,7 @@ fn read_chain(xml: &str) -> Result<Vec<ChainEntry>, MhlError> {
     let mut out = Vec::new();
     let mut current: Option<ChainEntry> = None;
     let mut leaf = String::new();
+    let mut closed = false;
     loop {
         match reader.read_event()? {
             Event::Start(e) => {
@@ -163,6 +244,10 @@ fn read_chain(xml: &str) -> Result<Vec<ChainEntry>, MhlError> {
             Event::End(e) if e.local_name().as_ref() == b"hashlist" => {
                 out.extend(current.take());
             }
+            Event::End(e) if e.local_name().as_ref() == b"ascmhldirectory" => closed = true,
+            Event::Eof if !closed => {
+                return Err(MhlError::Xml("the chain ends before it is closed".into()));
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -192,4 +277,75 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), MhlError> {
     let _ = std::fs::remove_file(&tmp);
     write_new(&tmp, bytes)?;
     std::fs::rename(&tmp, path).map_err(|e| MhlError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::manifest::{Creator, Process};
+
+    fn manifest() -> Manifest {
+        Manifest {
+            creator: Creator {
+                created: Utc::now(),
+                hostname: "host".into(),
+                tool: "Inbound".into(),
+                tool_version: "1".into(),
+                comment: None,
+            },
+            process: Process::Transfer,
+            root: None,
+            ignore: Vec::new(),
+            files: Vec::new(),
+            dirs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_broken_chain_is_kept_aside_and_the_numbers_go_on_after_every_manifest_there() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(FOLDER);
+        std::fs::create_dir(&dir).unwrap();
+        // Another tool's generations, and a chain cut short by a crash.
+        std::fs::write(dir.join("0007_x_2026-01-01_000000Z.mhl"), b"<hashlist/>").unwrap();
+        let broken = b"<ascmhldirectory><hashlist sequencenr=\"7\"><path>0007_x";
+        std::fs::write(dir.join(CHAIN), broken).unwrap();
+        let mut history = History::open_to_append(root.path()).unwrap();
+        let written = history.append(&manifest()).unwrap();
+        assert!(
+            written
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("0008_"),
+            "{written:?}"
+        );
+        // The unreadable chain is kept as it was, beside the new one.
+        let aside = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| n.contains("unreadable"))
+            .expect("the old chain kept");
+        assert_eq!(std::fs::read(dir.join(aside)).unwrap(), broken);
+        let reopened = History::open(root.path()).unwrap();
+        assert_eq!(reopened.generations.len(), 1);
+        assert_eq!(reopened.generations[0].number, 8);
+    }
+
+    #[test]
+    fn the_last_sequence_number_is_an_error_not_an_overflow() {
+        let root = tempfile::tempdir().unwrap();
+        let mut history = History::open_to_append(root.path()).unwrap();
+        history.generations.push(ChainEntry {
+            number: u32::MAX,
+            file: "x.mhl".into(),
+            c4: "c4".into(),
+        });
+        assert!(matches!(
+            history.append(&manifest()),
+            Err(MhlError::Malformed(..))
+        ));
+    }
 }

@@ -32,7 +32,7 @@ pub fn record_generation(
     files: Vec<FileHash>,
     generation: Generation,
 ) -> Result<PathBuf, MhlError> {
-    let mut history = History::open(root)?;
+    let mut history = History::open_to_append(root)?;
     let listed: Vec<(String, String)> = files
         .iter()
         .filter(|f| f.digest.algorithm == algorithm)

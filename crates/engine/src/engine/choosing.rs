@@ -61,23 +61,26 @@ impl Engine {
         if take_in.is_empty() && leave_out.is_empty() {
             return Ok(FilesChanged::default());
         }
-        self.swap_files(&dl, &selection, &take_in, &leave_out)
+        let left_out = self
+            .swap_files(&dl, &selection, &take_in, &leave_out)
             .await?;
         Ok(FilesChanged {
             taken_in: take_in.len(),
-            left_out: leave_out.len(),
+            left_out,
         })
     }
 
     /// Stops the download's run, records the change, and puts a download with the new
     /// files in its place (same id), which starts again if it was running or complete.
+    /// How many files were left out: one that completed while the run was being
+    /// stopped is delivered, and stays.
     async fn swap_files(
         &self,
         dl: &Arc<Download>,
         selection: &Selection,
         take_in: &[usize],
         leave_out: &[usize],
-    ) -> Result<(), EngineError> {
+    ) -> Result<usize, EngineError> {
         // Nothing may start the old one again while it is being replaced.
         let (run, was) = {
             let mut s = dl.status();
@@ -87,7 +90,14 @@ impl Engine {
             s.deleted = true;
             (s.run.take(), s.state)
         };
+        self.shared.seam("choose.stopping");
         super::queue::stop_run(run).await;
+        let leave_out: Vec<usize> = leave_out
+            .iter()
+            .copied()
+            .filter(|&idx| !dl.files[idx].state().is_settled())
+            .collect();
+        let leave_out = leave_out.as_slice();
         let recorded = self.record_choice(dl, selection, take_in, leave_out);
         let (row, files) = match recorded {
             Ok(Some(rows)) => rows,
@@ -138,7 +148,7 @@ impl Engine {
             self.persist_state(&next, state, None, completed_at);
         }
         self.schedule();
-        Ok(())
+        Ok(leave_out.len())
     }
 
     /// Plans names for the files taken in and records the change; the download's rows

@@ -158,6 +158,9 @@ impl Engine {
                 continue;
             }
             s.state = DownloadState::Transferring;
+            // Recorded before the run exists: a run that ends at once records its end
+            // after this, never before (the database and the events end on the truth).
+            self.persist_state(dl, DownloadState::Transferring, None, None);
             let run_id = self.shared.next_run.fetch_add(1, Relaxed);
             let cancel = self.shared.shutdown.child_token();
             let engine = self.clone();
@@ -185,8 +188,8 @@ impl Engine {
                 join: Some(join),
             });
             drop(s);
+            self.seam("schedule.started");
             running += 1;
-            self.persist_state(dl, DownloadState::Transferring, None, None);
         }
         self.shared.awake.set_busy(running > 0);
     }
@@ -316,26 +319,26 @@ impl Engine {
             if s.run.as_ref().is_some_and(|r| r.run_id == run_id) {
                 s.run = None;
             }
-            if s.state != DownloadState::Transferring
-                || s.deleted
-                || self.shared.shutdown.is_cancelled()
-            {
-                None
-            } else {
-                match end {
-                    RunEnd::Cancelled | RunEnd::Interrupted(_) => None,
-                    RunEnd::Complete => {
-                        let now = crate::model::unix_now();
-                        s.state = DownloadState::Complete;
-                        s.error = None;
-                        s.completed_at = Some(now);
-                        Some((DownloadState::Complete, None, Some(now)))
-                    }
-                    RunEnd::Failed(msg) => {
-                        s.state = DownloadState::Error;
-                        s.error = Some(msg.clone());
-                        Some((DownloadState::Error, Some(msg), None))
-                    }
+            let stopped =
+                s.state != DownloadState::Transferring || self.shared.shutdown.is_cancelled();
+            match end {
+                _ if s.deleted => None,
+                // Every file is in and the manifest written: a pause, a pre-emption or
+                // a shutdown that came while it was written changes nothing now (a
+                // run again would write a second generation for one transfer).
+                RunEnd::Complete => {
+                    let now = crate::model::unix_now();
+                    s.state = DownloadState::Complete;
+                    s.error = None;
+                    s.completed_at = Some(now);
+                    Some((DownloadState::Complete, None, Some(now)))
+                }
+                _ if stopped => None,
+                RunEnd::Cancelled | RunEnd::Interrupted(_) => None,
+                RunEnd::Failed(msg) => {
+                    s.state = DownloadState::Error;
+                    s.error = Some(msg.clone());
+                    Some((DownloadState::Error, Some(msg), None))
                 }
             }
         };

@@ -12,7 +12,7 @@ use inbound_sim::{Sim, catalog};
 use super::Engine;
 use crate::config::EngineConfig;
 use crate::download::lock;
-use crate::model::Event;
+use crate::model::{DownloadState, Event};
 
 pub(super) type Seam = Arc<dyn Fn(&'static str) + Send + Sync>;
 
@@ -238,5 +238,159 @@ async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
             .await
             .expect("progress within 30 s");
     }
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_fails_before_the_scheduler_records_its_start_stays_failed() {
+    let sim = Sim::start(vec![catalog::large("big", 4 * MIB)])
+        .await
+        .unwrap();
+    let (data, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dest = root.path().join("dest");
+    let engine = engine_on(&sim, data.path(), 1).await;
+    let id = engine
+        .add(&sim.packages()[0].link(), &dest, None)
+        .await
+        .unwrap();
+    engine.pause(&id).await.unwrap();
+    // Its run will fail at once: a file now stands where its folder was.
+    std::fs::remove_dir_all(&dest).unwrap();
+    std::fs::write(&dest, b"not a folder").unwrap();
+    let mut events = engine.subscribe();
+    // The resume's scheduler has started the run; the run fails before it goes on.
+    let (arrived_rx, go_tx) = hold_first_at(&engine, "schedule.started");
+    let resumer = {
+        let (engine, id) = (engine.clone(), id.clone());
+        std::thread::spawn(move || engine.resume(&id))
+    };
+    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while engine.get(&id).unwrap().summary.state != DownloadState::Error {
+        assert!(tokio::time::Instant::now() < deadline, "the run failed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    go_tx.send(()).unwrap();
+    tokio::task::spawn_blocking(move || resumer.join().unwrap().unwrap())
+        .await
+        .unwrap();
+    engine.shutdown().await;
+    let mut last = None;
+    while let Ok(event) = events.try_recv() {
+        if let Event::StateChanged { id: of, state, .. } = event
+            && of == id
+        {
+            last = Some(state);
+        }
+    }
+    assert_eq!(last, Some(DownloadState::Error), "the last state said");
+    let stored = crate::store::Store::open(&data.path().join("inbound.sqlite"))
+        .unwrap()
+        .load_download(&id)
+        .unwrap()
+        .unwrap()
+        .0
+        .state;
+    assert_eq!(stored, DownloadState::Error, "the state kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_while_the_manifest_is_written_leaves_one_generation() {
+    let sim = Sim::start(vec![catalog::large("big", MIB)]).await.unwrap();
+    let (data, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let engine = engine_on(&sim, data.path(), 1).await;
+    let (arrived_rx, go_tx) = hold_first_at(&engine, "sealing");
+    let id = engine
+        .add(&sim.packages()[0].link(), dest.path(), None)
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    // Every byte is in and the manifest is being written when the pause comes.
+    let pausing = {
+        let (engine, id) = (engine.clone(), id.clone());
+        tokio::spawn(async move { engine.pause(&id).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while engine.get(&id).unwrap().summary.state != DownloadState::Paused {
+        assert!(tokio::time::Instant::now() < deadline, "paused");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    go_tx.send(()).unwrap();
+    let _ = pausing.await.unwrap();
+    if engine.get(&id).unwrap().summary.state == DownloadState::Paused {
+        engine.resume(&id).unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while engine.get(&id).unwrap().summary.state != DownloadState::Complete {
+        assert!(tokio::time::Instant::now() < deadline, "complete");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let generations = std::fs::read_dir(dest.path().join("ascmhl"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".mhl")
+        })
+        .count();
+    assert_eq!(generations, 1, "one transfer, one generation");
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_completes_while_it_is_left_out_stays_delivered() {
+    use inbound_sim::{Content, SimFile, SimPackage};
+    let package = SimPackage::new("two", "Two")
+        .with_file(SimFile::new("a", "a.mov", Content::generated(1, 2 * MIB)))
+        .with_file(SimFile::new("b", "b.mov", Content::generated(2, 8 * MIB)));
+    let sim = Sim::start(vec![package]).await.unwrap();
+    sim.faults().set_conn_rate(MIB / 4);
+    let (data, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let engine = engine_on(&sim, data.path(), 1).await;
+    let id = engine
+        .add(&sim.packages()[0].link(), dest.path(), None)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while engine.get(&id).unwrap().files[0].bytes_done < MIB / 4 {
+        assert!(tokio::time::Instant::now() < deadline, "a.mov under way");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // a.mov is left out while under way; it completes before its run is stopped.
+    let (arrived_rx, go_tx) = hold_first_at(&engine, "choose.stopping");
+    let choosing = {
+        let (engine, id) = (engine.clone(), id.clone());
+        let only_b = crate::Selection::Files {
+            ids: ["b".to_owned()].into(),
+        };
+        tokio::spawn(async move { engine.choose_files(&id, only_b).await })
+    };
+    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    sim.faults().set_conn_rate(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while engine.get(&id).unwrap().files[0].state != crate::model::FileState::Complete {
+        assert!(tokio::time::Instant::now() < deadline, "a.mov complete");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    go_tx.send(()).unwrap();
+    choosing.await.unwrap().unwrap();
+    let a = engine.get(&id).unwrap().files[0].clone();
+    assert_eq!(
+        a.state,
+        crate::model::FileState::Complete,
+        "delivered, not left out"
+    );
+    assert!(dest.path().join("a.mov").exists());
     engine.shutdown().await;
 }
