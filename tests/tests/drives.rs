@@ -42,7 +42,9 @@ async fn clips_done_and_reel_at(h: &Harness, id: &str, reel_bytes: u64) {
     wait_for_bytes(&h.engine, id, 2 * MIB + reel_bytes, Duration::from_secs(60)).await;
 }
 
+// Used by the tests that move or unplug a folder, which Windows cannot do.
 /// What the download waits for now, if it waits for its folder.
+#[cfg(unix)]
 fn waiting_for_folder(h: &Harness, id: &str) -> Option<String> {
     let s = h.engine.get(id).unwrap().summary;
     (s.state == DownloadState::Transferring)
@@ -53,6 +55,7 @@ fn waiting_for_folder(h: &Harness, id: &str) -> Option<String> {
 }
 
 /// Waits until the download waits for its folder, and returns what it says.
+#[cfg(unix)]
 async fn waits_for_folder(h: &Harness, id: &str) -> String {
     let mut said = String::new();
     until(Duration::from_secs(60), "waiting for the folder", || {

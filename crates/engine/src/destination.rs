@@ -6,7 +6,7 @@
 
 use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
-use crate::fsutil::describe_io_error;
+use crate::fsutil::{describe_io_error, is_drive_away};
 use crate::identity::FileId;
 use crate::model::FileState;
 use crate::prepare::{reset_file, set_file_state};
@@ -32,6 +32,10 @@ pub(crate) fn check(shared: &Shared, dl: &Download) -> Result<bool, RunEnd> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_progress => {
             return Err(away(dl, "is gone"));
+        }
+        Err(e) if is_drive_away(&e) && has_progress => {
+            tracing::info!(folder = %dl.dst.display(), error = %e, "the download's drive does not answer");
+            return Err(away(dl, "cannot be reached"));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(&dl.dst)

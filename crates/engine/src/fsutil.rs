@@ -273,6 +273,26 @@ pub(crate) fn is_disk_full(e: &io::Error) -> bool {
     )
 }
 
+/// The drive under a path went away without the path going (a USB drive pulled while
+/// mounted, a network share dropped, a FUSE mount whose program died): its folder
+/// answers I/O errors until it is mounted again. A wait for the drive, not a failure.
+pub(crate) fn is_drive_away(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::io::Errno;
+        matches!(
+            e.raw_os_error().map(Errno::from_raw_os_error),
+            Some(Errno::IO | Errno::NXIO | Errno::NODEV | Errno::NOTCONN | Errno::STALE)
+        )
+    }
+    // ERROR_NOT_READY, ERROR_BAD_NETPATH, ERROR_DEV_NOT_EXIST, ERROR_NETNAME_DELETED,
+    // ERROR_BAD_NET_NAME, ERROR_DEVICE_NOT_CONNECTED.
+    #[cfg(windows)]
+    {
+        matches!(e.raw_os_error(), Some(21 | 53 | 55 | 64 | 67 | 1167))
+    }
+}
+
 /// A person-readable explanation of a local file error, with what to do.
 pub(crate) fn describe_io_error(action: &str, path: &Path, e: &io::Error) -> String {
     let hint = match e.kind() {
@@ -292,6 +312,20 @@ pub(crate) fn describe_io_error(action: &str, path: &Path, e: &io::Error) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drive_that_went_away_is_told_from_other_errors() {
+        #[cfg(unix)]
+        let (away, other) = (rustix::io::Errno::STALE, rustix::io::Errno::ACCESS);
+        #[cfg(unix)]
+        let (away, other) = (away.raw_os_error(), other.raw_os_error());
+        // ERROR_NOT_READY (a card reader with no card); ERROR_ACCESS_DENIED.
+        #[cfg(windows)]
+        let (away, other) = (21, 5);
+        assert!(is_drive_away(&io::Error::from_raw_os_error(away)));
+        assert!(!is_drive_away(&io::Error::from_raw_os_error(other)));
+        assert!(!is_drive_away(&io::Error::from(io::ErrorKind::NotFound)));
+    }
 
     #[test]
     fn a_second_lock_on_the_same_folder_fails_clearly() {
