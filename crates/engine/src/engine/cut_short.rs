@@ -5,11 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::time::Duration;
 
 use inbound_sim::{Sim, catalog};
 
-use super::races::{engine_on, hold_first_at};
+use super::races::{arrived, engine_on, hold_first_at, until};
 use crate::model::DownloadState;
 
 const MIB: u64 = 1024 * 1024;
@@ -35,12 +34,12 @@ async fn a_part_file_created_just_before_a_kill_is_taken_up_not_refused() {
         tempfile::tempdir().unwrap(),
     );
     let engine = engine_on(&sim, data.path(), 1).await;
-    let (arrived, go) = hold_first_at(&engine, "part.created");
+    let (at_seam, go) = hold_first_at(&engine, "part.created");
     let id = engine
         .add(&sim.packages()[0].link(), dest.path(), None)
         .await
         .unwrap();
-    arrived.recv_timeout(Duration::from_secs(30)).unwrap();
+    arrived(at_seam).await;
     // Killed here: the part file is on disk, the database does not name it.
     assert!(dest.path().join("big.bin.inbound-part").exists());
     copy_database(data.path(), killed.path());
@@ -50,16 +49,14 @@ async fn a_part_file_created_just_before_a_kill_is_taken_up_not_refused() {
 
     copy_database(killed.path(), data.path());
     let engine = engine_on(&sim, data.path(), 1).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let summary = loop {
-        let s = engine.get(&id).unwrap().summary;
-        if matches!(s.state, DownloadState::Complete | DownloadState::Error)
-            || tokio::time::Instant::now() > deadline
-        {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    until(&engine, &id, "the end", |d| {
+        matches!(
+            d.summary.state,
+            DownloadState::Complete | DownloadState::Error
+        )
+    })
+    .await;
+    let summary = engine.get(&id).unwrap().summary;
     assert_eq!(
         summary.state,
         DownloadState::Complete,

@@ -51,6 +51,37 @@ pub(super) fn hold_first_at(
     (arrived_rx, go_tx)
 }
 
+/// Waits (off the runtime's threads) until the held call is at its seam.
+pub(super) async fn arrived(at_seam: mpsc::Receiver<()>) {
+    tokio::task::spawn_blocking(move || at_seam.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("the held call reached its seam");
+}
+
+/// Polls the download until `holds` is true of it, failing after 30 s.
+pub(super) async fn until(
+    engine: &Engine,
+    id: &str,
+    what: &str,
+    holds: impl Fn(&crate::model::DownloadDetail) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !holds(&engine.get(id).unwrap()) {
+        assert!(tokio::time::Instant::now() < deadline, "{what} within 30 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Resumes the download from a thread of its own (as a UI's main thread would).
+fn resume_in_thread(
+    engine: &Engine,
+    id: &str,
+) -> std::thread::JoinHandle<Result<(), crate::EngineError>> {
+    let (engine, id) = (engine.clone(), id.to_owned());
+    std::thread::spawn(move || engine.resume(&id))
+}
+
 fn running(engine: &Engine, ids: &[String]) -> usize {
     ids.iter()
         .filter(|id| engine.find(id).unwrap().status().run.is_some())
@@ -130,14 +161,8 @@ async fn a_delete_while_the_scheduler_looks_is_never_undone() {
     // The resume's scheduler has its list (with this download in it) when the delete
     // runs; it carries on only once the delete has taken the download away.
     let (arrived_rx, go_tx) = hold_first_at(&engine, "schedule.counted");
-    let resumer = {
-        let (engine, id) = (engine.clone(), id.clone());
-        std::thread::spawn(move || engine.resume(&id))
-    };
-    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
-        .await
-        .unwrap()
-        .unwrap();
+    let resumer = resume_in_thread(&engine, &id);
+    arrived(arrived_rx).await;
     let mut events = engine.subscribe();
     let deleter = {
         let (engine, id) = (engine.clone(), id.clone());
@@ -211,10 +236,7 @@ async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
         .add_link_with(&link(2), dest.path().join("urgent"), options)
         .await
         .unwrap();
-    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
-        .await
-        .unwrap()
-        .unwrap();
+    arrived(arrived_rx).await;
     // b (the later of two equals) is giving up its slot; the scheduler is asked again
     // meanwhile, and a must keep running.
     engine.set_priority(&urgent, 10).unwrap();
@@ -260,19 +282,12 @@ async fn a_run_that_fails_before_the_scheduler_records_its_start_stays_failed() 
     let mut events = engine.subscribe();
     // The resume's scheduler has started the run; the run fails before it goes on.
     let (arrived_rx, go_tx) = hold_first_at(&engine, "schedule.started");
-    let resumer = {
-        let (engine, id) = (engine.clone(), id.clone());
-        std::thread::spawn(move || engine.resume(&id))
-    };
-    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
-        .await
-        .unwrap()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while engine.get(&id).unwrap().summary.state != DownloadState::Error {
-        assert!(tokio::time::Instant::now() < deadline, "the run failed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let resumer = resume_in_thread(&engine, &id);
+    arrived(arrived_rx).await;
+    until(&engine, &id, "the run failed", |d| {
+        d.summary.state == DownloadState::Error
+    })
+    .await;
     go_tx.send(()).unwrap();
     tokio::task::spawn_blocking(move || resumer.join().unwrap().unwrap())
         .await
@@ -307,30 +322,25 @@ async fn a_pause_while_the_manifest_is_written_leaves_one_generation() {
         .add(&sim.packages()[0].link(), dest.path(), None)
         .await
         .unwrap();
-    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .unwrap();
+    arrived(arrived_rx).await;
     // Every byte is in and the manifest is being written when the pause comes.
     let pausing = {
         let (engine, id) = (engine.clone(), id.clone());
         tokio::spawn(async move { engine.pause(&id).await })
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while engine.get(&id).unwrap().summary.state != DownloadState::Paused {
-        assert!(tokio::time::Instant::now() < deadline, "paused");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(&engine, &id, "paused", |d| {
+        d.summary.state == DownloadState::Paused
+    })
+    .await;
     go_tx.send(()).unwrap();
     let _ = pausing.await.unwrap();
     if engine.get(&id).unwrap().summary.state == DownloadState::Paused {
         engine.resume(&id).unwrap();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while engine.get(&id).unwrap().summary.state != DownloadState::Complete {
-        assert!(tokio::time::Instant::now() < deadline, "complete");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(&engine, &id, "complete", |d| {
+        d.summary.state == DownloadState::Complete
+    })
+    .await;
     let generations = std::fs::read_dir(dest.path().join("ascmhl"))
         .unwrap()
         .filter(|e| {
@@ -359,11 +369,10 @@ async fn a_file_that_completes_while_it_is_left_out_stays_delivered() {
         .add(&sim.packages()[0].link(), dest.path(), None)
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while engine.get(&id).unwrap().files[0].bytes_done < MIB / 4 {
-        assert!(tokio::time::Instant::now() < deadline, "a.mov under way");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(&engine, &id, "a.mov under way", |d| {
+        d.files[0].bytes_done >= MIB / 4
+    })
+    .await;
     // a.mov is left out while under way; it completes before its run is stopped.
     let (arrived_rx, go_tx) = hold_first_at(&engine, "choose.stopping");
     let choosing = {
@@ -373,16 +382,12 @@ async fn a_file_that_completes_while_it_is_left_out_stays_delivered() {
         };
         tokio::spawn(async move { engine.choose_files(&id, only_b).await })
     };
-    tokio::task::spawn_blocking(move || arrived_rx.recv_timeout(Duration::from_secs(10)))
-        .await
-        .unwrap()
-        .unwrap();
+    arrived(arrived_rx).await;
     sim.faults().set_conn_rate(0);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while engine.get(&id).unwrap().files[0].state != crate::model::FileState::Complete {
-        assert!(tokio::time::Instant::now() < deadline, "a.mov complete");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(&engine, &id, "a.mov complete", |d| {
+        d.files[0].state == crate::model::FileState::Complete
+    })
+    .await;
     go_tx.send(()).unwrap();
     choosing.await.unwrap().unwrap();
     let a = engine.get(&id).unwrap().files[0].clone();
