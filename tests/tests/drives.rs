@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::{DownloadState, FileState, WaitReason};
+use inbound_e2e::inbound_engine::FileState;
+#[cfg(unix)]
+use inbound_e2e::inbound_engine::{DownloadState, WaitReason};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage};
 use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes};
 
