@@ -45,7 +45,7 @@ impl ProgressView {
             files: detail
                 .files
                 .iter()
-                .map(|f| (terminal_safe(&f.package_path), f.size))
+                .map(|f| (terminal_safe(&f.saved_name()), f.size))
                 .collect(),
             bars: HashMap::new(),
             file_style,

@@ -263,6 +263,23 @@ pub struct FileInfo {
     pub kept_aside: Option<PathBuf>,
 }
 
+impl FileInfo {
+    /// Where the file is (or will be) saved, relative to its download's folder, with
+    /// `/` between folders: not always the sender's name (a name already taken gets a
+    /// ` (1)`, one that tried to leave the folder is saved inside it). A file left out
+    /// has no place yet: its sender's path stands in.
+    pub fn saved_name(&self) -> String {
+        if self.path.as_os_str().is_empty() {
+            return self.package_path.clone();
+        }
+        self.path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct DownloadDetail {
@@ -394,4 +411,39 @@ pub struct ScheduleStatus {
 /// Now, in the Unix seconds every timestamp of this model is given in.
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(package_path: &str, path: &str) -> FileInfo {
+        FileInfo {
+            index: 0,
+            file_id: "f".into(),
+            kind: "file".into(),
+            package_path: package_path.into(),
+            path: PathBuf::from(path),
+            size: 1,
+            bytes_done: 0,
+            state: FileState::Pending,
+            error: None,
+            virus_detected: false,
+            hash: None,
+            verified: false,
+            kept_aside: None,
+        }
+    }
+
+    #[test]
+    fn a_file_is_named_as_it_is_saved() {
+        let twin = file("Day 1/A001_C002.mov", "Day 1/A001_C002 (1).mov");
+        assert_eq!(twin.saved_name(), "Day 1/A001_C002 (1).mov");
+        assert_eq!(
+            file("../../../notes.txt", "notes.txt").saved_name(),
+            "notes.txt"
+        );
+        // Left out: no place yet.
+        assert_eq!(file("Day 1/b.mov", "").saved_name(), "Day 1/b.mov");
+    }
 }

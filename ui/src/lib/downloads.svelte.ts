@@ -1,6 +1,7 @@
 // The downloads as the UI sees them, kept current from engine events.
 import type { DownloadSummary, EngineEvent } from './api';
 import { formatBytes } from './format';
+import { savedPath } from './names';
 import type { FileInfo } from './bindings/FileInfo';
 import type { HeldBack } from './bindings/HeldBack';
 import type { Checking } from './bindings/Checking';
@@ -291,7 +292,7 @@ export function packageSummaryText(d: DownloadSummary, files: FileInfo[]): strin
   for (const f of files) {
     if (f.state === 'excluded') continue;
     const hash = f.hash ? `${f.hash.algorithm} ${f.hash.value}` : f.state === 'virus_withheld' ? 'withheld (virus)' : f.state;
-    lines.push(`${f.path || f.package_path}\t${formatBytes(f.size)}\t${hash}`);
+    lines.push(`${savedPath(f)}\t${formatBytes(f.size)}\t${hash}`);
   }
   return lines.join('\n');
 }

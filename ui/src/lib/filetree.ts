@@ -5,6 +5,7 @@ import type { FileInfo } from './bindings/FileInfo';
 import type { ListedFile } from './bindings/ListedFile';
 import type { PackageListing } from './bindings/PackageListing';
 import { baseName, groupByFolder, type Folder } from './folders';
+import { savedPath } from './names';
 
 export interface FolderNode {
   kind: 'folder';
@@ -42,7 +43,9 @@ const NOTES: Partial<Record<ListedFile['state'], string>> = {
 /** A download's files as the picker lists a package's: the files it fetches now are
  * chosen, the ones it left out are not, and the complete ones stay (not choosable). */
 export function downloadChoice(summary: DownloadSummary, files: FileInfo[]): { listing: PackageListing; chosen: string[]; kept: string[] } {
-  const listed: ListedFile[] = files.map((f) => ({ id: f.file_id, path: f.package_path, size: f.size, state: f.state }));
+  // Where each file is saved (or, left out, the sender's path made safe): the picker
+  // shows the folder as it is on disk.
+  const listed: ListedFile[] = files.map((f) => ({ id: f.file_id, path: savedPath(f), size: f.size, state: f.state }));
   const withheld = files.filter((f) => f.state === 'virus_withheld').length;
   return {
     listing: {

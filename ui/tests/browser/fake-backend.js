@@ -62,6 +62,13 @@
     file(2, 'Coastline/Audio/Scène 4 – take 2.wav', 12 << 20), file(3, 'Read me.txt', 180),
     file(4, 'invoice.pdf.exe', 300000, { virus_detected: true, state: 'virus_withheld' }),
   ];
+  // A package downloaded into a folder that already held its twin, as the engine saves
+  // it: a taken name gets a ` (1)`, and a name that tried to leave the folder is saved
+  // inside it.
+  const twinFiles = () => [
+    file(0, 'Day 1/A001_C002.mov', 24 << 20, { path: 'Day 1/A001_C002 (1).mov' }),
+    file(1, '../../../notes.txt', 180, { path: 'notes.txt' }),
+  ];
   const manyFiles = () => Array.from({ length: 10000 }, (_, i) => file(i, `batch-${String(Math.floor(i / 100)).padStart(3, '0')}/file-${String(i).padStart(5, '0')}.dat`, 4096));
   const commands = {
     get_settings: () => state.settings,
@@ -98,6 +105,7 @@
         if (password !== 'letmein') throw { code: 'wrong_password', message: 'wrong password for this link' };
       }
       if (url.includes('many')) return add('Ten thousand frames', manyFiles());
+      if (url.includes('twin')) return add('Coastline twin', twinFiles());
       return add(url.includes('locked') ? 'Locked delivery' : 'Pasted delivery', demoFiles());
     },
     set_download_limit: ({ id, bytesPerSec }) => {

@@ -280,6 +280,28 @@ try {
       await shot(p, '4-many-files');
     }, page);
 
+    await test(`${scheme}: files are listed as they are saved, with the sender's name beside`, async (p) => {
+      await p.getByLabel('MASV link').fill('https://get.massive.app/twin?secret=x');
+      await p.keyboard.press('Enter');
+      await p.getByRole('heading', { name: 'Coastline twin' }).waitFor();
+      await p.getByRole('button', { name: 'Show files of Coastline twin' }).click();
+      const card = p.locator('article[aria-label="Coastline twin"]');
+      // The twin is the ` (1)` on disk: the one to open from the folder.
+      await card.getByText('A001_C002 (1).mov').waitFor();
+      assert((await card.getByText('A001_C002.mov', { exact: true }).count()) === 0, 'the name it is not saved under is not shown as its name');
+      await card.getByText(/Sent as “Day 1\/A001_C002.mov”: a file of this name was already there/).first().waitFor({ state: 'attached' });
+      // A name that tried to leave the folder sits in it, with no `..` folder shown.
+      await card.getByText('notes.txt', { exact: true }).waitFor();
+      const folders = await card.locator('.folder-toggle').allInnerTexts();
+      assert(folders.every((f) => !f.includes('..')), `no .. folder: ${folders.join(', ')}`);
+      await card.getByText(/renamed to be safe on this computer/).first().waitFor({ state: 'attached' });
+      assert((await card.locator('.badge.renamed').count()) === 2, 'both marked renamed');
+      await shot(p, '4b-names-as-saved');
+      await p.getByRole('button', { name: 'Remove Coastline twin' }).click();
+      await p.getByRole('button', { name: 'Remove download', exact: true }).click();
+      await p.getByRole('heading', { name: 'Coastline twin' }).waitFor({ state: 'detached' });
+    }, page);
+
     await test(`${scheme}: delete asks first and can remove files`, async (p) => {
       await p.getByRole('button', { name: 'Remove Ten thousand frames' }).click();
       await p.getByRole('heading', { name: /Remove “Ten thousand frames”/ }).waitFor();
