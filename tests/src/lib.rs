@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use inbound_engine::{DownloadDetail, DownloadState, Engine, EngineConfig, Event, FileState};
+use inbound_engine::{
+    DownloadDetail, DownloadState, Engine, EngineConfig, Event, FileState, WaitReason,
+};
 use inbound_sim::{Sim, SimPackage};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -181,6 +183,16 @@ pub async fn until(within: Duration, what: &str, mut holds: impl FnMut() -> bool
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// What a transferring download says it waits for, if it waits for `reason`.
+pub fn waiting_for(h: &Harness, id: &str, reason: WaitReason) -> Option<String> {
+    let s = h.engine.get(id).expect("download exists").summary;
+    (s.state == DownloadState::Transferring)
+        .then_some(s.waiting)
+        .flatten()
+        .filter(|w| w.reason == reason)
+        .map(|w| w.message)
 }
 
 /// Waits until at least `bytes` of the download are done.

@@ -12,9 +12,9 @@ use std::process::Command;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use inbound_e2e::inbound_engine::{DownloadState, WaitReason};
+use inbound_e2e::inbound_engine::WaitReason;
 use inbound_e2e::inbound_sim::catalog;
-use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes};
+use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes, waiting_for};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -55,15 +55,6 @@ fn fill(drive: &Path) -> PathBuf {
     path
 }
 
-fn waiting_for_space(h: &Harness, id: &str) -> Option<String> {
-    let s = h.engine.get(id).unwrap().summary;
-    (s.state == DownloadState::Transferring)
-        .then_some(s.waiting)
-        .flatten()
-        .filter(|w| w.reason == WaitReason::Space)
-        .map(|w| w.message)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_drive_is_waited_out_and_the_download_goes_on_by_itself() {
     let Some(drive) = SmallDrive::mount(160) else {
@@ -83,7 +74,7 @@ async fn a_full_drive_is_waited_out_and_the_download_goes_on_by_itself() {
     let id = h.engine.add(&h.link("big"), &dest, None).await.unwrap();
     let mut said = String::new();
     until(Duration::from_secs(30), "waiting for space", || {
-        said = waiting_for_space(&h, &id).unwrap_or_default();
+        said = waiting_for(&h, &id, WaitReason::Space).unwrap_or_default();
         !said.is_empty()
     })
     .await;
@@ -107,7 +98,7 @@ async fn a_full_drive_is_waited_out_and_the_download_goes_on_by_itself() {
     until(
         Duration::from_secs(60),
         "waiting for space mid-download",
-        || waiting_for_space(&h, &id).is_some(),
+        || waiting_for(&h, &id, WaitReason::Space).is_some(),
     )
     .await;
     let kept = h.engine.get(&id).unwrap().summary.bytes_done;

@@ -14,6 +14,8 @@ use inbound_e2e::inbound_engine::FileState;
 #[cfg(unix)]
 use inbound_e2e::inbound_engine::{DownloadState, WaitReason};
 use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage};
+#[cfg(unix)]
+use inbound_e2e::waiting_for;
 use inbound_e2e::{Harness, assert_completes, until, wait_for_bytes};
 
 const MIB: u64 = 1024 * 1024;
@@ -44,24 +46,13 @@ async fn clips_done_and_reel_at(h: &Harness, id: &str, reel_bytes: u64) {
     wait_for_bytes(&h.engine, id, 2 * MIB + reel_bytes, Duration::from_secs(60)).await;
 }
 
-// Used by the tests that move or unplug a folder, which Windows cannot do.
-/// What the download waits for now, if it waits for its folder.
-#[cfg(unix)]
-fn waiting_for_folder(h: &Harness, id: &str) -> Option<String> {
-    let s = h.engine.get(id).unwrap().summary;
-    (s.state == DownloadState::Transferring)
-        .then_some(s.waiting)
-        .flatten()
-        .filter(|w| w.reason == WaitReason::Drive)
-        .map(|w| w.message)
-}
-
-/// Waits until the download waits for its folder, and returns what it says.
+/// Waits until the download waits for its folder, and returns what it says (for the
+/// tests that move or unplug a folder, which Windows cannot do).
 #[cfg(unix)]
 async fn waits_for_folder(h: &Harness, id: &str) -> String {
     let mut said = String::new();
     until(Duration::from_secs(60), "waiting for the folder", || {
-        if let Some(s) = waiting_for_folder(h, id) {
+        if let Some(s) = waiting_for(h, id, WaitReason::Drive) {
             said = s;
             return true;
         }
