@@ -72,6 +72,8 @@
   const manyFiles = () => Array.from({ length: 10000 }, (_, i) => file(i, `batch-${String(Math.floor(i / 100)).padStart(3, '0')}/file-${String(i).padStart(5, '0')}.dat`, 4096));
   const commands = {
     get_settings: () => state.settings,
+    // The folder dialog: what the person picks (nothing unless a test says).
+    'plugin:dialog|open': () => state.pickedFolder ?? null,
     bandwidth_schedule: () => ({ schedule: state.schedule, status: scheduleStatus() }),
     set_bandwidth_schedule: ({ schedule }) => {
       state.schedule = schedule;

@@ -280,6 +280,23 @@ try {
       await shot(p, '4-many-files');
     }, page);
 
+    await test(`${scheme}: one download folder, changed on the main screen and kept in Settings`, async (p) => {
+      const before = await p.evaluate(() => window.__fake.state.settings.destination);
+      await p.evaluate(() => { window.__fake.state.pickedFolder = '/media/shuttle/Rushes'; });
+      await p.getByRole('button', { name: 'Change…' }).click();
+      await p.getByText('/media/shuttle/Rushes', { exact: true }).waitFor();
+      await p.waitForFunction(() => window.__fake.state.settings.destination === '/media/shuttle/Rushes');
+      await p.getByRole('button', { name: 'Settings' }).click();
+      const shown = await p.getByLabel('Download folder').inputValue();
+      assert(shown === '/media/shuttle/Rushes', `Settings shows ${shown}`);
+      await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      // Back as it was for the tests after this one.
+      await p.evaluate((folder) => { window.__fake.state.pickedFolder = folder; }, before);
+      await p.getByRole('button', { name: 'Change…' }).click();
+      await p.waitForFunction((folder) => window.__fake.state.settings.destination === folder, before);
+      await p.evaluate(() => { window.__fake.state.pickedFolder = null; });
+    }, page);
+
     await test(`${scheme}: files are listed as they are saved, with the sender's name beside`, async (p) => {
       await p.getByLabel('MASV link').fill('https://get.massive.app/twin?secret=x');
       await p.keyboard.press('Enter');
