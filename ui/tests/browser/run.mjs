@@ -280,6 +280,21 @@ try {
       await shot(p, '4-many-files');
     }, page);
 
+    await test(`${scheme}: Settings is a real dialog: focus inside, kept there, Escape closes, focus returns`, async (p) => {
+      await p.getByRole('button', { name: 'Settings' }).click();
+      const dialog = p.getByRole('dialog');
+      await dialog.waitFor();
+      const inside = () => p.evaluate(() => !!document.activeElement?.closest('[role=dialog]'));
+      assert(await inside(), 'focus moved into Settings');
+      for (let i = 0; i < 60; i++) await p.keyboard.press('Tab');
+      assert(await inside(), 'Tab stays inside Settings');
+      for (let i = 0; i < 5; i++) await p.keyboard.press('Shift+Tab');
+      assert(await inside(), 'Shift+Tab stays inside Settings');
+      await p.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      assert(await p.getByRole('button', { name: 'Settings' }).evaluate((b) => b === document.activeElement), 'focus back on Settings');
+    }, page);
+
     await test(`${scheme}: one download folder, changed on the main screen and kept in Settings`, async (p) => {
       const before = await p.evaluate(() => window.__fake.state.settings.destination);
       await p.evaluate(() => { window.__fake.state.pickedFolder = '/media/shuttle/Rushes'; });
