@@ -277,6 +277,10 @@ try {
       await p.getByText('file-04242.dat').waitFor();
       assert((await many.locator('.files [role=listitem]').count()) === 1, 'one file found');
       await p.getByLabel('Find a file in Ten thousand frames').fill('');
+      // Nothing has moved yet: no graph whose caption would name no speed.
+      for (const caption of await p.locator('figcaption').allInnerTexts()) {
+        assert(!/(now|peak)\s*(·|$)/.test(caption.trim()), `a caption with no value: ${caption}`);
+      }
       await shot(p, '4-many-files');
     }, page);
 
