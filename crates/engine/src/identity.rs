@@ -5,6 +5,7 @@
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The file's identity on its file system: device and inode on Unix, volume serial
 /// number and file index on Windows (what `GetFileInformationByHandle` reports, the
@@ -73,13 +74,21 @@ pub(crate) struct Written {
     pub mtime_ns: i64,
 }
 
+/// A time as the database keeps file times: nanoseconds since the Unix epoch (0 for
+/// one before it, the largest for one past 2262).
+pub(crate) fn unix_nanos(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The time [`unix_nanos`] gave.
+pub(crate) fn from_unix_nanos(ns: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
+}
+
 impl Written {
     fn of(meta: &Metadata, id: FileId) -> Self {
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let mtime_ns = meta.modified().map_or(0, unix_nanos);
         Self {
             id,
             size: meta.len(),

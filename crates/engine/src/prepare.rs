@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use inbound_mhl::Digest;
 
@@ -14,7 +14,7 @@ use crate::download::{Download, FileSlot, lock};
 use crate::engine::Shared;
 use crate::fsutil::{available_space, describe_io_error};
 use crate::hashing::{Sealed, hash_whole};
-use crate::identity::{FileId, Written};
+use crate::identity::{FileId, Written, from_unix_nanos, unix_nanos};
 use crate::model::{Event, FileState};
 use crate::part_on_disk::{adopt_part_file, create_part_file, finish_part};
 use crate::ranges::RangeSet;
@@ -305,9 +305,7 @@ fn intend_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<SystemTim
     let at = match *intent {
         Some(at) => at,
         None => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            let now = unix_nanos(SystemTime::now());
             shared
                 .store
                 .set_part_intent(&dl.id, f.meta.idx, now)
@@ -315,7 +313,7 @@ fn intend_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<SystemTim
             *intent.insert(now)
         }
     };
-    Ok(UNIX_EPOCH + std::time::Duration::from_nanos(u64::try_from(at).unwrap_or(0)))
+    Ok(from_unix_nanos(at))
 }
 
 fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
