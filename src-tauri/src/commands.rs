@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use inbound_engine::{
-    Destination, DownloadDetail, DownloadSummary, Engine, HashAlgorithm, LinkOptions,
+    Destination, DownloadDetail, DownloadSummary, Engine, HashAlgorithm, IfDownloaded, LinkOptions,
     PackageListing, Secret, Selection, VerifySummary,
 };
 use tauri::{AppHandle, Manager, State};
@@ -14,6 +14,17 @@ use crate::settings::Settings;
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, CommandError>;
+
+/// What a person chose for a package already downloaded.
+#[derive(Debug, Clone, Copy, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum Again {
+    /// Checked again in its folder: only what is missing or differs is fetched.
+    Check,
+    /// A new download into a folder of its own.
+    Copy,
+}
 
 /// The folder chosen for this package (or the settings' one), with a package folder
 /// of its own inside unless the settings say otherwise.
@@ -38,6 +49,10 @@ pub(crate) fn destination(state: &AppState, chosen: Option<String>) -> Destinati
 ///
 /// `file_ids`: only these files of the package (as `list_package` gives them); none or
 /// empty is every file.
+///
+/// A package already downloaded (this link, or another link to it) fails with code
+/// `downloaded_before` and the download's id, unless `again` says what the person
+/// chose: check it again in its folder, or download it as a copy.
 #[tauri::command]
 pub async fn add_link(
     state: State<'_, AppState>,
@@ -45,9 +60,16 @@ pub async fn add_link(
     destination_folder: Option<String>,
     password: Option<String>,
     file_ids: Option<Vec<String>>,
+    again: Option<Again>,
 ) -> Result<String> {
     let dst = destination(&state, destination_folder);
     let options = LinkOptions {
+        // A person pasting a package already downloaded is asked what they want.
+        if_downloaded: match again {
+            None => IfDownloaded::Ask,
+            Some(Again::Check) => IfDownloaded::Reuse,
+            Some(Again::Copy) => IfDownloaded::Copy,
+        },
         password: password.filter(|p| !p.is_empty()).map(Secret::new),
         selection: match file_ids {
             Some(ids) if !ids.is_empty() => Selection::files(ids),
@@ -365,6 +387,13 @@ pub fn apply_engine_settings(engine: &Engine, s: &Settings) {
         engine.set_hash_algorithm(algorithm);
     }
     engine.set_keep_awake(s.keep_awake);
+}
+
+/// A completed package checked again in its folder: only what is missing or differs
+/// is fetched. Returns the new download's id (it takes the earlier one's place).
+#[tauri::command]
+pub async fn repair_download(state: State<'_, AppState>, id: String) -> Result<String> {
+    Ok(state.engine().await.repair(&id).await?)
 }
 
 /// Hashes a completed package's files again against its ASC MHL history, and records

@@ -10,6 +10,11 @@ use ts_rs::TS;
 pub struct CommandError {
     pub code: String,
     pub message: String,
+    /// The download the error is about (`downloaded_before`: the one the package
+    /// already is), for the UI to offer what can be done with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub download_id: Option<String>,
 }
 
 impl CommandError {
@@ -17,6 +22,7 @@ impl CommandError {
         Self {
             code: code.to_owned(),
             message: message.into(),
+            download_id: None,
         }
     }
 }
@@ -35,6 +41,13 @@ impl From<EngineError> for CommandError {
             }
             EngineError::UnknownDownload(_) => "unknown_download",
             EngineError::NotVerifiable(_) => "not_verifiable",
+            EngineError::NotRepairable(_) => "not_repairable",
+            EngineError::DownloadedBefore { id, .. } => {
+                return Self {
+                    download_id: Some(id.clone()),
+                    ..Self::new("downloaded_before", e.to_string())
+                };
+            }
             EngineError::Schedule(_) => "invalid_schedule",
             EngineError::After(_) => "invalid_after_download",
             _ => "internal",

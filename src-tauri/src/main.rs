@@ -101,6 +101,7 @@ fn main() {
             commands::open_file,
             commands::show_file,
             commands::verify_again,
+            commands::repair_download,
             commands::get_settings,
             commands::clipboard_capture_status,
             commands::set_settings,

@@ -340,3 +340,70 @@ async fn links_added_while_masv_is_unreachable_wait_as_downloads_of_their_own() 
         DownloadState::Complete
     );
 }
+
+/// MASV down while the network works (its API answers 503, its storage still serves):
+/// a link added then, and a download resumed then, say that MASV cannot be reached,
+/// not that they wait for the network; each failed try sets a later next one (the
+/// countdown never stays in the past); both complete once MASV answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masv_down_is_told_apart_from_the_network() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let h = Harness::with_config(
+        vec![
+            catalog::large("down", 2 * MIB),
+            catalog::large("under_way", 8 * MIB),
+        ],
+        |c| {
+            c.retry_base_delay = Duration::from_millis(500);
+            c.retry_max_delay = Duration::from_secs(2);
+        },
+    )
+    .await;
+    h.sim.faults().set_conn_rate(2 * MIB);
+    let under_way = h
+        .engine
+        .add(&h.link("under_way"), h.dest(), None)
+        .await
+        .unwrap();
+    wait_for_bytes(&h.engine, &under_way, MIB, Duration::from_secs(30)).await;
+    h.engine.pause(&under_way).await.unwrap();
+
+    h.sim.faults().api_down.store(true, Relaxed);
+    let into = Destination::package_folder_in(h.dest().join("new"));
+    let added = h
+        .engine
+        .add_or_wait(&h.link("down"), into, None)
+        .await
+        .unwrap();
+    h.engine.resume(&under_way).unwrap();
+    for id in [&added, &under_way] {
+        let first = until_waiting(&h.engine, id, Duration::from_secs(30)).await;
+        assert_eq!(first.reason, WaitReason::Masv, "{first:?}");
+        assert!(
+            first.message.starts_with("MASV cannot be reached"),
+            "{first:?}"
+        );
+        until(Duration::from_secs(15), "a later next try", || {
+            h.engine
+                .get(id)
+                .unwrap()
+                .summary
+                .waiting
+                .is_some_and(|w| w.reason == WaitReason::Masv && w.retry_at > first.retry_at)
+        })
+        .await;
+    }
+
+    h.sim.faults().api_down.store(false, Relaxed);
+    h.sim.faults().set_conn_rate(0);
+    let own = h.dest().join("new").join("Large file");
+    assert_completes(&h, &added, "down", &own, Duration::from_secs(60)).await;
+    assert_completes(
+        &h,
+        &under_way,
+        "under_way",
+        &h.dest(),
+        Duration::from_secs(60),
+    )
+    .await;
+}

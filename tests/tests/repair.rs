@@ -231,3 +231,122 @@ async fn the_look_at_the_files_already_there_shows_how_far_it_is() {
 fn served_of(h: &Harness, link_id: &str) -> u64 {
     h.sim.package_bytes_served(&h.package(link_id).package_id)
 }
+
+/// "Repair" after a verification found a change: the completed download is checked
+/// again in its own folder through `Engine::repair`, the edited file is kept aside,
+/// only its bytes come from storage, and the folder verifies clean afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repair_after_a_failed_verification_fetches_only_what_differs() {
+    let (h, dest, first) = completed_once().await;
+    let served_once = served(&h);
+    std::fs::write(dest.join("c.txt"), vec![b'x'; 200 * KIB as usize]).unwrap();
+    let found = h.engine.verify_again(&first).await.unwrap();
+    assert_eq!(found.changed, ["c.txt"], "{found:?}");
+
+    let repaired = h.engine.repair(&first).await.unwrap();
+    assert_ne!(repaired, first);
+    assert!(
+        h.engine.get(&first).is_err(),
+        "it takes the earlier one's place"
+    );
+    let (detail, checked) = assert_completes(&h, &repaired, "rushes", &dest, LONG).await;
+    assert_eq!(checked, 4);
+    assert_eq!(served(&h) - served_once, 200 * KIB, "only the changed file");
+    let c = detail.files.iter().find(|f| f.file_id == "c").unwrap();
+    assert_eq!(
+        c.kept_aside.as_deref(),
+        Some(PathBuf::from("c (changed).txt").as_path())
+    );
+    assert!(h.engine.verify_again(&repaired).await.unwrap().is_clean());
+
+    // Only a completed download is repaired: one under way says what to do instead.
+    h.sim.faults().set_conn_rate(64 * KIB);
+    let other = h
+        .engine
+        .add(&h.link("rushes"), h.dest().join("other"), None)
+        .await
+        .unwrap();
+    let refused = h.engine.repair(&other).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("resume or retry it instead"),
+        "{refused}"
+    );
+}
+
+/// Pasted again in the desktop (`IfDownloaded::Ask`): a link already downloaded, or
+/// another link to the same package, is refused with the download it already is, and
+/// nothing is fetched; asked for as a copy, it goes to a folder of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_downloaded_before_is_said_so_when_asked() {
+    use inbound_e2e::inbound_engine::{Destination, EngineError, IfDownloaded, LinkOptions};
+    let mut forwarded = rushes();
+    forwarded.link_id = "forwarded".into();
+    forwarded.secret = "forwarded-secret".into();
+    let h = Harness::new(vec![rushes(), forwarded]).await;
+    let into = Destination::package_folder_in(h.dest());
+    let first = h
+        .engine
+        .add(&h.link("rushes"), into.clone(), None)
+        .await
+        .unwrap();
+    let folder = h.dest().join("Rushes");
+    assert_completes(&h, &first, "rushes", &folder, LONG).await;
+    let served_once = served(&h);
+    let ask = || LinkOptions {
+        if_downloaded: IfDownloaded::Ask,
+        ..LinkOptions::default()
+    };
+
+    for (link, elsewhere) in [
+        ("rushes", h.dest()),
+        ("rushes", h.dest().join("else")),
+        ("forwarded", h.dest()),
+    ] {
+        let err = h
+            .engine
+            .add_link_with(
+                &h.link(link),
+                Destination::package_folder_in(elsewhere),
+                ask(),
+            )
+            .await
+            .unwrap_err();
+        match err {
+            EngineError::DownloadedBefore {
+                id,
+                folder: f,
+                complete,
+                ..
+            } => {
+                assert_eq!(
+                    (id.as_str(), f.as_path(), complete),
+                    (first.as_str(), folder.as_path(), true)
+                );
+            }
+            other => panic!("{link}: {other}"),
+        }
+        assert_eq!(h.engine.list().len(), 1, "{link}: nothing added");
+    }
+    assert_eq!(served(&h), served_once, "nothing fetched");
+
+    // Again as a copy: a folder of its own beside the first.
+    let copy = h
+        .engine
+        .add_link_with(
+            &h.link("rushes"),
+            into,
+            LinkOptions {
+                if_downloaded: IfDownloaded::Copy,
+                ..LinkOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_ne!(copy, first);
+    let second = h.dest().join("Rushes (1)");
+    assert_completes(&h, &copy, "rushes", &second, LONG).await;
+    assert_eq!(
+        h.engine.get(&first).unwrap().summary.state,
+        DownloadState::Complete
+    );
+}

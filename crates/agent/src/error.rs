@@ -65,9 +65,9 @@ impl From<EngineError> for ApiError {
                 MasvError::Expired => (StatusCode::GONE, "link_expired"),
                 MasvError::PasswordRequired => (StatusCode::UNAUTHORIZED, "password_required"),
                 MasvError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
-                MasvError::RateLimited { .. } | MasvError::Transient(_) => {
-                    (StatusCode::BAD_GATEWAY, "masv_unavailable")
-                }
+                MasvError::RateLimited { .. }
+                | MasvError::Transient(_)
+                | MasvError::Unavailable(_) => (StatusCode::BAD_GATEWAY, "masv_unavailable"),
                 MasvError::TokenExpired
                 | MasvError::Virus
                 | MasvError::FileRefused
@@ -83,6 +83,10 @@ impl From<EngineError> for ApiError {
             EngineError::After(_) => (StatusCode::BAD_REQUEST, "invalid_after_download"),
             EngineError::NotVerifiable(_) => (StatusCode::CONFLICT, "not_verifiable"),
             EngineError::CannotChooseFiles(_) => (StatusCode::CONFLICT, "not_listed_yet"),
+            // The agent adds with `IfDownloaded::Reuse` and does not repair: not
+            // reached, but a conflict if it ever is.
+            EngineError::DownloadedBefore { .. } => (StatusCode::CONFLICT, "downloaded_before"),
+            EngineError::NotRepairable(_) => (StatusCode::CONFLICT, "not_repairable"),
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }
             | EngineError::DataDir { .. }

@@ -81,6 +81,8 @@ pub async fn start(
             uid: req.uid,
             gid: req.gid,
         }),
+        // As the MASV Agent: the same link into the same folder is the same download.
+        if_downloaded: inbound_engine::IfDownloaded::Reuse,
     };
     let id = engine.add_link_with(&req.url, dst, options).await?;
     Ok(Json(engine.get(&id)?.summary.into()))

@@ -86,7 +86,8 @@ pub struct Download {
     /// Why the download stopped, when `state` is `error`.
     pub error: Option<String>,
     /// `network` while a transferring download waits for MASV or its storage to be
-    /// reachable again; `rate_limited` while it waits because MASV asked it to slow
+    /// reachable again; `masv` while the network works but MASV's API answers with a
+    /// server error; `rate_limited` while it waits because MASV asked it to slow
     /// down; `schedule` while it waits for the download hours of the bandwidth
     /// schedule; `space` while the destination's drive is too full (`waiting_reason`
     /// says how much is missing); `drive` while the destination folder is gone or on
@@ -147,6 +148,7 @@ impl From<DownloadSummary> for Download {
             error: s.error,
             waiting: s.waiting.as_ref().map(|w| match w.reason {
                 WaitReason::Network => "network".to_owned(),
+                WaitReason::Masv => "masv".to_owned(),
                 WaitReason::Schedule => "schedule".to_owned(),
                 WaitReason::RateLimited => "rate_limited".to_owned(),
                 WaitReason::Space => "space".to_owned(),

@@ -126,7 +126,7 @@ impl ProgressView {
     }
 }
 
-/// `waiting for the network, retrying in 40s (could not connect to the server)`.
+/// `waiting for the network, next try in 40s (could not connect to the server)`.
 fn waiting_line(w: &Waiting, now: i64) -> String {
     let left = w.retry_at - now;
     if w.reason == inbound_engine::WaitReason::Schedule {
@@ -139,11 +139,15 @@ fn waiting_line(w: &Waiting, now: i64) -> String {
         return format!("waiting: {}{when}", terminal_safe(&w.message));
     }
     let when = if left > 0 {
-        format!("retrying in {}", format_eta(left.unsigned_abs()))
+        format!("next try in {}", format_eta(left.unsigned_abs()))
     } else {
-        "retrying now".to_owned()
+        "trying again now".to_owned()
     };
     let waiting_for = match w.reason {
+        // The message says it: `MASV cannot be reached (server answered 503 …)`.
+        inbound_engine::WaitReason::Masv => {
+            return format!("{}; {when}", terminal_safe(&w.message));
+        }
         inbound_engine::WaitReason::RateLimited => "MASV asked to slow down",
         // The message says where and what: `waiting for space on the drive of …`,
         // `the folder … is gone: is the drive connected?`.
@@ -216,11 +220,20 @@ mod tests {
         };
         assert_eq!(
             waiting_line(&w, 960),
-            "waiting for the network, retrying in 40s (could not connect to the server)"
+            "waiting for the network, next try in 40s (could not connect to the server)"
         );
         assert_eq!(
             waiting_line(&w, 1_001),
-            "waiting for the network, retrying now (could not connect to the server)"
+            "waiting for the network, trying again now (could not connect to the server)"
+        );
+        let w = Waiting {
+            reason: inbound_engine::WaitReason::Masv,
+            message: "MASV cannot be reached (server answered 503 Service Unavailable)".into(),
+            retry_at: 1_000,
+        };
+        assert_eq!(
+            waiting_line(&w, 988),
+            "MASV cannot be reached (server answered 503 Service Unavailable); next try in 12s"
         );
         let w = Waiting {
             reason: inbound_engine::WaitReason::Schedule,

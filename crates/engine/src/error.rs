@@ -57,6 +57,16 @@ pub enum EngineError {
     NotVerifiable(String),
     #[error("the files of this download cannot be changed now: {0}")]
     CannotChooseFiles(String),
+    /// Asked to say so (see `IfDownloaded::Ask`): this package is already a download.
+    #[error("{}", if *.complete { format!("“{}” is already downloaded into {}", .name, .folder.display()) } else { format!("“{}” is already being downloaded into {}", .name, .folder.display()) })]
+    DownloadedBefore {
+        id: String,
+        name: String,
+        folder: PathBuf,
+        complete: bool,
+    },
+    #[error("cannot check the package again: {0}")]
+    NotRepairable(String),
 }
 
 impl EngineError {

@@ -57,7 +57,9 @@ pub use after::{AfterDownload, AfterError, CompletedFile, CompletedPackage};
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
 pub use display::{ByteSizeError, human_bytes, parse_bytes};
 pub use display::{notification_safe, terminal_safe};
-pub use engine::{Engine, FilesChanged, LinkOptions, ListedFile, PackageListing, PackagePreview};
+pub use engine::{
+    Engine, FilesChanged, IfDownloaded, LinkOptions, ListedFile, PackageListing, PackagePreview,
+};
 pub use error::EngineError;
 pub use fsutil::{available_space, write_private};
 pub use held_back::HeldBack;

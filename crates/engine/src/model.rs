@@ -195,8 +195,11 @@ pub struct DownloadSummary {
 #[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitReason {
-    /// MASV or its storage cannot be reached (no route, DNS, resets, timeouts, 5xx).
+    /// MASV or its storage cannot be reached (no route, DNS, resets, timeouts).
     Network,
+    /// The network works but MASV does not: its API answers with a server error (5xx,
+    /// 408). It goes on by itself once MASV answers again.
+    Masv,
     /// MASV asked Inbound to slow down (429, or storage's 503 going on): it waits as
     /// long as MASV asked, at least, and goes on by itself.
     RateLimited,

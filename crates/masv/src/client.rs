@@ -160,7 +160,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, route: Route) -> MasvError 
         (429, _) => MasvError::RateLimited {
             retry_after: retry_after(headers),
         },
-        (500..=599, _) | (408, _) => MasvError::Transient(format!("server answered {status}")),
+        (500..=599, _) | (408, _) => MasvError::Unavailable(format!("server answered {status}")),
         (410, _) => MasvError::Expired,
         (404, Route::Link { .. }) => MasvError::BadLink,
         (401 | 403, Route::Team) => MasvError::ApiKeyRejected,

@@ -36,6 +36,9 @@ pub enum MasvError {
     TeamNotFound,
     #[error("temporary network or server problem: {0}")]
     Transient(String),
+    /// MASV answered, with a server error (5xx, 408): the network works, MASV does not.
+    #[error("temporary network or server problem: {0}")]
+    Unavailable(String),
     #[error("unexpected answer from MASV: {0}")]
     Other(String),
 }
@@ -43,14 +46,17 @@ pub enum MasvError {
 impl MasvError {
     /// Worth retrying the same call after a pause.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_) | Self::RateLimited { .. })
+        matches!(
+            self,
+            Self::Transient(_) | Self::Unavailable(_) | Self::RateLimited { .. }
+        )
     }
 
     /// What the failure was, without the generic "temporary network or server
     /// problem" words, for sentences such as "MASV cannot be reached (…)".
     pub fn reason(&self) -> String {
         match self {
-            Self::Transient(why) => why.clone(),
+            Self::Transient(why) | Self::Unavailable(why) => why.clone(),
             Self::RateLimited { .. } => "MASV is rate limiting requests".into(),
             other => other.to_string(),
         }

@@ -154,7 +154,7 @@ impl Subscription {
         let resp = req.send().await.map_err(MasvError::from_reqwest)?;
         let status = resp.status();
         if status.as_u16() == 429 || status.is_server_error() {
-            return Err(MasvError::Transient(format!("PubNub answered {status}")));
+            return Err(MasvError::Unavailable(format!("PubNub answered {status}")));
         }
         if !status.is_success() {
             return Err(MasvError::Other(format!("PubNub answered {status}")));

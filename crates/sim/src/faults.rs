@@ -29,6 +29,9 @@ pub struct Faults {
     pub error_503_every: AtomicU32,
     /// Every N-th request (API or storage) answers 429 with `Retry-After: 1`.
     pub error_429_every: AtomicU32,
+    /// MASV's API answers 503 to every request while its storage still serves: MASV
+    /// down, the network fine.
+    pub api_down: AtomicBool,
     /// When not 0: storage's 429 and 503 answers say `Retry-After` this many seconds.
     pub storage_retry_after_secs: AtomicU64,
     /// Storage names every object by a plain-MD5 ETag that is not its bytes' MD5 (a
@@ -106,6 +109,7 @@ impl Default for Faults {
             length_over_every: AtomicU32::new(0),
             error_503_every: AtomicU32::new(0),
             error_429_every: AtomicU32::new(0),
+            api_down: AtomicBool::new(false),
             storage_retry_after_secs: AtomicU64::new(0),
             listing_omits_size: AtomicBool::new(false),
             md5_etag_lies: AtomicBool::new(false),
@@ -201,6 +205,9 @@ impl Faults {
 
     pub(crate) fn next_api(&self) -> Mischief {
         let n = self.api_requests.fetch_add(1, Relaxed) + 1;
+        if self.api_down.load(Relaxed) {
+            return self.count(Mischief::Status503);
+        }
         self.count(self.status_mischief(n))
     }
 

@@ -1,6 +1,7 @@
 // Typed wrappers over the shell's commands and events. Types come from Rust (ts-rs).
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { Again } from './bindings/Again';
 import type { CommandError } from './bindings/CommandError';
 import type { DownloadDetail } from './bindings/DownloadDetail';
 import type { DownloadSummary } from './bindings/DownloadSummary';
@@ -21,6 +22,7 @@ import type { WaitingLinkView } from './bindings/WaitingLinkView';
 import type { WatcherEvent } from './bindings/WatcherEvent';
 
 export type {
+  Again,
   CommandError,
   DownloadDetail,
   DownloadSummary,
@@ -42,8 +44,10 @@ export type {
 
 export const api = {
   /** `fileIds`: only these files (from `listPackage`); null is every file. */
-  addLink: (url: string, destinationFolder: string | null, password: string | null, fileIds: string[] | null = null) =>
-    invoke<string>('add_link', { url, destinationFolder, password, fileIds }),
+  addLink: (url: string, destinationFolder: string | null, password: string | null, fileIds: string[] | null = null, again: Again | null = null) =>
+    invoke<string>('add_link', { url, destinationFolder, password, fileIds, again }),
+  /** A completed package checked again in its folder; the new download's id. */
+  repair: (id: string) => invoke<string>('repair_download', { id }),
   /** A package's files, read without adding it ("Choose files…"). */
   listPackage: (url: string, password: string | null) => invoke<PackageListing>('list_package', { url, password }),
   addParkedLink: (token: number, destinationFolder: string | null, password: string) =>
@@ -122,8 +126,10 @@ export function onIncomingLink(cb: (e: IncomingLink) => void): Promise<UnlistenF
 /** Commands reject with a CommandError; anything else becomes one. */
 export function asCommandError(e: unknown): CommandError {
   if (typeof e === 'object' && e !== null && 'code' in e && 'message' in e) {
-    const { code, message } = e as { code: unknown; message: unknown };
-    return { code: String(code), message: String(message) };
+    const { code, message, download_id } = e as { code: unknown; message: unknown; download_id?: unknown };
+    return typeof download_id === 'string'
+      ? { code: String(code), message: String(message), download_id }
+      : { code: String(code), message: String(message) };
   }
   return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
 }

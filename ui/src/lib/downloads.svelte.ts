@@ -199,23 +199,37 @@ export function isUnlisted(d: DownloadSummary): boolean {
   return d.package_id === '' && d.origin.kind === 'link';
 }
 
-/** "retrying in 40 s", "retrying in 2 min 05 s" or "retrying now", towards `retryAt` (Unix seconds). */
-export function retryCountdown(retryAt: number, nowSecs: number): string {
-  const left = Math.ceil(retryAt - nowSecs);
-  if (left <= 0) return 'retrying now';
-  const inText = left < 60 ? `${left} s` : `${Math.floor(left / 60)} min ${String(left % 60).padStart(2, '0')} s`;
-  return `retrying in ${inText}`;
+/** "40 s" or "2 min 05 s" until `at` (Unix seconds); null once it has passed. */
+function countdown(at: number, nowSecs: number): string | null {
+  const left = Math.ceil(at - nowSecs);
+  if (left <= 0) return null;
+  return left < 60 ? `${left} s` : `${Math.floor(left / 60)} min ${String(left % 60).padStart(2, '0')} s`;
 }
 
-/** What a waiting download shows, counting down to its next try. Waiting for space
- * or for its drive, the engine's message says where and what is missing. */
+const WAITING_FOR: Record<'network' | 'masv' | 'rate_limited', string> = {
+  network: 'Waiting for network',
+  // The network works and MASV answers with server errors: MASV is named, so nobody
+  // goes looking for a fault in their own Wi-Fi.
+  masv: 'MASV cannot be reached',
+  rate_limited: 'MASV asked to slow down',
+};
+
+/** What a waiting download shows, counting down to its next try ("trying again now"
+ * while that try is under way). Waiting for space or for its drive, the engine's
+ * message says where and what is missing. */
 export function waitingLabel(w: Waiting, nowSecs: number): string {
-  if (w.reason === 'space' || w.reason === 'drive') {
-    const again = retryCountdown(w.retry_at, nowSecs).replace('retrying', 'looking again');
+  const left = countdown(w.retry_at, nowSecs);
+  if (w.reason === 'space' || w.reason === 'drive' || w.reason === 'schedule') {
+    const again = left ? `looking again in ${left}` : 'looking again now';
     return `${w.message.charAt(0).toUpperCase()}${w.message.slice(1)} — ${again}`;
   }
-  const what = w.reason === 'rate_limited' ? 'MASV asked to slow down' : 'Waiting for network';
-  return `${what} — ${retryCountdown(w.retry_at, nowSecs)}`;
+  return `${WAITING_FOR[w.reason]} — ${retryCountdown(w.retry_at, nowSecs)}`;
+}
+
+/** "next try in 40 s", or "trying again now" once `retryAt` (Unix seconds) has passed. */
+export function retryCountdown(retryAt: number, nowSecs: number): string {
+  const left = countdown(retryAt, nowSecs);
+  return left ? `next try in ${left}` : 'trying again now';
 }
 
 /** The card's line about a completed package's proof. */
@@ -223,6 +237,15 @@ export function verifiedLabel(d: DownloadSummary): string | null {
   if (d.state !== 'complete' || d.files_verified === 0) return null;
   const files = `${d.files_verified} file${d.files_verified === 1 ? '' : 's'}`;
   return `${files} · ${d.hash_algorithm ?? 'hash'}${d.manifest ? ' · ASC MHL manifest' : ''}`;
+}
+
+/** What a verification found that differs from what was delivered (changed or
+ * missing files), as "1 file: Day 1/b.wav"; null when everything delivered matches. */
+export function changedSinceDelivery(s: VerifySummary): string | null {
+  const differs = [...s.changed, ...s.missing];
+  if (differs.length === 0) return null;
+  const shown = differs.slice(0, 3).join(', ') + (differs.length > 3 ? `, and ${differs.length - 3} more` : '');
+  return `${differs.length} file${differs.length === 1 ? '' : 's'}: ${shown}`;
 }
 
 /** What a verification found, in a sentence. */
@@ -265,6 +288,25 @@ export const HELD_BACK: Record<HeldBack, { label: string; why: string }> = {
 /** "Checking the files already here: 1 of 3 (40%)". */
 export function checkingLabel(c: Checking): string {
   return `Checking the files already here: ${c.files_done} of ${c.files} (${Math.floor(c.bytes > 0 ? (100 * c.bytes_done) / c.bytes : 100)}%)`;
+}
+
+/** What tells a package apart from another of the same name: the folder it went to,
+ * when it was added, and its link's short id: in “Rushes (1)” · added 14:02 · link 01HX4Z9Q. */
+export function tellApart(d: DownloadSummary, nowSecs: number): string {
+  const folder = d.dst_folder.split(/[\\/]/).filter(Boolean).at(-1) ?? d.dst_folder;
+  const added = new Date(d.created_at * 1000);
+  const sameDay = new Date(nowSecs * 1000).toDateString() === added.toDateString();
+  const when = sameDay
+    ? added.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : added.toLocaleDateString([], { day: 'numeric', month: 'short', year: added.getFullYear() === new Date(nowSecs * 1000).getFullYear() ? undefined : 'numeric' });
+  // The link's id, up to its secret (which the summary has replaced by ***).
+  const linkId = d.origin.kind === 'link' ? /massive\.(?:app|io)\/([^/?#]+)/.exec(d.link)?.[1] : undefined;
+  return [`in “${folder}”`, `added ${when}`, linkId ? `link ${linkId.slice(0, 8)}` : null].filter(Boolean).join(' · ');
+}
+
+/** The card's state: a transferring download that waits says so. */
+export function stateLabel(d: DownloadSummary): string {
+  return d.state === 'transferring' && d.waiting && d.waiting.reason !== 'schedule' ? 'Waiting' : STATE_LABEL[d.state];
 }
 
 export const STATE_LABEL: Record<DownloadSummary['state'], string> = {

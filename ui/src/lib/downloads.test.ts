@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, checkLabel, DownloadsStore, filesLabel, movedOrder, queueOrder, SPEED_SAMPLES, verifiedLabel, waitingLabel } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, filesLabel, movedOrder, queueOrder, SPEED_SAMPLES, stateLabel, tellApart, verifiedLabel, waitingLabel } from './downloads.svelte';
 import { buildTree, downloadChoice } from './filetree';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
@@ -120,12 +120,15 @@ describe('waiting for the network', () => {
     const waiting = { reason: 'network' as const, message: 'could not connect to the server', retry_at: 1000 };
     s.apply({ type: 'waiting', id: 'a', waiting });
     expect(s.get('a')?.waiting).toEqual(waiting);
-    expect(waitingLabel(waiting, 960)).toBe('Waiting for network — retrying in 40 s');
-    expect(waitingLabel(waiting, 875)).toBe('Waiting for network — retrying in 2 min 05 s');
-    expect(waitingLabel(waiting, 1001)).toBe('Waiting for network — retrying now');
+    expect(waitingLabel(waiting, 960)).toBe('Waiting for network — next try in 40 s');
+    expect(waitingLabel(waiting, 875)).toBe('Waiting for network — next try in 2 min 05 s');
+    expect(waitingLabel(waiting, 1001)).toBe('Waiting for network — trying again now');
     // MASV asked to slow down: said as such, not as a network outage.
     const limited = { reason: 'rate_limited' as const, message: 'MASV is rate limiting requests', retry_at: 1000 };
-    expect(waitingLabel(limited, 990)).toBe('MASV asked to slow down — retrying in 10 s');
+    expect(waitingLabel(limited, 990)).toBe('MASV asked to slow down — next try in 10 s');
+    // MASV down while the network works: MASV is named, not the network.
+    const down = { reason: 'masv' as const, message: 'MASV cannot be reached (server answered 503 Service Unavailable)', retry_at: 1000 };
+    expect(waitingLabel(down, 988)).toBe('MASV cannot be reached — next try in 12 s');
     // The drive is full: where, and how much is missing, from the engine.
     const space = {
       reason: 'space' as const,
@@ -146,6 +149,30 @@ describe('waiting for the network', () => {
     );
     s.apply({ type: 'waiting', id: 'a', waiting: null });
     expect(s.get('a')?.waiting).toBeNull();
+  });
+
+  it('tells packages of one name apart by folder, time added and link', () => {
+    const d = summary('a');
+    d.dst_folder = '/Users/ed/Downloads/MASV/Quirky Package (2)';
+    d.link = 'https://get.massive.app/01HX4Z9QABCDEF?secret=***';
+    d.origin = { kind: 'link' };
+    d.created_at = new Date(2026, 11, 6, 14, 2).getTime() / 1000;
+    const sameDay = new Date(2026, 11, 6, 18, 0).getTime() / 1000;
+    expect(tellApart(d, sameDay)).toMatch(/^in “Quirky Package \(2\)” · added 0?2:02( PM)?|^in “Quirky Package \(2\)” · added 14:02/);
+    expect(tellApart(d, sameDay)).toContain(' · link 01HX4Z9Q');
+    expect(tellApart(d, sameDay + 86400)).not.toMatch(/added \d\d:\d\d/);
+    d.dst_folder = 'D:\\Deliveries\\Quirky Package';
+    expect(tellApart(d, sameDay)).toMatch(/^in “Quirky Package”/);
+  });
+
+  it('calls a download that waits "Waiting", not "Downloading"', () => {
+    const d = summary('a');
+    d.state = 'transferring';
+    expect(stateLabel(d)).toBe('Downloading');
+    d.waiting = { reason: 'masv', message: 'MASV cannot be reached (server answered 503)', retry_at: 1000 };
+    expect(stateLabel(d)).toBe('Waiting');
+    d.state = 'paused';
+    expect(stateLabel(d)).toBe('Paused');
   });
 });
 

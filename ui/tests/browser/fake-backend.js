@@ -89,8 +89,20 @@
       return { preview: { name: url.includes('many') ? 'Ten thousand frames' : 'Pasted delivery', package_id: 'pkg-pick', sender_email: 'editor@studio.example',
         file_count: files.length, total_bytes: files.reduce((n, f) => n + f.size, 0), sizes_complete: true, withheld: 1 }, files: listed };
     },
-    add_link: ({ url, password, fileIds }) => {
+    add_link: ({ url, password, fileIds, again }) => {
       state.lastFileIds = fileIds ?? null;
+      if (url.includes('seen')) {
+        // As the engine does for a person pasting: a package already downloaded is said so.
+        const before = state.downloads.find((d) => d.link.startsWith('https://get.massive.app/seen'));
+        if (before && !again) {
+          throw { code: 'downloaded_before', download_id: before.id,
+            message: `“${before.name}” is already ${before.state === 'complete' ? 'downloaded' : 'being downloaded'} into ${before.dst_folder}` };
+        }
+        state.again = again ?? null;
+        const copies = state.downloads.filter((d) => d.name === 'Seen delivery').length;
+        return add('Seen delivery', demoFiles(), { link: 'https://get.massive.app/seen?secret=***',
+          dst_folder: `${state.settings.destination}/Seen delivery${copies ? ` (${copies})` : ''}` });
+      }
       if (fileIds) {
         const files = demoFiles().map((f) => (f.virus_detected || fileIds.includes(f.file_id) ? f : { ...f, state: 'excluded' }));
         return add('Pasted delivery', files);
@@ -157,7 +169,19 @@
     show_file: ({ id, index }) => (state.shown = { id, index }) && null,
     verify_again: ({ id }) => {
       const n = state.downloads.find((d) => d.id === id).files_verified;
-      return { ok: n, changed: [], missing: [], extra: [], algorithms: ['xxh128'], recorded: '/tmp/ascmhl/0002.mhl' };
+      // Someone edited a file after it arrived (a test says which).
+      const changed = state.tampered ?? [];
+      return { ok: n - changed.length, changed, missing: [], extra: [], algorithms: ['xxh128'], recorded: '/tmp/ascmhl/0002.mhl' };
+    },
+    // As the engine does: the package checked again in its folder, as a new download in
+    // the earlier one's place.
+    repair_download: ({ id }) => {
+      const earlier = state.downloads.find((d) => d.id === id);
+      state.repaired = id;
+      state.downloads = state.downloads.filter((d) => d.id !== id);
+      emit('engine', { type: 'removed', id });
+      return add(earlier.name, state.files[id].map((f) => ({ ...f, state: 'pending', bytes_done: 0, verified: false, hash: null })),
+        { dst_folder: earlier.dst_folder, link: earlier.link });
     },
     inbox_status: () => ({ team_id: state.inbox.teamId }),
     inbox_login: ({ teamId, apiKey }) => {
@@ -282,10 +306,15 @@
       setState(id, 'queued');
       emit('engine', { type: 'waiting', id, waiting: d.waiting });
     },
-    waiting(id, secs) {
+    /** Forgotten, as a deletion does. */
+    remove(id) {
+      state.downloads = state.downloads.filter((d) => d.id !== id);
+      emit('engine', { type: 'removed', id });
+    },
+    waiting(id, secs, reason = 'network') {
       const d = state.downloads.find((x) => x.id === id);
-      d.waiting = secs === null ? null
-        : { reason: 'network', message: 'could not connect to the server', retry_at: Math.floor(Date.now() / 1000) + secs };
+      const message = reason === 'masv' ? 'MASV cannot be reached (server answered 503 Service Unavailable)' : 'could not connect to the server';
+      d.waiting = secs === null ? null : { reason, message, retry_at: Math.floor(Date.now() / 1000) + secs };
       emit('engine', { type: 'waiting', id, waiting: d.waiting });
     },
     complete(id) {

@@ -110,12 +110,28 @@ try {
 
     await test(`${scheme}: an outage waits with a countdown, then carries on`, async (p) => {
       await p.evaluate(() => window.__fake.waiting('d1', 40));
-      await p.getByText(/Waiting for network — retrying in (40|39) s/).waitFor();
-      await p.getByText(/Waiting for network — retrying in 3\d s/).waitFor();
-      assert(await p.getByText('Downloading', { exact: true }).isVisible(), 'still downloading, not failed');
+      await p.getByText(/Waiting for network — next try in (40|39) s/).waitFor();
+      await p.getByText(/Waiting for network — next try in 3\d s/).waitFor();
+      assert(await p.locator('.status .state').first().textContent() === 'Waiting', 'waiting, neither "Downloading" nor failed');
       await shot(p, '2b-waiting');
       await p.evaluate(() => window.__fake.waiting('d1', null));
       await p.getByText(/Waiting for network/).waitFor({ state: 'detached' });
+      await p.getByText('Downloading', { exact: true }).waitFor();
+    }, page);
+
+    await test(`${scheme}: MASV down is told apart from the network, with a live countdown`, async (p) => {
+      await p.evaluate(() => window.__fake.waiting('d1', 3, 'masv'));
+      await p.getByText(/^MASV cannot be reached — next try in [23] s$/).waitFor();
+      assert(!(await p.getByText(/Waiting for network/).count()), 'the network is not blamed');
+      await p.getByText('MASV cannot be reached — next try in 1 s').waitFor();
+      await shot(p, '2c-masv-down');
+      // Its time has come: the try under way, not a frozen "retrying now".
+      await p.getByText('MASV cannot be reached — trying again now').waitFor();
+      // The try failed: the next one, further away, counts down again.
+      await p.evaluate(() => window.__fake.waiting('d1', 12, 'masv'));
+      await p.getByText(/^MASV cannot be reached — next try in 1[12] s$/).waitFor();
+      await p.evaluate(() => window.__fake.waiting('d1', null));
+      await p.getByText(/MASV cannot be reached/).waitFor({ state: 'detached' });
     }, page);
 
     await test(`${scheme}: pause and resume`, async (p) => {
@@ -148,11 +164,82 @@ try {
       await p.waitForFunction(() => window.__fake.state.dropped.includes(7));
     }, page);
 
+    await test(`${scheme}: a failed "Verify again" says what changed and offers Repair`, async (p) => {
+      const before = await p.evaluate(() => window.__fake.state.downloads.length);
+      await p.getByLabel('MASV link').fill('https://get.massive.app/edited?secret=x');
+      await p.keyboard.press('Enter');
+      await p.waitForFunction((n) => window.__fake.state.downloads.length > n, before);
+      const id = await p.evaluate(() => window.__fake.state.downloads.at(-1).id);
+      await p.evaluate((i) => window.__fake.complete(i), id);
+      const card = p.locator(`#card-${id}`);
+      await card.getByText('4 files · xxh128 · ASC MHL manifest').waitFor();
+      await card.getByRole('button', { name: /^Show files of/ }).click();
+      // Someone edits a clip after it arrived: "Verify again" says so where it said
+      // Verified, the clip's row stops saying Verified, and Repair fetches what differs.
+      await p.evaluate(() => (window.__fake.state.tampered = ['Coastline/Day 1/A001_C002.mov']));
+      await card.getByRole('button', { name: 'Verify again' }).click();
+      await card.locator('.badge', { hasText: 'Changed since delivery' }).waitFor();
+      await card.getByText('1 file: Coastline/Day 1/A001_C002.mov').waitFor();
+      assert((await card.getByText('Verified', { exact: true }).count()) === 0, 'no green Verified badge beside a change');
+      const clip = card.locator('[role=listitem]').filter({ hasText: 'A001_C002.mov' });
+      assert((await clip.locator('.fstate').textContent()) === 'Changed since delivery', 'the changed row is not "Verified"');
+      await shot(p, '4c-changed-since-delivery');
+      await card.getByRole('button', { name: 'Repair' }).click();
+      await p.waitForFunction((i) => window.__fake.state.repaired === i, id);
+      await p.evaluate(() => (window.__fake.state.tampered = []));
+      const repaired = await p.evaluate(() => window.__fake.state.downloads.at(-1).id);
+      await p.locator(`#card-${repaired}`).waitFor();
+      await card.waitFor({ state: 'detached' });
+      await p.evaluate((i) => window.__fake.remove(i), repaired);
+    }, page);
+
+    await test(`${scheme}: a package pasted again says it is already downloaded, and offers what can be done`, async (p) => {
+      const paste = async () => {
+        await p.getByLabel('MASV link').fill('https://get.massive.app/seen?secret=hush-seen');
+        await p.keyboard.press('Enter');
+      };
+      await paste();
+      await p.getByRole('heading', { name: 'Seen delivery' }).waitFor();
+      const first = await p.evaluate(() => window.__fake.state.downloads.at(-1).id);
+      await p.evaluate((id) => window.__fake.complete(id), first);
+      // Pasted again: asked, not a silent repair nor a second copy.
+      await paste();
+      const dialog = p.getByRole('dialog', { name: 'Already downloaded' });
+      await dialog.getByText('“Seen delivery” is already downloaded into /home/user/Downloads/MASV/Seen delivery.').waitFor();
+      assert((await p.getByRole('heading', { name: 'Seen delivery' }).count()) === 1, 'nothing added while asking');
+      assert(!(await p.content()).includes('hush-seen'), 'the secret stays in the shell');
+      await shot(p, '2d-already-downloaded');
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      assert((await p.getByRole('heading', { name: 'Seen delivery' }).count()) === 1, 'cancel adds nothing');
+      // Check it again: the download it is, checked in its folder.
+      await paste();
+      await dialog.getByRole('button', { name: 'Check it again' }).click();
+      await p.waitForFunction((id) => window.__fake.state.repaired === id, first);
+      await dialog.waitFor({ state: 'detached' });
+      // Under way now (being checked): said so, and it can still be had as a copy.
+      await paste();
+      const under = p.getByRole('dialog', { name: 'Already downloading' });
+      await under.getByText('“Seen delivery” is already being downloaded into', { exact: false }).waitFor();
+      assert((await under.getByRole('button', { name: 'Check it again' }).count()) === 0, 'nothing to check while it downloads');
+      await under.getByRole('button', { name: 'Download again as a copy' }).click();
+      await p.waitForFunction(() => window.__fake.state.again === 'copy');
+      await p.getByRole('heading', { name: 'Seen delivery' }).nth(1).waitFor();
+      // Two cards of one package told apart: each names its folder.
+      await p.getByText('in “Seen delivery (1)”', { exact: false }).waitFor();
+      await shot(p, '2e-copies-told-apart');
+      for (const d of await p.evaluate(() => window.__fake.state.downloads.filter((x) => x.name === 'Seen delivery').map((x) => x.id))) {
+        await p.evaluate((id) => window.__fake.remove(id), d);
+      }
+    }, page);
+
     await test(`${scheme}: a link pasted while MASV is out of reach waits as a download, then is listed`, async (p) => {
       await p.getByLabel('MASV link').fill('https://get.massive.app/offline1?secret=hush-offline');
       await p.keyboard.press('Enter');
-      await p.getByRole('heading', { name: 'Link offline1' }).waitFor();
-      await p.getByText(/Waiting for network — retrying in/).first().waitFor();
+      const waitingCard = p.getByRole('article', { name: 'Link offline1' });
+      await waitingCard.getByRole('heading', { name: 'Waiting for MASV to list this link' }).waitFor();
+      await waitingCard.getByText('Link offline1 · its name and files appear as soon as MASV answers').waitFor();
+      await waitingCard.getByText(/Waiting for network — next try in/).waitFor();
       assert((await p.getByLabel('MASV link').inputValue()) === '', 'the input is cleared: nothing to paste again');
       assert(!(await p.content()).includes('hush-offline'), 'the secret stays in the shell');
       assert((await p.getByRole('alert').count()) === 0, 'said once, on the card');
@@ -164,13 +251,14 @@ try {
       await p.waitForFunction(() => window.__fake.state.calls.includes('retry_waiting_links'));
       await p.evaluate((i) => window.__fake.listed(i), id);
       await p.getByRole('heading', { name: 'Offline delivery' }).waitFor();
-      assert((await p.getByRole('heading', { name: 'Link offline1' }).count()) === 0, 'one card, not two');
+      assert((await p.getByRole('article', { name: 'Link offline1' }).count()) === 0, 'one card, not two');
+      assert((await p.getByRole('heading', { name: 'Waiting for MASV to list this link' }).count()) === 0, 'listed: named');
     }, page);
 
     await test(`${scheme}: a link from a web page while MASV is out of reach is kept, then asked about`, async (p) => {
       await p.evaluate(() => window.__fake.incomingOffline('https://get.massive.app/offline2?secret=hush-web'));
       const section = p.getByRole('region', { name: 'Links waiting for MASV' });
-      await section.getByText('MASV cannot be reached (could not connect to the server) — retrying in', { exact: false }).waitFor();
+      await section.getByText('MASV cannot be reached (could not connect to the server) — next try in', { exact: false }).waitFor();
       assert(!(await p.content()).includes('hush-web'), 'the secret stays in the shell');
       // Given up on: forgotten.
       await p.evaluate(() => window.__fake.incomingOffline('https://get.massive.app/offline3?secret=x'));
@@ -371,7 +459,6 @@ try {
       assert(copied.startsWith('Inbound demo: Coastline rushes (from editor@studio.example)'), copied);
       assert(copied.includes('Coastline/Day 1/A001_C002.mov\t48.0 MB\txxh128 0123456789abcdef0123456789abcdef'), copied);
       await shot(p, '4b-files-as-files');
-      await card.getByRole('button', { name: /^Show files of/ }).click();
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
       await shot(p, '6-settings');

@@ -69,6 +69,7 @@ impl Engine {
             wait_if_unreachable,
             priority,
             owner,
+            if_downloaded,
         } = options;
         // A mistyped pattern is reported before MASV is asked anything.
         selection.matcher()?;
@@ -86,9 +87,12 @@ impl Engine {
                 link,
                 dst,
                 password,
-                selection,
+                Choice {
+                    selection,
+                    priority,
+                },
                 wait_if_unreachable,
-                priority,
+                if_downloaded,
             )
             .await?;
         if let Some(o) = owner {
@@ -103,16 +107,27 @@ impl Engine {
         link: LinkRef,
         dst: Destination,
         password: Option<Secret>,
-        selection: Selection,
+        choice: Choice,
         wait_if_unreachable: bool,
-        priority: i64,
+        if_downloaded: IfDownloaded,
     ) -> Result<DownloadId, EngineError> {
         let _adding = self.adding(&format!("link:{}", link.id), &dst).await;
         let replaces = match self.find_existing(&link.id, None, &dst) {
-            Some(existing) if existing.state() == DownloadState::Complete => Some(existing),
+            _ if if_downloaded == IfDownloaded::Copy => None,
+            Some(existing) if existing.state() == DownloadState::Complete => {
+                self.unless_asking(if_downloaded, &existing)?;
+                Some(existing)
+            }
             Some(existing) => return self.revive(&existing),
             None => None,
         };
+        if if_downloaded == IfDownloaded::Ask
+            && let Some(elsewhere) = self.find_anywhere(
+                |d| matches!(&*lock(&d.source), Source::Link { link: l, .. } if l.id == link.id),
+            )
+        {
+            return Err(downloaded_before(&elsewhere));
+        }
         let opened = Session::open(
             self.shared.client_for(&link.id),
             link.clone(),
@@ -123,24 +138,47 @@ impl Engine {
         let (session, info) = match opened {
             Ok(opened) => opened,
             Err(e) if wait_if_unreachable && e.is_transient() => {
-                let choice = Choice {
-                    selection,
-                    priority,
-                };
                 return self.insert_unlisted(link, password, choice, &dst, &e);
             }
             Err(e) => return Err(e.into()),
         };
+        // Another link to a package already downloaded (sent twice, or forwarded).
+        if if_downloaded == IfDownloaded::Ask
+            && let Some(same) = self.find_anywhere(|d| d.package_id == info.package_id)
+        {
+            return Err(downloaded_before(&same));
+        }
         let new = NewDownload {
             package_id: info.package_id.clone(),
             name: package_name(&info.name, &info.package_id),
             sender_email: info.sender_email.clone(),
             source: Source::Link { link, password },
-            selection,
-            priority,
+            selection: choice.selection,
+            priority: choice.priority,
             replaces,
         };
         self.insert(new, session, &dst).await
+    }
+
+    /// Refuses when asked to say that the package is already a download.
+    fn unless_asking(
+        &self,
+        if_downloaded: IfDownloaded,
+        existing: &Download,
+    ) -> Result<(), EngineError> {
+        match if_downloaded {
+            IfDownloaded::Ask => Err(downloaded_before(existing)),
+            IfDownloaded::Reuse | IfDownloaded::Copy => Ok(()),
+        }
+    }
+
+    /// The latest listed download that `matches`, in any folder.
+    fn find_anywhere(&self, matches: impl Fn(&Download) -> bool) -> Option<Arc<Download>> {
+        lock(&self.shared.downloads)
+            .iter()
+            .rev()
+            .find(|d| !d.is_unlisted() && matches(d))
+            .cloned()
     }
 
     /// Adds a team or portal package with the access token its listing gave, no link
@@ -206,7 +244,11 @@ impl Engine {
 
     /// One add at a time per package and folder, so a link arriving twice at once
     /// (a deep link seen by two handlers, a script retrying) makes one download.
-    async fn adding(&self, key: &str, dst: &Destination) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(super) async fn adding(
+        &self,
+        key: &str,
+        dst: &Destination,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
         let gate = lock(&self.shared.adding)
             .entry((key.to_owned(), dst.clone()))
             .or_default()
@@ -226,7 +268,7 @@ impl Engine {
     }
 
     /// Lists the package's files, plans where each goes, and records the download.
-    async fn insert(
+    pub(super) async fn insert(
         &self,
         new: NewDownload,
         session: Session,
@@ -392,10 +434,39 @@ pub struct LinkOptions {
     pub priority: i64,
     /// Who the files are given to when the package completes (checked now).
     pub owner: Option<crate::ownership::Owner>,
+    /// What to do when the package is already a download.
+    pub if_downloaded: IfDownloaded,
+}
+
+/// What adding a package that is already a download does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IfDownloaded {
+    /// The same link into the same place again: the download it already is (resumed
+    /// if it had stopped), or, once complete, checked again in its folder and only what
+    /// differs fetched (a repair). Elsewhere, a download of its own. What scripts
+    /// expect: adding a link twice is harmless.
+    #[default]
+    Reuse,
+    /// Refused with [`EngineError::DownloadedBefore`] when this link or this package
+    /// (by another link) is already a download anywhere, for a person to choose; only
+    /// the same link into the same place while it is still under way is that download.
+    Ask,
+    /// A new download into a folder of its own, whatever is there already.
+    Copy,
+}
+
+/// The package is already `existing`: said so, for a person to choose.
+fn downloaded_before(existing: &Download) -> EngineError {
+    EngineError::DownloadedBefore {
+        id: existing.id.clone(),
+        name: existing.name.clone(),
+        folder: existing.dst.clone(),
+        complete: existing.state() == DownloadState::Complete,
+    }
 }
 
 /// What a person chose about a link beyond where it goes.
-struct Choice {
-    selection: Selection,
-    priority: i64,
+pub(super) struct Choice {
+    pub selection: Selection,
+    pub priority: i64,
 }

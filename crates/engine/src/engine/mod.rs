@@ -23,6 +23,7 @@ use crate::source::Source;
 use crate::store::{DownloadRow, Store};
 
 mod adding;
+mod again;
 mod choosing;
 #[cfg(test)]
 mod cut_short;
@@ -40,7 +41,7 @@ mod verifying;
 /// The key the kept count of downloads at once is saved under.
 const MAX_ACTIVE_SETTING: &str = "max_active_downloads";
 
-pub use adding::LinkOptions;
+pub use adding::{IfDownloaded, LinkOptions};
 pub use choosing::FilesChanged;
 pub use preview::{ListedFile, PackageListing, PackagePreview};
 

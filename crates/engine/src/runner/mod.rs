@@ -58,16 +58,25 @@ pub(crate) struct Interruption {
 }
 
 impl Interruption {
-    /// What a transient MASV error means for the wait.
+    /// What a transient MASV error means for the wait: MASV answering with a server
+    /// error is told apart from the network.
     pub fn of(e: &inbound_masv::MasvError) -> Self {
-        let (reason, retry_after) = match e {
-            inbound_masv::MasvError::RateLimited { retry_after } => {
-                (crate::model::WaitReason::RateLimited, *retry_after)
-            }
-            _ => (crate::model::WaitReason::Network, None),
+        use inbound_masv::MasvError;
+        let (reason, retry_after, message) = match e {
+            MasvError::RateLimited { retry_after } => (
+                crate::model::WaitReason::RateLimited,
+                *retry_after,
+                e.to_string(),
+            ),
+            MasvError::Unavailable(_) => (
+                crate::model::WaitReason::Masv,
+                None,
+                e.unreachable_sentence(),
+            ),
+            _ => (crate::model::WaitReason::Network, None, e.to_string()),
         };
         Self {
-            message: e.to_string(),
+            message,
             reason,
             retry_after,
         }

@@ -4,4 +4,9 @@
  * What a failed command tells the UI: a code to branch on (the password prompt, for
  * one) and a sentence to show.
  */
-export type CommandError = { code: string, message: string, };
+export type CommandError = { code: string, message: string, 
+/**
+ * The download the error is about (`downloaded_before`: the one the package
+ * already is), for the UI to offer what can be done with it.
+ */
+download_id?: string, };

@@ -3,4 +3,4 @@
 /**
  * What a download that is still transferring waits for.
  */
-export type WaitReason = "network" | "rate_limited" | "schedule" | "space" | "drive";
+export type WaitReason = "network" | "masv" | "rate_limited" | "schedule" | "space" | "drive";
