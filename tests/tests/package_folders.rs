@@ -203,3 +203,68 @@ async fn a_hash_format_changed_mid_package_still_gives_a_manifest_in_one_format(
     let (ok, out) = ascmhl_verify(&dest);
     assert!(ok, "{out}");
 }
+
+/// Removed with its files after it was verified again (a second generation in its
+/// history, also Inbound's): the package folder goes whole, so the next download of
+/// the package lands in its own name again, not in "Rushes (1)". A history someone
+/// else added to stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_with_files_leaves_nothing_after_a_verification_or_a_repair() {
+    let h = Harness::new(vec![same_name("day1", 1)]).await;
+    let dest = h.dest();
+    let into = Destination::package_folder_in(&dest);
+    let own = dest.join("Rushes");
+    let id = h
+        .engine
+        .add(&h.link("day1"), into.clone(), None)
+        .await
+        .unwrap();
+    assert_completes(&h, &id, "day1", &own, LONG).await;
+    assert!(h.engine.verify_again(&id).await.unwrap().is_clean());
+    let id = h.engine.repair(&id).await.unwrap();
+    assert_completes(&h, &id, "day1", &own, LONG).await;
+    assert!(h.engine.verify_again(&id).await.unwrap().is_clean());
+    h.engine.delete(&id, true).await.unwrap();
+    assert!(!own.exists(), "left behind: {:?}", files_under(&own));
+
+    let again = h.engine.add(&h.link("day1"), into, None).await.unwrap();
+    assert_completes(&h, &again, "day1", &own, LONG).await;
+    assert_eq!(h.engine.get(&again).unwrap().summary.dst_folder, own);
+
+    // A generation another tool wrote makes the history someone's: it stays.
+    let theirs = own.join("ascmhl/0099_Rushes_2026-12-06_120000Z.mhl");
+    let ours = std::fs::read_dir(own.join("ascmhl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "mhl"))
+        .unwrap();
+    let xml = std::fs::read_to_string(&ours).unwrap();
+    let xml = xml.replace(">Inbound</tool>", ">Silverstack</tool>");
+    assert!(xml.contains(">Silverstack</tool>"), "{xml}");
+    std::fs::write(&theirs, xml).unwrap();
+    h.engine.delete(&again, true).await.unwrap();
+    assert!(theirs.exists());
+    assert!(
+        !own.join("notes.txt").exists(),
+        "the package's files go all the same"
+    );
+}
+
+/// Removing a download under way, files kept or not, leaves none of its part files
+/// (they are Inbound's, of no use to anyone), nor the package folder it made for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_download_under_way_leaves_no_part_file() {
+    let h = Harness::new(vec![catalog::large("big", 16 * MIB)]).await;
+    h.sim.faults().set_conn_rate(MIB);
+    let dest = h.dest();
+    let id = h
+        .engine
+        .add(&h.link("big"), Destination::package_folder_in(&dest), None)
+        .await
+        .unwrap();
+    wait_for_bytes(&h.engine, &id, MIB, Duration::from_secs(30)).await;
+    let own = h.engine.get(&id).unwrap().summary.dst_folder;
+    assert!(own.join("big.bin.inbound-part").exists());
+    h.engine.delete(&id, false).await.unwrap();
+    assert!(!own.exists(), "left behind: {:?}", files_under(&own));
+}

@@ -13,6 +13,9 @@ use crate::engine::Shared;
 use crate::model::FileState;
 use crate::paths::PART_SUFFIX;
 
+/// The creator every manifest Inbound writes names (its own and a verification's).
+pub(crate) const TOOL: &str = "Inbound";
+
 /// Writes the package's manifest (unless turned off) and remembers where it is.
 pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<PathBuf>, String> {
     if !shared.config.write_manifest {
@@ -27,7 +30,7 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
         .map(|f| entry(shared, dl, f, algorithm))
         .collect::<Result<Vec<FileHash>, String>>()?;
     let generation = Generation {
-        tool: "Inbound".into(),
+        tool: TOOL.into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         comment: Some(comment(dl)),
         process: Process::Transfer,

@@ -697,8 +697,19 @@ try {
       // Clearing the completed packages keeps their files (removed without them).
       await p.getByLabel('Sort downloads by').selectOption('queue');
       const withFiles = await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0);
+      const completed = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state === 'complete').length);
       await p.getByRole('button', { name: /^Clear completed \(\d+\)$/ }).click();
       await p.getByRole('heading', { name: 'Archive 0000' }).waitFor({ state: 'detached' });
+      // Out of the list at once, with a way back: Undo brings them all back, nothing forgotten.
+      await p.getByText(`${completed} completed packages cleared from the list; their files stay.`).waitFor();
+      await shot(p, '11c-clear-undo');
+      await p.getByRole('button', { name: 'Undo' }).click();
+      await p.getByRole('button', { name: `Clear completed (${completed})` }).waitFor();
+      assert((await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state === 'complete').length)) === completed, 'undo forgets nothing');
+      // Cleared again and left: forgotten once the time for Undo is up.
+      await p.getByRole('button', { name: /^Clear completed \(\d+\)$/ }).click();
+      await p.waitForFunction(() => !window.__fake.state.downloads.some((d) => d.state === 'complete'), null, { timeout: 20000 });
+      await p.getByRole('button', { name: 'Undo' }).waitFor({ state: 'detached' });
       const left = await p.evaluate(() => window.__fake.state.downloads.filter((d) => d.state === 'complete').length);
       assert(left === 0, `${left} completed packages left`);
       assert((await p.evaluate(() => window.__fake.state.removedWithFiles ?? 0)) === withFiles, 'no file was removed');

@@ -82,12 +82,8 @@ impl Engine {
         self.schedule();
         // Files first, the record after: a crash in between leaves the record, so the
         // rest can still be removed.
-        let failures = if remove_files {
-            let created_dirs = self.shared.store.created_dirs(&dl.id).unwrap_or_default();
-            remove_written_files(&dl, created_dirs)
-        } else {
-            Vec::new()
-        };
+        let created_dirs = self.shared.store.created_dirs(&dl.id).unwrap_or_default();
+        let failures = remove_written_files(&dl, created_dirs, remove_files);
         let db = self.shared.store.path().to_owned();
         self.shared
             .store
