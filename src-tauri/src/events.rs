@@ -47,6 +47,7 @@ pub fn forward(app: AppHandle, engine: &Engine) {
                                 if *state == DownloadState::Complete {
                                     open_when_done(&app, id);
                                 }
+                                crate::closing::after_state_change(&app);
                             }
                             // A download got through again: MASV is back, so the links
                             // kept while it was out of reach are tried now.

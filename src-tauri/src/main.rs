@@ -4,6 +4,7 @@
 
 mod agent_api;
 mod clipboard;
+mod closing;
 mod commands;
 mod error;
 mod events;
@@ -14,6 +15,7 @@ mod schedule;
 mod settings;
 mod state;
 mod tray;
+mod tray_host;
 mod waiting;
 mod waiting_task;
 
@@ -60,6 +62,7 @@ fn main() {
             let settings_path = data_dir.join("settings.json");
             let settings = Settings::load(&settings_path).sanitized();
             app.manage(AppState::new(settings, settings_path, data_dir.clone()));
+            app.manage(closing::Background::default());
             // Off the window's thread, so the window paints first: reading a long
             // history takes a moment, and commands wait for it.
             tauri::async_runtime::spawn(open_engine(handle.clone()));
@@ -102,6 +105,8 @@ fn main() {
             commands::show_file,
             commands::verify_again,
             commands::repair_download,
+            closing::keep_in_background,
+            closing::quit_app,
             commands::get_settings,
             commands::clipboard_capture_status,
             commands::set_settings,
@@ -122,10 +127,11 @@ fn main() {
             inbox::inbox_failures,
         ])
         .on_window_event(|window, event| {
-            // Closing the window keeps downloads running in the tray.
+            // Closing the window keeps downloads running in the tray, where there is
+            // one (see `closing`).
             if let WindowEvent::CloseRequested { api, .. } = event {
                 api.prevent_close();
-                let _ = window.hide();
+                closing::requested(window.app_handle());
             }
         });
     let app = match builder.build(tauri::generate_context!("../tauri.conf.json")) {

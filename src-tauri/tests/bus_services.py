@@ -11,6 +11,8 @@ line per event to the file named by argv[1]:
   StatusNotifierWatcher it also owns (as a desktop's panel does), so the test can read
   the icon's menu (see tray_menu.py).
 Prints "ready" once the names are owned, so the test knows when to start the app.
+With "--no-tray" after the log file it leaves the StatusNotifierWatcher out: a desktop
+with no tray (GNOME without the AppIndicator extension, many Wayland sessions).
 """
 
 import json
@@ -126,8 +128,12 @@ class Watcher(dbus.service.Object):
 def main():
     DBusGMainLoop(set_as_default=True)
     bus = dbus.SessionBus()
-    names = [dbus.service.BusName(n, bus, do_not_queue=True) for n in (NAME, LOGIN1, WATCHER)]
-    services = [Notifications(bus, sys.argv[1]), Login1Manager(bus, sys.argv[1]), Watcher(bus, sys.argv[1])]
+    tray = "--no-tray" not in sys.argv[2:]
+    owned = (NAME, LOGIN1, WATCHER) if tray else (NAME, LOGIN1)
+    names = [dbus.service.BusName(n, bus, do_not_queue=True) for n in owned]
+    services = [Notifications(bus, sys.argv[1]), Login1Manager(bus, sys.argv[1])]
+    if tray:
+        services.append(Watcher(bus, sys.argv[1]))
     print("ready", flush=True)
     GLib.MainLoop().run()
     del names, services

@@ -89,6 +89,12 @@ fn describe_holder(lock_text: &str) -> Option<String> {
         .filter(|c| !c.is_control())
         .take(64)
         .collect();
+    // The desktop app takes links itself: the quickest way to that download.
+    if program.split(' ').next() == Some("inbound-desktop") {
+        return Some(format!(
+            " by the Inbound desktop app (process {pid}): paste the link into its window to download it there"
+        ));
+    }
     Some(format!(" by `{program}` (process {pid})"))
 }
 
@@ -338,6 +344,20 @@ mod tests {
         assert!(
             message.contains(&format!("(process {})", std::process::id())),
             "the message names the holder: {message}"
+        );
+    }
+
+    #[test]
+    fn held_by_the_desktop_app_it_says_to_paste_the_link_there() {
+        // As `this_program` writes it: the file name, never a path.
+        let said = describe_holder("4242\ninbound-desktop\n").unwrap();
+        assert_eq!(
+            said,
+            " by the Inbound desktop app (process 4242): paste the link into its window to download it there"
+        );
+        assert_eq!(
+            describe_holder("9\ninbound agent\n").unwrap(),
+            " by `inbound agent` (process 9)"
         );
     }
 

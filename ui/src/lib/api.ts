@@ -2,6 +2,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { Again } from './bindings/Again';
+import type { CloseAsked } from './bindings/CloseAsked';
 import type { CommandError } from './bindings/CommandError';
 import type { DownloadDetail } from './bindings/DownloadDetail';
 import type { DownloadSummary } from './bindings/DownloadSummary';
@@ -48,6 +49,10 @@ export const api = {
     invoke<string>('add_link', { url, destinationFolder, password, fileIds, again }),
   /** A completed package checked again in its folder; the new download's id. */
   repair: (id: string) => invoke<string>('repair_download', { id }),
+  /** The window closed with downloads running and no tray: they go on out of sight. */
+  keepInBackground: () => invoke<void>('keep_in_background'),
+  /** Quits; the downloads go on at the next start. */
+  quitApp: () => invoke<void>('quit_app'),
   /** A package's files, read without adding it ("Choose files…"). */
   listPackage: (url: string, password: string | null) => invoke<PackageListing>('list_package', { url, password }),
   addParkedLink: (token: number, destinationFolder: string | null, password: string) =>
@@ -117,6 +122,11 @@ export function onResync(cb: () => void): Promise<UnlistenFn> {
 
 export function onWaitingLinks(cb: (links: WaitingLinkView[]) => void): Promise<UnlistenFn> {
   return listen<WaitingLinkView[]>('waiting-links', (e) => cb(e.payload));
+}
+
+/** The window was closed while downloads run, on a desktop with no tray to come back from. */
+export function onCloseAsked(cb: (e: CloseAsked) => void): Promise<UnlistenFn> {
+  return listen<CloseAsked>('close-asked', (e) => cb(e.payload));
 }
 
 export function onIncomingLink(cb: (e: IncomingLink) => void): Promise<UnlistenFn> {

@@ -173,6 +173,8 @@
       const changed = state.tampered ?? [];
       return { ok: n - changed.length, changed, missing: [], extra: [], algorithms: ['xxh128'], recorded: '/tmp/ascmhl/0002.mhl' };
     },
+    keep_in_background: () => null,
+    quit_app: () => null,
     // As the engine does: the package checked again in its folder, as a new download in
     // the earlier one's place.
     repair_download: ({ id }) => {

@@ -164,6 +164,22 @@ try {
       await p.waitForFunction(() => window.__fake.state.dropped.includes(7));
     }, page);
 
+    await test(`${scheme}: closed with downloads running and no tray, it asks`, async (p) => {
+      await p.evaluate(() => window.__fake.emit('close-asked', { running: 2 }));
+      const dialog = p.getByRole('alertdialog', { name: '2 downloads are running' });
+      await dialog.getByText('This desktop shows no tray icon to bring Inbound back from.', { exact: false }).waitFor();
+      await shot(p, '12-close-without-tray');
+      // Escape keeps the window: nothing decided.
+      await p.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      await p.evaluate(() => window.__fake.emit('close-asked', { running: 1 }));
+      await p.getByRole('alertdialog', { name: '1 download is running' }).getByRole('button', { name: 'Keep it running in the background' }).click();
+      await p.waitForFunction(() => window.__fake.state.calls.includes('keep_in_background'));
+      await p.evaluate(() => window.__fake.emit('close-asked', { running: 1 }));
+      await p.getByRole('button', { name: 'Quit and resume later' }).click();
+      await p.waitForFunction(() => window.__fake.state.calls.includes('quit_app'));
+    }, page);
+
     await test(`${scheme}: a failed "Verify again" says what changed and offers Repair`, async (p) => {
       const before = await p.evaluate(() => window.__fake.state.downloads.length);
       await p.getByLabel('MASV link').fill('https://get.massive.app/edited?secret=x');
