@@ -138,7 +138,7 @@ mod tests {
         let rates = HashMap::from([("a".to_owned(), 1024 * 1024), ("c".to_owned(), 99)]);
         assert_eq!(
             status_text(&list, &rates),
-            "Inbound: 2 downloading, 50% of 200 B at 1.0 MiB/s"
+            "Inbound: 2 downloading, 50% of 200 B at 1.0 MB/s"
         );
         assert_eq!(
             status_text(&list[2..], &rates),

@@ -81,7 +81,7 @@ async fn a_full_drive_is_waited_out_and_the_download_goes_on_by_itself() {
     assert!(said.contains(&dest.display().to_string()), "{said}");
     // The package and the margin, each named: not one sum.
     assert!(
-        said.contains("48.0 MiB to download") && said.contains("64.0 MiB to spare"),
+        said.contains("48.0 MB to download") && said.contains("64.0 MB to spare"),
         "{said}"
     );
     std::fs::remove_file(&filler).unwrap();

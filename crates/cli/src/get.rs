@@ -174,21 +174,41 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine::open(config).await?;
     let events = engine.subscribe();
-    let options = LinkOptions {
+    let mut options = LinkOptions {
         password,
         selection,
         ..LinkOptions::default()
     };
-    let id = match crate::patient::add_patiently(&engine, &url, dest, options).await {
-        Ok(Added::Download(id)) => id,
-        Ok(Added::Stopped) => {
-            engine.shutdown().await;
-            fail_line("stopped while waiting for MASV; nothing was downloaded");
-            return Ok(ExitCode::from(INTERRUPTED));
-        }
-        Err(e) => {
-            engine.shutdown().await;
-            return Err(explain_add_error(e, args.password_stdin));
+    // A protected link with a person at the terminal: asked for, as `ssh` does.
+    let mut asked = 0;
+    let id = loop {
+        let added = crate::patient::add_patiently(&engine, &url, dest.clone(), options.clone());
+        match added.await {
+            Ok(Added::Download(id)) => break id,
+            Ok(Added::Stopped) => {
+                engine.shutdown().await;
+                fail_line("stopped while waiting for MASV; nothing was downloaded");
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+            Err(EngineError::Masv(
+                e @ (MasvError::PasswordRequired | MasvError::WrongPassword),
+            )) if !args.password_stdin
+                && asked < crate::asking::TRIES
+                && crate::asking::can_ask() =>
+            {
+                asked += 1;
+                match crate::asking::password(matches!(e, MasvError::WrongPassword)) {
+                    Ok(pw) => options.password = Some(pw),
+                    Err(why) => {
+                        engine.shutdown().await;
+                        return Err(why);
+                    }
+                }
+            }
+            Err(e) => {
+                engine.shutdown().await;
+                return Err(explain_add_error(e, args.password_stdin || asked > 0));
+            }
         }
     };
     follow(&engine, &id, events).await

@@ -1,6 +1,7 @@
 //! `inbound`: download MASV packages from a terminal, and run the simulator.
 
 mod agent;
+mod asking;
 mod doctor;
 mod get;
 mod hours;

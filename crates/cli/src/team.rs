@@ -356,6 +356,6 @@ mod tests {
         let row = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap().to_owned();
         assert!(row("p-nosize").contains(" — "), "{text}");
         assert!(!text.contains("0 B"), "{text}");
-        assert!(row("p-sized").contains("3.0 MiB"), "{text}");
+        assert!(row("p-sized").contains("3.0 MB"), "{text}");
     }
 }

@@ -37,7 +37,7 @@ async fn ls_lists_every_file_with_its_id_and_marks_what_the_patterns_leave_out()
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("Shoot — from "), "{stdout}");
     assert!(
-        lines[0].ends_with("1 of 4 files to download, 39.1 KiB"),
+        lines[0].ends_with("1 of 4 files to download, 39.1 KB"),
         "{stdout}"
     );
     assert!(

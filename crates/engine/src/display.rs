@@ -72,7 +72,9 @@ pub fn parse_bytes(input: &str) -> Result<u64, ByteSizeError> {
 }
 
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    // As the desktop's `formatBytes` reads them (ui/src/lib/format.cases.json holds
+    // both to one table): binary multiples, labelled as Windows and `ls -h` count them.
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut unit = 0;
     while v >= 1024.0 && unit < UNITS.len() - 1 {
@@ -81,6 +83,8 @@ pub fn human_bytes(n: u64) -> String {
     }
     if unit == 0 {
         format!("{n} B")
+    } else if v >= 100.0 {
+        format!("{v:.0} {}", UNITS[unit])
     } else {
         format!("{v:.1} {}", UNITS[unit])
     }
@@ -89,6 +93,16 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_the_desktop_reads_them() {
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("../../../ui/src/lib/format.cases.json")).unwrap();
+        for case in table["cases"].as_array().unwrap() {
+            let (n, said) = (case[0].as_u64().unwrap(), case[1].as_str().unwrap());
+            assert_eq!(human_bytes(n), said, "{n} bytes");
+        }
+    }
 
     #[test]
     fn escapes_and_overrides_are_shown_not_obeyed() {

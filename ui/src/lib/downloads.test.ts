@@ -132,11 +132,11 @@ describe('waiting for the network', () => {
     // The drive is full: where, and how much is missing, from the engine.
     const space = {
       reason: 'space' as const,
-      message: 'waiting for space on the drive of /Volumes/Shuttle: 52.0 MiB to download and 64.0 MiB to spare, 20.0 MiB free; free 96.0 MiB (or choose another folder)',
+      message: 'waiting for space on the drive of /Volumes/Shuttle: 52.0 MB to download and 64.0 MB to spare, 20.0 MB free; free 96.0 MB (or choose another folder)',
       retry_at: 1000,
     };
     expect(waitingLabel(space, 988)).toBe(
-      'Waiting for space on the drive of /Volumes/Shuttle: 52.0 MiB to download and 64.0 MiB to spare, 20.0 MiB free; free 96.0 MiB (or choose another folder) — looking again in 12 s',
+      'Waiting for space on the drive of /Volumes/Shuttle: 52.0 MB to download and 64.0 MB to spare, 20.0 MB free; free 96.0 MB (or choose another folder) — looking again in 12 s',
     );
     // Its drive is unplugged: which folder, and what to do, from the engine.
     const drive = {

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatEta, formatListedSize, formatRate, percent, rateFromMb } from './format';
+import table from './format.cases.json';
 
 describe('format', () => {
+  it('reads sizes as the CLI, the tray and notifications do (one table for both)', () => {
+    for (const [n, said] of table.cases as Array<[number, string]>) expect(formatBytes(n), `${n} bytes`).toBe(said);
+  });
+
   it('formats sizes in binary units', () => {
     expect(formatBytes(0)).toBe('0 B');
     expect(formatBytes(1023)).toBe('1023 B');

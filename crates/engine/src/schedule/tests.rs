@@ -80,7 +80,7 @@ fn text_reads_days_spans_and_rates() {
     let r: LimitRule = "Mon-Fri 09:00-18:00 10M".parse().unwrap();
     assert_eq!(r.window.days, Day::ALL[..5].to_vec());
     assert_eq!(r.bytes_per_sec, 10 * MIB);
-    assert_eq!(r.to_string(), "mon-fri 09:00-18:00 10.0 MiB/s");
+    assert_eq!(r.to_string(), "mon-fri 09:00-18:00 10.0 MB/s");
     let w: Window = "fri-mon 22:00-06:00".parse().unwrap();
     assert_eq!(w.days, vec![Day::Mon, Day::Fri, Day::Sat, Day::Sun]);
     assert_eq!(w.to_string(), "mon,fri-sun 22:00-06:00");
