@@ -312,6 +312,7 @@ mod tests {
             file_count: 1,
             files_chosen: 1,
             files_complete: 0,
+            files_skipped: 0,
             virus_files: Vec::new(),
             created_at: 0,
             priority: 0,

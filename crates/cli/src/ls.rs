@@ -142,7 +142,7 @@ mod tests {
             "Day 2 — from ed@example.com — 1 of 3 files to download, 2.0 KB"
         );
         assert_eq!(lines[1], "      SIZE  ID   PATH");
-        assert_eq!(lines[2], "   2.0 KB  f1   Day 1/A001.mov");
+        assert_eq!(lines[2], "    2.0 KB  f1   Day 1/A001.mov");
         assert_eq!(lines[3], "         —  f22  notes.txt  (not selected)");
         assert!(lines[4].ends_with("bad.exe  (flagged by MASV's virus scan; withheld)"));
     }

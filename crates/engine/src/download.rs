@@ -326,6 +326,11 @@ impl Download {
                 .iter()
                 .filter(|f| f.state() == FileState::Complete)
                 .count(),
+            files_skipped: self
+                .files
+                .iter()
+                .filter(|f| f.state() == FileState::Skipped)
+                .count(),
             virus_files: self
                 .files
                 .iter()

@@ -157,6 +157,10 @@ pub struct DownloadSummary {
     pub files_chosen: usize,
     #[ts(type = "number")]
     pub files_complete: usize,
+    /// Whole-package zips left out because their files are fetched one by one.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub files_skipped: usize,
     /// Names (package paths) of files withheld because MASV flagged them as infected.
     pub virus_files: Vec<String>,
     #[ts(type = "number")]

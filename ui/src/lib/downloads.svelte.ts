@@ -317,10 +317,24 @@ export const STATE_LABEL: Record<DownloadSummary['state'], string> = {
   error: 'Failed',
 };
 
-/** "9 files", or "2 of 9 files" when some were left out by the files chosen. */
+/** "9 files", or "6 of 9 files" when some of the package are not fetched (see
+ * `filesNote` for why): the "6" is what arrives, as "Verified 6 files" counts it. */
 export function filesLabel(d: DownloadSummary): string {
   const files = `${d.file_count} file${d.file_count === 1 ? '' : 's'}`;
-  return d.files_chosen < d.file_count ? `${d.files_chosen} of ${files}` : files;
+  const fetched = d.files_chosen - d.virus_files.length - d.files_skipped;
+  return fetched < d.file_count ? `${fetched} of ${files}` : files;
+}
+
+/** Why some files of the package are not fetched: "1 withheld for a virus, 1 archive
+ * whose files come one by one, 2 not chosen"; null when every file is. */
+export function filesNote(d: DownloadSummary): string | null {
+  const notChosen = d.file_count - d.files_chosen;
+  const parts = [
+    d.virus_files.length ? `${d.virus_files.length} withheld for a virus` : '',
+    d.files_skipped ? `${d.files_skipped} archive${d.files_skipped === 1 ? ' whose' : 's whose'} files come one by one` : '',
+    notChosen ? `${notChosen} not chosen` : '',
+  ].filter(Boolean);
+  return parts.length ? parts.join(', ') : null;
 }
 
 /** A package as text, for "Copy summary": what it is, where it is, each file with its

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadSummary } from './api';
 import type { FileInfo } from './bindings/FileInfo';
-import { actionsFor, checkLabel, DownloadsStore, filesLabel, movedOrder, queueOrder, SPEED_SAMPLES, stateLabel, tellApart, verifiedLabel, waitingLabel } from './downloads.svelte';
+import { actionsFor, checkLabel, DownloadsStore, filesLabel, filesNote, movedOrder, queueOrder, SPEED_SAMPLES, stateLabel, tellApart, verifiedLabel, waitingLabel } from './downloads.svelte';
 import { buildTree, downloadChoice } from './filetree';
 
 function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
     id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2, files_chosen: 2,
-    files_complete: 0, virus_files: [], created_at: 1, completed_at: null,
+    files_complete: 0, files_skipped: 0, virus_files: [], created_at: 1, completed_at: null,
     files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, connections: 0, priority: 0, after_error: null, rate_limit: null, ...over,
   };
 }
@@ -224,6 +224,15 @@ describe('files label', () => {
     expect(filesLabel(summary('a', { file_count: 9, files_chosen: 2 }))).toBe('2 of 9 files');
     expect(filesLabel(summary('a', { file_count: 9, files_chosen: 9 }))).toBe('9 files');
     expect(filesLabel(summary('a', { file_count: 1, files_chosen: 1 }))).toBe('1 file');
+    expect(filesNote(summary('a', { file_count: 9, files_chosen: 9 }))).toBeNull();
+  });
+
+  it('counts what arrives as "Verified" does, and says why the rest does not', () => {
+    // 9 listed: 1 withheld, 1 whole-package zip, 1 not chosen; 6 arrive.
+    const d = summary('a', { file_count: 9, files_chosen: 8, files_skipped: 1, virus_files: ['invoice.pdf.exe'], files_verified: 6, state: 'complete', hash_algorithm: 'xxh128' });
+    expect(filesLabel(d)).toBe('6 of 9 files');
+    expect(verifiedLabel(d)).toBe('6 files · xxh128');
+    expect(filesNote(d)).toBe('1 withheld for a virus, 1 archive whose files come one by one, 1 not chosen');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ListedFile } from './bindings/ListedFile';
-import { buildTree, chosenTotals, folderCheck, visibleRows } from './filetree';
+import { buildTree, chosenTotals, folderCheck, visibleRows, type FolderNode } from './filetree';
 
 const f = (id: string, path: string, size: number | null, state: ListedFile['state'] = 'pending'): ListedFile => ({ id, path, size, state });
 const files = [
@@ -41,6 +41,19 @@ describe('file tree', () => {
     expect(folderCheck(day1, new Set(['a']))).toBe('some');
     expect(folderCheck(day1, new Set(['b']))).toBe('none');
     expect(chosenTotals(root, sizes, new Set(['a', 'r', 'v']))).toEqual({ files: 2, bytes: 300 });
+  });
+
+  it('shows downloaded files ticked and locked, and a folder of them ticked', () => {
+    const root = buildTree([f('a', 'Day 1/A001.mov', 300, 'complete'), f('b', 'Day 1/A002.mov', 100), f('c', 'Day 2/C001.mov', 50, 'complete')]);
+    const [day1, day2] = root.folders as [FolderNode, FolderNode];
+    expect(day1.files.find((x) => x.id === 'a')).toMatchObject({ done: true, note: 'Downloaded — stays' });
+    expect(day1.files.find((x) => x.id === 'b')?.done).toBe(false);
+    // Downloaded files count as ticked: the folder is ticked in part, then in full.
+    expect(folderCheck(day1, new Set())).toBe('some');
+    expect(folderCheck(day1, new Set(['b']))).toBe('all');
+    // Everything in it downloaded: ticked (and nothing left to untick).
+    expect(day2.ids).toEqual([]);
+    expect(folderCheck(day2, new Set())).toBe('all');
   });
 
   it('groups 10,000 files into their folders', () => {

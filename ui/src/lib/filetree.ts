@@ -18,6 +18,8 @@ export interface FolderNode {
   ids: string[];
   /** Their listed sizes, summed. */
   size: number;
+  /** Files below already downloaded (shown ticked, not choosable). */
+  done: number;
 }
 
 export interface FileNode {
@@ -29,6 +31,8 @@ export interface FileNode {
   size: number | null;
   /** Why it cannot be chosen, if it cannot. */
   note: string | null;
+  /** Already downloaded: shown ticked and locked. */
+  done: boolean;
 }
 
 export type Row = FolderNode | FileNode;
@@ -61,13 +65,15 @@ export function downloadChoice(summary: DownloadSummary, files: FileInfo[]): { l
 /** The tree of `files`: folders first, each level sorted by name. */
 export function buildTree(files: ListedFile[]): FolderNode {
   const node = (g: Folder<ListedFile>): FolderNode => {
-    const n: FolderNode = { kind: 'folder', path: g.path, name: g.name, depth: g.depth, folders: g.folders.map(node), files: [], ids: [], size: 0 };
-    n.files = g.files.map((f) => ({ kind: 'file', id: f.id, path: f.path, name: baseName(f.path), depth: g.depth + 1, size: f.size, note: NOTES[f.state] ?? null }));
+    const n: FolderNode = { kind: 'folder', path: g.path, name: g.name, depth: g.depth, folders: g.folders.map(node), files: [], ids: [], size: 0, done: 0 };
+    n.files = g.files.map((f) => ({ kind: 'file', id: f.id, path: f.path, name: baseName(f.path), depth: g.depth + 1, size: f.size, note: NOTES[f.state] ?? null, done: f.state === 'complete' }));
     for (const child of n.folders) {
       n.ids.push(...child.ids);
       n.size += child.size;
+      n.done += child.done;
     }
     for (const f of n.files) {
+      if (f.done) n.done += 1;
       if (f.note) continue;
       n.ids.push(f.id);
       n.size += f.size ?? 0;
@@ -99,12 +105,12 @@ export function visibleRows(root: FolderNode, open: ReadonlySet<string>, query: 
   return rows;
 }
 
-/** A folder's box: every chosen file below ticked, some, or none. */
+/** A folder's box: every file below ticked (chosen, or downloaded already), some, or none. */
 export function folderCheck(n: FolderNode, chosen: ReadonlySet<string>): 'all' | 'some' | 'none' {
-  let count = 0;
+  let count = n.done;
   for (const id of n.ids) if (chosen.has(id)) count += 1;
   if (count === 0) return 'none';
-  return count === n.ids.length ? 'all' : 'some';
+  return count === n.ids.length + n.done ? 'all' : 'some';
 }
 
 /** How many files and bytes are chosen. */

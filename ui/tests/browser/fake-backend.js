@@ -44,7 +44,7 @@
     id, name, package_id: `pkg-${id}`, sender_email: 'editor@studio.example', link: `https://get.massive.app/${id}?secret=***`, origin: { kind: 'link' },
     dst_folder: state.settings.destination, state: 'transferring', error: null,
     total_bytes: files.reduce((s, f) => s + (f.virus_detected || f.state === 'excluded' ? 0 : f.size), 0), bytes_done: 0,
-    file_count: files.length, files_chosen: files.filter((f) => f.state !== 'excluded').length, files_complete: 0, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
+    file_count: files.length, files_chosen: files.filter((f) => f.state !== 'excluded').length, files_complete: 0, files_skipped: files.filter((f) => f.state === 'skipped').length, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
     created_at: now + nextId, completed_at: null, priority: 0, after_error: null, rate_limit: null, ...over,
   });
   const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,

@@ -455,6 +455,9 @@ try {
       await p.evaluate(() => window.__fake.complete('d1'));
       await p.getByText('Complete', { exact: true }).first().waitFor();
       await p.getByText('4 files · xxh128 · ASC MHL manifest').waitFor();
+      // One count for one package: the card says the same 4, and why not 5.
+      const meta = (await p.locator('#card-d1 .meta').first().textContent()).replace(/\s+/g, ' ');
+      assert(meta.includes('4 of 5 files (1 withheld for a virus) · 92.0 MB'), meta);
       await p.getByRole('button', { name: 'Verify again' }).click();
       await p.getByText('Verified again: all 4 files match.').waitFor();
       // Files as files: open one (button or double-click), show one in its folder, and
@@ -589,6 +592,31 @@ try {
       await p.getByText('batch-099/file-09999.dat').waitFor();
       await shot(p, '9b-choose-many');
       await p.getByRole('button', { name: 'Cancel' }).click();
+    }, page);
+    await test(`${scheme}: "Change files…" shows what arrived ticked and locked`, async (p) => {
+      const before = await p.evaluate(() => window.__fake.state.downloads.length);
+      await p.getByLabel('MASV link').fill('https://get.massive.app/partly?secret=x');
+      await p.keyboard.press('Enter');
+      await p.waitForFunction((n) => window.__fake.state.downloads.length > n, before);
+      const id = await p.evaluate(() => {
+        const d = window.__fake.state.downloads.at(-1);
+        const clip = window.__fake.state.files[d.id][0];
+        Object.assign(clip, { state: 'complete', bytes_done: clip.size });
+        return d.id;
+      });
+      const card = p.locator(`#card-${id}`);
+      await card.getByRole('button', { name: /^Show files of/ }).click();
+      await card.getByRole('button', { name: 'Change files…' }).click();
+      await p.getByRole('heading', { name: 'Change files' }).waitFor();
+      await p.getByRole('button', { name: 'Open Coastline', exact: true }).click();
+      await p.getByRole('button', { name: 'Open Coastline/Day 1' }).click();
+      const arrived = p.getByLabel('Coastline/Day 1/A001_C002.mov', { exact: true });
+      assert(await arrived.isChecked(), 'a downloaded file is ticked');
+      assert(await arrived.isDisabled(), 'and locked');
+      assert(await p.getByLabel('Folder Coastline/Day 1', { exact: true }).isChecked(), 'its folder, all ticked, is ticked');
+      await shot(p, '9d-change-files-downloaded');
+      await p.getByRole('button', { name: 'Cancel' }).click();
+      await p.evaluate((i) => window.__fake.remove(i), id);
     }, page);
     await test(`${scheme}: the queue is reordered by keyboard and by dragging`, async (p) => {
       const order = () => p.locator('section.list article:not([data-state=complete]) h3').allInnerTexts();

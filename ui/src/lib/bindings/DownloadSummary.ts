@@ -16,6 +16,10 @@ link: string, origin: Origin, dst_folder: string, state: DownloadState, error: s
  */
 files_chosen: number, files_complete: number, 
 /**
+ * Whole-package zips left out because their files are fetched one by one.
+ */
+files_skipped: number, 
+/**
  * Names (package paths) of files withheld because MASV flagged them as infected.
  */
 virus_files: Array<string>, created_at: number, 
