@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use inbound_engine::{
-    Engine, EngineConfig, EngineError, FileState, ListedFile, PackageListing, human_bytes,
+    Engine, EngineConfig, EngineError, FileState, ListedFile, NameRules, PackageListing,
+    human_bytes, sanitize_package_path,
 };
 
 use crate::get::{Pick, explain_add_error, read_password};
@@ -84,11 +85,19 @@ fn render(listing: &PackageListing) -> String {
         .max(2);
     out.push_str(&format!("{:>10}  {:id_width$}  PATH\n", "SIZE", "ID"));
     for f in &listing.files {
+        // Where it goes in the package's folder: a name that tried to leave the folder,
+        // or that this system does not allow, is saved as the engine saves it.
+        let saved = sanitize_package_path(&f.path, NameRules::native()).join("/");
+        let sent_as = if saved == f.path {
+            String::new()
+        } else {
+            format!("  (sent as \"{}\")", safe(&f.path))
+        };
         out.push_str(&format!(
-            "{:>10}  {:id_width$}  {}{}\n",
+            "{:>10}  {:id_width$}  {}{sent_as}{}\n",
             size(f.size),
             safe(&f.id),
-            safe(&f.path),
+            safe(&saved),
             note(f)
         ));
     }
@@ -133,17 +142,23 @@ mod tests {
                 file("f1", "Day 1/A001.mov", Some(2048), FileState::Pending),
                 file("f22", "notes.txt", None, FileState::Excluded),
                 file("f3", "bad.exe", Some(10), FileState::VirusWithheld),
+                file("f4", "../../../notes.txt", Some(180), FileState::Excluded),
             ],
         };
         let text = render(&listing);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "Day 2 — from ed@example.com — 1 of 3 files to download, 2.0 KB"
+            "Day 2 — from ed@example.com — 1 of 4 files to download, 2.0 KB"
         );
         assert_eq!(lines[1], "      SIZE  ID   PATH");
         assert_eq!(lines[2], "    2.0 KB  f1   Day 1/A001.mov");
         assert_eq!(lines[3], "         —  f22  notes.txt  (not selected)");
         assert!(lines[4].ends_with("bad.exe  (flagged by MASV's virus scan; withheld)"));
+        // Shown where it will be, inside the package's folder, and how it was sent.
+        assert_eq!(
+            lines[5],
+            "     180 B  f4   notes.txt  (sent as \"../../../notes.txt\")  (not selected)"
+        );
     }
 }

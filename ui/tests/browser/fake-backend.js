@@ -164,7 +164,11 @@
       state.downloads = state.downloads.filter((d) => d.id !== id);
       emit('engine', { type: 'removed', id });
     },
-    open_folder: () => null,
+    // No file manager on this desktop (a test says so): the opener fails.
+    open_folder: () => {
+      if (state.noFileManager) throw { code: 'open_failed', message: 'cannot open /home/user/Downloads/MASV: no program to open it' };
+      return null;
+    },
     open_file: ({ id, index }) => (state.opened = { id, index }) && null,
     show_file: ({ id, index }) => (state.shown = { id, index }) && null,
     verify_again: ({ id }) => {

@@ -164,6 +164,31 @@ try {
       await p.waitForFunction(() => window.__fake.state.dropped.includes(7));
     }, page);
 
+    await test(`${scheme}: every action answers: a paste that holds no link, a folder nothing opens`, async (p) => {
+      // Text that is not a link, pasted on the window: said why, nothing added.
+      const before = await p.evaluate(() => window.__fake.state.downloads.length);
+      await p.evaluate(() => {
+        const data = new DataTransfer();
+        data.setData('text/plain', 'see you at the grade tomorrow');
+        document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true }));
+      });
+      await p.getByRole('status').filter({ hasText: 'That holds no MASV link.' }).waitFor();
+      assert((await p.evaluate(() => window.__fake.state.downloads.length)) === before, 'nothing added');
+      // No file manager: the folder's path, and a way to copy it.
+      await p.evaluate(() => (window.__fake.state.noFileManager = true));
+      await p.locator('#card-d1').getByRole('button', { name: 'Open folder' }).click();
+      const folder = await p.evaluate(() => window.__fake.state.downloads.find((d) => d.id === 'd1').dst_folder);
+      const fallback = p.getByRole('alert').filter({ hasText: 'No program on this computer opened it.' });
+      await fallback.getByText(folder, { exact: false }).waitFor();
+      await shot(p, '13-nothing-opened-the-folder');
+      await fallback.getByRole('button', { name: 'Copy path' }).click();
+      await fallback.getByText('Path copied').waitFor();
+      assert((await p.evaluate(() => window.__fake.state.clipboard)) === folder, 'the path is copied');
+      await p.evaluate(() => (window.__fake.state.noFileManager = false));
+      await fallback.getByRole('button', { name: 'Dismiss' }).click();
+      await fallback.waitFor({ state: 'detached' });
+    }, page);
+
     await test(`${scheme}: closed with downloads running and no tray, it asks`, async (p) => {
       await p.evaluate(() => window.__fake.emit('close-asked', { running: 2 }));
       const dialog = p.getByRole('alertdialog', { name: '2 downloads are running' });
@@ -491,6 +516,8 @@ try {
       await p.getByLabel('Connections per package').fill('16');
       await p.getByLabel('Hash format of the proof (ASC MHL manifest)').selectOption('md5');
       await p.getByRole('button', { name: 'Save' }).click();
+      // Saving answers.
+      await p.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor();
       const conns = await p.evaluate(() => window.__fake.state.settings.connections_per_download);
       assert(conns === 16, `saved ${conns}`);
       const hash = await p.evaluate(() => window.__fake.state.settings.hash_algorithm);
