@@ -50,13 +50,7 @@ async fn without_a_tray_closing_asks_keeps_downloading_out_of_sight_then_quits()
     )
     .await;
     let pkg = &sim.packages()[0];
-    let input = c.find("//input[@aria-label='MASV link']").await.unwrap();
-    c.type_text(&input, &pkg.link()).await.unwrap();
-    let download = c
-        .find("//button[normalize-space()='Download']")
-        .await
-        .unwrap();
-    c.click(&download).await.unwrap();
+    paste_link(&c, &pkg.link()).await;
     wait_state(&c, &pkg.name, "transferring", Duration::from_secs(30)).await;
 
     // Closed while it transfers: asked, not hidden with no way back.

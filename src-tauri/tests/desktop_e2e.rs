@@ -74,13 +74,7 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
     // and becomes the package as soon as MASV answers.
     let pkg = &sim.packages()[0];
     sim.faults().set_outage(Duration::from_secs(3600));
-    let input = c.find("//input[@aria-label='MASV link']").await.unwrap();
-    c.type_text(&input, &pkg.link()).await.unwrap();
-    let download = c
-        .find("//button[normalize-space()='Download']")
-        .await
-        .unwrap();
-    c.click(&download).await.unwrap();
+    paste_link(&c, &pkg.link()).await;
     let waiting = card(&format!("Link {}", pkg.link_id));
     c.wait_for(
         &format!("{waiting}//*[contains(normalize-space(), 'Waiting for network')]"),

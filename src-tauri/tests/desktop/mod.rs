@@ -246,6 +246,17 @@ pub async fn screenshot(display: &str, name: &str) {
     assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
 }
 
+/// Types `link` into the link field and presses Download, as a person pasting it does.
+pub async fn paste_link(c: &Driver, link: &str) {
+    let input = c.find("//input[@aria-label='MASV link']").await.unwrap();
+    c.type_text(&input, link).await.unwrap();
+    let download = c
+        .find("//button[normalize-space()='Download']")
+        .await
+        .unwrap();
+    c.click(&download).await.unwrap();
+}
+
 pub fn card(name: &str) -> String {
     format!("//article[@aria-label='{name}']")
 }

@@ -834,6 +834,17 @@ try {
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByRole('heading', { name: 'Settings' }).waitFor();
       await whole(p, 'settings');
+      // It stays on top: what is under its corners and its middle is the dialog itself
+      // (not the header, a card or the backdrop's neighbours).
+      const covered = await p.evaluate(() => {
+        const d = document.querySelector('.dialog');
+        const r = d.getBoundingClientRect();
+        const clampX = (x) => Math.min(Math.max(x, 1), innerWidth - 2);
+        const clampY = (y) => Math.min(Math.max(y, 1), innerHeight - 2);
+        const points = [[r.left + 4, r.top + 4], [r.right - 4, r.top + 4], [r.left + r.width / 2, r.top + r.height / 2], [r.left + 4, r.bottom - 4]];
+        return points.map(([x, y]) => [clampX(x), clampY(y)]).filter(([x, y]) => !d.contains(document.elementFromPoint(x, y)));
+      });
+      assert(covered.length === 0, `something covers Settings at 200 % at ${JSON.stringify(covered)}`);
       await p.getByRole('button', { name: 'Cancel' }).click();
       await p.evaluate(() => window.__fake.incoming(31, { name: 'Day 2 rushes', package_id: 'pkg-zoom', sender_email: 'dit@set.example',
         file_count: 412, total_bytes: 180 * 2 ** 30, sizes_complete: true, withheld: 1 }));
