@@ -19,7 +19,7 @@ use crate::views::rfc3339;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KindName {
     /// One portal's packages (`subdomain` names it).
@@ -74,6 +74,23 @@ fn portal_download() -> KindName {
     KindName::PortalDownload
 }
 
+impl KindName {
+    pub(crate) fn of(kind: AutomationKind) -> Self {
+        match kind {
+            AutomationKind::PortalDownload => Self::PortalDownload,
+            AutomationKind::AllPortalsDownload => Self::AllPortalsDownload,
+        }
+    }
+
+    /// As the MASV Agent's routes spell it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::PortalDownload => "portal_download",
+            Self::AllPortalsDownload => "all_portals_download",
+        }
+    }
+}
+
 /// An automation as answered.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AutomationView {
@@ -89,25 +106,32 @@ pub struct AutomationView {
     pub effective_time: Option<String>,
     pub priority: i64,
     pub enable: bool,
+    /// The same, as the MASV Agent's routes spell them.
+    pub portal_subdomain: Option<String>,
+    pub dst_folder: String,
+    pub enabled: bool,
+    pub download_priority: i64,
 }
 
 impl From<Automation> for AutomationView {
     fn from(a: Automation) -> Self {
+        let destination = a.destination.to_string_lossy().into_owned();
         Self {
             automation_id: a.id,
-            kind: match a.kind {
-                AutomationKind::PortalDownload => KindName::PortalDownload,
-                AutomationKind::AllPortalsDownload => KindName::AllPortalsDownload,
-            },
+            kind: KindName::of(a.kind),
             name: a.name,
+            portal_subdomain: a.portal.clone(),
             subdomain: a.portal,
-            destination: a.destination.to_string_lossy().into_owned(),
+            dst_folder: destination.clone(),
+            destination,
             create_package_folder: a.create_package_folder,
             create_portal_subfolder: a.create_portal_subfolder,
             folder_template: a.folder_template,
             effective_time: a.effective_time.map(rfc3339),
             priority: a.priority,
+            download_priority: a.priority,
             enable: a.enabled,
+            enabled: a.enabled,
         }
     }
 }
@@ -142,7 +166,7 @@ impl AutomationBody {
         )
     }
 
-    fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {
+    pub(crate) fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {
         let kind = match self.kind {
             KindName::PortalDownload => AutomationKind::PortalDownload,
             KindName::AllPortalsDownload => AutomationKind::AllPortalsDownload,
@@ -175,7 +199,7 @@ impl AutomationBody {
     }
 }
 
-fn watcher(state: &ApiState) -> Result<Watcher> {
+pub(crate) fn watcher(state: &ApiState) -> Result<Watcher> {
     state.watcher().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -235,7 +259,7 @@ pub async fn create(
     Ok(Json(w.create_automation(a)?.into()))
 }
 
-fn find(w: &Watcher, id: &str) -> Result<Automation> {
+pub(crate) fn find(w: &Watcher, id: &str) -> Result<Automation> {
     w.automations()?
         .into_iter()
         .find(|a| a.id == id)

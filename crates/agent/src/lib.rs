@@ -11,6 +11,7 @@ mod error;
 mod fifo;
 mod guard;
 mod handlers;
+mod masv_automations;
 mod openapi;
 mod peer;
 mod schedule;

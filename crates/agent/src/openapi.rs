@@ -5,6 +5,7 @@ use crate::automations::{self, AutomationBody, AutomationView, KindName};
 use crate::error::ErrorBody;
 use crate::fifo;
 use crate::handlers;
+use crate::masv_automations::{self, AllPortalsDownloadBody, PortalDownloadBody};
 use crate::schedule::{
     self, DayName, InForce, LimitRuleBody, ScheduleAnswer, ScheduleBody, WindowBody,
 };
@@ -35,6 +36,12 @@ use crate::views::{
         automations::get_one,
         automations::update,
         automations::delete,
+        masv_automations::create_portal,
+        masv_automations::update_portal,
+        masv_automations::delete_portal,
+        masv_automations::create_all_portals,
+        masv_automations::update_all_portals,
+        masv_automations::delete_all_portals,
         after::get_after,
         after::put_after,
         schedule::get_schedule,
@@ -42,7 +49,7 @@ use crate::views::{
         fifo::get_fifo,
         fifo::put_fifo,
     ),
-    components(schemas(handlers::SpeedLimit, fifo::FifoModeBody, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, AfterDownloadBody)),
+    components(schemas(handlers::SpeedLimit, fifo::FifoModeBody, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, PortalDownloadBody, AllPortalsDownloadBody, AfterDownloadBody)),
     tags(
         (name = "downloads", description = "Download MASV packages"),
         (name = "automations", description = "Download what arrives in a portal, or in every portal of the team (needs `inbound team login`)"),

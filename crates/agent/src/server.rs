@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use inbound_engine::Engine;
 use tokio::net::TcpListener;
 
@@ -162,6 +162,25 @@ pub fn router(state: ApiState, access: Access) -> Router {
             get(crate::automations::get_one)
                 .put(crate::automations::update)
                 .delete(crate::automations::delete),
+        )
+        // As the MASV Agent documents them.
+        .route(
+            "/automations/portal_download",
+            post(crate::masv_automations::create_portal),
+        )
+        .route(
+            "/automations/portal_download/{automation_id}",
+            put(crate::masv_automations::update_portal)
+                .delete(crate::masv_automations::delete_portal),
+        )
+        .route(
+            "/automations/all_portals_download",
+            post(crate::masv_automations::create_all_portals),
+        )
+        .route(
+            "/automations/all_portals_download/{automation_id}",
+            put(crate::masv_automations::update_all_portals)
+                .delete(crate::masv_automations::delete_all_portals),
         )
         .route("/openapi.json", get(openapi))
         .with_state(state);

@@ -253,3 +253,124 @@ async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
     assert_eq!(listed, json!([]));
     assert!(!listed.to_string().contains(KEY));
 }
+
+/// The curl lines of MASV's documentation ("transfer-agent/automations"), as a
+/// facility's script sends them to the MASV Agent, against `inbound agent`: a portal
+/// automation fetches what came since its `effective_time` into the documented layout
+/// (straight into a package folder in `dst_folder`), the list shows it in MASV's words,
+/// `PUT` changes it, an all-portals one is keyed by `team_id`, unknown fields are named,
+/// and `DELETE` removes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_masv_agents_documented_automation_routes_work_unchanged() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    login(&sim, data.path());
+    let agent = Agent::start_with_env(
+        &sim,
+        data.path(),
+        &["--poll-secs", "1"],
+        &[("MASV_PUBNUB_ORIGIN", &sim.pubnub_origin())],
+    );
+    // `YYYY-MM-DD HH:MM:SS` in local time, as the documentation writes it.
+    let since = (chrono::Local::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+
+    let (code, created) = send(
+        &agent,
+        "POST",
+        "/automations/portal_download",
+        Some(&json!({
+            "name": "Editorial in", "portal_subdomain": "portal-edit", "dst_folder": root.path(),
+            "create_package_folder": true, "effective_time": since, "enabled": true,
+            "download_priority": 1,
+        })),
+    );
+    assert_eq!(code, 200, "{created}");
+    let portal_id = created["automation_id"].as_str().unwrap().to_owned();
+    let file = root.path().join("Package fresh/clip.mov");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !downloads(&agent).iter().any(|d| d["state"] == "complete") {
+        assert!(Instant::now() < deadline, "{:?}", downloads(&agent));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(file.exists(), "{}", file.display());
+    assert_eq!(
+        sim.package_bytes_served("pkg-old"),
+        0,
+        "before effective_time"
+    );
+
+    let (code, listed) = send(&agent, "GET", "/automations", None);
+    assert_eq!(code, 200);
+    let one = &listed.as_array().unwrap()[0];
+    assert_eq!(one["portal_subdomain"], "portal-edit");
+    assert_eq!(one["dst_folder"], root.path().to_str().unwrap());
+    assert_eq!(
+        (one["enabled"].clone(), one["download_priority"].clone()),
+        (json!(true), json!(1))
+    );
+
+    let (code, changed) = send(
+        &agent,
+        "PUT",
+        &format!("/automations/portal_download/{portal_id}"),
+        Some(&json!({
+            "name": "Editorial (paused)", "portal_subdomain": "portal-edit", "dst_folder": root.path(),
+            "create_package_folder": true, "effective_time": since, "enabled": false,
+            "download_priority": 1,
+        })),
+    );
+    assert_eq!(code, 200, "{changed}");
+    assert_eq!(changed["enabled"], false);
+
+    let (code, all) = send(
+        &agent,
+        "POST",
+        "/automations/all_portals_download",
+        Some(&json!({
+            "name": "Every portal", "team_id": TEAM, "dst_folder": root.path().join("all"),
+            "create_package_folder": true, "create_portal_subfolder": true, "enabled": false,
+            "download_priority": 0,
+        })),
+    );
+    assert_eq!(code, 200, "{all}");
+    assert_eq!(all["kind"], "all_portals_download");
+    let all_id = all["automation_id"].as_str().unwrap().to_owned();
+    // A portal automation is not one of all portals: each route keeps to its kind.
+    let (code, v) = send(
+        &agent,
+        "DELETE",
+        &format!("/automations/all_portals_download/{portal_id}"),
+        None,
+    );
+    assert_eq!(code, 404, "{v}");
+    // A misspelled field is named, not ignored.
+    let (code, v) = send(
+        &agent,
+        "POST",
+        "/automations/portal_download",
+        Some(
+            &json!({ "portal_subdomain": "portal-edit", "dst_folder": root.path(), "enable": true }),
+        ),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `enable`"),
+        "{v}"
+    );
+
+    for (kind, id) in [
+        ("portal_download", &portal_id),
+        ("all_portals_download", &all_id),
+    ] {
+        let (code, v) = send(&agent, "DELETE", &format!("/automations/{kind}/{id}"), None);
+        assert_eq!(code, 200, "{v}");
+    }
+    let (code, listed) = send(&agent, "GET", "/automations", None);
+    assert_eq!((code, listed), (200, json!([])));
+}
