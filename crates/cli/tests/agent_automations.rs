@@ -98,14 +98,9 @@ fn send(agent: &Agent, method: &str, path: &str, body: Option<&Value>) -> (u16, 
     agent.curl(&args)
 }
 
-fn downloads(agent: &Agent) -> Vec<Value> {
-    let (code, v) = send(agent, "GET", "/downloads", None);
-    assert_eq!(code, 200, "{v}");
-    v.as_array().unwrap().clone()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_when_deleted() {
+/// The simulator, an agent logged in to its team polling every second, its data folder
+/// and a folder for the packages (dropped in the reverse order: the agent first).
+async fn logged_in_agent() -> (Sim, tempfile::TempDir, tempfile::TempDir, Agent) {
     let sim = sim().await;
     let data = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
@@ -116,6 +111,18 @@ async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_whe
         &["--poll-secs", "1"],
         &[("MASV_PUBNUB_ORIGIN", &sim.pubnub_origin())],
     );
+    (sim, data, root, agent)
+}
+
+fn downloads(agent: &Agent) -> Vec<Value> {
+    let (code, v) = send(agent, "GET", "/downloads", None);
+    assert_eq!(code, 200, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_when_deleted() {
+    let (sim, _data, root, agent) = logged_in_agent().await;
 
     let (code, created) = send(
         &agent,
@@ -262,16 +269,7 @@ async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
 /// and `DELETE` removes both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_masv_agents_documented_automation_routes_work_unchanged() {
-    let sim = sim().await;
-    let data = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    login(&sim, data.path());
-    let agent = Agent::start_with_env(
-        &sim,
-        data.path(),
-        &["--poll-secs", "1"],
-        &[("MASV_PUBNUB_ORIGIN", &sim.pubnub_origin())],
-    );
+    let (sim, _data, root, agent) = logged_in_agent().await;
     // `YYYY-MM-DD HH:MM:SS` in local time, as the documentation writes it.
     let since = (chrono::Local::now() - chrono::Duration::days(1))
         .format("%Y-%m-%d %H:%M:%S")
