@@ -87,6 +87,7 @@ impl From<EngineError> for ApiError {
             // reached, but a conflict if it ever is.
             EngineError::DownloadedBefore { .. } => (StatusCode::CONFLICT, "downloaded_before"),
             EngineError::NotRepairable(_) => (StatusCode::CONFLICT, "not_repairable"),
+            EngineError::Quarantined(_) => (StatusCode::CONFLICT, "package_quarantined"),
             EngineError::AlreadyRunning { .. }
             | EngineError::Database { .. }
             | EngineError::DataDir { .. }

@@ -29,6 +29,7 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 400, description = "Malformed body, not a MASV link, unknown link, or relative dst_folder", body = ErrorBody),
         (status = 401, description = "The link needs a password", body = ErrorBody),
         (status = 403, description = "Wrong password, request refused (origin, host), no right to give the files to `uid`/`gid`, or a caller Inbound cannot identify asking for `uid`/`gid` or a folder outside the allowed ones without the token", body = ErrorBody),
+        (status = 409, description = "`bypass_package_quarantine: false` and MASV's virus scan flagged a file of the package (named); nothing written", body = ErrorBody),
         (status = 410, description = "The link has expired", body = ErrorBody),
         (status = 502, description = "MASV answered with an error", body = ErrorBody),
     ))]
@@ -83,6 +84,7 @@ pub async fn start(
         }),
         // As the MASV Agent: the same link into the same folder is the same download.
         if_downloaded: inbound_engine::IfDownloaded::Reuse,
+        refuse_flagged: !req.bypass_package_quarantine,
     };
     let id = engine.add_link_with(&req.url, dst, options).await?;
     Ok(Json(engine.get(&id)?.summary.into()))

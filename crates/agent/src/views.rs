@@ -38,6 +38,16 @@ pub struct StartDownload {
     /// ...and this group id.
     #[serde(default)]
     pub gid: Option<u32>,
+    /// When MASV's virus scan flagged a file of the package: `true` (the default)
+    /// downloads its clean files and withholds the flagged ones; `false` refuses the
+    /// package (409 `package_quarantined`, naming the files), writing nothing. As the
+    /// MASV Agent's option of that name.
+    #[serde(default = "yes")]
+    pub bypass_package_quarantine: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A download's state, as the MASV Agent names them (a download waiting for a free slot

@@ -740,3 +740,49 @@ async fn a_higher_priority_posted_second_takes_the_only_slot_first() {
         1
     );
 }
+
+/// `bypass_package_quarantine`, as the MASV Agent takes it, on a package with a file
+/// MASV's virus scan flagged: `false` refuses the package, naming the file, and writes
+/// nothing; left out (true), the clean files arrive and the flagged one is withheld.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flagged_package_is_refused_whole_when_quarantine_is_not_bypassed() {
+    let sim = Sim::start(vec![catalog::demo()]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&sim, data.path(), &[]);
+    let link = sim.packages()[0].link();
+    let refused_into = root.path().join("refused");
+    let (status, body) = agent.post(&serde_json::json!({
+        "url": link, "dst_folder": refused_into, "bypass_package_quarantine": false,
+    }));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "package_quarantined");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("invoice.pdf.exe"),
+        "the flagged file is named: {body}"
+    );
+    assert!(
+        std::fs::read_dir(&refused_into).map_or(true, |mut d| d.next().is_none()),
+        "nothing written"
+    );
+    assert_eq!(sim.package_bytes_served(&sim.packages()[0].package_id), 0);
+    let (_, listed) = agent.curl(&[&format!("{}/downloads", agent.base())]);
+    assert_eq!(listed, serde_json::json!([]), "no download recorded");
+
+    // The default: the clean files, the flagged one withheld.
+    let id = agent.post_download(&serde_json::json!({
+        "url": link, "dst_folder": root.path().join("taken"),
+    }));
+    let done = agent.wait_state(&id, "complete", Duration::from_secs(60));
+    assert!(
+        done["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["state"] == "virus_withheld"),
+        "{done}"
+    );
+}

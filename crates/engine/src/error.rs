@@ -67,6 +67,12 @@ pub enum EngineError {
     },
     #[error("cannot check the package again: {0}")]
     NotRepairable(String),
+    #[error(
+        "MASV's virus scan flagged {} in this package ({}); nothing was downloaded, as asked. Ask the sender to send it again without it, or download the package's clean files",
+        if .0.len() == 1 { "a file".to_owned() } else { format!("{} files", .0.len()) },
+        .0.join(", ")
+    )]
+    Quarantined(Vec<String>),
 }
 
 impl EngineError {

@@ -70,6 +70,7 @@ impl Engine {
             priority,
             owner,
             if_downloaded,
+            refuse_flagged,
         } = options;
         // A mistyped pattern is reported before MASV is asked anything.
         selection.matcher()?;
@@ -90,8 +91,9 @@ impl Engine {
                 Choice {
                     selection,
                     priority,
+                    refuse_flagged,
                 },
-                wait_if_unreachable,
+                wait_if_unreachable && !refuse_flagged,
                 if_downloaded,
             )
             .await?;
@@ -156,6 +158,7 @@ impl Engine {
             selection: choice.selection,
             priority: choice.priority,
             replaces,
+            refuse_flagged: choice.refuse_flagged,
         };
         self.insert(new, session, &dst).await
     }
@@ -226,6 +229,7 @@ impl Engine {
             selection: Selection::All,
             priority: 0,
             replaces,
+            refuse_flagged: false,
         };
         self.insert(new, session, &dst).await
     }
@@ -436,6 +440,11 @@ pub struct LinkOptions {
     pub owner: Option<crate::ownership::Owner>,
     /// What to do when the package is already a download.
     pub if_downloaded: IfDownloaded,
+    /// Refuse the package whole, writing nothing, when MASV's virus scan flagged one of
+    /// its files (by default its clean files are downloaded and the flagged ones
+    /// withheld). The package's files must be seen first: MASV out of reach is then an
+    /// error, not a download waiting for it.
+    pub refuse_flagged: bool,
 }
 
 /// What adding a package that is already a download does.
@@ -469,4 +478,6 @@ fn downloaded_before(existing: &Download) -> EngineError {
 pub(super) struct Choice {
     pub selection: Selection,
     pub priority: i64,
+    /// See `LinkOptions::refuse_flagged`.
+    pub refuse_flagged: bool,
 }

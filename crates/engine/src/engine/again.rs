@@ -49,6 +49,7 @@ impl Engine {
             selection: earlier.selection.clone(),
             priority: earlier.priority.load(Relaxed),
             replaces: Some(earlier),
+            refuse_flagged: false,
         };
         self.insert(new, session, &place).await
     }

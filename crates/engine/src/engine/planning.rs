@@ -33,6 +33,16 @@ impl Engine {
         created_at: i64,
     ) -> Result<Planned<'_>, EngineError> {
         let listing = session.list_files().await?;
+        if new.refuse_flagged {
+            let flagged: Vec<String> = listing
+                .iter()
+                .filter(|f| f.virus_detected)
+                .map(|f| f.package_path())
+                .collect();
+            if !flagged.is_empty() {
+                return Err(EngineError::Quarantined(flagged));
+            }
+        }
         let matcher = new.selection.matcher()?;
         let states = chosen_states(&listing, &matcher, self.shared.config.include_zips)?;
         if !new.selection.is_all() && !states.contains(&FileState::Pending) {
@@ -211,6 +221,9 @@ pub(super) struct NewDownload {
     /// A completed download of the same package into the same place, downloaded again:
     /// its files are checked where it put them, and the new download takes its place.
     pub replaces: Option<Arc<Download>>,
+    /// Refused whole, before anything is written, when MASV's virus scan flagged a
+    /// file of the package (the MASV Agent's `bypass_package_quarantine: false`).
+    pub refuse_flagged: bool,
 }
 
 /// A download's files listed and their paths chosen, not yet recorded. Holds the

@@ -97,6 +97,7 @@ impl Engine {
             selection: dl.selection.clone(),
             priority: dl.priority.load(std::sync::atomic::Ordering::Relaxed),
             replaces,
+            refuse_flagged: false,
         };
         let mut planned = self
             .plan(new, &session, &dst, dl.id.clone(), dl.created_at)
