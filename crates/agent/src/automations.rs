@@ -166,7 +166,7 @@ impl AutomationBody {
         )
     }
 
-    pub(crate) fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {
+    fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {
         let kind = match self.kind {
             KindName::PortalDownload => AutomationKind::PortalDownload,
             KindName::AllPortalsDownload => AutomationKind::AllPortalsDownload,
@@ -199,7 +199,7 @@ impl AutomationBody {
     }
 }
 
-pub(crate) fn watcher(state: &ApiState) -> Result<Watcher> {
+fn watcher(state: &ApiState) -> Result<Watcher> {
     state.watcher().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -253,17 +253,39 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
+    create_from(&state, &caller, AutomationBody::parse(&body))
+}
+
+/// Creates the automation `body` describes (Inbound's body, or MASV's made into it),
+/// for a trusted caller with a team login.
+pub(crate) fn create_from(
+    state: &ApiState,
+    caller: &Caller,
+    body: Result<AutomationBody>,
+) -> Result<Json<AutomationView>> {
     caller.require_trusted("Setting up an automation")?;
-    let w = watcher(&state)?;
-    let a = AutomationBody::parse(&body)?.into_automation(String::new(), &w)?;
+    let w = watcher(state)?;
+    let a = body?.into_automation(String::new(), &w)?;
     Ok(Json(w.create_automation(a)?.into()))
 }
 
-pub(crate) fn find(w: &Watcher, id: &str) -> Result<Automation> {
-    w.automations()?
-        .into_iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| InboxError::Automation(AutomationError::Unknown(id.to_owned())).into())
+fn find(w: &Watcher, id: &str) -> Result<Automation> {
+    find_of(w, id, None)
+}
+
+/// The automation `id`; with `kind`, only if it is of that kind (MASV's routes keep to
+/// theirs: a portal automation is not changed through the all-portals route).
+fn find_of(w: &Watcher, id: &str, kind: Option<KindName>) -> Result<Automation> {
+    let found = w.automations()?.into_iter().find(|a| a.id == id);
+    match (found, kind) {
+        (Some(a), Some(kind)) if KindName::of(a.kind) != kind => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {} automation with id {id}", kind.as_str()),
+        )),
+        (Some(a), _) => Ok(a),
+        (None, _) => Err(InboxError::Automation(AutomationError::Unknown(id.to_owned())).into()),
+    }
 }
 
 #[utoipa::path(get, path = "/automations/{automation_id}", tag = "automations",
@@ -297,10 +319,21 @@ pub async fn update(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
+    update_from(&state, &caller, id, None, AutomationBody::parse(&body))
+}
+
+/// Replaces automation `id` (of `kind`, if given) with what `body` describes.
+pub(crate) fn update_from(
+    state: &ApiState,
+    caller: &Caller,
+    id: String,
+    kind: Option<KindName>,
+    body: Result<AutomationBody>,
+) -> Result<Json<AutomationView>> {
     caller.require_trusted("Changing an automation")?;
-    let w = watcher(&state)?;
-    find(&w, &id)?;
-    let a = AutomationBody::parse(&body)?.into_automation(id, &w)?;
+    let w = watcher(state)?;
+    find_of(&w, &id, kind)?;
+    let a = body?.into_automation(id, &w)?;
     w.update_automation(&a)?;
     Ok(Json(a.into()))
 }
@@ -319,9 +352,19 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<AutomationView>> {
+    delete_of(&state, &caller, &id, None)
+}
+
+/// Deletes automation `id` (of `kind`, if given).
+pub(crate) fn delete_of(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    kind: Option<KindName>,
+) -> Result<Json<AutomationView>> {
     caller.require_trusted("Deleting an automation")?;
-    let w = watcher(&state)?;
-    let a = find(&w, &id)?;
-    w.remove_automation(&id)?;
+    let w = watcher(state)?;
+    let a = find_of(&w, id, kind)?;
+    w.remove_automation(id)?;
     Ok(Json(a.into()))
 }

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::automations::{AutomationBody, AutomationView, KindName, find, watcher};
+use crate::automations::{
+    AutomationBody, AutomationView, KindName, create_from, delete_of, update_from,
+};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::server::ApiState;
@@ -122,62 +124,6 @@ fn parse(kind: KindName, body: &[u8]) -> Result<AutomationBody> {
     })
 }
 
-/// The automation `id`, if it is of `kind` (a portal automation is not changed
-/// through the all-portals route, nor the other way round).
-fn of_kind(state: &ApiState, kind: KindName, id: &str) -> Result<()> {
-    let a = find(&watcher(state)?, id)?;
-    if KindName::of(a.kind) == kind {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no {} automation with id {id}", kind.as_str()),
-        ))
-    }
-}
-
-async fn create(
-    state: ApiState,
-    caller: Caller,
-    kind: KindName,
-    body: Bytes,
-) -> Result<Json<AutomationView>> {
-    caller.require_trusted("Setting up an automation")?;
-    let w = watcher(&state)?;
-    let a = parse(kind, &body)?.into_automation(String::new(), &w)?;
-    Ok(Json(w.create_automation(a)?.into()))
-}
-
-async fn update(
-    state: ApiState,
-    caller: Caller,
-    kind: KindName,
-    id: String,
-    body: Bytes,
-) -> Result<Json<AutomationView>> {
-    caller.require_trusted("Changing an automation")?;
-    of_kind(&state, kind, &id)?;
-    let w = watcher(&state)?;
-    let a = parse(kind, &body)?.into_automation(id, &w)?;
-    w.update_automation(&a)?;
-    Ok(Json(a.into()))
-}
-
-async fn delete(
-    state: ApiState,
-    caller: Caller,
-    kind: KindName,
-    id: String,
-) -> Result<Json<AutomationView>> {
-    caller.require_trusted("Deleting an automation")?;
-    of_kind(&state, kind, &id)?;
-    let w = watcher(&state)?;
-    let a = find(&w, &id)?;
-    w.remove_automation(&id)?;
-    Ok(Json(a.into()))
-}
-
 /// Creates a portal download automation, as the MASV Agent documents it.
 #[utoipa::path(post, path = "/automations/portal_download", tag = "automations",
     request_body = PortalDownloadBody,
@@ -192,7 +138,7 @@ pub async fn create_portal(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
-    create(state, caller, KindName::PortalDownload, body).await
+    create_from(&state, &caller, parse(KindName::PortalDownload, &body))
 }
 
 /// Changes a portal download automation (the whole body, as for creating it).
@@ -212,7 +158,8 @@ pub async fn update_portal(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
-    update(state, caller, KindName::PortalDownload, id, body).await
+    let kind = KindName::PortalDownload;
+    update_from(&state, &caller, id, Some(kind), parse(kind, &body))
 }
 
 /// Deletes a portal download automation: nothing more is downloaded for it.
@@ -229,7 +176,7 @@ pub async fn delete_portal(
     Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<AutomationView>> {
-    delete(state, caller, KindName::PortalDownload, id).await
+    delete_of(&state, &caller, &id, Some(KindName::PortalDownload))
 }
 
 /// Creates an all-portals download automation, as the MASV Agent documents it.
@@ -246,7 +193,7 @@ pub async fn create_all_portals(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
-    create(state, caller, KindName::AllPortalsDownload, body).await
+    create_from(&state, &caller, parse(KindName::AllPortalsDownload, &body))
 }
 
 /// Changes an all-portals download automation.
@@ -266,7 +213,8 @@ pub async fn update_all_portals(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Json<AutomationView>> {
-    update(state, caller, KindName::AllPortalsDownload, id, body).await
+    let kind = KindName::AllPortalsDownload;
+    update_from(&state, &caller, id, Some(kind), parse(kind, &body))
 }
 
 /// Deletes an all-portals download automation.
@@ -283,5 +231,5 @@ pub async fn delete_all_portals(
     Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<AutomationView>> {
-    delete(state, caller, KindName::AllPortalsDownload, id).await
+    delete_of(&state, &caller, &id, Some(KindName::AllPortalsDownload))
 }
