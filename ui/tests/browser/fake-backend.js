@@ -57,6 +57,11 @@
     emit('engine', { type: 'added', download: d });
     return id;
   };
+  // As the engine does when a download leaves the list (deleted, or replaced by a repair).
+  const forget = (id) => {
+    state.downloads = state.downloads.filter((d) => d.id !== id);
+    emit('engine', { type: 'removed', id });
+  };
   const demoFiles = () => [
     file(0, 'Coastline/Day 1/A001_C002.mov', 48 << 20), file(1, 'Coastline/Day 1/A001_C003.mov', 32 << 20),
     file(2, 'Coastline/Audio/Scène 4 – take 2.wav', 12 << 20), file(3, 'Read me.txt', 180),
@@ -161,8 +166,7 @@
     retry: ({ id }) => setState(id, 'transferring'),
     delete_download: ({ id, removeFiles }) => {
       if (removeFiles) state.removedWithFiles = (state.removedWithFiles ?? 0) + 1;
-      state.downloads = state.downloads.filter((d) => d.id !== id);
-      emit('engine', { type: 'removed', id });
+      forget(id);
     },
     // No file manager on this desktop (a test says so): the opener fails.
     open_folder: () => {
@@ -184,8 +188,7 @@
     repair_download: ({ id }) => {
       const earlier = state.downloads.find((d) => d.id === id);
       state.repaired = id;
-      state.downloads = state.downloads.filter((d) => d.id !== id);
-      emit('engine', { type: 'removed', id });
+      forget(id);
       return add(earlier.name, state.files[id].map((f) => ({ ...f, state: 'pending', bytes_done: 0, verified: false, hash: null })),
         { dst_folder: earlier.dst_folder, link: earlier.link });
     },
@@ -313,10 +316,7 @@
       emit('engine', { type: 'waiting', id, waiting: d.waiting });
     },
     /** Forgotten, as a deletion does. */
-    remove(id) {
-      state.downloads = state.downloads.filter((d) => d.id !== id);
-      emit('engine', { type: 'removed', id });
-    },
+    remove: forget,
     waiting(id, secs, reason = 'network') {
       const d = state.downloads.find((x) => x.id === id);
       const message = reason === 'masv' ? 'MASV cannot be reached (server answered 503 Service Unavailable)' : 'could not connect to the server';
