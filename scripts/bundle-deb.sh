@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the .deb and .rpm bundles with the Tauri CLI (`cargo install tauri-cli --locked`):
+# Builds the .deb and .rpm bundles with the Tauri CLI (the UI's `@tauri-apps/cli`, a
+# prebuilt binary pinned in ui/package-lock.json, so nothing is compiled for it):
 # the desktop app, and beside it the `inbound` command with its manual page and shell
 # completions, the systemd user unit for `inbound agent`, and the AppStream metainfo.
 #
@@ -54,8 +55,9 @@ linux.setdefault("rpm", {})["desktopTemplate"] = linux["deb"]["desktopTemplate"]
 linux["rpm"]["files"] = files
 json.dump(conf, open(sys.argv[1], "w"), indent=2)
 PY
+[ -x ui/node_modules/.bin/tauri ] || (cd ui && npm ci --no-audit --no-fund)
 (cd ui && npm run build >/dev/null)
-(cd src-tauri && cargo tauri build --bundles deb,rpm --ci "$@")
+(cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb,rpm --ci "$@")
 deb=$(ls -t target/$profile/bundle/deb/*.deb | head -1)
 rpm=$(ls -t target/$profile/bundle/rpm/*.rpm | head -1)
 # The bundle must register the link schemes and carry the app.
