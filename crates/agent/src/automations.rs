@@ -166,7 +166,7 @@ impl AutomationBody {
         )
     }
 
-    fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {
+    pub(crate) fn into_automation(self, id: String, watcher: &Watcher) -> Result<Automation> {
         let kind = match self.kind {
             KindName::PortalDownload => AutomationKind::PortalDownload,
             KindName::AllPortalsDownload => AutomationKind::AllPortalsDownload,

@@ -85,6 +85,7 @@ pub async fn start(
         // As the MASV Agent: the same link into the same folder is the same download.
         if_downloaded: inbound_engine::IfDownloaded::Reuse,
         refuse_flagged: !req.bypass_package_quarantine,
+        chunk_size: req.chunk_size,
     };
     let id = engine.add_link_with(&req.url, dst, options).await?;
     Ok(Json(engine.get(&id)?.summary.into()))

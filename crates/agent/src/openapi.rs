@@ -6,6 +6,7 @@ use crate::error::ErrorBody;
 use crate::fifo;
 use crate::handlers;
 use crate::masv_automations::{self, AllPortalsDownloadBody, PortalDownloadBody};
+use crate::rate_limit::{self, DayHours, RateLimitBody};
 use crate::schedule::{
     self, DayName, InForce, LimitRuleBody, ScheduleAnswer, ScheduleBody, WindowBody,
 };
@@ -48,12 +49,14 @@ use crate::views::{
         schedule::put_schedule,
         fifo::get_fifo,
         fifo::put_fifo,
+        rate_limit::get_rate_limit,
+        rate_limit::put_rate_limit,
     ),
-    components(schemas(handlers::SpeedLimit, fifo::FifoModeBody, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, PortalDownloadBody, AllPortalsDownloadBody, AfterDownloadBody)),
+    components(schemas(handlers::SpeedLimit, fifo::FifoModeBody, handlers::ChosenFiles, StartDownload, Download, DownloadWithFiles, DownloadFile, HashView, AgentState, FileStateView, Deleted, ErrorBody, ScheduleBody, LimitRuleBody, WindowBody, DayName, ScheduleAnswer, InForce, AutomationBody, AutomationView, KindName, PortalDownloadBody, AllPortalsDownloadBody, AfterDownloadBody, RateLimitBody, DayHours)),
     tags(
         (name = "downloads", description = "Download MASV packages"),
         (name = "automations", description = "Download what arrives in a portal, or in every portal of the team (needs `inbound team login`)"),
-        (name = "settings", description = "The bandwidth schedule, and what runs after each package completes"),
+        (name = "settings", description = "The bandwidth schedule (also in the MASV Agent's shape, `/settings/download_rate_limit`), how many downloads run at once, and what runs after each package completes. The MASV Agent's upload rate limit, multiconnect and disk settings (`/settings/upload_rate_limit`, `/settings/multiconnect…`, `/settings/disk_config_default`, `/settings/disk_status`) answer 501 `not_supported` with what to use instead."),
     )
 )]
 struct ApiDoc;

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::views::rfc3339;
 
 /// A day of the week.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DayName {
     Mon,
@@ -25,11 +25,11 @@ pub enum DayName {
 }
 
 impl DayName {
-    fn to_engine(self) -> Day {
+    pub(crate) fn to_engine(self) -> Day {
         Day::ALL[self as usize]
     }
 
-    fn of(d: Day) -> Self {
+    pub(crate) fn of(d: Day) -> Self {
         [
             Self::Mon,
             Self::Tue,

@@ -147,8 +147,17 @@ pub fn router(state: ApiState, access: Access) -> Router {
         )
         .route(
             "/settings/fifo_mode",
-            get(crate::fifo::get_fifo).put(crate::fifo::put_fifo),
+            get(crate::fifo::get_fifo)
+                .put(crate::fifo::put_fifo)
+                .post(crate::fifo::put_fifo),
         )
+        .route(
+            "/settings/download_rate_limit",
+            get(crate::rate_limit::get_rate_limit)
+                .put(crate::rate_limit::put_rate_limit)
+                .post(crate::rate_limit::put_rate_limit),
+        )
+        .merge(crate::not_offered::routes())
         .route(
             "/settings/after_download",
             get(crate::after::get_after).put(crate::after::put_after),

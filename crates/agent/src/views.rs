@@ -44,6 +44,12 @@ pub struct StartDownload {
     /// MASV Agent's option of that name.
     #[serde(default = "yes")]
     pub bypass_package_quarantine: bool,
+    /// Bytes asked of storage per range request (the MASV Agent's target chunk size),
+    /// brought within 256 KiB to 1 GiB; by default Inbound sizes ranges itself (one long
+    /// range per connection, split again by idle connections).
+    #[serde(default)]
+    #[schema(minimum = 1, example = 67108864)]
+    pub chunk_size: Option<u64>,
 }
 
 fn yes() -> bool {

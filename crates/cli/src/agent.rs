@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use inbound_agent::Access;
+use inbound_agent::provisioning::{ProvisioningError, ProvisioningFile};
 use inbound_engine::{Engine, EngineConfig};
 
 /// Environment variable holding the bearer token (alternative to --token-file).
@@ -56,6 +57,11 @@ pub struct AgentArgs {
     /// (automations need `inbound team login`).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     poll_secs: u64,
+    /// The MASV Agent's provisioning file (YAML): its API key, download rate limit and
+    /// schedule, FIFO mode and download automations are put in force at start. By
+    /// default $XDG_CONFIG_HOME/inbound/agent.yaml, when there is one.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub async fn run(args: AgentArgs) -> ExitCode {
@@ -86,8 +92,13 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.keep_awake = !args.allow_sleep;
     config.bandwidth_schedule = args.hours.schedule();
     config.after_download = args.when_done.hooks()?;
+    let provisioning = provisioning_file(args.config.as_deref())?;
     let engine = Engine::open(config).await?;
-    let watcher = automations_watcher(&engine, &data_dir, args.poll_secs).await?;
+    if let Some(file) = &provisioning {
+        file.apply_settings(&engine, args.max_active.is_none())?;
+    }
+    let watcher =
+        automations_watcher(&engine, &data_dir, args.poll_secs, provisioning.as_ref()).await?;
     let state = match &watcher {
         Some(w) => inbound_agent::ApiState::with_watcher(engine.clone(), w.clone()),
         None => inbound_agent::ApiState::engine_only(engine.clone()),
@@ -147,14 +158,56 @@ fn kept_token(data_dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// With a saved team login, the watcher that runs automations (polling in the
-/// background); without one, none, and `/automations` says a login is needed.
+/// The provisioning file given, or the default one when it exists; what it holds that
+/// Inbound does not use is said in the log.
+fn provisioning_file(given: Option<&Path>) -> anyhow::Result<Option<ProvisioningFile>> {
+    let path = match given {
+        Some(path) => path.to_owned(),
+        None => match directories::BaseDirs::new()
+            .map(|d| inbound_agent::provisioning::default_path(d.config_dir()))
+            .filter(|p| p.exists())
+        {
+            Some(path) => path,
+            None => return Ok(None),
+        },
+    };
+    let file = ProvisioningFile::read(&path)?;
+    for note in file.notes() {
+        tracing::warn!("{note}");
+    }
+    tracing::info!(path = %path.display(), "provisioning file read");
+    Ok(Some(file))
+}
+
+/// With a team login (the provisioning file's API key, else the saved login), the
+/// watcher that runs automations (polling in the background), with the file's
+/// automations in force; without one, none, and `/automations` says a login is needed.
 async fn automations_watcher(
     engine: &Engine,
     data_dir: &std::path::Path,
     poll_secs: u64,
+    provisioning: Option<&ProvisioningFile>,
 ) -> anyhow::Result<Option<inbound_inbox::Watcher>> {
-    let Some(creds) = inbound_inbox::CredentialStore::new(data_dir).load().await? else {
+    let saved = inbound_inbox::CredentialStore::new(data_dir).load().await?;
+    let creds = match (provisioning, saved) {
+        (Some(file), saved) if file.contents.auth.api_key.is_some() => {
+            let team_id = file
+                .team_id()
+                .map(str::to_owned)
+                .or(saved.map(|c| c.team_id))
+                .ok_or_else(|| ProvisioningError::NoTeam(file.path.clone()))?;
+            file.contents
+                .auth
+                .api_key
+                .clone()
+                .map(|api_key| inbound_inbox::Credentials { team_id, api_key })
+        }
+        (_, saved) => saved,
+    };
+    let Some(creds) = creds else {
+        if let Some(file) = provisioning.filter(|f| f.has_automations()) {
+            return Err(ProvisioningError::NoTeam(file.path.clone()).into());
+        }
         tracing::info!("no team login: automations are off (run `inbound team login`)");
         return Ok(None);
     };
@@ -165,6 +218,9 @@ async fn automations_watcher(
         ..Default::default()
     };
     let watcher = inbound_inbox::Watcher::open(api, engine.clone(), data_dir, config)?;
+    if let Some(file) = provisioning {
+        file.apply_automations(&watcher)?;
+    }
     let running = watcher.clone();
     tokio::spawn(async move { running.run().await });
     Ok(Some(watcher))

@@ -372,3 +372,133 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
     let (code, listed) = send(&agent, "GET", "/automations", None);
     assert_eq!((code, listed), (200, json!([])));
 }
+
+/// A facility's MASV Agent provisioning file, in MASV's documented shape: the agent
+/// started with it (no `inbound team login`) has its download rate limit schedule, its
+/// FIFO mode and its automation in force, and the package sent since the automation's
+/// time arrives. Started again with the same file, nothing is doubled and nothing is
+/// fetched twice. A mistake in the file stops the start with its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioning_file_puts_its_schedule_and_automation_in_force() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"auth:
+  api_key: {KEY}
+  team_id: {TEAM}
+
+settings:
+  download_rate_limit:
+    enabled: true
+    rate_limit_bps: 800000000
+    schedule_enabled: true
+    schedule:
+      mon:
+        enabled: true
+        start: "09:00"
+        end: "17:00"
+  fifo_mode:
+    enabled: true
+    active_download_count: 2
+    active_upload_count: 1
+
+portal_download_automations:
+  - name: portal-download-auto
+    portal_subdomain: portal-edit
+    destination_folder: {}
+    create_package_folder: true
+    effective_time: {}
+    enabled: true
+    priority: 0
+
+portal_upload_automations:
+  - name: portal-upload-auto
+    path: /data/watch
+"#,
+        root.path().display(),
+        ago(chrono::Duration::days(1)),
+    );
+    // Where it is looked for by default: $XDG_CONFIG_HOME/inbound/agent.yaml (the
+    // harness points XDG_CONFIG_HOME at the data folder). Windows has its own
+    // configuration folder, so there the file is named.
+    let file = data.path().join("inbound").join("agent.yaml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, &yaml).unwrap();
+    let file_arg = file.to_str().unwrap().to_owned();
+    let named = ["--poll-secs", "1", "--config", file_arg.as_str()];
+    let start = |args: &[&str]| {
+        Agent::start_with_env(
+            &sim,
+            data.path(),
+            args,
+            &[("MASV_PUBNUB_ORIGIN", &sim.pubnub_origin())],
+        )
+    };
+    let mut agent = start(if cfg!(windows) { &named } else { &named[..2] });
+
+    let arrived = root.path().join("Package fresh/clip.mov");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !downloads(&agent).iter().any(|d| d["state"] == "complete") {
+        assert!(Instant::now() < deadline, "{:?}", downloads(&agent));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::metadata(&arrived).unwrap().len(), 256 * 1024);
+    assert_eq!(
+        sim.package_bytes_served("pkg-old"),
+        0,
+        "before effective_time"
+    );
+    let (code, limit) = send(&agent, "GET", "/settings/download_rate_limit", None);
+    assert_eq!(code, 200, "{limit}");
+    assert_eq!(
+        limit,
+        json!({"enabled": true, "rate_limit_bps": 800000000, "schedule_enabled": true,
+               "schedule": {"mon": {"enabled": true, "start": "09:00", "end": "17:00"}}})
+    );
+    let (_, fifo) = send(&agent, "GET", "/settings/fifo_mode", None);
+    assert_eq!(fifo["active_download_count"], 2, "{fifo}");
+    let (_, listed) = send(&agent, "GET", "/automations", None);
+    let listed = listed.as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["name"], "portal-download-auto");
+    assert_eq!(listed[0]["portal_subdomain"], "portal-edit");
+
+    // Again, with the file named: the same automation, the package not fetched again.
+    agent.kill();
+    let served = sim.package_bytes_served("pkg-fresh");
+    let agent = start(&named);
+    let (_, listed) = send(&agent, "GET", "/automations", None);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    // Two looks at the portal later, the package is still the one download.
+    let looks = sim.team_requests();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.team_requests() < looks + 4 {
+        assert!(Instant::now() < deadline, "the automation does not look");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sim.package_bytes_served("pkg-fresh"), served);
+    drop(agent);
+
+    // A misspelt key stops the start, naming its line; the key is not echoed.
+    std::fs::write(
+        &file,
+        yaml.replace("    start: \"09:00\"", "    estart: \"09:00\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_inbound"))
+        .args(["agent", "--listen", "127.0.0.1:0", "--config", &file_arg])
+        .env("INBOUND_DATA_DIR", data.path())
+        .env("INBOUND_NO_KEYRING", "1")
+        .env("MASV_API_URL", sim.api_url())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("line 13") && said.contains("estart"),
+        "{said}"
+    );
+    assert!(!said.contains(KEY), "{said}");
+}

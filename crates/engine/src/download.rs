@@ -169,6 +169,8 @@ pub(crate) struct Download {
     /// Higher starts first, and takes the place of a lower one when every slot is
     /// taken (see `Engine::set_priority`).
     pub priority: std::sync::atomic::AtomicI64,
+    /// Bytes asked of storage per range, when it was added with its own size.
+    pub chunk_size: Option<u64>,
     /// Its own speed limit, within the global one (none unless set).
     pub limit: crate::bandwidth::Bandwidth,
     /// Who its files are given to when it completes (`uid`/`gid`), if anyone.
@@ -217,6 +219,7 @@ impl Download {
             package_folder: row.package_folder,
             selection,
             priority: std::sync::atomic::AtomicI64::new(row.priority),
+            chunk_size: row.chunk_size,
             limit: Default::default(),
             owner: Mutex::new(None),
             name: row.name,

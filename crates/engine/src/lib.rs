@@ -58,7 +58,8 @@ pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destinati
 pub use display::{ByteSizeError, human_bytes, parse_bytes};
 pub use display::{notification_safe, terminal_safe};
 pub use engine::{
-    Engine, FilesChanged, IfDownloaded, LinkOptions, ListedFile, PackageListing, PackagePreview,
+    CHUNK_BOUNDS, Engine, FilesChanged, IfDownloaded, LinkOptions, ListedFile, PackageListing,
+    PackagePreview,
 };
 pub use error::EngineError;
 pub use fsutil::{available_space, write_private};

@@ -93,7 +93,7 @@ pub(crate) async fn prepare(
         }
         let before = queue.len();
         let gaps = lock(&f.ranges).missing(f.meta.size);
-        push_segments(shared, &mut queue, f, &gaps);
+        push_segments(shared, &mut queue, dl, f, &gaps);
         if queue.len() == before {
             // Every byte is recorded but the rename did not happen (a crash between).
             match digest_from_disk(shared, dl, f)? {
@@ -101,7 +101,7 @@ pub(crate) async fn prepare(
                 None => {
                     tracing::warn!(file = %f.meta.package_path, "the bytes on disk do not match storage's MD5; fetching the file again");
                     reset_file(shared, dl, f)?;
-                    push_segments(shared, &mut queue, f, &[(0, f.meta.size)]);
+                    push_segments(shared, &mut queue, dl, f, &[(0, f.meta.size)]);
                 }
             }
         }
@@ -110,20 +110,26 @@ pub(crate) async fn prepare(
 }
 
 /// Cuts the gaps of one file into requests: as many as connections (long requests spare
-/// round trips); idle connections later split what is left (work stealing).
+/// round trips), or of the download's own chunk size when it has one; idle connections
+/// later split what is left (work stealing).
 pub(crate) fn push_segments(
     shared: &Shared,
     queue: &mut VecDeque<Work>,
+    dl: &Download,
     f: &FileSlot,
     gaps: &[(u64, u64)],
 ) {
-    let chunk = shared.config.chunk_size.max(64 * 1024);
-    let connections = shared.connections_per_download() as u64;
-    let segment = f
-        .meta
-        .size
-        .div_ceil(connections)
-        .clamp(chunk, MAX_SEGMENT.max(chunk));
+    let segment = match dl.chunk_size {
+        Some(chunk) => chunk.max(1),
+        None => {
+            let chunk = shared.config.chunk_size.max(64 * 1024);
+            let connections = shared.connections_per_download() as u64;
+            f.meta
+                .size
+                .div_ceil(connections)
+                .clamp(chunk, MAX_SEGMENT.max(chunk))
+        }
+    };
     for &(start, end) in gaps {
         let mut s = start;
         while s < end {

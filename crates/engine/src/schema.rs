@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS downloads (
     selection    TEXT,
     priority     INTEGER,
     dst_fsid     INTEGER,
-    dst_ino      INTEGER
+    dst_ino      INTEGER,
+    chunk_size   INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -116,6 +117,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("downloads", "dst_fsid", "INTEGER"),
     ("downloads", "dst_ino", "INTEGER"),
     ("files", "part_intent", "INTEGER"),
+    ("downloads", "chunk_size", "INTEGER"),
 ];
 
 /// Brings a database from an earlier version up to [`SCHEMA`].

@@ -45,6 +45,9 @@ pub(crate) struct DownloadRow {
     pub selection: Option<String>,
     /// Higher goes first (see `Engine::set_priority`).
     pub priority: i64,
+    /// Bytes asked of storage per range, when the download was added with its own
+    /// (`LinkOptions::chunk_size`).
+    pub chunk_size: Option<u64>,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -202,7 +205,8 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
-                    dst_dev, manifest, package_folder, selection, priority, dst_fsid, dst_ino
+                    dst_dev, manifest, package_folder, selection, priority, dst_fsid, dst_ino,
+                    chunk_size
              FROM downloads WHERE ?1 IS NULL OR id = ?1 ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -232,6 +236,7 @@ impl Store {
                     package_folder: r.get::<_, Option<bool>>(17)?.unwrap_or(false),
                     selection: r.get(18)?,
                     priority: r.get::<_, Option<i64>>(19)?.unwrap_or(0),
+                    chunk_size: r.get::<_, Option<i64>>(22)?.map(|v| v as u64),
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -455,9 +460,9 @@ pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRo
     tx.execute(
         "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
             sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-            origin, dst_dev, package_folder, selection, priority, dst_fsid, dst_ino)
+            origin, dst_dev, package_folder, selection, priority, dst_fsid, dst_ino, chunk_size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21)",
+            ?19, ?20, ?21, ?22)",
         params![
             d.id,
             d.link_id,
@@ -480,6 +485,7 @@ pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRo
             d.priority,
             volume.1,
             volume.2,
+            d.chunk_size.map(|c| c as i64),
         ],
     )?;
     Ok(())
@@ -539,6 +545,7 @@ mod tests {
             package_folder: false,
             selection: None,
             priority: 0,
+            chunk_size: None,
         }
     }
 

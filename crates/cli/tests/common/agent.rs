@@ -68,6 +68,9 @@ impl Agent {
             .env("MASV_API_URL", sim.api_url())
             .env("INBOUND_DATA_DIR", data)
             .env("INBOUND_NO_KEYRING", "1")
+            // The default provisioning file is looked for here, not in the tester's own
+            // configuration.
+            .env("XDG_CONFIG_HOME", data)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -71,6 +71,7 @@ impl Engine {
             owner,
             if_downloaded,
             refuse_flagged,
+            chunk_size,
         } = options;
         // A mistyped pattern is reported before MASV is asked anything.
         selection.matcher()?;
@@ -92,6 +93,7 @@ impl Engine {
                     selection,
                     priority,
                     refuse_flagged,
+                    chunk_size: chunk_size.map(bounded_chunk),
                 },
                 wait_if_unreachable && !refuse_flagged,
                 if_downloaded,
@@ -159,6 +161,7 @@ impl Engine {
             priority: choice.priority,
             replaces,
             refuse_flagged: choice.refuse_flagged,
+            chunk_size: choice.chunk_size,
         };
         self.insert(new, session, &dst).await
     }
@@ -230,6 +233,7 @@ impl Engine {
             priority: 0,
             replaces,
             refuse_flagged: false,
+            chunk_size: None,
         };
         self.insert(new, session, &dst).await
     }
@@ -345,6 +349,7 @@ impl Engine {
         row.name = name;
         row.selection = selection_json(&choice.selection);
         row.priority = choice.priority;
+        row.chunk_size = choice.chunk_size;
         let db = self.shared.store.path().to_owned();
         self.shared
             .store
@@ -445,6 +450,17 @@ pub struct LinkOptions {
     /// withheld). The package's files must be seen first: MASV out of reach is then an
     /// error, not a download waiting for it.
     pub refuse_flagged: bool,
+    /// Bytes asked of storage per range (the MASV Agent's `chunk_size`), brought within
+    /// [`CHUNK_BOUNDS`]; by default Inbound sizes ranges itself.
+    pub chunk_size: Option<u64>,
+}
+
+/// The range sizes a download may ask for: below, a request costs more than it
+/// carries; above, a dropped connection costs too much again.
+pub const CHUNK_BOUNDS: std::ops::RangeInclusive<u64> = 256 * 1024..=1024 * 1024 * 1024;
+
+fn bounded_chunk(bytes: u64) -> u64 {
+    bytes.clamp(*CHUNK_BOUNDS.start(), *CHUNK_BOUNDS.end())
 }
 
 /// What adding a package that is already a download does.
@@ -480,4 +496,6 @@ pub(super) struct Choice {
     pub priority: i64,
     /// See `LinkOptions::refuse_flagged`.
     pub refuse_flagged: bool,
+    /// See `LinkOptions::chunk_size` (already bounded).
+    pub chunk_size: Option<u64>,
 }

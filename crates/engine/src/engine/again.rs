@@ -48,6 +48,7 @@ impl Engine {
             source,
             selection: earlier.selection.clone(),
             priority: earlier.priority.load(Relaxed),
+            chunk_size: earlier.chunk_size,
             replaces: Some(earlier),
             refuse_flagged: false,
         };

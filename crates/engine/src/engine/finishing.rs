@@ -36,6 +36,10 @@ impl Engine {
 
     /// Runs the hooks for a package that just completed, in the background; the
     /// outcome is an event and shows on the download, never changes its state.
+    ///
+    /// Every completion passes through here, once. MASV marks a download `complete`
+    /// for the sender only when its own clients confirm it, through a route it does not
+    /// publish; Inbound does not guess it. Once published, that call belongs here.
     pub(super) fn after_complete(&self, dl: &Arc<Download>) {
         let hooks = self.after_download();
         if hooks.is_empty() {

@@ -41,7 +41,7 @@ mod verifying;
 /// The key the kept count of downloads at once is saved under.
 const MAX_ACTIVE_SETTING: &str = "max_active_downloads";
 
-pub use adding::{IfDownloaded, LinkOptions};
+pub use adding::{CHUNK_BOUNDS, IfDownloaded, LinkOptions};
 pub use choosing::FilesChanged;
 pub use preview::{ListedFile, PackageListing, PackagePreview};
 

@@ -129,6 +129,7 @@ impl Engine {
         row.total_bytes = files.iter().map(|f| f.meta.size).sum();
         row.selection = selection_json(&new.selection);
         row.priority = new.priority;
+        row.chunk_size = new.chunk_size;
         Ok(Planned {
             row,
             files,
@@ -224,6 +225,8 @@ pub(super) struct NewDownload {
     /// Refused whole, before anything is written, when MASV's virus scan flagged a
     /// file of the package (the MASV Agent's `bypass_package_quarantine: false`).
     pub refuse_flagged: bool,
+    /// Bytes asked of storage per range; `None`: Inbound sizes them.
+    pub chunk_size: Option<u64>,
 }
 
 /// A download's files listed and their paths chosen, not yet recorded. Holds the
@@ -313,6 +316,7 @@ pub(super) fn source_row(
         package_folder: dst.package_folder,
         selection: None,
         priority: 0,
+        chunk_size: None,
     }
 }
 

@@ -98,6 +98,7 @@ impl Engine {
             priority: dl.priority.load(std::sync::atomic::Ordering::Relaxed),
             replaces,
             refuse_flagged: false,
+            chunk_size: dl.chunk_size,
         };
         let mut planned = self
             .plan(new, &session, &dst, dl.id.clone(), dl.created_at)

@@ -210,7 +210,7 @@ impl RunCtx {
         }
         let mut queue = lock(&self.queue);
         queue.retain(|w| w.idx != f.meta.idx);
-        push_segments(&self.shared, &mut queue, f, &[(0, f.meta.size)]);
+        push_segments(&self.shared, &mut queue, &self.dl, f, &[(0, f.meta.size)]);
         true
     }
 }
