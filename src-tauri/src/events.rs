@@ -49,6 +49,9 @@ pub fn forward(app: AppHandle, engine: &Engine) {
                                 }
                                 crate::closing::after_state_change(&app);
                             }
+                            if let Event::ExpiresSoon { id, expires_at } = &ev {
+                                notify_expiring(&app, id, *expires_at);
+                            }
                             // A download got through again: MASV is back, so the links
                             // kept while it was out of reach are tried now.
                             if matches!(ev, Event::Waiting { waiting: None, .. })
@@ -163,6 +166,57 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
     });
 }
 
+/// A download that is not complete a day before its package expires: a person can
+/// still make room, reconnect or resume it. Paused or failed, the button resumes it;
+/// under way, it shows the window.
+fn notify_expiring(app: &AppHandle, id: &str, expires_at: i64) {
+    let st = app.state::<AppState>();
+    if !st.settings().notifications {
+        return;
+    }
+    let Some(Ok(detail)) = st.engine_now().map(|e| e.get(id)) else {
+        return;
+    };
+    let s = detail.summary;
+    let left = inbound_engine::expires_in(expires_at - inbound_engine::unix_now());
+    let at = inbound_engine::local_moment(expires_at);
+    let stopped = matches!(s.state, DownloadState::Paused | DownloadState::Error);
+    let body = format!(
+        "\u{201c}{}\u{201d} {left} ({at}) and {} of {} files are in.{}",
+        s.name,
+        s.files_complete,
+        s.files_chosen,
+        if stopped {
+            " Resume it before then."
+        } else {
+            " Keep Inbound running until it completes."
+        }
+    );
+    let body = inbound_engine::notification_safe(&body);
+    let action = if stopped {
+        (RESUME, "Resume")
+    } else {
+        (SHOW, "Show")
+    };
+    let id = id.to_owned();
+    show_notification(
+        app,
+        "Package expires soon",
+        body,
+        action,
+        move |app, pressed| match pressed {
+            RESUME => {
+                let st = app.state::<AppState>();
+                if let Some(Err(e)) = st.engine_now().map(|e| e.resume(&id)) {
+                    tracing::warn!(error = %e, "could not resume from the notification");
+                }
+            }
+            SHOW => crate::incoming::show_main_window(app),
+            _ => {}
+        },
+    );
+}
+
 /// Shows a notification with one button, where the notification server shows buttons
 /// (elsewhere nobody could press one, and nothing would end the wait for it), and hands
 /// what was pressed to `on_action`.
@@ -256,6 +310,7 @@ pub fn notify_copied(app: &AppHandle, preview: Option<&inbound_engine::PackagePr
 const OPEN_FOLDER: &str = "open-folder";
 const RETRY: &str = "retry";
 const SHOW: &str = "show";
+const RESUME: &str = "resume";
 
 /// A notification's button was pressed.
 fn act_on(app: &AppHandle, id: &str, folder: &std::path::Path, pressed: &str) {

@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 use desktop::*;
 use inbound_sim::{Content, Sim, SimFile, SimPackage};
 
+/// Expires in under a day: a notification says so, and its card marks it.
 fn delivery() -> SimPackage {
     SimPackage::new("e2edelivery", "Harbour rushes")
+        .expiring_in(chrono::Duration::hours(5))
         .with_file(
             SimFile::new("f1", "A001.mov", Content::generated(11, 20 * MIB)).in_folder("Day 1"),
         )
@@ -108,6 +110,24 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     screenshot(&display, "2-downloading").await;
+    // It expires in under a day: said once, by a notification whose button brings the
+    // window, and marked on its card.
+    let soon = wait_for_notification_of(&bus.log, "Package expires soon", &pkg.name).await;
+    let body = soon["body"].as_str().unwrap();
+    assert!(
+        body.contains("expires in 4 h") && body.contains("Keep Inbound running"),
+        "{soon}"
+    );
+    assert_eq!(soon["actions"], serde_json::json!(["show", "Show"]));
+    c.wait_for(
+        &format!(
+            "{}//*[contains(@class, 'expiry') and contains(@class, 'soon') and contains(normalize-space(), 'expires in 4 h')]",
+            card(&pkg.name)
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the card marks the package's last day");
     // The tray says so too, as the panel shows it: count, share and rate.
     wait_for_tray(&bus, "1 downloading", |l| {
         l.starts_with("Inbound: 1 downloading, ") && l.contains("% of ") && l.contains(" at ")
@@ -182,7 +202,7 @@ async fn paste_pause_resume_complete_notify_and_second_launch() {
         "resume refetched too much: {served} bytes for {}",
         pkg.size()
     );
-    let note = wait_for_notification(&bus.log, &pkg.name).await;
+    let note = wait_for_notification_of(&bus.log, "Download complete", &pkg.name).await;
     // Resumed, it held the machine awake again, and let go when it completed.
     assert_eq!(wait_for_sleep_lock(&bus.log, false).await, 2);
     assert_eq!(note["summary"], "Download complete");

@@ -333,6 +333,7 @@ mod tests {
             created_at: 0,
             priority: 0,
             completed_at: None,
+            expires_at: None,
             files_verified: 0,
             hash_algorithm: None,
             manifest: None,

@@ -246,6 +246,13 @@ pub(crate) async fn follow(
                 Ok(Event::FileStateChanged { id: ev_id, index, state: fs, .. }) if ev_id == id => {
                     view.file_state(index, fs);
                 }
+                Ok(Event::ExpiresSoon { id: ev_id, expires_at }) if ev_id == id => {
+                    view.note(&format!(
+                        "note: the package {} ({}): MASV deletes it then; keep this running until it completes",
+                        inbound_engine::expires_in(expires_at - inbound_engine::unix_now()),
+                        inbound_engine::local_moment(expires_at)
+                    ));
+                }
                 Ok(_) => {}
                 Err(RecvError::Lagged(_)) => state = engine.get(&id)?.summary.state,
                 Err(RecvError::Closed) => break,

@@ -52,12 +52,12 @@ async fn ls(args: LsArgs) -> anyhow::Result<()> {
             other => explain_add_error(other, args.password_stdin),
         });
     engine.shutdown().await;
-    let text = render(&listed?);
+    let text = render(&listed?, inbound_engine::unix_now());
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(())
 }
 
-fn render(listing: &PackageListing) -> String {
+fn render(listing: &PackageListing, now: i64) -> String {
     let p = &listing.preview;
     let safe = inbound_engine::terminal_safe;
     let mut out = safe(&p.name).to_string();
@@ -83,6 +83,16 @@ fn render(listing: &PackageListing) -> String {
         .max()
         .unwrap_or(2)
         .max(2);
+    if let Some(at) = p.expires_at {
+        // When the link stops working: what a person plans the download by.
+        let left = inbound_engine::expires_in(at - now);
+        let mut said = left.chars();
+        let left = said
+            .next()
+            .map(|c| c.to_uppercase().chain(said).collect::<String>())
+            .unwrap_or_default();
+        out.push_str(&format!("{left} — {}\n", inbound_engine::local_moment(at)));
+    }
     out.push_str(&format!("{:>10}  {:id_width$}  PATH\n", "SIZE", "ID"));
     for f in &listing.files {
         // Where it goes in the package's folder: a name that tried to leave the folder,
@@ -137,6 +147,7 @@ mod tests {
                 total_bytes: 2048,
                 sizes_complete: true,
                 withheld: 1,
+                expires_at: Some(1_000_000 + 9 * 86400 + 60),
             },
             files: vec![
                 file("f1", "Day 1/A001.mov", Some(2048), FileState::Pending),
@@ -145,11 +156,15 @@ mod tests {
                 file("f4", "../../../notes.txt", Some(180), FileState::Excluded),
             ],
         };
-        let text = render(&listing);
-        let lines: Vec<&str> = text.lines().collect();
+        let text = render(&listing, 1_000_000);
+        let mut lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
             "Day 2 — from ed@example.com — 1 of 4 files to download, 2.0 KB"
+        );
+        assert!(
+            lines.remove(1).starts_with("Expires in 9 days — "),
+            "{text}"
         );
         assert_eq!(lines[1], "      SIZE  ID   PATH");
         assert_eq!(lines[2], "    2.0 KB  f1   Day 1/A001.mov");

@@ -105,6 +105,12 @@ impl ProgressView {
         self.waiting = waiting;
     }
 
+    /// A line above the bars (also where stderr is no terminal and the bars are not
+    /// drawn).
+    pub fn note(&self, line: &str) {
+        self.multi.suspend(|| eprintln!("{line}"));
+    }
+
     pub fn file_state(&mut self, index: usize, state: FileState) {
         if state.is_settled() || state == FileState::Error {
             self.remove(index);

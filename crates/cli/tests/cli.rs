@@ -652,3 +652,26 @@ async fn the_link_comes_from_standard_input_or_the_environment_never_the_command
     assert!(text(&out).contains("INBOUND_LINK"), "{}", text(&out));
     assert!(!text(&out).contains(&big.secret), "{}", text(&out));
 }
+
+/// A package that expires within a day is said so while it downloads (on stderr, also
+/// where no terminal draws the bars), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_expiring_within_a_day_is_said_so_while_it_downloads() {
+    let package =
+        catalog::large("soon", 2 * MIB).expiring_in(chrono::Duration::minutes(4 * 60 + 30));
+    let sim = Sim::start(vec![package]).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = get_straight(&sim, data.path(), dest.path());
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert_eq!(
+        said.matches("note: the package expires in 4 h (").count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        said.contains("keep this running until it completes"),
+        "{said}"
+    );
+}

@@ -9,6 +9,7 @@ use common::{inbound, sha256_file, text};
 
 fn shoot() -> SimPackage {
     SimPackage::new("shoot", "Shoot")
+        .expiring_in(chrono::Duration::minutes(30 * 60 + 30))
         .with_file(SimFile::new("m1", "A001.mov", Content::generated(1, 40_000)).in_folder("Day 1"))
         .with_file(
             SimFile::new("w1", "A001.wav", Content::generated(2, 30_000)).in_folder("Day 1/audio"),
@@ -40,6 +41,8 @@ async fn ls_lists_every_file_with_its_id_and_marks_what_the_patterns_leave_out()
         lines[0].ends_with("1 of 4 files to download, 39.1 KB"),
         "{stdout}"
     );
+    // When the link stops working, in the table's words and as a moment.
+    assert!(lines[1].starts_with("Expires in 30 h — "), "{stdout}");
     assert!(
         lines
             .iter()

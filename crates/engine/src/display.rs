@@ -90,9 +90,48 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// How the time until a package expires reads (`left` seconds; none left: "expired"),
+/// as the desktop's `expiryText` reads it (ui/src/lib/expiry.cases.json holds both to
+/// one table): days while there are two or more, hours on the last two, minutes in the
+/// last hour.
+pub fn expires_in(left: i64) -> String {
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 24 * HOUR;
+    if left <= 0 {
+        "expired".to_owned()
+    } else if left < HOUR {
+        format!("expires in {} min", (left / 60).max(1))
+    } else if left < 2 * DAY {
+        format!("expires in {} h", left / HOUR)
+    } else {
+        format!("expires in {} days", left / DAY)
+    }
+}
+
+/// A moment (Unix seconds) in local time as a person plans by: "Tue 15 Dec 14:00".
+pub fn local_moment(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%a %-d %b %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_reads_as_the_desktop_reads_it() {
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("../../../ui/src/lib/expiry.cases.json")).unwrap();
+        for case in table["cases"].as_array().unwrap() {
+            let (left, said) = (case[0].as_i64().unwrap(), case[1].as_str().unwrap());
+            assert_eq!(expires_in(left), said, "{left} s left");
+        }
+    }
 
     #[test]
     fn sizes_read_as_the_desktop_reads_them() {

@@ -171,6 +171,10 @@ pub(crate) struct Download {
     pub priority: std::sync::atomic::AtomicI64,
     /// Bytes asked of storage per range, when it was added with its own size.
     pub chunk_size: Option<u64>,
+    /// When MASV deletes the package (Unix seconds), as it last said (see `expiry`).
+    pub expires_at: Mutex<Option<i64>>,
+    /// Said to expire soon already (see `expiry::warn_if_soon`).
+    pub expiry_warned: std::sync::atomic::AtomicBool,
     /// Its own speed limit, within the global one (none unless set).
     pub limit: crate::bandwidth::Bandwidth,
     /// Who its files are given to when it completes (`uid`/`gid`), if anyone.
@@ -220,6 +224,8 @@ impl Download {
             selection,
             priority: std::sync::atomic::AtomicI64::new(row.priority),
             chunk_size: row.chunk_size,
+            expires_at: Mutex::new(row.expires_at),
+            expiry_warned: Default::default(),
             limit: Default::default(),
             owner: Mutex::new(None),
             name: row.name,
@@ -343,6 +349,7 @@ impl Download {
             created_at: self.created_at,
             priority: self.priority.load(Relaxed),
             completed_at,
+            expires_at: *lock(&self.expires_at),
             files_verified: self.files.iter().filter(|f| f.is_verified()).count(),
             hash_algorithm: self.files.iter().find_map(|f| {
                 lock(&f.hash)

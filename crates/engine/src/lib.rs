@@ -13,6 +13,7 @@ mod display;
 mod download;
 mod engine;
 mod error;
+mod expiry;
 mod fsutil;
 mod hashing;
 mod held_back;
@@ -55,7 +56,7 @@ mod write_batch;
 
 pub use after::{AfterDownload, AfterError, CompletedFile, CompletedPackage};
 pub use config::{DATA_DIR_ENV, EngineConfig, default_data_dir, default_destination};
-pub use display::{ByteSizeError, human_bytes, parse_bytes};
+pub use display::{ByteSizeError, expires_in, human_bytes, local_moment, parse_bytes};
 pub use display::{notification_safe, terminal_safe};
 pub use engine::{
     CHUNK_BOUNDS, Engine, FilesChanged, IfDownloaded, LinkOptions, ListedFile, PackageListing,

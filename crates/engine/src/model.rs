@@ -170,6 +170,11 @@ pub struct DownloadSummary {
     pub priority: i64,
     #[ts(type = "number | null")]
     pub completed_at: Option<i64>,
+    /// When MASV deletes the package and its link stops working (Unix seconds), if
+    /// known.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
     /// Files whose hash was computed from their bytes on disk (and, where storage gave
     /// an MD5, matched it).
     #[ts(type = "number")]
@@ -391,6 +396,20 @@ pub enum Event {
     /// What the bandwidth schedule has in force changed.
     Schedule {
         status: ScheduleStatus,
+    },
+    /// MASV gave another time at which the package expires (the sender or a team
+    /// member extended it).
+    ExpiryChanged {
+        id: DownloadId,
+        #[ts(type = "number | null")]
+        expires_at: Option<i64>,
+    },
+    /// The download is not complete and its package expires within a day: said once
+    /// per download while the engine runs, for a person to act on.
+    ExpiresSoon {
+        id: DownloadId,
+        #[ts(type = "number")]
+        expires_at: i64,
     },
 }
 

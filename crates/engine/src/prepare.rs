@@ -41,8 +41,8 @@ pub(crate) async fn prepare(
     let cached = lock(&dl.session).take();
     let session = match cached {
         Some(s) => s,
-        None => Arc::new(
-            open_session(shared, &dl.source(), &dl.package_id)
+        None => {
+            let opened = open_session(shared, &dl.source(), &dl.package_id)
                 .await
                 .map_err(|e| {
                     if e.is_transient() {
@@ -50,8 +50,11 @@ pub(crate) async fn prepare(
                     } else {
                         RunEnd::Failed(e.to_string())
                     }
-                })?,
-        ),
+                })?;
+            // The sender may have extended the package since it was added.
+            crate::expiry::record(shared, dl, opened.expiry());
+            Arc::new(opened)
+        }
     };
     // Before the space is counted: files found in place need none.
     crate::repair::check_files(shared, dl).await?;

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS downloads (
     priority     INTEGER,
     dst_fsid     INTEGER,
     dst_ino      INTEGER,
-    chunk_size   INTEGER
+    chunk_size   INTEGER,
+    expires_at   INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     download_id  TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
@@ -118,6 +119,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("downloads", "dst_ino", "INTEGER"),
     ("files", "part_intent", "INTEGER"),
     ("downloads", "chunk_size", "INTEGER"),
+    ("downloads", "expires_at", "INTEGER"),
 ];
 
 /// Brings a database from an earlier version up to [`SCHEMA`].

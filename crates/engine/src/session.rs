@@ -42,6 +42,8 @@ pub(crate) struct Session {
     refreshing: Mutex<()>,
     urls: std::sync::Mutex<HashMap<usize, Arc<OnceCell<FileUrl>>>>,
     url_generation: AtomicU64,
+    /// When the link stops working (Unix seconds), as MASV said when it was opened.
+    expiry: Option<i64>,
 }
 
 impl Session {
@@ -53,13 +55,14 @@ impl Session {
         retry: RetryPolicy,
     ) -> Result<(Self, LinkInfo), MasvError> {
         let info = retrying(&retry, || client.link(&link, password.as_ref())).await?;
-        let session = Self::new(
+        let mut session = Self::new(
             client,
             Some((link, password)),
             info.package_id.clone(),
             info.package_token.clone(),
             retry,
         );
+        session.expiry = info.expiry.map(|e| e.timestamp());
         Ok((session, info))
     }
 
@@ -89,7 +92,14 @@ impl Session {
             refreshing: Mutex::new(()),
             urls: Default::default(),
             url_generation: AtomicU64::new(0),
+            expiry: None,
         }
+    }
+
+    /// When the link stops working, as MASV said on opening it (a team package's
+    /// session does not know).
+    pub fn expiry(&self) -> Option<i64> {
+        self.expiry
     }
 
     pub async fn list_files(&self) -> Result<Vec<PackageFile>, MasvError> {

@@ -49,4 +49,6 @@ pub struct TeamDownload {
     pub name: String,
     pub sender_email: String,
     pub origin: Origin,
+    /// When MASV deletes the package (Unix seconds), as the listing says.
+    pub expires_at: Option<i64>,
 }

@@ -48,6 +48,8 @@ pub(crate) struct DownloadRow {
     /// Bytes asked of storage per range, when the download was added with its own
     /// (`LinkOptions::chunk_size`).
     pub chunk_size: Option<u64>,
+    /// When MASV deletes the package (Unix seconds), as it last said.
+    pub expires_at: Option<i64>,
 }
 
 /// What a file is and where it goes: fixed when the download is added.
@@ -158,7 +160,8 @@ impl Store {
         let tx = conn.transaction()?;
         let updated = tx.execute(
             "UPDATE downloads SET dst_folder = ?2, name = ?3, package_id = ?4,
-                sender_email = ?5, total_bytes = ?6, dst_dev = ?7, dst_fsid = ?8, dst_ino = ?9
+                sender_email = ?5, total_bytes = ?6, dst_dev = ?7, dst_fsid = ?8, dst_ino = ?9,
+                expires_at = ?10
              WHERE id = ?1 AND package_id = ''",
             params![
                 d.id,
@@ -170,6 +173,7 @@ impl Store {
                 volume.0,
                 volume.1,
                 volume.2,
+                d.expires_at,
             ],
         )?;
         if updated != 1 {
@@ -180,6 +184,14 @@ impl Store {
             crate::store_repair::take_place_of(&tx, replaced, &d.id)?;
         }
         tx.commit()
+    }
+
+    pub fn set_expiry(&self, id: &str, expires_at: Option<i64>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE downloads SET expires_at = ?2 WHERE id = ?1",
+            params![id, expires_at],
+        )?;
+        Ok(())
     }
 
     pub fn set_priority(&self, id: &str, priority: i64) -> Result<()> {
@@ -206,7 +218,7 @@ impl Store {
             "SELECT id, link_id, link_url, password, dst_folder, name, package_id, sender_email,
                     total_bytes, state, error, created_at, completed_at, access_token, origin,
                     dst_dev, manifest, package_folder, selection, priority, dst_fsid, dst_ino,
-                    chunk_size
+                    chunk_size, expires_at
              FROM downloads WHERE ?1 IS NULL OR id = ?1 ORDER BY created_at, rowid",
         )?;
         let downloads = stmt
@@ -237,6 +249,7 @@ impl Store {
                     selection: r.get(18)?,
                     priority: r.get::<_, Option<i64>>(19)?.unwrap_or(0),
                     chunk_size: r.get::<_, Option<i64>>(22)?.map(|v| v as u64),
+                    expires_at: r.get(23)?,
                 })
             })?
             .collect::<Result<Vec<_>>>()?;
@@ -460,9 +473,10 @@ pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRo
     tx.execute(
         "INSERT INTO downloads (id, link_id, link_url, password, dst_folder, name, package_id,
             sender_email, total_bytes, state, error, created_at, completed_at, access_token,
-            origin, dst_dev, package_folder, selection, priority, dst_fsid, dst_ino, chunk_size)
+            origin, dst_dev, package_folder, selection, priority, dst_fsid, dst_ino, chunk_size,
+            expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21, ?22)",
+            ?19, ?20, ?21, ?22, ?23)",
         params![
             d.id,
             d.link_id,
@@ -486,6 +500,7 @@ pub(crate) fn insert_download_row(tx: &rusqlite::Transaction<'_>, d: &DownloadRo
             volume.1,
             volume.2,
             d.chunk_size.map(|c| c as i64),
+            d.expires_at,
         ],
     )?;
     Ok(())
@@ -546,6 +561,7 @@ mod tests {
             selection: None,
             priority: 0,
             chunk_size: None,
+            expires_at: None,
         }
     }
 
@@ -611,7 +627,7 @@ mod tests {
             // The first schema: no access_token or origin columns.
             let old = SCHEMA
                 .replace(
-                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER,\n    selection    TEXT,\n    priority     INTEGER,\n    dst_fsid     INTEGER,\n    dst_ino      INTEGER\n",
+                    "    completed_at INTEGER,\n    access_token TEXT,\n    origin       TEXT,\n    dst_dev      INTEGER,\n    manifest     TEXT,\n    package_folder INTEGER,\n    selection    TEXT,\n    priority     INTEGER,\n    dst_fsid     INTEGER,\n    dst_ino      INTEGER,\n    chunk_size   INTEGER,\n    expires_at   INTEGER\n",
                     "    completed_at INTEGER\n",
                 )
                 .replace(
@@ -621,6 +637,7 @@ mod tests {
             assert!(!old.contains("dst_dev") && !old.contains("part_dev"));
             assert!(!old.contains("selection") && !old.contains("priority"));
             assert!(!old.contains("dst_fsid") && !old.contains("dst_ino"));
+            assert!(!old.contains("chunk_size") && !old.contains("expires_at"));
             assert_ne!(old, SCHEMA, "the old schema differs");
             conn.execute_batch(&old).unwrap();
             conn.execute(

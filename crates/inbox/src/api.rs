@@ -114,5 +114,6 @@ pub fn to_download(p: &TeamPackage, origin: Origin) -> Result<TeamDownload, Inbo
         name: p.name.clone(),
         sender_email: p.sender.clone(),
         origin,
+        expires_at: p.expiry.map(|e| e.timestamp()),
     })
 }

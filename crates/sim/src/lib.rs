@@ -3,6 +3,7 @@
 //! benchmarks, `inbound sim` and the demo package.
 
 mod content;
+mod expiry;
 mod faults;
 mod outage;
 mod package;

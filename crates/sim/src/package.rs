@@ -10,6 +10,8 @@ pub struct SimPackage {
     pub sender_email: String,
     pub password: Option<String>,
     pub expired: bool,
+    /// When MASV deletes it; by default a week after each time the link is opened.
+    pub expiry: Option<chrono::DateTime<chrono::Utc>>,
     pub files: Vec<SimFile>,
 }
 
@@ -24,6 +26,7 @@ impl SimPackage {
             sender_email: "sender@example.com".into(),
             password: None,
             expired: false,
+            expiry: None,
             files: Vec::new(),
         }
     }
@@ -35,6 +38,12 @@ impl SimPackage {
 
     pub fn expired(mut self) -> Self {
         self.expired = true;
+        self
+    }
+
+    /// Expires this long from now (until `Sim::set_expiry` or a team member changes it).
+    pub fn expiring_in(mut self, d: chrono::Duration) -> Self {
+        self.expiry = Some(chrono::Utc::now() + d);
         self
     }
 

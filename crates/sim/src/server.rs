@@ -57,6 +57,7 @@ pub(crate) struct SimState {
     pub(crate) storage_requests: AtomicU64,
     /// Storage bodies being sent now, and the most at once: the client's connections.
     pub(crate) bodies: Arc<crate::storage::BodiesInFlight>,
+    pub(crate) expiries: crate::expiry::Expiries,
 }
 
 impl Sim {
@@ -97,6 +98,10 @@ impl Sim {
         let app = Router::new()
             .route("/v1/links/{link_id}", get(link_route))
             .route("/v1/packages/{package_id}/files", get(files_route))
+            .route(
+                "/v1/packages/{package_id}/expiry",
+                axum::routing::put(crate::expiry::extend_route),
+            )
             .route(
                 "/v1/packages/{package_id}/files/{file_id}/download",
                 get(download_url_route),
@@ -234,6 +239,21 @@ impl Sim {
         self.state.objects.etag(package_id, file_id)
     }
 
+    /// When the package expires, if set (by the package, a sender or a team member).
+    pub fn expiry(&self, package_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.state.expiries.of(package_id)
+    }
+
+    /// The sender extends (or shortens) the package's life.
+    pub fn set_expiry(&self, package_id: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.state.expiries.set(package_id, at);
+    }
+
+    /// Requests to change a package's expiry (`PUT /v1/packages/{id}/expiry`).
+    pub fn expiry_requests(&self) -> u64 {
+        self.state.expiries.extend_requests.load(Relaxed)
+    }
+
     pub fn link_requests(&self) -> u64 {
         self.state.link_requests.load(Relaxed)
     }
@@ -316,15 +336,19 @@ impl SimState {
         let mut by_link = HashMap::new();
         let mut by_package = HashMap::new();
         let objects = Objects::default();
+        let mut expiries_given = Vec::new();
         for (i, p) in packages.iter().enumerate() {
             by_link.insert(p.link_id.clone(), i);
             by_package.insert(p.package_id.clone(), i);
+            if let Some(at) = p.expiry {
+                expiries_given.push((p.package_id.clone(), at));
+            }
             for f in &p.files {
                 served.insert((p.package_id.clone(), f.id.clone()), AtomicU64::new(0));
                 objects.insert(&p.package_id, &f.id, f.content.clone());
             }
         }
-        Self {
+        let state = Self {
             team: None,
             packages,
             by_link,
@@ -341,7 +365,12 @@ impl SimState {
             url_requests: AtomicU64::new(0),
             storage_requests: AtomicU64::new(0),
             bodies: Default::default(),
+            expiries: Default::default(),
+        };
+        for (package_id, at) in expiries_given {
+            state.expiries.set(&package_id, at);
         }
+        state
     }
 
     pub(crate) fn package_by_link(&self, link_id: &str) -> Option<&SimPackage> {
@@ -388,7 +417,7 @@ impl SimState {
 
     /// The common start of the package routes: latency, status faults, counting, and
     /// the package token check.
-    async fn package_preamble(
+    pub(crate) async fn package_preamble(
         &self,
         counter: &AtomicU64,
         headers: &HeaderMap,
@@ -473,7 +502,11 @@ async fn link_route(
     if q.secret.as_deref() != Some(p.secret.as_str()) {
         return api_error(StatusCode::NOT_FOUND, "link not found");
     }
-    if p.expired {
+    let expiry = s
+        .expiries
+        .of(&p.package_id)
+        .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(7));
+    if p.expired || expiry <= chrono::Utc::now() {
         return api_error(StatusCode::GONE, "link expired");
     }
     if let Some(password) = &p.password {
@@ -485,7 +518,6 @@ async fn link_route(
             Some(_) => {}
         }
     }
-    let expiry = chrono::Utc::now() + chrono::Duration::days(7);
     axum::Json(json!({
         "id": p.link_id,
         "name": p.name,

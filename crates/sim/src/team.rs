@@ -288,7 +288,11 @@ pub(crate) fn package_json(s: &SimState, team: &TeamState, p: &SimTeamPackage) -
         "total_files": pkg.files.len(),
         "created_at": p.created_at,
         "updated_at": "2026-11-20T09:30:00Z",
-        "expiry": (chrono::Utc::now() + chrono::Duration::days(14)).to_rfc3339(),
+        "expiry": s
+            .expiries
+            .of(&pkg.package_id)
+            .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(14))
+            .to_rfc3339(),
         "access_token": (!p.no_access_token).then(|| s.issue_token(&pkg.package_id)),
         "links": [{ "id": pkg.link_id, "email": "inbox@team.example" }],
         "tag": null,

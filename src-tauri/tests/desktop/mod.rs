@@ -282,13 +282,28 @@ pub async fn click_action(c: &Driver, name: &str, label: &str) {
 }
 
 pub async fn wait_for_notification(log: &Path, package: &str) -> serde_json::Value {
+    wait_for_notification_of(log, "", package).await
+}
+
+/// As [`wait_for_notification`], only a notification whose summary starts with
+/// `summary`.
+pub async fn wait_for_notification_of(
+    log: &Path,
+    summary: &str,
+    package: &str,
+) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let lines = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(found) = lines
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|n| n["body"].as_str().is_some_and(|b| b.contains(package)))
+            .find(|n| {
+                n["body"].as_str().is_some_and(|b| b.contains(package))
+                    && n["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with(summary))
+            })
         {
             return found;
         }

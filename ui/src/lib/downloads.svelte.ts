@@ -175,6 +175,14 @@ export class DownloadsStore {
       }
       case 'schedule':
         break;
+      case 'expiry_changed': {
+        const d = this.get(e.id);
+        if (d) d.expires_at = e.expires_at;
+        break;
+      }
+      // The desktop turns it into a notification; the card counts down by itself.
+      case 'expires_soon':
+        break;
       case 'after_download': {
         const d = this.get(e.id);
         if (d) d.after_error = e.error;

@@ -8,7 +8,7 @@ function summary(id: string, over: Partial<DownloadSummary> = {}): DownloadSumma
   return {
     id, name: `pkg ${id}`, package_id: 'p', sender_email: 's@e', link: 'https://get.massive.app/x?secret=***', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'transferring', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2, files_chosen: 2,
-    files_complete: 0, files_skipped: 0, virus_files: [], created_at: 1, completed_at: null,
+    files_complete: 0, files_skipped: 0, virus_files: [], created_at: 1, completed_at: null, expires_at: null,
     files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, connections: 0, priority: 0, after_error: null, rate_limit: null, ...over,
   };
 }

@@ -6,7 +6,7 @@ function d(id: string, over: Partial<DownloadSummary> = {}): DownloadSummary {
   return {
     id, name: `Package ${id}`, package_id: 'p', sender_email: 'dit@set.example', link: '', origin: { kind: 'link' },
     dst_folder: '/tmp', state: 'complete', error: null, total_bytes: 1000, bytes_done: 0, file_count: 2, files_chosen: 2,
-    files_complete: 0, files_skipped: 0, virus_files: [], created_at: 1, completed_at: 1,
+    files_complete: 0, files_skipped: 0, virus_files: [], created_at: 1, completed_at: 1, expires_at: null,
     files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, connections: 0, priority: 0, after_error: null, rate_limit: null, ...over,
   };
 }

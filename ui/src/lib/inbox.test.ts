@@ -32,7 +32,7 @@ describe('InboxStore', () => {
     const s = new InboxStore();
     const base: Omit<DownloadSummary, 'id' | 'package_id' | 'origin'> = { name: 'n', sender_email: '', link: '',
       dst_folder: '/d', state: 'complete', error: null, total_bytes: 1, bytes_done: 1, file_count: 1, files_chosen: 1,
-      files_complete: 1, files_skipped: 0, virus_files: [], created_at: 1, completed_at: 2,
+      files_complete: 1, files_skipped: 0, virus_files: [], created_at: 1, completed_at: 2, expires_at: null,
       files_verified: 0, hash_algorithm: null, manifest: null, waiting: null, connections: 0, priority: 0, after_error: null, rate_limit: null };
     s.markDownloaded([
       { ...base, id: 'd1', package_id: 'team-pkg', origin: { kind: 'team', team_id: 't' } },

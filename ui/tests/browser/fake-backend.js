@@ -45,7 +45,7 @@
     dst_folder: state.settings.destination, state: 'transferring', error: null,
     total_bytes: files.reduce((s, f) => s + (f.virus_detected || f.state === 'excluded' ? 0 : f.size), 0), bytes_done: 0,
     file_count: files.length, files_chosen: files.filter((f) => f.state !== 'excluded').length, files_complete: 0, files_skipped: files.filter((f) => f.state === 'skipped').length, virus_files: files.filter((f) => f.virus_detected).map((f) => f.package_path),
-    created_at: now + nextId, completed_at: null, priority: 0, after_error: null, rate_limit: null, ...over,
+    created_at: now + nextId, completed_at: null, expires_at: null, priority: 0, after_error: null, rate_limit: null, ...over,
   });
   const file = (index, path, size, over = {}) => ({ index, file_id: `f${index}`, kind: 'file', package_path: path, path,
     size, bytes_done: 0, state: 'pending', error: null, virus_detected: false, kept_aside: null, ...over });
@@ -317,6 +317,12 @@
     },
     /** Forgotten, as a deletion does. */
     remove: forget,
+    /** MASV says the package expires in `secs` seconds (the engine's expiry_changed). */
+    expiresIn(id, secs) {
+      const d = state.downloads.find((x) => x.id === id);
+      d.expires_at = Math.floor(Date.now() / 1000) + secs;
+      emit('engine', { type: 'expiry_changed', id, expires_at: d.expires_at });
+    },
     waiting(id, secs, reason = 'network') {
       const d = state.downloads.find((x) => x.id === id);
       const message = reason === 'masv' ? 'MASV cannot be reached (server answered 503 Service Unavailable)' : 'could not connect to the server';

@@ -134,6 +134,20 @@ try {
       await p.getByText(/MASV cannot be reached/).waitFor({ state: 'detached' });
     }, page);
 
+    await test(`${scheme}: the package's expiry is on its card, marked on its last day`, async (p) => {
+      await p.evaluate(() => window.__fake.expiresIn('d1', 9 * 86400 + 600));
+      const expiry = p.locator('.card .expiry').first();
+      await p.getByText('· expires in 9 days').waitFor();
+      assert(!(await expiry.evaluate((e) => e.classList.contains('soon'))), 'days left: not marked');
+      // The sender shortened it, or the day came: the last day stands out.
+      await p.evaluate(() => window.__fake.expiresIn('d1', 5 * 3600 + 600));
+      await p.getByText('· expires in 5 h').waitFor();
+      assert(await expiry.evaluate((e) => e.classList.contains('soon')), 'the last day is marked');
+      assert(/^Expires .+: MASV deletes the package then/.test(await expiry.getAttribute('title')), 'the moment itself in the tooltip');
+      await shot(p, '2f-expires-soon');
+      await p.evaluate(() => window.__fake.expiresIn('d1', 9 * 86400));
+    }, page);
+
     await test(`${scheme}: pause and resume`, async (p) => {
       await p.getByRole('button', { name: 'Pause' }).click();
       await p.getByText('Paused', { exact: true }).waitFor();

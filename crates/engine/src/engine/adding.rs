@@ -162,6 +162,7 @@ impl Engine {
             replaces,
             refuse_flagged: choice.refuse_flagged,
             chunk_size: choice.chunk_size,
+            expires_at: None,
         };
         self.insert(new, session, &dst).await
     }
@@ -234,6 +235,7 @@ impl Engine {
             replaces,
             refuse_flagged: false,
             chunk_size: None,
+            expires_at: package.expires_at,
         };
         self.insert(new, session, &dst).await
     }
@@ -322,6 +324,7 @@ impl Engine {
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
         });
+        crate::expiry::warn_if_soon(&self.shared, &dl, crate::model::unix_now());
         self.schedule();
         Ok(id)
     }

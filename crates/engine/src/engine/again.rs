@@ -41,6 +41,7 @@ impl Engine {
             ));
         }
         let session = runner::open_session(&self.shared, &source, &earlier.package_id).await?;
+        let expires_at = *crate::download::lock(&earlier.expires_at);
         let new = NewDownload {
             package_id: earlier.package_id.clone(),
             name: earlier.name.clone(),
@@ -49,6 +50,7 @@ impl Engine {
             selection: earlier.selection.clone(),
             priority: earlier.priority.load(Relaxed),
             chunk_size: earlier.chunk_size,
+            expires_at,
             replaces: Some(earlier),
             refuse_flagged: false,
         };

@@ -27,6 +27,7 @@ mod again;
 mod choosing;
 #[cfg(test)]
 mod cut_short;
+mod expiring;
 mod finishing;
 mod planning;
 mod preview;
@@ -311,6 +312,7 @@ impl Engine {
         let engine = Self { shared };
         engine.spawn_progress_ticker();
         engine.spawn_timetable();
+        engine.spawn_expiry_watch();
         tokio::spawn(crate::netwatch::watch(
             Arc::downgrade(&engine.shared),
             engine.shared.shutdown.clone(),

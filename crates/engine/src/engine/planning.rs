@@ -130,6 +130,7 @@ impl Engine {
         row.selection = selection_json(&new.selection);
         row.priority = new.priority;
         row.chunk_size = new.chunk_size;
+        row.expires_at = session.expiry().or(new.expires_at);
         Ok(Planned {
             row,
             files,
@@ -227,6 +228,9 @@ pub(super) struct NewDownload {
     pub refuse_flagged: bool,
     /// Bytes asked of storage per range; `None`: Inbound sizes them.
     pub chunk_size: Option<u64>,
+    /// When the package expires, where the session does not say (a team package's
+    /// listing does).
+    pub expires_at: Option<i64>,
 }
 
 /// A download's files listed and their paths chosen, not yet recorded. Holds the
@@ -317,6 +321,7 @@ pub(super) fn source_row(
         selection: None,
         priority: 0,
         chunk_size: None,
+        expires_at: None,
     }
 }
 

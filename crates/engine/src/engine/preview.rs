@@ -32,6 +32,11 @@ pub struct PackagePreview {
     /// Files MASV flagged as infected, which would be withheld.
     #[ts(type = "number")]
     pub withheld: usize,
+    /// When MASV deletes the package and the link stops working (Unix seconds), if it
+    /// says.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
 }
 
 /// One file of a package as MASV lists it, before anything is written.
@@ -118,6 +123,7 @@ impl Engine {
                 .iter()
                 .filter(|f| f.state == FileState::VirusWithheld)
                 .count(),
+            expires_at: info.expiry.map(|e| e.timestamp()),
         };
         Ok(PackageListing { preview, files })
     }

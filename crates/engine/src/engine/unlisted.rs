@@ -99,6 +99,7 @@ impl Engine {
             replaces,
             refuse_flagged: false,
             chunk_size: dl.chunk_size,
+            expires_at: None,
         };
         let mut planned = self
             .plan(new, &session, &dst, dl.id.clone(), dl.created_at)
@@ -148,6 +149,7 @@ impl Engine {
         self.shared.emit(Event::Added {
             download: Box::new(listed.summary()),
         });
+        crate::expiry::warn_if_soon(&self.shared, &listed, crate::model::unix_now());
         Ok(Some(listed))
     }
 }

@@ -28,6 +28,11 @@ virus_files: Array<string>, created_at: number,
  */
 priority: number, completed_at: number | null, 
 /**
+ * When MASV deletes the package and its link stops working (Unix seconds), if
+ * known.
+ */
+expires_at: number | null, 
+/**
  * Files whose hash was computed from their bytes on disk (and, where storage gave
  * an MD5, matched it).
  */

@@ -1,0 +1,36 @@
+//! Looks over the downloads once a minute for packages that will expire within a day
+//! and are not complete (see `crate::expiry`): a download added long before its expiry
+//! is said to expire soon when that day begins, not only when it is added.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Engine;
+use crate::download::lock;
+
+/// Often enough that the day's notice is at most a minute late.
+const LOOK_EVERY: Duration = Duration::from_secs(60);
+
+impl Engine {
+    pub(super) fn spawn_expiry_watch(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        let shutdown = self.shared.shutdown.clone();
+        // Tracked, so shutdown waits for it (see `spawn_timetable`).
+        self.shared.tasks.spawn(async move {
+            let mut tick = tokio::time::interval(LOOK_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Some(shared) = weak.upgrade() else { break };
+                let now = crate::model::unix_now();
+                let downloads: Vec<_> = lock(&shared.downloads).clone();
+                for dl in &downloads {
+                    crate::expiry::warn_if_soon(&shared, dl, now);
+                }
+            }
+        });
+    }
+}
