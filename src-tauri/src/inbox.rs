@@ -10,7 +10,7 @@ use inbound_inbox::{
     CredentialStore, Credentials, PackageFailure, TeamApi, WatchedPortal, Watcher, WatcherConfig,
     to_download,
 };
-use inbound_masv::{MasvClient, PackageState, TeamPackage};
+use inbound_masv::{MasvClient, PackageState, TeamFilter, TeamPackage};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tokio::sync::broadcast;
@@ -60,6 +60,19 @@ pub struct InboxPackage {
     pub portal_id: Option<String>,
     /// Still being uploaded, with progress reported on a channel.
     pub uploading: bool,
+    /// When MASV deletes it (Unix seconds), if it says.
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
+    pub teamspace_id: Option<String>,
+    pub tag: Option<InboxTag>,
+}
+
+/// A package's tag, as MASV lists it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxTag {
+    pub id: String,
+    pub name: String,
 }
 
 impl From<&TeamPackage> for InboxPackage {
@@ -75,6 +88,12 @@ impl From<&TeamPackage> for InboxPackage {
             contains_virus: p.contains_virus,
             portal_id: p.portal_id.clone(),
             uploading: p.upload_channel().is_some(),
+            expires_at: p.expiry.map(|t| t.timestamp()),
+            teamspace_id: p.teamspace_id.clone(),
+            tag: p.tag.as_ref().map(|t| InboxTag {
+                id: t.id.clone(),
+                name: t.name.clone(),
+            }),
         }
     }
 }
@@ -241,17 +260,56 @@ pub async fn inbox_logout(state: State<'_, AppState>) -> Result<()> {
         .map_err(|e| inbox_error(e, "logout_failed"))
 }
 
+/// The team's packages: in these states (none: every state), teamspaces and tags
+/// (ids; none: any), and, with `expiring_within_days`, only those not yet expired that
+/// expire within that many days.
 #[tauri::command]
 pub async fn inbox_packages(
     state: State<'_, AppState>,
     states: Vec<String>,
+    teamspaces: Vec<String>,
+    tags: Vec<String>,
+    expiring_within_days: Option<u16>,
 ) -> Result<Vec<InboxPackage>> {
-    let filter: Vec<PackageState> = states
-        .iter()
-        .filter_map(|s| PackageState::parse(s))
-        .collect();
-    let packages = api(&state)?.packages(&filter).await.map_err(masv_error)?;
+    let now = chrono::Utc::now();
+    let filter = TeamFilter {
+        states: states
+            .iter()
+            .filter_map(|s| PackageState::parse(s))
+            .collect(),
+        teamspaces,
+        tags,
+        expiry_from: expiring_within_days.map(|_| now),
+        expiry_until: expiring_within_days.map(|d| now + chrono::Duration::days(d.into())),
+    };
+    let packages = api(&state)?
+        .packages_where(&filter)
+        .await
+        .map_err(masv_error)?;
     Ok(packages.iter().map(InboxPackage::from).collect())
+}
+
+/// Keeps a finalized team package on MASV `days` longer; answers its new expiry (Unix
+/// seconds), which its downloads show at once.
+#[tauri::command]
+pub async fn inbox_extend(
+    state: State<'_, AppState>,
+    package_id: String,
+    days: u16,
+) -> Result<i64> {
+    if !(1..=365).contains(&days) {
+        return Err(inbox_error(
+            format!("extend by 1 to 365 days, not {days}"),
+            "invalid_days",
+        ));
+    }
+    let until = api(&state)?
+        .extend_expiry(&package_id, days)
+        .await
+        .map_err(|e| inbox_error(e, "extend_failed"))?;
+    let at = until.timestamp();
+    state.engine().await.package_expiry_changed(&package_id, at);
+    Ok(at)
 }
 
 #[tauri::command]

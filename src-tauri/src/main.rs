@@ -123,6 +123,7 @@ fn main() {
             inbox::inbox_packages,
             inbox::inbox_portals,
             inbox::inbox_download,
+            inbox::inbox_extend,
             inbox::inbox_watch,
             inbox::inbox_failures,
         ])

@@ -292,3 +292,133 @@ async fn a_watched_portal_downloads_an_uploaded_package_once_across_restarts() {
     assert!(watcher.poll_once().await.unwrap().is_empty());
     assert_eq!(h.engine.list().len(), 2);
 }
+
+/// The inbox's other filters, as MASV's v1.1 takes them (`teamspaces`, `tags`,
+/// `expiry_start`, `expiry_end`); a server without v1.1 (or one that ignores a filter)
+/// is filtered here all the same.
+#[tokio::test]
+async fn teamspace_tag_and_expiry_filters_list_exactly_what_they_ask_for() {
+    use inbound_e2e::inbound_sim::{Content, SimFile, SimPackage, SimTeam, SimTeamPackage};
+    use inbound_masv::TeamFilter;
+    let day = chrono::Duration::days(1);
+    let package = |id: &str, days: i32| {
+        SimPackage::new(id, format!("Package {id}"))
+            .with_file(SimFile::new(
+                format!("{id}-f"),
+                "f.mov",
+                Content::generated(1, 1024),
+            ))
+            .expiring_in(day * days)
+    };
+    let team = SimTeam::new("team-f", "key-f")
+        .with_package(
+            SimTeamPackage::new("a", "finalized")
+                .in_teamspace("ts-a")
+                .tagged("t1", "Dailies"),
+        )
+        .with_package(
+            SimTeamPackage::new("b", "finalized")
+                .in_teamspace("ts-b")
+                .tagged("t2", "Finals"),
+        )
+        .with_package(SimTeamPackage::new("c", "finalized").in_teamspace("ts-a"));
+    let sim = Sim::start_full(
+        ([127, 0, 0, 1], 0).into(),
+        vec![package("a", 2), package("b", 9), package("c", 9)],
+        None,
+        Some(team),
+    )
+    .await
+    .unwrap();
+    let api = TeamApi::new(
+        MasvClient::new(sim.api_url()).unwrap(),
+        Secret::new("key-f"),
+        "team-f",
+    );
+    let soon = chrono::Utc::now() + day * 3;
+    let cases = [
+        (
+            TeamFilter {
+                teamspaces: vec!["ts-a".into()],
+                ..TeamFilter::default()
+            },
+            &["pkg-a", "pkg-c"][..],
+        ),
+        (
+            TeamFilter {
+                tags: vec!["t2".into()],
+                ..TeamFilter::default()
+            },
+            &["pkg-b"],
+        ),
+        (
+            TeamFilter {
+                expiry_until: Some(soon),
+                ..TeamFilter::default()
+            },
+            &["pkg-a"],
+        ),
+        (
+            TeamFilter {
+                teamspaces: vec!["ts-a".into()],
+                expiry_from: Some(soon),
+                ..TeamFilter::default()
+            },
+            &["pkg-c"],
+        ),
+    ];
+    for legacy in [false, true] {
+        sim.set_team_legacy_only(legacy);
+        for (filter, want) in &cases {
+            let got = api.packages_where(filter).await.unwrap();
+            assert_eq!(ids(&got), set(want), "{filter:?}, legacy only: {legacy}");
+        }
+    }
+    let requests = sim.team_v11_requests();
+    assert!(requests >= cases.len() as u64, "v1.1 asked: {requests}");
+}
+
+/// A team member keeps a package longer: MASV is asked as its own clients ask (the
+/// package's token, `PUT /v1/packages/{id}/expiry`), and the package's download shows
+/// the new time at once. A package still uploading cannot be kept longer yet.
+#[tokio::test]
+async fn keeping_a_package_longer_asks_masv_and_its_download_follows() {
+    let sim = catalog::start_team(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let api = api(&sim, catalog::DEMO_API_KEY);
+    let h = Harness::on_sim(sim, |_| {}).await;
+    let listed = api.package("pkg-tfinal1").await.unwrap();
+    let was = listed.expiry.unwrap();
+    let origin = Origin::Team {
+        team_id: catalog::DEMO_TEAM_ID.into(),
+    };
+    let id = h
+        .engine
+        .add_team_package(to_download(&listed, origin).unwrap(), &h.dest())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.engine.get(&id).unwrap().summary.expires_at,
+        Some(was.timestamp()),
+        "the listing's expiry"
+    );
+
+    let until = api.extend_expiry("pkg-tfinal1", 7).await.unwrap();
+    assert!(until >= was + chrono::Duration::days(7) - chrono::Duration::seconds(5));
+    assert_eq!(h.sim.expiry_requests(), 1);
+    assert_eq!(
+        h.sim.expiry("pkg-tfinal1").map(|t| t.timestamp()),
+        Some(until.timestamp()),
+        "MASV keeps it until then"
+    );
+    h.engine
+        .package_expiry_changed("pkg-tfinal1", until.timestamp());
+    assert_eq!(
+        h.engine.get(&id).unwrap().summary.expires_at,
+        Some(until.timestamp())
+    );
+    let refused = api.extend_expiry("pkg-tupload", 7).await.unwrap_err();
+    assert!(refused.to_string().contains("new"), "{refused}");
+    assert_eq!(h.sim.expiry_requests(), 1, "nothing asked for it");
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use inbound_engine::{Origin, Secret, TeamDownload};
-use inbound_masv::{MasvClient, MasvError, PackageState, Portal, TeamPackage};
+use inbound_masv::{MasvClient, MasvError, PackageState, Portal, TeamFilter, TeamPackage};
 
 use crate::InboxError;
 
@@ -40,9 +40,14 @@ impl TeamApi {
     }
 
     pub async fn packages(&self, states: &[PackageState]) -> Result<Vec<TeamPackage>, MasvError> {
+        self.packages_where(&TeamFilter::states(states)).await
+    }
+
+    /// The team's packages that `filter` asks for (states, teamspaces, tags, expiry).
+    pub async fn packages_where(&self, filter: &TeamFilter) -> Result<Vec<TeamPackage>, MasvError> {
         self.politely(|| {
             self.client
-                .team_packages(&self.api_key, &self.team_id, states)
+                .team_packages(&self.api_key, &self.team_id, filter)
         })
         .await
     }
@@ -67,6 +72,33 @@ impl TeamApi {
             .into_iter()
             .find(|p| p.id == id)
             .ok_or_else(|| InboxError::UnknownPackage(id.to_owned()))
+    }
+
+    /// Keeps package `id` on MASV `days` longer than it would be now (from now, if its
+    /// expiry is unknown); returns the new expiry. Extra storage may be charged to the
+    /// team.
+    pub async fn extend_expiry(
+        &self,
+        id: &str,
+        days: u16,
+    ) -> Result<chrono::DateTime<chrono::Utc>, InboxError> {
+        let p = self.package(id).await?;
+        if p.state != PackageState::Finalized {
+            return Err(InboxError::NotFinalized {
+                id: p.id.clone(),
+                state: p.state.to_string(),
+            });
+        }
+        let token = p
+            .access_token
+            .clone()
+            .ok_or_else(|| InboxError::NoAccessToken(p.id.clone()))?;
+        let now = chrono::Utc::now();
+        let until =
+            p.expiry.filter(|e| *e > now).unwrap_or(now) + chrono::Duration::days(days.into());
+        self.politely(|| self.client.set_package_expiry(&p.id, &token, until))
+            .await?;
+        Ok(until)
     }
 
     async fn politely<T, F, Fut>(&self, op: F) -> Result<T, MasvError>

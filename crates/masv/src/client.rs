@@ -38,6 +38,8 @@ pub(crate) enum Route {
     DownloadUrl,
     /// The team routes, authenticated by API key.
     Team,
+    /// Changing a package's expiry, authenticated by its token.
+    Expiry,
 }
 
 impl MasvClient {
@@ -174,6 +176,12 @@ fn classify(status: StatusCode, headers: &HeaderMap, route: Route) -> MasvError 
         }
         (401, _) => MasvError::TokenExpired,
         (403, Route::DownloadUrl) => MasvError::FileRefused,
+        (403, Route::Expiry) => MasvError::Other(
+            "MASV did not let this package's expiry be changed (server answered 403 Forbidden): your team's plan or your role may not allow it".into(),
+        ),
+        (400, Route::Expiry) => MasvError::Other(
+            "MASV refused the new expiry (server answered 400 Bad Request): it must be in the future".into(),
+        ),
         (404, _) => MasvError::Other(format!(
             "the package or file no longer exists (server answered {status})"
         )),

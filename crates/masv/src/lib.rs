@@ -11,6 +11,7 @@ mod model;
 mod pubnub;
 mod secret;
 mod team;
+mod team_filter;
 mod team_model;
 
 pub use client::{API_URL_ENV, DEFAULT_API_URL, MasvClient, api_url_from_env};
@@ -22,4 +23,5 @@ pub use pubnub::{
     UploadProgress,
 };
 pub use secret::Secret;
+pub use team_filter::TeamFilter;
 pub use team_model::{PackageLink, PackageState, Portal, ProgressChannel, Tag, TeamPackage};

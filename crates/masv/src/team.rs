@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use serde::Deserialize;
 
 use crate::client::{Route, decode};
-use crate::{MasvClient, MasvError, PackageState, Portal, Secret, TeamPackage};
+use crate::{MasvClient, MasvError, PackageState, Portal, Secret, TeamFilter, TeamPackage};
 
 /// Packages per page; listings are fetched page by page until a short one.
 const PAGE: usize = 100;
@@ -32,33 +32,62 @@ struct V11Metadata {
 }
 
 impl MasvClient {
-    /// `GET /teams/{team_id}/packages`, every page. With `states`, only packages in
-    /// those states (MASV's legacy filters `new`, `finalized`, `expired`, `archived`).
+    /// The team's packages that `filter` asks for, every page (v1.1's
+    /// `GET /teams/{team_id}/packages`, else the legacy route with its state filters
+    /// `new`, `finalized`, `expired`, `archived`).
     pub async fn team_packages(
         &self,
         api_key: &Secret,
         team_id: &str,
-        states: &[PackageState],
+        filter: &TeamFilter,
     ) -> Result<Vec<TeamPackage>, MasvError> {
-        let states: Vec<&str> = states
+        let query = filter.v11_query();
+        let v11_filters: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let team = path_part(team_id)?;
+        let filters: Vec<(&str, &str)> = filter
+            .states
             .iter()
             .filter(|s| **s != PackageState::Unknown)
-            .map(|s| s.as_str())
+            .map(|s| (s.as_str(), "true"))
             .collect();
-        let csv = states.join(",");
-        let v11_filters: Vec<(&str, &str)> = if csv.is_empty() {
-            Vec::new()
-        } else {
-            vec![("states", csv.as_str())]
-        };
-        let team = path_part(team_id)?;
-        let filters: Vec<(&str, &str)> = states.iter().map(|s| (*s, "true")).collect();
-        self.v11_or_legacy(
-            api_key,
-            (&format!("teams/{team}/packages"), &v11_filters),
-            (&format!("{}/teams/{}/packages", self.base, team), &filters),
-        )
-        .await
+        let found = self
+            .v11_or_legacy(
+                api_key,
+                (&format!("teams/{team}/packages"), &v11_filters),
+                (&format!("{}/teams/{}/packages", self.base, team), &filters),
+            )
+            .await?;
+        Ok(found.into_iter().filter(|p| filter.keeps(p)).collect())
+    }
+
+    /// `PUT /packages/{package_id}/expiry` with the package's token (a team listing's
+    /// `access_token`): MASV keeps the package until `expiry`, as its own clients ask
+    /// (`{"unlimited_storage": false, "expiry": "…"}`). Extra storage may be charged
+    /// to the team.
+    pub async fn set_package_expiry(
+        &self,
+        package_id: &str,
+        token: &Secret,
+        expiry: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), MasvError> {
+        let resp = self
+            .http
+            .put(format!(
+                "{}/packages/{}/expiry",
+                self.base,
+                path_part(package_id)?
+            ))
+            .header("X-Package-Token", token.expose())
+            .json(&serde_json::json!({
+                "unlimited_storage": false,
+                "expiry": expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }))
+            .send()
+            .await
+            .map_err(MasvError::from_reqwest)?;
+        decode::<serde_json::Value>(resp, Route::Expiry)
+            .await
+            .map(|_| ())
     }
 
     /// `GET /teams/{team_id}/portals`.
@@ -80,10 +109,15 @@ impl MasvClient {
         portal_id: &str,
     ) -> Result<Vec<TeamPackage>, MasvError> {
         let (team, portal) = (path_part(team_id)?, path_part(portal_id)?);
+        // Every state: without `status`, MASV lists only finalized and expired ones.
+        let every = TeamFilter::default().v11_query();
+        let mut v11_filters: Vec<(&str, &str)> =
+            every.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        v11_filters.push(("portal_id", portal));
         let found = self
             .v11_or_legacy(
                 api_key,
-                (&format!("teams/{team}/inbox"), &[("portal_id", portal)]),
+                (&format!("teams/{team}/inbox"), &v11_filters),
                 (&format!("{}/portals/{}/packages", self.base, portal), &[]),
             )
             .await?;

@@ -46,6 +46,10 @@ pub struct SimTeamPackage {
     pub no_access_token: bool,
     /// `created_at` in the listings (RFC 3339).
     pub created_at: String,
+    /// Its teamspace's id; by default the team's own (`ts-{team_id}`).
+    pub teamspace_id: Option<String>,
+    /// Its tag: id and name.
+    pub tag: Option<(String, String)>,
 }
 
 impl SimTeamPackage {
@@ -57,7 +61,19 @@ impl SimTeamPackage {
             upload: None,
             no_access_token: false,
             created_at: "2026-11-20T09:00:00Z".into(),
+            teamspace_id: None,
+            tag: None,
         }
+    }
+
+    pub fn in_teamspace(mut self, id: impl Into<String>) -> Self {
+        self.teamspace_id = Some(id.into());
+        self
+    }
+
+    pub fn tagged(mut self, id: impl Into<String>, name: impl Into<String>) -> Self {
+        self.tag = Some((id.into(), name.into()));
+        self
     }
 
     pub fn without_access_token(mut self) -> Self {
@@ -295,10 +311,10 @@ pub(crate) fn package_json(s: &SimState, team: &TeamState, p: &SimTeamPackage) -
             .to_rfc3339(),
         "access_token": (!p.no_access_token).then(|| s.issue_token(&pkg.package_id)),
         "links": [{ "id": pkg.link_id, "email": "inbox@team.example" }],
-        "tag": null,
+        "tag": p.tag.as_ref().map(|(id, name)| json!({ "id": id, "name": name })),
         "progress_channels": channels,
         "contains_virus": pkg.files.iter().any(|f| f.virus),
-        "teamspace_id": format!("ts-{}", team.team.team_id),
+        "teamspace_id": p.teamspace_id.clone().unwrap_or_else(|| format!("ts-{}", team.team.team_id)),
         "portal_id": p.portal_id,
     }))
 }

@@ -22,10 +22,40 @@ pub const V11_MAX_LIMIT: usize = 50;
 pub(crate) struct PageQuery {
     page: Option<usize>,
     limit: Option<usize>,
-    /// Comma-separated states (`new,finalized`).
-    states: Option<String>,
+    /// Comma-separated states (`new,finalized`), MASV's `status`; without it,
+    /// `finalized` and `expired`, as MASV documents.
+    status: Option<String>,
     /// The inbox of one portal only.
     portal_id: Option<String>,
+    /// Comma-separated teamspace ids.
+    teamspaces: Option<String>,
+    /// Comma-separated tag ids.
+    tags: Option<String>,
+    /// Packages expiring at or after / before (ISO 8601).
+    expiry_start: Option<String>,
+    expiry_end: Option<String>,
+}
+
+fn csv(v: Option<&str>) -> Option<Vec<&str>> {
+    v.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+/// Whether the listed record `r` passes the teamspace, tag and expiry filters.
+fn passes(q: &PageQuery, r: &Value) -> bool {
+    let among = |wanted: Option<Vec<&str>>, have: Option<&str>| {
+        wanted.is_none_or(|w| have.is_some_and(|h| w.contains(&h)))
+    };
+    let time = |s: Option<&str>| s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let expiry = time(r["expiry"].as_str());
+    among(csv(q.teamspaces.as_deref()), r["teamspace_id"].as_str())
+        && among(csv(q.tags.as_deref()), r["tag"]["id"].as_str())
+        && time(q.expiry_start.as_deref()).is_none_or(|t| expiry.is_some_and(|e| e >= t))
+        && time(q.expiry_end.as_deref()).is_none_or(|t| expiry.is_some_and(|e| e <= t))
 }
 
 async fn preamble<'a>(
@@ -59,7 +89,7 @@ fn page(q: &PageQuery, records: Vec<Value>) -> Response {
 
 fn listed(s: &SimState, team: &TeamState, q: &PageQuery, in_portals: bool) -> Vec<Value> {
     let wanted: Vec<&str> = q
-        .states
+        .status
         .as_deref()
         .map(|s| {
             s.split(',')
@@ -67,14 +97,15 @@ fn listed(s: &SimState, team: &TeamState, q: &PageQuery, in_portals: bool) -> Ve
                 .filter(|s| !s.is_empty())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|| vec!["finalized", "expired"]);
     team.team
         .packages
         .iter()
         .filter(|p| !in_portals || p.portal_id.is_some())
         .filter(|p| q.portal_id.is_none() || p.portal_id == q.portal_id)
-        .filter(|p| wanted.is_empty() || wanted.contains(&team.current_state(p)))
+        .filter(|p| wanted.contains(&team.current_state(p)))
         .filter_map(|p| package_json(s, team, p))
+        .filter(|r| passes(q, r))
         .collect()
 }
 

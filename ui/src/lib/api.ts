@@ -98,7 +98,10 @@ export const api = {
   inboxStatus: () => invoke<InboxStatus>('inbox_status'),
   inboxLogin: (teamId: string, apiKey: string) => invoke<InboxStatus>('inbox_login', { teamId, apiKey }),
   inboxLogout: () => invoke<void>('inbox_logout'),
-  inboxPackages: (states: string[]) => invoke<InboxPackage[]>('inbox_packages', { states }),
+  inboxPackages: (f: { states: string[]; teamspaces: string[]; tags: string[]; expiringWithinDays: number | null }) =>
+    invoke<InboxPackage[]>('inbox_packages', f),
+  /** Keeps a package on MASV `days` longer; answers its new expiry (Unix seconds). */
+  inboxExtend: (packageId: string, days: number) => invoke<number>('inbox_extend', { packageId, days }),
   inboxPortals: () => invoke<InboxPortal[]>('inbox_portals'),
   inboxDownload: (packageId: string, destinationFolder: string | null) =>
     invoke<string>('inbox_download', { packageId, destinationFolder }),

@@ -54,7 +54,7 @@ export function downloadChoice(summary: DownloadSummary, files: FileInfo[]): { l
   return {
     listing: {
       preview: { name: summary.name, package_id: summary.package_id, sender_email: summary.sender_email, file_count: files.length,
-        total_bytes: files.reduce((n, f) => n + f.size, 0), sizes_complete: true, withheld },
+        total_bytes: files.reduce((n, f) => n + f.size, 0), sizes_complete: true, withheld, expires_at: summary.expires_at },
       files: listed,
     },
     chosen: files.filter((f) => f.state === 'pending' || f.state === 'transferring' || f.state === 'error').map((f) => f.file_id),

@@ -4,12 +4,23 @@ import type { DownloadSummary, InboxPackage, InboxPortal, PackageFailure, Watche
 
 export const INBOX_FILTERS = ['all', 'new', 'finalized', 'expired', 'archived'] as const;
 export type InboxFilter = (typeof INBOX_FILTERS)[number];
+/** How far ahead the expiry filter looks, in days (null: any expiry). */
+export const EXPIRY_WINDOWS = [null, 2, 7] as const;
+/** How much longer "Keep longer" keeps a package on MASV. */
+export const EXTEND_DAYS = 7;
 
 export class InboxStore {
   teamId = $state<string | null>(null);
   packages = $state<InboxPackage[]>([]);
   portals = $state<InboxPortal[]>([]);
   filter = $state<InboxFilter>('all');
+  /** Teamspace and tag ids to narrow to ('' : any), and the expiry window. */
+  teamspace = $state('');
+  tag = $state('');
+  expiringWithin = $state<(typeof EXPIRY_WINDOWS)[number]>(null);
+  /** Every teamspace and tag seen in a listing, so narrowing does not hide the others. */
+  teamspaces = $state<string[]>([]);
+  tags = $state<Record<string, string>>({});
   /** Upload progress (0..1) of packages still being sent, by package id. */
   uploads = $state<Record<string, number>>({});
   /** Packages handed to the engine (by hand or by a watched portal): package id → download id. */
@@ -24,13 +35,22 @@ export class InboxStore {
     this.failures = Object.fromEntries(list.map((f) => [f.package_id, f]));
   }
 
-  /** The filter as the listing command takes it. */
-  states(): string[] {
-    return this.filter === 'all' ? [] : [this.filter];
+  /** The filters as the listing command takes them. */
+  query() {
+    return {
+      states: this.filter === 'all' ? [] : [this.filter],
+      teamspaces: this.teamspace ? [this.teamspace] : [],
+      tags: this.tag ? [this.tag] : [],
+      expiringWithinDays: this.expiringWithin,
+    };
   }
 
   setPackages(list: InboxPackage[]) {
     this.packages = list;
+    for (const p of list) {
+      if (p.teamspace_id && !this.teamspaces.includes(p.teamspace_id)) this.teamspaces.push(p.teamspace_id);
+      if (p.tag) this.tags[p.tag.id] = p.tag.name;
+    }
     for (const p of list) {
       if (!p.uploading && p.id in this.uploads) delete this.uploads[p.id];
     }
@@ -69,6 +89,12 @@ export class InboxStore {
         return false;
       }
     }
+  }
+
+  /** MASV kept the package longer: its new expiry, shown at once. */
+  extended(id: string, expiresAt: number) {
+    const p = this.packages.find((x) => x.id === id);
+    if (p) p.expires_at = expiresAt;
   }
 
   canDownload(p: InboxPackage): boolean {

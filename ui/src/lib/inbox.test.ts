@@ -4,7 +4,7 @@ import { InboxStore } from './inbox.svelte';
 
 function pkg(id: string, over: Partial<InboxPackage> = {}): InboxPackage {
   return { id, name: `pkg ${id}`, state: 'finalized', sender: 's@e', size: 10, total_files: 1, created_at: 1,
-    contains_virus: false, portal_id: null, uploading: false, ...over };
+    contains_virus: false, portal_id: null, uploading: false, expires_at: null, teamspace_id: null, tag: null, ...over };
 }
 
 describe('InboxStore', () => {
@@ -42,13 +42,27 @@ describe('InboxStore', () => {
     expect(s.canDownload(pkg('link-pkg'))).toBe(true);
   });
 
-  it('maps the filter to the listing states and records poll failures', () => {
+  it('maps the filters to the listing query and records poll failures', () => {
     const s = new InboxStore();
-    expect(s.states()).toEqual([]);
+    expect(s.query()).toEqual({ states: [], teamspaces: [], tags: [], expiringWithinDays: null });
     s.filter = 'new';
-    expect(s.states()).toEqual(['new']);
+    s.tag = 't1';
+    s.expiringWithin = 2;
+    expect(s.query()).toEqual({ states: ['new'], teamspaces: [], tags: ['t1'], expiringWithinDays: 2 });
     s.apply({ type: 'poll_failed', message: 'MASV refused the API key' });
     expect(s.lastError).toContain('API key');
+  });
+});
+
+describe('InboxStore teamspaces, tags and expiry', () => {
+  it('remembers every teamspace and tag seen, so narrowing keeps the others offered', () => {
+    const s = new InboxStore();
+    s.setPackages([pkg('a', { teamspace_id: 'ts1', tag: { id: 't1', name: 'Finals' } }), pkg('b', { teamspace_id: 'ts2' })]);
+    s.setPackages([pkg('a', { teamspace_id: 'ts1', tag: { id: 't1', name: 'Finals' } })]);
+    expect(s.teamspaces).toEqual(['ts1', 'ts2']);
+    expect(s.tags).toEqual({ t1: 'Finals' });
+    s.extended('a', 1234);
+    expect(s.packages[0]?.expires_at).toBe(1234);
   });
 });
 

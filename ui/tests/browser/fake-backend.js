@@ -25,13 +25,17 @@
       key: null,
       packages: [
         { id: 'pkg-final', name: 'Trailer v3 conform', state: 'finalized', sender: 'post@vendor.example', size: 8 << 20,
-          total_files: 2, created_at: now - 86400, contains_virus: false, portal_id: 'portal-edit', uploading: false },
+          total_files: 2, created_at: now - 86400, contains_virus: false, portal_id: 'portal-edit', uploading: false,
+          expires_at: now + 9 * 86400, teamspace_id: 'ts-post', tag: { id: 'tag-final', name: 'Finals' } },
         { id: 'pkg-up', name: 'Day 2 rushes', state: 'new', sender: 'dit@set.example', size: 12 << 20,
-          total_files: 2, created_at: now, contains_virus: false, portal_id: 'portal-edit', uploading: true },
+          total_files: 2, created_at: now, contains_virus: false, portal_id: 'portal-edit', uploading: true,
+          expires_at: now + 10 * 86400, teamspace_id: 'ts-set', tag: null },
         { id: 'pkg-stills', name: 'Stills for poster', state: 'finalized', sender: 'art@studio.example', size: 3 << 20,
-          total_files: 1, created_at: now - 3600, contains_virus: false, portal_id: 'portal-edit', uploading: false },
+          total_files: 1, created_at: now - 3600, contains_virus: false, portal_id: 'portal-edit', uploading: false,
+          expires_at: now + 20 * 3600, teamspace_id: 'ts-post', tag: { id: 'tag-art', name: 'Key art' } },
         { id: 'pkg-old', name: 'Old selects', state: 'expired', sender: 'post@vendor.example', size: 1 << 20,
-          total_files: 1, created_at: now - 900000, contains_virus: true, portal_id: null, uploading: false },
+          total_files: 1, created_at: now - 900000, contains_virus: true, portal_id: null, uploading: false,
+          expires_at: now - 86400, teamspace_id: 'ts-post', tag: null },
       ],
       portals: [{ id: 'portal-edit', name: 'Editorial', subdomain: 'editorial', watched: false, folder: null, since: null }],
       failures: [],
@@ -200,7 +204,18 @@
       return { team_id: teamId };
     },
     inbox_logout: () => { state.inbox.teamId = null; },
-    inbox_packages: ({ states }) => state.inbox.packages.filter((p) => !states.length || states.includes(p.state)),
+    inbox_packages: ({ states, teamspaces, tags, expiringWithinDays }) => {
+      const t = Math.floor(Date.now() / 1000);
+      return state.inbox.packages.filter((p) => (!states.length || states.includes(p.state))
+        && (!teamspaces.length || teamspaces.includes(p.teamspace_id))
+        && (!tags.length || (p.tag && tags.includes(p.tag.id)))
+        && (expiringWithinDays === null || (p.expires_at > t && p.expires_at <= t + expiringWithinDays * 86400)));
+    },
+    inbox_extend: ({ packageId, days }) => {
+      const p = state.inbox.packages.find((x) => x.id === packageId);
+      p.expires_at = Math.max(p.expires_at, Math.floor(Date.now() / 1000)) + days * 86400;
+      return p.expires_at;
+    },
     inbox_portals: () => state.inbox.portals,
     inbox_download: ({ packageId }) => {
       const p = state.inbox.packages.find((x) => x.id === packageId);

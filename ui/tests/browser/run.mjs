@@ -738,6 +738,25 @@ try {
         reason: 'MASV listed package pkg-stills without an access token; it cannot be downloaded without a link' }));
       await p.getByText(/Not started: MASV listed package pkg-stills without an access token/).waitFor();
       await shot(p, '8b-inbox-watched');
+      // Each package says when it expires, the last day marked; a team member keeps one
+      // longer, and narrows the list by tag, teamspace and expiry.
+      const stills = p.getByRole('row', { name: /Stills for poster/ });
+      await stills.getByText(/^expires in (19|20) h$/).waitFor();
+      assert(await stills.locator('.expiry.soon').count() === 1, 'the last day is marked');
+      await p.getByRole('button', { name: 'Keep Stills for poster 7 days longer' }).click();
+      await stills.getByText('expires in 7 days').waitFor();
+      await p.getByLabel('Expires').selectOption({ label: 'Within 2 days' });
+      await p.getByRole('cell', { name: 'Trailer v3 conform', exact: true }).waitFor({ state: 'detached' });
+      await p.getByLabel('Expires').selectOption({ label: 'Any time' });
+      await p.getByLabel('Tag').selectOption({ label: 'Finals' });
+      await p.getByRole('cell', { name: 'Stills for poster', exact: true }).waitFor({ state: 'detached' });
+      await p.getByRole('cell', { name: 'Trailer v3 conform', exact: true }).waitFor();
+      await shot(p, '8c-inbox-expiry-and-filters');
+      await p.getByLabel('Tag').selectOption({ label: 'Any' });
+      await p.getByLabel('Teamspace').selectOption('ts-set');
+      await p.getByRole('cell', { name: 'Trailer v3 conform', exact: true }).waitFor({ state: 'detached' });
+      await p.getByLabel('Teamspace').selectOption({ label: 'Any' });
+      await p.getByRole('cell', { name: 'Trailer v3 conform', exact: true }).waitFor();
       await p.getByRole('button', { name: 'Finalized', exact: true }).click();
       await p.getByRole('cell', { name: 'Day 2 rushes', exact: true }).waitFor({ state: 'detached' });
       await p.getByRole('tab', { name: 'Downloads' }).click();

@@ -12,6 +12,19 @@ use crate::download::lock;
 const LOOK_EVERY: Duration = Duration::from_secs(60);
 
 impl Engine {
+    /// MASV now keeps package `package_id` until `expires_at` (Unix seconds): a team
+    /// member extended it. Every download of it follows at once.
+    pub fn package_expiry_changed(&self, package_id: &str, expires_at: i64) {
+        let downloads: Vec<_> = lock(&self.shared.downloads)
+            .iter()
+            .filter(|d| d.package_id == package_id)
+            .cloned()
+            .collect();
+        for dl in &downloads {
+            crate::expiry::record(&self.shared, dl, Some(expires_at));
+        }
+    }
+
     pub(super) fn spawn_expiry_watch(&self) {
         let weak = Arc::downgrade(&self.shared);
         let shutdown = self.shared.shutdown.clone();

@@ -24,4 +24,9 @@ sizes_complete: boolean,
 /**
  * Files MASV flagged as infected, which would be withheld.
  */
-withheld: number, };
+withheld: number, 
+/**
+ * When MASV deletes the package and the link stops working (Unix seconds), if it
+ * says.
+ */
+expires_at: number | null, };

@@ -27,13 +27,14 @@ describe('PasswordDialog', () => {
 
 describe('ConfirmLinkDialog', () => {
   const preview = { name: 'Day 2', package_id: 'p', sender_email: 'dit@set.example', file_count: 1, total_bytes: 1536,
-    sizes_complete: true, withheld: 0 };
+    sizes_complete: true, withheld: 0, expires_at: null };
 
   it('starts only on Download, and passes the trust choice', async () => {
     const onconfirm = vi.fn();
     const user = userEvent.setup();
     render(ConfirmLinkDialog, { preview, destination: '/media', busy: false, error: null, onconfirm, oncancel: vi.fn() });
     expect(screen.getByText('1.5 KB in 1 file')).toBeTruthy();
+    expect(screen.queryByText(/^expires in/)).toBeNull();
     await user.keyboard('{Enter}');
     expect(onconfirm).not.toHaveBeenCalled();
     await user.click(screen.getByLabelText(/Always download links from dit@set.example/));
@@ -47,6 +48,14 @@ describe('ConfirmLinkDialog', () => {
     expect(screen.getByText('at least 1.5 KB in 3 files')).toBeTruthy();
     expect(screen.getByText('Sender not given')).toBeTruthy();
     expect(screen.queryByLabelText(/Always download/)).toBeNull();
+  });
+
+  it('says when the link stops working, marked on its last day', () => {
+    const now = Math.floor(Date.now() / 1000);
+    render(ConfirmLinkDialog, { preview: { ...preview, expires_at: now + 5 * 3600 + 600 },
+      destination: null, busy: false, error: null, onconfirm: vi.fn(), oncancel: vi.fn() });
+    const shown = screen.getByText('expires in 5 h');
+    expect(shown.classList.contains('soon')).toBe(true);
   });
 });
 
