@@ -412,8 +412,17 @@ async fn keeping_a_package_longer_asks_masv_and_its_download_follows() {
         Some(until.timestamp()),
         "MASV keeps it until then"
     );
+    let mut events = h.engine.subscribe();
     h.engine
         .package_expiry_changed("pkg-tfinal1", until.timestamp());
+    assert!(
+        std::iter::from_fn(|| events.try_recv().ok()).any(|e| matches!(
+            e,
+            inbound_e2e::inbound_engine::Event::ExpiryChanged { id: ref i, expires_at }
+                if *i == id && expires_at == Some(until.timestamp())
+        )),
+        "the window is told"
+    );
     assert_eq!(
         h.engine.get(&id).unwrap().summary.expires_at,
         Some(until.timestamp())

@@ -218,13 +218,19 @@ pub(crate) async fn run(
     // folder cannot be moved, so a paused download must leave its files alone.
     set.shutdown().await;
     lock(&ctx.open).clear();
+    // Paused, held back or cut off by the network, the download keeps its session for
+    // the next run: MASV counts a new session against a link's download limit (and it
+    // spares a round trip). A failed run opens a fresh one.
+    let keep_session = || *lock(&ctx.dl.session) = Some(ctx.session.clone());
     if cancel.is_cancelled() {
+        keep_session();
         return RunEnd::Cancelled;
     }
     if let Some(msg) = lock(&ctx.failure).take() {
         return RunEnd::Failed(msg);
     }
     if let Some(why) = lock(&ctx.interruption).take() {
+        keep_session();
         return RunEnd::Interrupted(why);
     }
     match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
