@@ -41,6 +41,7 @@ pub const APP_COMMANDS: &[&str] = &[
     "inbox_packages",
     "inbox_portals",
     "inbox_download",
+    "inbox_extend",
     "inbox_watch",
     "inbox_failures",
 ];

@@ -122,15 +122,19 @@ fn open_when_done(app: &AppHandle, id: &str) {
     }
 }
 
-fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) {
+/// The download a notification would be about, when notifications are on.
+fn to_notify_of(app: &AppHandle, id: &str) -> Option<inbound_engine::DownloadSummary> {
     let st = app.state::<AppState>();
     if !st.settings().notifications {
-        return;
+        return None;
     }
-    let Some(Ok(detail)) = st.engine_now().map(|e| e.get(id)) else {
+    st.engine_now()?.get(id).ok().map(|d| d.summary)
+}
+
+fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) {
+    let Some(s) = to_notify_of(app, id) else {
         return;
     };
-    let s = detail.summary;
     let (summary, body) = match state {
         DownloadState::Complete => {
             let mut body = format!(
@@ -170,14 +174,9 @@ fn notify(app: &AppHandle, id: &str, state: DownloadState, error: Option<&str>) 
 /// still make room, reconnect or resume it. Paused or failed, the button resumes it;
 /// under way, it shows the window.
 fn notify_expiring(app: &AppHandle, id: &str, expires_at: i64) {
-    let st = app.state::<AppState>();
-    if !st.settings().notifications {
-        return;
-    }
-    let Some(Ok(detail)) = st.engine_now().map(|e| e.get(id)) else {
+    let Some(s) = to_notify_of(app, id) else {
         return;
     };
-    let s = detail.summary;
     let left = inbound_engine::expires_in(expires_at - inbound_engine::unix_now());
     let at = inbound_engine::local_moment(expires_at);
     let stopped = matches!(s.state, DownloadState::Paused | DownloadState::Error);

@@ -387,7 +387,7 @@ fn copy_to_clipboard(display: &str, text: &str) {
 /// Takes the keyboard focus from the app's window, as switching to another program does.
 fn focus_elsewhere(display: &str) {
     use x11rb::protocol::xproto::{ConnectionExt, InputFocus};
-    let (conn, _) = x11rb::connect(Some(display)).unwrap();
+    let (conn, _) = x11_connect(display);
     conn.set_input_focus(InputFocus::NONE, x11rb::NONE, x11rb::CURRENT_TIME)
         .unwrap()
         .check()

@@ -369,6 +369,13 @@ async fn masv_down_is_told_apart_from_the_network() {
     h.engine.pause(&under_way).await.unwrap();
 
     h.sim.faults().api_down.store(true, Relaxed);
+    // Restarted, the paused download has no session left: resuming it asks MASV.
+    let h = h
+        .restart(|c| {
+            c.retry_base_delay = Duration::from_millis(500);
+            c.retry_max_delay = Duration::from_secs(2);
+        })
+        .await;
     let into = Destination::package_folder_in(h.dest().join("new"));
     let added = h
         .engine

@@ -126,22 +126,34 @@ async fn a_rate_limited_listing_waits_as_told_then_succeeds() {
     );
 }
 
-#[tokio::test]
-async fn a_listed_package_downloads_by_its_access_token() {
+/// The demo team on the simulator, its API, and its finalized package `pkg-tfinal1`
+/// added as a download by its access token: the API, the harness, the listing, the
+/// download's id.
+async fn team_package_added() -> (TeamApi, Harness, inbound_masv::TeamPackage, String) {
     let sim = catalog::start_team(Duration::from_secs(3600))
         .await
         .unwrap();
     let api = api(&sim, catalog::DEMO_API_KEY);
     let h = Harness::on_sim(sim, |_| {}).await;
     let listed = api.package("pkg-tfinal1").await.unwrap();
-    let origin = Origin::Team {
-        team_id: catalog::DEMO_TEAM_ID.into(),
-    };
     let id = h
         .engine
-        .add_team_package(to_download(&listed, origin.clone()).unwrap(), &h.dest())
+        .add_team_package(to_download(&listed, team_origin()).unwrap(), &h.dest())
         .await
         .unwrap();
+    (api, h, listed, id)
+}
+
+fn team_origin() -> Origin {
+    Origin::Team {
+        team_id: catalog::DEMO_TEAM_ID.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_listed_package_downloads_by_its_access_token() {
+    let (api, h, _, id) = team_package_added().await;
+    let origin = team_origin();
     let (detail, checked) =
         assert_completes(&h, &id, "tfinal1", &h.dest(), Duration::from_secs(30)).await;
     assert_eq!(checked, 2);
@@ -383,21 +395,8 @@ async fn teamspace_tag_and_expiry_filters_list_exactly_what_they_ask_for() {
 /// the new time at once. A package still uploading cannot be kept longer yet.
 #[tokio::test]
 async fn keeping_a_package_longer_asks_masv_and_its_download_follows() {
-    let sim = catalog::start_team(Duration::from_secs(3600))
-        .await
-        .unwrap();
-    let api = api(&sim, catalog::DEMO_API_KEY);
-    let h = Harness::on_sim(sim, |_| {}).await;
-    let listed = api.package("pkg-tfinal1").await.unwrap();
+    let (api, h, listed, id) = team_package_added().await;
     let was = listed.expiry.unwrap();
-    let origin = Origin::Team {
-        team_id: catalog::DEMO_TEAM_ID.into(),
-    };
-    let id = h
-        .engine
-        .add_team_package(to_download(&listed, origin).unwrap(), &h.dest())
-        .await
-        .unwrap();
     assert_eq!(
         h.engine.get(&id).unwrap().summary.expires_at,
         Some(was.timestamp()),

@@ -82,22 +82,6 @@ fn login(sim: &Sim, data: &Path) {
     assert!(child.wait().unwrap().success(), "team login");
 }
 
-fn send(agent: &Agent, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let url = format!("{}{path}", agent.base());
-    let mut args = vec![
-        "-X",
-        method,
-        "-H",
-        "Content-Type: application/json",
-        url.as_str(),
-    ];
-    let text = body.map(Value::to_string);
-    if let Some(t) = &text {
-        args.extend(["-d", t.as_str()]);
-    }
-    agent.curl(&args)
-}
-
 /// The simulator, an agent logged in to its team polling every second, its data folder
 /// and a folder for the packages (dropped in the reverse order: the agent first).
 async fn logged_in_agent() -> (Sim, tempfile::TempDir, tempfile::TempDir, Agent) {
@@ -115,7 +99,7 @@ async fn logged_in_agent() -> (Sim, tempfile::TempDir, tempfile::TempDir, Agent)
 }
 
 fn downloads(agent: &Agent) -> Vec<Value> {
-    let (code, v) = send(agent, "GET", "/downloads", None);
+    let (code, v) = agent.send("GET", "/downloads", None);
     assert_eq!(code, 200, "{v}");
     v.as_array().unwrap().clone()
 }
@@ -124,9 +108,7 @@ fn downloads(agent: &Agent) -> Vec<Value> {
 async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_when_deleted() {
     let (sim, _data, root, agent) = logged_in_agent().await;
 
-    let (code, created) = send(
-        &agent,
-        "POST",
+    let (code, created) = agent.send("POST",
         "/automations",
         Some(&json!({
             "kind": "portal_download", "name": "Editorial in", "subdomain": "portal-edit",
@@ -176,12 +158,12 @@ async fn a_portal_automation_fetches_what_came_since_its_time_once_and_stops_whe
     assert_eq!(sim.package_bytes_served("pkg-old"), 0);
     assert_eq!(sim.package_bytes_served("pkg-other-portal"), 0);
 
-    let (code, listed) = send(&agent, "GET", "/automations", None);
+    let (code, listed) = agent.send("GET", "/automations", None);
     assert_eq!(code, 200);
     assert_eq!(listed.as_array().unwrap().len(), 1);
-    let (code, gone) = send(&agent, "DELETE", &format!("/automations/{id}"), None);
+    let (code, gone) = agent.send("DELETE", &format!("/automations/{id}"), None);
     assert_eq!(code, 200, "{gone}");
-    let (code, v) = send(&agent, "GET", &format!("/automations/{id}"), None);
+    let (code, v) = agent.send("GET", &format!("/automations/{id}"), None);
     assert_eq!(code, 404, "{v}");
 
     // The package still arriving finalizes after the deletion: it is not fetched.
@@ -208,7 +190,7 @@ async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(&sim, data.path(), &[]);
     let body = json!({"kind": "portal_download", "subdomain": "portal-edit", "destination": inbox});
-    let (code, v) = send(&agent, "POST", "/automations", Some(&body));
+    let (code, v) = agent.send("POST", "/automations", Some(&body));
     assert_eq!(code, 409, "{v}");
     assert_eq!(v["code"], "not_logged_in");
     assert!(
@@ -248,15 +230,15 @@ async fn automations_without_a_team_login_or_with_bad_fields_say_what_to_do() {
             "the body must be JSON like",
         ),
     ] {
-        let (code, v) = send(&agent, "POST", "/automations", Some(&body));
+        let (code, v) = agent.send("POST", "/automations", Some(&body));
         assert_eq!(code, 400, "{body}: {v}");
         assert_eq!(v["code"], "invalid_automation", "{body}: {v}");
         assert!(v["message"].as_str().unwrap().contains(says), "{body}: {v}");
     }
-    let (code, v) = send(&agent, "DELETE", "/automations/auto-none", None);
+    let (code, v) = agent.send("DELETE", "/automations/auto-none", None);
     assert_eq!(code, 404, "{v}");
     // Nothing was saved, and the key never shows.
-    let (_, listed) = send(&agent, "GET", "/automations", None);
+    let (_, listed) = agent.send("GET", "/automations", None);
     assert_eq!(listed, json!([]));
     assert!(!listed.to_string().contains(KEY));
 }
@@ -275,8 +257,7 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
         .format("%Y-%m-%d %H:%M:%S")
         .to_string();
 
-    let (code, created) = send(
-        &agent,
+    let (code, created) = agent.send(
         "POST",
         "/automations/portal_download",
         Some(&json!({
@@ -300,7 +281,7 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
         "before effective_time"
     );
 
-    let (code, listed) = send(&agent, "GET", "/automations", None);
+    let (code, listed) = agent.send("GET", "/automations", None);
     assert_eq!(code, 200);
     let one = &listed.as_array().unwrap()[0];
     assert_eq!(one["portal_subdomain"], "portal-edit");
@@ -310,9 +291,7 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
         (json!(true), json!(1))
     );
 
-    let (code, changed) = send(
-        &agent,
-        "PUT",
+    let (code, changed) = agent.send("PUT",
         &format!("/automations/portal_download/{portal_id}"),
         Some(&json!({
             "name": "Editorial (paused)", "portal_subdomain": "portal-edit", "dst_folder": root.path(),
@@ -323,8 +302,7 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
     assert_eq!(code, 200, "{changed}");
     assert_eq!(changed["enabled"], false);
 
-    let (code, all) = send(
-        &agent,
+    let (code, all) = agent.send(
         "POST",
         "/automations/all_portals_download",
         Some(&json!({
@@ -337,17 +315,14 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
     assert_eq!(all["kind"], "all_portals_download");
     let all_id = all["automation_id"].as_str().unwrap().to_owned();
     // A portal automation is not one of all portals: each route keeps to its kind.
-    let (code, v) = send(
-        &agent,
+    let (code, v) = agent.send(
         "DELETE",
         &format!("/automations/all_portals_download/{portal_id}"),
         None,
     );
     assert_eq!(code, 404, "{v}");
     // A misspelled field is named, not ignored.
-    let (code, v) = send(
-        &agent,
-        "POST",
+    let (code, v) = agent.send("POST",
         "/automations/portal_download",
         Some(
             &json!({ "portal_subdomain": "portal-edit", "dst_folder": root.path(), "enable": true }),
@@ -366,10 +341,10 @@ async fn the_masv_agents_documented_automation_routes_work_unchanged() {
         ("portal_download", &portal_id),
         ("all_portals_download", &all_id),
     ] {
-        let (code, v) = send(&agent, "DELETE", &format!("/automations/{kind}/{id}"), None);
+        let (code, v) = agent.send("DELETE", &format!("/automations/{kind}/{id}"), None);
         assert_eq!(code, 200, "{v}");
     }
-    let (code, listed) = send(&agent, "GET", "/automations", None);
+    let (code, listed) = agent.send("GET", "/automations", None);
     assert_eq!((code, listed), (200, json!([])));
 }
 
@@ -449,16 +424,16 @@ portal_upload_automations:
         0,
         "before effective_time"
     );
-    let (code, limit) = send(&agent, "GET", "/settings/download_rate_limit", None);
+    let (code, limit) = agent.send("GET", "/settings/download_rate_limit", None);
     assert_eq!(code, 200, "{limit}");
     assert_eq!(
         limit,
         json!({"enabled": true, "rate_limit_bps": 800000000, "schedule_enabled": true,
                "schedule": {"mon": {"enabled": true, "start": "09:00", "end": "17:00"}}})
     );
-    let (_, fifo) = send(&agent, "GET", "/settings/fifo_mode", None);
+    let (_, fifo) = agent.send("GET", "/settings/fifo_mode", None);
     assert_eq!(fifo["active_download_count"], 2, "{fifo}");
-    let (_, listed) = send(&agent, "GET", "/automations", None);
+    let (_, listed) = agent.send("GET", "/automations", None);
     let listed = listed.as_array().unwrap().clone();
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["name"], "portal-download-auto");
@@ -468,7 +443,7 @@ portal_upload_automations:
     agent.kill();
     let served = sim.package_bytes_served("pkg-fresh");
     let agent = start(&named);
-    let (_, listed) = send(&agent, "GET", "/automations", None);
+    let (_, listed) = agent.send("GET", "/automations", None);
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     // Two looks at the portal later, the package is still the one download.
     let looks = sim.team_requests();

@@ -8,27 +8,11 @@
 use std::time::Duration;
 
 use inbound_sim::{Sim, catalog};
-use serde_json::{Value, json};
+use serde_json::json;
 mod common;
 use common::agent::Agent;
 
 const MIB: u64 = 1024 * 1024;
-
-fn send(agent: &Agent, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let url = format!("{}{path}", agent.base());
-    let mut args = vec![
-        "-X",
-        method,
-        "-H",
-        "Content-Type: application/json",
-        url.as_str(),
-    ];
-    let text = body.map(Value::to_string);
-    if let Some(t) = &text {
-        args.extend(["-d", t.as_str()]);
-    }
-    agent.curl(&args)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_download_rate_limit_route_sets_the_schedule_in_masvs_shape_and_is_kept() {
@@ -36,21 +20,16 @@ async fn the_download_rate_limit_route_sets_the_schedule_in_masvs_shape_and_is_k
     let data = tempfile::tempdir().unwrap();
     let mut agent = Agent::start(&sim, data.path(), &[]);
 
-    let (code, off) = send(&agent, "GET", "/settings/download_rate_limit", None);
+    let (code, off) = agent.send("GET", "/settings/download_rate_limit", None);
     assert_eq!(code, 200, "{off}");
     assert_eq!(off["enabled"], false, "{off}");
 
     // At all times: in force now, as Inbound's schedule says.
     let always = json!({"enabled": true, "rate_limit_bps": 80000000, "schedule_enabled": false, "schedule": {}});
-    let (code, v) = send(
-        &agent,
-        "PUT",
-        "/settings/download_rate_limit",
-        Some(&always),
-    );
+    let (code, v) = agent.send("PUT", "/settings/download_rate_limit", Some(&always));
     assert_eq!(code, 200, "{v}");
     assert_eq!(v, always);
-    let (_, schedule) = send(&agent, "GET", "/settings/bandwidth_schedule", None);
+    let (_, schedule) = agent.send("GET", "/settings/bandwidth_schedule", None);
     assert_eq!(schedule["in_force"]["limit"], 10_000_000, "{schedule}");
 
     // A weekday schedule, sent with POST as well: read back as written, kept over a
@@ -58,19 +37,14 @@ async fn the_download_rate_limit_route_sets_the_schedule_in_masvs_shape_and_is_k
     let weekdays = json!({"enabled": true, "rate_limit_bps": 20000000, "schedule_enabled": true,
         "schedule": {"mon": {"enabled": true, "start": "09:00", "end": "17:00"},
                      "sat": {"enabled": true, "start": "22:00", "end": "06:00"}}});
-    let (code, v) = send(
-        &agent,
-        "POST",
-        "/settings/download_rate_limit",
-        Some(&weekdays),
-    );
+    let (code, v) = agent.send("POST", "/settings/download_rate_limit", Some(&weekdays));
     assert_eq!(code, 200, "{v}");
     assert_eq!(v, weekdays);
     agent.kill();
     let agent = Agent::start(&sim, data.path(), &[]);
-    let (_, v) = send(&agent, "GET", "/settings/download_rate_limit", None);
+    let (_, v) = agent.send("GET", "/settings/download_rate_limit", None);
     assert_eq!(v, weekdays);
-    let (_, schedule) = send(&agent, "GET", "/settings/bandwidth_schedule", None);
+    let (_, schedule) = agent.send("GET", "/settings/bandwidth_schedule", None);
     assert_eq!(
         schedule["schedule"]["limits"].as_array().unwrap().len(),
         2,
@@ -78,8 +52,7 @@ async fn the_download_rate_limit_route_sets_the_schedule_in_masvs_shape_and_is_k
     );
 
     // Mistakes are named.
-    let (code, v) = send(
-        &agent,
+    let (code, v) = agent.send(
         "PUT",
         "/settings/download_rate_limit",
         Some(
@@ -99,8 +72,7 @@ async fn the_download_rate_limit_route_sets_the_schedule_in_masvs_shape_and_is_k
             .contains("schedule.tue.start"),
         "{v}"
     );
-    let (code, v) = send(
-        &agent,
+    let (code, v) = agent.send(
         "PUT",
         "/settings/download_rate_limit",
         Some(&json!({"enabled": true, "rate_limit_bps": 8000, "sechdule": {}})),
@@ -127,7 +99,7 @@ async fn documented_settings_inbound_does_not_offer_answer_501_with_what_to_use(
         ("GET", "/settings/disk_config_default", "fifo_mode"),
         ("GET", "/settings/disk_status", "fifo_mode"),
     ] {
-        let (code, v) = send(&agent, method, path, Some(&json!({"enabled": true})));
+        let (code, v) = agent.send(method, path, Some(&json!({"enabled": true})));
         assert_eq!(
             (code, v["code"].as_str()),
             (501, Some("not_supported")),

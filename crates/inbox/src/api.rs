@@ -83,16 +83,7 @@ impl TeamApi {
         days: u16,
     ) -> Result<chrono::DateTime<chrono::Utc>, InboxError> {
         let p = self.package(id).await?;
-        if p.state != PackageState::Finalized {
-            return Err(InboxError::NotFinalized {
-                id: p.id.clone(),
-                state: p.state.to_string(),
-            });
-        }
-        let token = p
-            .access_token
-            .clone()
-            .ok_or_else(|| InboxError::NoAccessToken(p.id.clone()))?;
+        let token = finalized_token(&p)?;
         let now = chrono::Utc::now();
         let until =
             p.expiry.filter(|e| *e > now).unwrap_or(now) + chrono::Duration::days(days.into());
@@ -128,21 +119,25 @@ impl TeamApi {
     }
 }
 
-/// What the engine needs to download a listed package: finalized, with a token.
-pub fn to_download(p: &TeamPackage, origin: Origin) -> Result<TeamDownload, InboxError> {
+/// A listed package's token, which serves as its package token: only a finalized
+/// package's, and only where MASV listed one.
+fn finalized_token(p: &TeamPackage) -> Result<Secret, InboxError> {
     if p.state != PackageState::Finalized {
         return Err(InboxError::NotFinalized {
             id: p.id.clone(),
             state: p.state.to_string(),
         });
     }
-    let token = p
-        .access_token
+    p.access_token
         .clone()
-        .ok_or_else(|| InboxError::NoAccessToken(p.id.clone()))?;
+        .ok_or_else(|| InboxError::NoAccessToken(p.id.clone()))
+}
+
+/// What the engine needs to download a listed package: finalized, with a token.
+pub fn to_download(p: &TeamPackage, origin: Origin) -> Result<TeamDownload, InboxError> {
     Ok(TeamDownload {
         package_id: p.id.clone(),
-        access_token: token,
+        access_token: finalized_token(p)?,
         name: p.name.clone(),
         sender_email: p.sender.clone(),
         origin,

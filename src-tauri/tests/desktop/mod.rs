@@ -453,11 +453,28 @@ pub fn window_names(display: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A connection to the test's X server. Xvfb on a loaded machine has been seen to reset
+/// a connection as it is made; a moment later it takes it.
+pub fn x11_connect(display: &str) -> (x11rb::rust_connection::RustConnection, usize) {
+    let mut tries = 0;
+    loop {
+        match x11rb::connect(Some(display)) {
+            Ok(c) => return c,
+            Err(e) if tries < 20 => {
+                tries += 1;
+                eprintln!("X connection to {display} failed ({e}); trying again");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("cannot connect to the test's X server {display}: {e}"),
+        }
+    }
+}
+
 /// The app's main window on `display` (a top-level window named "Inbound", shown or
 /// not) and the process it belongs to (`_NET_WM_PID`).
 pub fn app_window(display: &str) -> Option<(u32, u32)> {
     use x11rb::protocol::xproto::{AtomEnum, ConnectionExt};
-    let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+    let (conn, screen) = x11_connect(display);
     let root = x11rb::connection::Connection::setup(&conn).roots[screen].root;
     let pid_atom = conn
         .intern_atom(false, b"_NET_WM_PID")
@@ -492,7 +509,7 @@ pub fn app_window(display: &str) -> Option<(u32, u32)> {
 /// `WM_DELETE_WINDOW` message a window manager sends for it.
 pub fn close_window(display: &str, window: u32) {
     use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
-    let (conn, _) = x11rb::connect(Some(display)).unwrap();
+    let (conn, _) = x11_connect(display);
     let atom = |name: &[u8]| conn.intern_atom(false, name).unwrap().reply().unwrap().atom;
     let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
     let message = ClientMessageEvent::new(
@@ -510,7 +527,7 @@ pub fn close_window(display: &str, window: u32) {
 /// Whether `window` is on screen.
 pub fn window_shown(display: &str, window: u32) -> bool {
     use x11rb::protocol::xproto::{ConnectionExt, MapState};
-    let (conn, _) = x11rb::connect(Some(display)).unwrap();
+    let (conn, _) = x11_connect(display);
     conn.get_window_attributes(window)
         .ok()
         .and_then(|c| c.reply().ok())

@@ -122,6 +122,23 @@ impl Agent {
         (answer.status, value)
     }
 
+    /// `method` on a path under `/api/v1`, with a JSON body if any.
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base());
+        let mut args = vec![
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+            url.as_str(),
+        ];
+        let text = body.map(Value::to_string);
+        if let Some(t) = &text {
+            args.extend(["-d", t.as_str()]);
+        }
+        self.curl(&args)
+    }
+
     /// `PUT` of a JSON body to a path under `/api/v1`.
     pub fn put(&self, path: &str, body: &str) -> (u16, Value) {
         self.curl(&[

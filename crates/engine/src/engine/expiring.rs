@@ -2,7 +2,6 @@
 //! and are not complete (see `crate::expiry`): a download added long before its expiry
 //! is said to expire soon when that day begins, not only when it is added.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
@@ -26,23 +25,11 @@ impl Engine {
     }
 
     pub(super) fn spawn_expiry_watch(&self) {
-        let weak = Arc::downgrade(&self.shared);
-        let shutdown = self.shared.shutdown.clone();
-        // Tracked, so shutdown waits for it (see `spawn_timetable`).
-        self.shared.tasks.spawn(async move {
-            let mut tick = tokio::time::interval(LOOK_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let Some(shared) = weak.upgrade() else { break };
-                let now = crate::model::unix_now();
-                let downloads: Vec<_> = lock(&shared.downloads).clone();
-                for dl in &downloads {
-                    crate::expiry::warn_if_soon(&shared, dl, now);
-                }
+        self.spawn_every(LOOK_EVERY, |shared| {
+            let now = crate::model::unix_now();
+            let downloads: Vec<_> = lock(&shared.downloads).clone();
+            for dl in &downloads {
+                crate::expiry::warn_if_soon(shared, dl, now);
             }
         });
     }

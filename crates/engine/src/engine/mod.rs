@@ -419,33 +419,45 @@ impl Engine {
     }
 
     fn spawn_progress_ticker(&self) {
+        let mut meters: HashMap<String, Meter> = HashMap::new();
+        self.spawn_every(PROGRESS_INTERVAL, move |shared| {
+            let running: Vec<_> = lock(&shared.downloads)
+                .iter()
+                .filter(|d| d.status().run.is_some())
+                .cloned()
+                .collect();
+            meters.retain(|id, _| running.iter().any(|d| &d.id == id));
+            let now = Instant::now();
+            let downloads: Vec<_> = running
+                .iter()
+                .filter_map(|d| meters.entry(d.id.clone()).or_default().sample(d, now))
+                .collect();
+            if !downloads.is_empty() {
+                shared.emit(Event::Progress { downloads });
+            }
+        });
+    }
+
+    /// Runs `tick` at once and then every `every` while the engine is open (ticks that
+    /// fall behind are skipped). Tracked, so shutdown waits for it (see
+    /// `spawn_timetable`).
+    pub(super) fn spawn_every(
+        &self,
+        every: std::time::Duration,
+        mut tick: impl FnMut(&Arc<Shared>) + Send + 'static,
+    ) {
         let weak = Arc::downgrade(&self.shared);
         let shutdown = self.shared.shutdown.clone();
-        // Tracked, so shutdown waits for it (see `spawn_timetable`).
         self.shared.tasks.spawn(async move {
-            let mut meters: HashMap<String, Meter> = HashMap::new();
-            let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tick.tick() => {}
+                    _ = interval.tick() => {}
                 }
                 let Some(shared) = weak.upgrade() else { break };
-                let running: Vec<_> = lock(&shared.downloads)
-                    .iter()
-                    .filter(|d| d.status().run.is_some())
-                    .cloned()
-                    .collect();
-                meters.retain(|id, _| running.iter().any(|d| &d.id == id));
-                let now = Instant::now();
-                let downloads: Vec<_> = running
-                    .iter()
-                    .filter_map(|d| meters.entry(d.id.clone()).or_default().sample(d, now))
-                    .collect();
-                if !downloads.is_empty() {
-                    shared.emit(Event::Progress { downloads });
-                }
+                tick(&shared);
             }
         });
     }
