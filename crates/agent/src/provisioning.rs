@@ -143,12 +143,7 @@ impl ProvisioningFile {
             source,
         })?;
         let mut file = Self::parse(path, text)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.open_to_others =
-                std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
-        }
+        file.open_to_others = readable_by_others(path);
         Ok(file)
     }
 
@@ -394,6 +389,20 @@ impl ProvisioningFile {
             .find(|(_, l)| l.contains(needle))
             .map_or(after.max(1), |(i, _)| i + 1)
     }
+}
+
+/// Whether other accounts of the machine may read the file (its Unix permissions).
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+/// On Windows a file in the profile is the user's (its ACL inherits the profile's);
+/// not checked.
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> bool {
+    false
 }
 
 /// Where the file is looked for when `--config` is not given:

@@ -49,6 +49,7 @@ impl RunCtx {
         let hash = PrefixHash::new(self.shared.hash_algorithm(), lock(&f.etag).as_deref());
         let h = Arc::new(PartFile::new(file, id, epoch, hash));
         open.insert(f.meta.idx, h.clone());
+        lock(&self.opened).push(Arc::downgrade(&h));
         Ok(h)
     }
 

@@ -127,6 +127,8 @@ struct RunCtx {
     cancel: CancellationToken,
     queue: Mutex<VecDeque<Work>>,
     open: Mutex<HashMap<usize, Arc<PartFile>>>,
+    /// Every part file this run opened, to see each closed before the run ends.
+    opened: Mutex<Vec<std::sync::Weak<PartFile>>>,
     inflight: Mutex<Vec<Arc<Span>>>,
     /// How fast each connection of this run goes, and their median (see `pace`).
     connections: Mutex<Vec<Arc<Meter>>>,
@@ -179,6 +181,7 @@ pub(crate) async fn run(
         cancel: cancel.child_token(),
         queue: Mutex::new(queue),
         open: Mutex::new(HashMap::new()),
+        opened: Mutex::new(Vec::new()),
         inflight: Mutex::new(Vec::new()),
         connections: Mutex::new(Vec::new()),
         peers: Mutex::new(pace::Peers::default()),
@@ -218,6 +221,8 @@ pub(crate) async fn run(
     // folder cannot be moved, so a paused download must leave its files alone.
     set.shutdown().await;
     lock(&ctx.open).clear();
+    let opened = std::mem::take(&mut *lock(&ctx.opened));
+    all_closed(&opened).await;
     // Paused, held back or cut off by the network, the download keeps its session for
     // the next run: MASV counts a new session against a link's download limit (and it
     // spares a round trip). A failed run opens a fresh one.
@@ -258,6 +263,21 @@ pub(crate) async fn run(
 }
 
 /// Opens access to the package: through its link, or with a team access token.
+/// Waits until none of `files` is open any more. A flush or a hash step already handed
+/// to a blocking thread holds its part file until it returns (aborting its task does
+/// not stop it); those take milliseconds. Bounded, so a stuck disk cannot hold a run's
+/// end forever: it is said, and the files close when the disk answers.
+async fn all_closed(files: &[std::sync::Weak<PartFile>]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while files.iter().any(|f| f.strong_count() > 0) {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!("a part file is still being written after its run ended (slow disk?)");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 pub(crate) async fn open_session(
     shared: &Shared,
     source: &Source,
