@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the .deb and .rpm bundles with the Tauri CLI (the UI's `@tauri-apps/cli`, a
-# prebuilt binary pinned in ui/package-lock.json, so nothing is compiled for it):
+# Builds the .deb and .rpm bundles with the Tauri CLI (npm's `@tauri-apps/cli`, a
+# prebuilt binary, installed into target/tools the first time, so nothing is compiled
+# for it):
 # the desktop app, and beside it the `inbound` command with its manual page and shell
 # completions, the systemd user unit for `inbound agent`, and the AppStream metainfo.
 #
@@ -55,9 +56,17 @@ linux.setdefault("rpm", {})["desktopTemplate"] = linux["deb"]["desktopTemplate"]
 linux["rpm"]["files"] = files
 json.dump(conf, open(sys.argv[1], "w"), indent=2)
 PY
-[ -x ui/node_modules/.bin/tauri ] || (cd ui && npm ci --no-audit --no-fund)
+# Not one of the UI's own packages: its lock would have to list the other platforms'
+# builds of the CLI, and a registry that carries only Linux's would then fail `npm ci`.
+tauri_cli_version=2.12.4
+tools=target/tools/tauri-cli
+tauri=$PWD/$tools/node_modules/.bin/tauri
+if ! "$tauri" --version 2>/dev/null | grep -qx "tauri-cli $tauri_cli_version"; then
+  npm install --prefix "$tools" --no-save --no-audit --no-fund \
+    "@tauri-apps/cli@$tauri_cli_version" >/dev/null
+fi
 (cd ui && npm run build >/dev/null)
-(cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb,rpm --ci "$@")
+(cd src-tauri && "$tauri" build --bundles deb,rpm --ci "$@")
 deb=$(ls -t target/$profile/bundle/deb/*.deb | head -1)
 rpm=$(ls -t target/$profile/bundle/rpm/*.rpm | head -1)
 # The bundle must register the link schemes and carry the app.
