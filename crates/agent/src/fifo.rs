@@ -31,6 +31,17 @@ fn one() -> u32 {
     1
 }
 
+impl FifoModeBody {
+    /// How many downloads transfer at once under this setting; `None` when enabled
+    /// with a count outside 1 to 32.
+    pub(crate) fn at_once(&self) -> Option<u32> {
+        if !self.enabled {
+            return Some(ALL_AT_ONCE);
+        }
+        Some(self.active_download_count).filter(|n| (1..=ALL_AT_ONCE).contains(n))
+    }
+}
+
 fn view(engine: &Engine) -> FifoModeBody {
     let n = u32::try_from(engine.max_active_downloads()).unwrap_or(ALL_AT_ONCE);
     FifoModeBody {
@@ -61,20 +72,16 @@ pub async fn put_fifo(
 ) -> Result<Json<FifoModeBody>, ApiError> {
     const EXAMPLE: &str = r#"{"enabled": true, "active_download_count": 1}"#;
     let body: FifoModeBody = crate::error::json_body(&body, "invalid_fifo_mode", EXAMPLE)?;
-    let n = if body.enabled {
-        body.active_download_count
-    } else {
-        ALL_AT_ONCE
-    };
-    if !(1..=ALL_AT_ONCE).contains(&n) {
+    let Some(n) = body.at_once() else {
         return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "invalid_fifo_mode",
             format!(
-                "active_download_count must be 1 to {ALL_AT_ONCE}, not {n}; write it like {EXAMPLE}"
+                "active_download_count must be 1 to {ALL_AT_ONCE}, not {}; write it like {EXAMPLE}",
+                body.active_download_count
             ),
         ));
-    }
+    };
     engine.keep_max_active_downloads(n as usize)?;
     Ok(Json(view(&engine)))
 }

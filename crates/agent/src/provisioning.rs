@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::automations::{AutomationBody, KindName};
 use crate::fifo::{ALL_AT_ONCE, FifoModeBody};
+use crate::masv_automations::{AllPortalsDownloadBody, PortalDownloadBody};
 use crate::rate_limit::RateLimitBody;
 
 /// The file as written. Unknown keys are refused, so a misspelt one does not pass
@@ -189,9 +190,10 @@ impl ProvisioningFile {
                 message: e.to_string(),
             });
         }
-        if let Some(fifo) = &c.settings.fifo_mode
-            && fifo.enabled
-            && !(1..=ALL_AT_ONCE).contains(&fifo.active_download_count)
+        if c.settings
+            .fifo_mode
+            .as_ref()
+            .is_some_and(|f| f.at_once().is_none())
         {
             return Err(self.invalid(
                 "active_download_count",
@@ -279,12 +281,13 @@ impl ProvisioningFile {
                 .set_bandwidth_schedule(schedule)
                 .map_err(|e| self.invalid("download_rate_limit", e.to_string()))?;
         }
-        if let Some(fifo) = settings.fifo_mode.as_ref().filter(|_| keep_fifo) {
-            let n = if fifo.enabled {
-                fifo.active_download_count
-            } else {
-                ALL_AT_ONCE
-            };
+        // Checked when read (see `check`).
+        if let Some(n) = settings
+            .fifo_mode
+            .as_ref()
+            .filter(|_| keep_fifo)
+            .and_then(FifoModeBody::at_once)
+        {
             engine
                 .keep_max_active_downloads(n as usize)
                 .map_err(|e| self.invalid("fifo_mode", e.to_string()))?;
@@ -296,47 +299,37 @@ impl ProvisioningFile {
     /// it made before. One without `effective_time` that exists already keeps its own,
     /// so a restart does not skip what arrived while the agent was stopped.
     pub fn apply_automations(&self, watcher: &Watcher) -> Result<(), ProvisioningError> {
+        // The file's spellings (`destination_folder`, `priority`) as the MASV Agent's
+        // routes take them, then as Inbound's.
         let c = &self.contents;
         let portal = c.portal_download_automations.iter().map(|a| {
-            (
-                a.name.as_str(),
-                AutomationBody {
-                    kind: KindName::PortalDownload,
-                    name: a.name.clone(),
-                    subdomain: Some(a.portal_subdomain.clone()),
-                    team_id: None,
-                    destination: a.destination_folder.clone(),
-                    create_package_folder: a.create_package_folder,
-                    create_portal_subfolder: Some(false),
-                    folder_template: None,
-                    effective_time: a.effective_time.clone(),
-                    priority: a.priority,
-                    enable: a.enabled,
-                },
-            )
+            AutomationBody::from(PortalDownloadBody {
+                name: a.name.clone(),
+                portal_subdomain: a.portal_subdomain.clone(),
+                dst_folder: a.destination_folder.clone(),
+                create_package_folder: a.create_package_folder,
+                effective_time: a.effective_time.clone(),
+                enabled: a.enabled,
+                download_priority: a.priority,
+            })
         });
         let all = c.all_portals_download_automations.iter().map(|a| {
-            (
-                a.name.as_str(),
-                AutomationBody {
-                    kind: KindName::AllPortalsDownload,
-                    name: a.name.clone(),
-                    subdomain: None,
-                    team_id: Some(a.team_id.clone()),
-                    destination: a.destination_folder.clone(),
-                    create_package_folder: a.create_package_folder,
-                    create_portal_subfolder: Some(a.create_portal_subfolder),
-                    folder_template: None,
-                    effective_time: a.effective_time.clone(),
-                    priority: a.priority,
-                    enable: a.enabled,
-                },
-            )
+            AutomationBody::from(AllPortalsDownloadBody {
+                name: a.name.clone(),
+                team_id: a.team_id.clone(),
+                dst_folder: a.destination_folder.clone(),
+                create_package_folder: a.create_package_folder,
+                create_portal_subfolder: a.create_portal_subfolder,
+                effective_time: a.effective_time.clone(),
+                enabled: a.enabled,
+                download_priority: a.priority,
+            })
         });
         let existing = watcher
             .automations()
             .map_err(|e| self.invalid("automations", e.to_string()))?;
-        for (name, body) in portal.chain(all) {
+        for body in portal.chain(all) {
+            let name = body.name.clone();
             let problem =
                 |e: crate::ApiError| self.invalid_at(&format!("name: {name}"), e.body.message);
             let kind = body.kind;
