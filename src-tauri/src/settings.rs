@@ -14,10 +14,10 @@ pub struct Settings {
     pub destination: String,
     pub max_active_downloads: u32,
     /// Connections per package: exactly this many, or with `adaptive_connections` the
-    /// most a package grows to.
+    /// most a package opens.
     pub connections_per_download: u32,
-    /// Each package starts with a few connections and adds more while its throughput
-    /// rises with them (up to `connections_per_download`).
+    /// Each package opens many connections at once (up to `connections_per_download`)
+    /// and closes those that do not add to its throughput.
     pub adaptive_connections: bool,
     /// Bytes per second; `null` for no limit.
     #[ts(type = "number | null")]

@@ -52,6 +52,25 @@ async fn connections_are_added_while_each_adds_throughput() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adaptive_run_opens_wide_before_it_has_measured_anything() {
+    let h = Harness::with_config(vec![catalog::many_files("wide", 24)], |c| {
+        c.adaptive_connections = true;
+        c.connections_per_download = 32;
+        // Requests wait for their answer, not give up and ask again (which would count
+        // as more requests waiting).
+        c.stall_timeout = Duration::from_secs(120);
+    })
+    .await;
+    // Storage answers nothing until 16 requests wait at once: a run that opens a few and
+    // adds more only once it has measured what they bring never gets an answer.
+    h.sim.faults().hold_storage_until(16);
+    let dest = h.dest();
+    let id = h.engine.add(&h.link("wide"), &dest, None).await.unwrap();
+    // Complete: 16 requests waited at once.
+    assert_completes(&h, &id, "wide", &dest, Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_that_add_nothing_are_not_opened() {
     let h = Harness::with_config(vec![catalog::large("limited", 40 * MIB)], |c| {
         c.adaptive_connections = true;

@@ -35,8 +35,8 @@ pub struct AgentArgs {
     #[arg(long)]
     allow_origin: Vec<String>,
     /// Use exactly this many parallel connections per download. By default each
-    /// download finds its count: it starts with 4 and adds more while throughput rises,
-    /// up to 32.
+    /// download finds its count: it opens 32 at once and closes those that do not add
+    /// to its throughput.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     connections: Option<u16>,
     /// Hash format of the files' proof (ASC MHL): xxh128, xxh64, md5, sha1 or c4.

@@ -58,7 +58,8 @@ enum TeamCommand {
         #[arg(long)]
         no_package_folder: bool,
         /// Use exactly this many parallel connections. By default Inbound finds the
-        /// count itself: it starts with 4 and adds more while throughput rises, up to 32.
+        /// count itself: it opens 32 at once and closes those that do not add to its
+        /// throughput.
         #[arg(long, short = 'c', value_parser = clap::value_parser!(u16).range(1..=64))]
         connections: Option<u16>,
     },

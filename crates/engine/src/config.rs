@@ -16,8 +16,8 @@ pub struct EngineConfig {
     /// Parallel connections per download: the count, or with `adaptive_connections`
     /// the most a download grows to.
     pub connections_per_download: usize,
-    /// Start each download with a few connections and add more while its throughput
-    /// rises with them, up to `connections_per_download` (see `runner::scale`).
+    /// Open many connections at once (up to `connections_per_download`) and close
+    /// those that do not add to the download's throughput (see `runner::scale`).
     pub adaptive_connections: bool,
     /// Parallel connections over all downloads.
     pub max_connections: usize,

@@ -38,6 +38,7 @@ pub(crate) async fn prepare(
     for f in dl.files.iter().filter(|f| !f.state().is_settled()) {
         check_part(shared, dl, f)?;
     }
+    crate::taking_up::take_up_unsynced(shared, dl)?;
     let cached = lock(&dl.session).take();
     let session = match cached {
         Some(s) => s,

@@ -68,6 +68,15 @@ CREATE TABLE IF NOT EXISTS ranges (
     end         INTEGER NOT NULL,
     PRIMARY KEY (download_id, idx, start)
 );
+-- Written but not yet flushed (see unsynced.rs): taken up only if the bytes still match.
+CREATE TABLE IF NOT EXISTS unsynced_ranges (
+    download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    end         INTEGER NOT NULL,
+    xxh3        INTEGER NOT NULL,
+    PRIMARY KEY (download_id, idx, start)
+);
 CREATE TABLE IF NOT EXISTS created_dirs (
     download_id TEXT NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
     rel_path    TEXT NOT NULL,

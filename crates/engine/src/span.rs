@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::download::lock;
 use crate::runner::Work;
+use crate::unsynced::Unsynced;
 
 /// `end` may shrink while the transfer runs: the connection that owns the span stops at
 /// the new end, and whoever moved it fetches the rest.
@@ -34,6 +35,8 @@ pub(crate) struct Span {
     /// The pace of the connection making it, over all its requests (its peers' pace
     /// is what a request is judged against).
     pub connection: Arc<Meter>,
+    /// What it wrote since its last flush, for the run's quick saves.
+    pub unsynced: Mutex<Unsynced>,
 }
 
 impl Span {
@@ -50,6 +53,7 @@ impl Span {
             handovers: work.handovers,
             meter: Meter::new(),
             connection,
+            unsynced: Mutex::new(Unsynced::new(work.start)),
         }
     }
 

@@ -402,6 +402,10 @@ impl Store {
         let tx = conn.transaction()?;
         clear_ranges(&tx, id, idx)?;
         tx.execute(
+            "DELETE FROM unsynced_ranges WHERE download_id = ?1 AND idx = ?2",
+            params![id, idx as i64],
+        )?;
+        tx.execute(
             "UPDATE files SET part_dev = NULL, part_ino = NULL, part_intent = NULL, etag = NULL
              WHERE download_id = ?1 AND idx = ?2",
             params![id, idx as i64],

@@ -9,6 +9,7 @@ use http::header::{self, HeaderValue};
 use inbound_masv::Secret;
 
 use crate::bandwidth::Bandwidth;
+use crate::download::lock;
 use crate::partfile::PartFile;
 use crate::span::Span;
 use crate::storage_client::{SendError, StorageClient, StorageResponse};
@@ -103,7 +104,15 @@ fn flush(
     }
     let len = batch.len() as u64;
     let started = std::time::Instant::now();
-    req.file.write_batch(batch, pos)?;
+    // Digested as written, for the quick saves; a failed write leaves nothing to save
+    // (the piece's bytes may be half on disk).
+    let mut unsynced = lock(&span.unsynced);
+    unsynced.wrote(batch.pieces());
+    if let Err(e) = req.file.write_batch(batch, pos) {
+        unsynced.flushed(pos);
+        return Err(e);
+    }
+    drop(unsynced);
     (req.on_write)(started.elapsed());
     span.pos.store(pos + len, Relaxed);
     on_bytes(len);
@@ -210,6 +219,7 @@ async fn receive(
                 .save(saved, pos)
                 .await
                 .map_err(FetchError::Save)?;
+            lock(&span.unsynced).flushed(pos);
             saved = pos;
             saved_at = tokio::time::Instant::now();
         }

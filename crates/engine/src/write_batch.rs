@@ -35,6 +35,11 @@ impl WriteBatch {
         self.len >= WRITE_BATCH
     }
 
+    /// The pieces' bytes, in order.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        self.pieces.iter().map(|p| &p[..])
+    }
+
     pub fn push(&mut self, piece: Bytes) {
         self.len += piece.len();
         self.pieces.push(piece);

@@ -54,6 +54,10 @@ pub struct Faults {
     pub conn_bytes_per_sec: AtomicU64,
     /// Added before every response, as a WAN round trip would.
     pub latency_ms: AtomicU64,
+    /// Storage answers nothing until this many requests wait at once (0: no gate).
+    hold_storage_until: AtomicU64,
+    storage_waiting: AtomicU64,
+    storage_released: tokio::sync::Notify,
     /// File lists of packages with more files than this are rate limited...
     pub listing_limit_over_files: AtomicU64,
     /// ...to one listing per this many milliseconds.
@@ -119,6 +123,9 @@ impl Default for Faults {
             token_lifetime_ms: AtomicU64::new(3_600_000),
             conn_bytes_per_sec: AtomicU64::new(0),
             latency_ms: AtomicU64::new(0),
+            hold_storage_until: AtomicU64::new(0),
+            storage_waiting: AtomicU64::new(0),
+            storage_released: tokio::sync::Notify::new(),
             listing_limit_over_files: AtomicU64::new(10_000),
             listing_interval_ms: AtomicU64::new(5_000),
             api_requests: AtomicU64::new(0),
@@ -169,6 +176,28 @@ impl Faults {
 
     pub fn set_latency(&self, d: Duration) {
         self.latency_ms.store(d.as_millis() as u64, Relaxed);
+    }
+
+    /// Storage answers nothing until `n` requests wait at once; then it answers them
+    /// all, and every later one at once: how many connections a client opens before it
+    /// has heard anything.
+    pub fn hold_storage_until(&self, n: u64) {
+        self.hold_storage_until.store(n, Relaxed);
+    }
+
+    /// Waits at the gate `hold_storage_until` set, if it is closed.
+    pub(crate) async fn storage_gate(&self) {
+        let wanted = self.hold_storage_until.load(Relaxed);
+        if wanted == 0 {
+            return;
+        }
+        let released = self.storage_released.notified();
+        if self.storage_waiting.fetch_add(1, Relaxed) + 1 >= wanted {
+            self.hold_storage_until.store(0, Relaxed);
+            self.storage_released.notify_waiters();
+            return;
+        }
+        released.await;
     }
 
     pub fn set_conn_rate(&self, bytes_per_sec: u64) {

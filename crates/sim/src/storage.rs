@@ -131,6 +131,7 @@ pub(crate) async fn storage_route(
     headers: HeaderMap,
 ) -> Response {
     sleep_latency(&s.faults).await;
+    s.faults.storage_gate().await;
     s.storage_requests.fetch_add(1, Relaxed);
     let (Some(exp), Some(sig)) = (q.expires, q.signature) else {
         return s3_error(

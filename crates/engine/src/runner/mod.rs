@@ -19,6 +19,7 @@ use crate::span::{Meter, Span};
 
 mod files;
 mod pace;
+mod quick_save;
 pub(crate) mod scale;
 mod worker;
 
@@ -165,9 +166,11 @@ pub(crate) async fn run(
     let prefetch_parallel = shared
         .connections_per_download()
         .clamp(URL_PREFETCH_PARALLEL, URL_PREFETCH_PARALLEL_MAX);
+    let limited = shared.bandwidth.limit().is_some() || dl.limit.limit().is_some();
     let scale = scale::Scale::new(
         shared.connections_per_download(),
         shared.adaptive_connections(),
+        limited,
         dl.connections.clone(),
     );
     let workers = scale
@@ -201,8 +204,9 @@ pub(crate) async fn run(
     // The pace watcher runs as long as connections do; the scaler until it settles.
     let (open_tx, mut open_rx) = tokio::sync::mpsc::unbounded_channel();
     let watch = pace::watch(&ctx);
-    let adapt = scale::adapt(&ctx, open_tx);
-    tokio::pin!(watch, adapt);
+    let adapt = scale::adapt(&ctx, open_tx, |n| ctx.close_connections(n));
+    let quick_saves = quick_save::keep_saving(&ctx);
+    tokio::pin!(watch, adapt, quick_saves);
     let mut adapting = true;
     loop {
         tokio::select! {
@@ -213,6 +217,7 @@ pub(crate) async fn run(
                 }
             }
             () = &mut adapt, if adapting => adapting = false,
+            () = &mut quick_saves => {}
             () = &mut watch => break,
         }
     }
@@ -322,6 +327,25 @@ impl RunCtx {
             s.steal_half(MIN_STEAL_PIECE)
                 .map(|(start, end)| s.work(start, end))
         })
+    }
+
+    /// Closes `n` connections now rather than at the end of their ranges: their
+    /// requests stop (the bytes they have are kept), what they had left goes back in
+    /// the queue, and as many connections leave as the run has too many.
+    fn close_connections(&self, n: usize) {
+        let rests: Vec<Work> = {
+            let inflight = lock(&self.inflight);
+            let mut longest: Vec<_> = inflight.iter().collect();
+            longest.sort_by_key(|s| std::cmp::Reverse(s.remaining()));
+            longest
+                .into_iter()
+                .take(n)
+                .filter_map(|s| s.take_rest().map(|(start, end)| s.work(start, end)))
+                .collect()
+        };
+        for rest in rests {
+            self.requeue(rest);
+        }
     }
 
     fn track(&self, span: &Arc<Span>) {

@@ -57,7 +57,13 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
         };
         let url = match url {
             Ok(u) => {
-                ctx.scale.saw_host(u.url.expose());
+                ctx.scale
+                    .saw_host(u.url.expose(), &ctx.shared.host_ceilings);
+                if member.should_leave() {
+                    // That host took fewer connections before: this one closes.
+                    ctx.requeue(work);
+                    break;
+                }
                 u
             }
             Err(MasvError::Virus) => {

@@ -7,12 +7,12 @@ export type Settings = {
 destination: string, max_active_downloads: number, 
 /**
  * Connections per package: exactly this many, or with `adaptive_connections` the
- * most a package grows to.
+ * most a package opens.
  */
 connections_per_download: number, 
 /**
- * Each package starts with a few connections and adds more while its throughput
- * rises with them (up to `connections_per_download`).
+ * Each package opens many connections at once (up to `connections_per_download`)
+ * and closes those that do not add to its throughput.
  */
 adaptive_connections: boolean, 
 /**
