@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from net import ConnectionCounter, Loopback, Wan
+from net import ConnectionCounter, Loopback, RxSampler, Wan
 
 ROOT = Path(__file__).resolve().parent.parent
 INBOUND = ROOT / "target" / "release" / "inbound"
@@ -32,7 +32,9 @@ pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    # What each request sent, a request cut short included: the bytes a kill wastes.
+    log_format sent '$body_bytes_sent';
+    access_log {work}/access-{key}.log sent;
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -80,6 +82,23 @@ def scenarios(args):
             "package": ["--only", "large", "--large-size", f"{args.s4_mib}M"],
             "aria2c_budget": ["-j1", f"-x{min(n, 16)}", f"-s{min(n, 16)}"],
         },
+        # A package of a few hundred megabytes (a day's proxies, a stem set) from fast
+        # storage that caps each connection: over before a slow ramp gets anywhere.
+        "S5": s5("loopback", Loopback),
+        "S5-20ms": s5("RTT 20 ms", lambda: Wan(20)),
+    }
+
+
+def s5(where, net):
+    return {
+        "title": f"mid-size package, capped connections, {where}",
+        "net": net,
+        "rate": "20m",
+        "package": ["--only", "mixed", "--mixed-large", "1", "--mixed-large-size", "256M",
+                    "--mixed-small", "200"],
+        "aria2c_budget": ["-j2", "-x4", "-s4"],
+        # aria2c as users run it for speed: 16 connections per file, five files at once.
+        "aria2c_wide": ["-x16", "-s16", "-k1M", "-j5"],
     }
 
 
@@ -124,7 +143,7 @@ def run_scenario(key, spec, args, work):
     with spec["net"]() as net:
         port = 18080
         conf = work / f"nginx-{key}.conf"
-        conf.write_text(NGINX_CONF.format(work=work, ip=net.server_ip, port=port,
+        conf.write_text(NGINX_CONF.format(work=work, key=key, ip=net.server_ip, port=port,
                                           storage=storage, rate=spec["rate"]))
         sim = subprocess.Popen(net.server(
             [str(INBOUND), "sim", "--bind", net.server_ip, "--port", "0",
@@ -146,34 +165,46 @@ def run_scenario(key, spec, args, work):
             presign_s = time.monotonic() - presign_started
             total = sum(size for _, _, size in files)
             results = {}
+            killed = None
 
             def measure(tool, cmd, dest, env=None, before_each=None, runs=1):
                 """Runs the tool `runs` times (`before_each` clears its output) and keeps
                 the run of median speed: on 2 cores the kernel's write cost alone varies
                 run to run by more than the differences measured."""
+                if args.tools and tool not in args.tools.split(","):
+                    return
                 samples = []
                 for _ in range(runs):
                     if before_each:
                         before_each()
-                    with ConnectionCounter(net, port) as conns:
+                    # The disk idle at each start: the package files generated just before
+                    # (gigabytes) and the last run's writes would otherwise be written back
+                    # while the next tool runs, and the first tool measured pay for them.
+                    os.sync()
+                    with ConnectionCounter(net, port) as conns, RxSampler(net) as rx:
+                        t0 = time.monotonic()
                         wall, cpu, rss = timed(net.client(cmd), env=env)
+                        first_mib, at90, full = rx.ramp(t0)
                     written = tree_bytes(dest)
                     if written != total:
                         sys.exit(f"{key}: {tool} wrote {written} bytes, expected {total}")
-                    samples.append((wall, cpu, rss, conns.peak, conns.mean))
+                    samples.append((wall, cpu, rss, conns.peak, conns.mean, first_mib, at90, full))
                 samples.sort()
-                wall, cpu, rss, peak, mean = samples[len(samples) // 2]
+                wall, cpu, rss, peak, mean, first_mib, at90, full = samples[len(samples) // 2]
                 results[tool] = {"wall_s": wall, "cpu_s": round(cpu, 2), "peak_rss_mib": round(rss, 1),
                                  "mib_per_s": round(total / MIB / wall, 1),
                                  "cpu_s_per_gib": round(cpu / (total / GIB), 3),
                                  "connections_peak": peak,
-                                 "connections_mean": round(mean, 1), "runs": runs}
+                                 "connections_mean": round(mean, 1), "runs": runs,
+                                 "first_mib_s": first_mib and round(first_mib, 3),
+                                 "full_rate_s": at90 and round(at90, 3),
+                                 "full_rate_mib_per_s": full and round(full, 1)}
                 print(f"  {key} {tool}: {results[tool]}", file=sys.stderr)
 
             # At the budget; finding its own count; and, where the best count is the
             # question (S1, S4), at other fixed counts to compare the adaptive one with.
             inbound_runs = [("inbound", INBOUND, args.connections), ("inbound auto", INBOUND, None)]
-            if key in ("S1", "S4"):
+            if key in ("S1", "S4") or key.startswith("S5"):
                 inbound_runs += [(f"inbound-c{c}", INBOUND, c) for c in args.fixed_counts
                                  if c != args.connections]
             if key == "S3":
@@ -191,27 +222,39 @@ def run_scenario(key, spec, args, work):
                 def clear(dest=dest, data=data):
                     shutil.rmtree(dest, ignore_errors=True)
                     shutil.rmtree(data, ignore_errors=True)
-                # S1's runs take seconds: repeated, the adaptive and fixed counts compare
-                # medians, not one draw each.
-                measure(tool, cmd, dest, env, before_each=clear, runs=args.s1_runs if key == "S1" else 1)
-                if tool == "inbound" and key == "S3":
+                # S1's and S5's runs take seconds: repeated, the adaptive and fixed counts
+                # compare medians, not one draw each.
+                repeated = key == "S1" or key.startswith("S5")
+                runs = args.s1_runs if repeated else args.s4_runs if key == "S4" else 1
+                measure(tool, cmd, dest, env, before_each=clear, runs=runs)
+                if tool == "inbound auto" and key.startswith("S5"):
+                    clear()
+                    killed = kill_cost(
+                        net, key, work, cmd, env, dest, total, args.kills)
+                    clear()
+                if tool == "inbound" and key == "S3" and dest.exists():
                     # Hashing alone, as `inbound verify` does it from the page cache.
                     wall, cpu, rss = timed([str(INBOUND), "verify", "--quiet", str(dest)])
                     results["inbound verify"] = {"wall_s": wall, "cpu_s": round(cpu, 2),
                                                  "peak_rss_mib": round(rss, 1),
                                                  "mib_per_s": round(total / MIB / wall, 1),
                                                  "cpu_s_per_gib": round(cpu / (total / GIB), 3)}
-                shutil.rmtree(dest)
+                shutil.rmtree(dest, ignore_errors=True)
                 shutil.rmtree(data, ignore_errors=True)
 
             listing = work / f"{key}-aria2.txt"
             listing.write_text("".join(f"{u}\n  out={p}\n" for u, p, _ in files))
             common = ["--file-allocation=none", "--console-log-level=warn", "--summary-interval=0",
                       "--allow-overwrite=true", "--auto-file-renaming=false", "-i", str(listing)]
-            for tool, flags in (("aria2c", spec["aria2c_budget"] + ["-k1M"]), ("aria2c defaults", [])):
+            aria2c_runs = [("aria2c", spec["aria2c_budget"] + ["-k1M"]), ("aria2c defaults", [])]
+            if "aria2c_wide" in spec:
+                aria2c_runs.append(("aria2c " + " ".join(spec["aria2c_wide"]), spec["aria2c_wide"]))
+            for tool, flags in aria2c_runs:
                 dest = work / f"{key}-aria2c"
-                measure(tool, ["aria2c"] + flags + common + ["-d", str(dest)], dest)
-                shutil.rmtree(dest)
+                runs = args.s1_runs if key.startswith("S5") else 1
+                measure(tool, ["aria2c"] + flags + common + ["-d", str(dest)], dest,
+                        before_each=lambda dest=dest: shutil.rmtree(dest, ignore_errors=True), runs=runs)
+                shutil.rmtree(dest, ignore_errors=True)
 
             if key == "S3":
                 dest = work / f"{key}-curl"
@@ -220,7 +263,7 @@ def run_scenario(key, spec, args, work):
                 script = ('while IFS="\t" read -r url path; do '
                           f'curl -sS --fail --create-dirs -o "{dest}/$path" "$url" || exit 1; done < "{listing}"')
                 measure("curl", ["bash", "-c", script], dest)
-                shutil.rmtree(dest)
+                shutil.rmtree(dest, ignore_errors=True)
                 # What receiving and writing cost on this machine whatever the tool: the
                 # same bytes received and thrown away, and the same bytes copied from
                 # the page cache to a new file on the same disk (no network).
@@ -237,7 +280,8 @@ def run_scenario(key, spec, args, work):
                 (work / "S3-floor").unlink(missing_ok=True)
             return {"title": spec["title"], "network": net.description, "rate_per_connection": spec["rate"],
                     "files": len(files), "bytes": total, "presign_s": round(presign_s, 1),
-                    "aria2c_budget_flags": " ".join(spec["aria2c_budget"]), "tools": results}
+                    "aria2c_budget_flags": " ".join(spec["aria2c_budget"]), "tools": results,
+                    **({"kill_cost": killed} if killed else {})}
         finally:
             if nginx:
                 nginx.terminate()
@@ -247,33 +291,77 @@ def run_scenario(key, spec, args, work):
             shutil.rmtree(storage, ignore_errors=True)
 
 
+def kill_cost(net, key, work, cmd, env, dest, total, kills):
+    """Runs `cmd` and kills it (SIGKILL) each time it has received another
+    1/(kills + 1) of the package, `kills` times, then lets the last run finish: what
+    storage served in all, from nginx's log, against the package's size; and how much
+    of the waste reached the client (received, not kept) and how much never did (on
+    its way when the process died: in the sockets' queues, or on the wire)."""
+    log = work / f"access-{key}.log"
+    log.write_text("")
+    share = total / (kills + 1)
+    with RxSampler(net) as rx:
+        started = time.monotonic()
+        for _ in range(kills):
+            t0 = time.monotonic()
+            proc = subprocess.Popen(net.client(cmd), env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            rx.wait_for(lambda: rx.received_since(t0) >= share or proc.poll() is not None)
+            if proc.poll() is not None:
+                sys.exit(f"{key}: the run to be killed ended first ({proc.returncode})")
+            proc.kill()
+            proc.wait()
+        subprocess.run(net.client(cmd), env=env, check=True, stdout=subprocess.DEVNULL)
+        # The last samples in, then everything the client received in all.
+        time.sleep(0.1)
+        rx.wait_for(lambda: rx.samples[-1][0] > time.monotonic() - 0.05)
+        received = rx.received_since(started)
+    if tree_bytes(dest) != total:
+        sys.exit(f"{key}: after {kills} kills the package is {tree_bytes(dest)} bytes, expected {total}")
+    # nginx logs a request cut short once it notices; by now it has.
+    time.sleep(1)
+    served = sum(int(line) for line in log.read_text().split())
+    result = {"kills": kills, "served_bytes": served, "served_ratio": round(served / total, 3),
+              "wasted_mib_per_kill": round((served - total) / MIB / kills, 1),
+              "received_not_kept_mib_per_kill": round((received - total) / MIB / kills, 1),
+              "never_received_mib_per_kill": round((served - received) / MIB / kills, 1)}
+    print(f"  {key} kill cost: {result}", file=sys.stderr)
+    return result
+
+
 def verdicts(key, s, args):
     """How the scenario's result compares with the issue's targets."""
     t = s["tools"]
-    ratio = lambda a, b: t[a]["mib_per_s"] / t[b]["mib_per_s"]
+    # None when a tool was left out (--tools): that verdict is not given.
+    ratio = lambda a, b: t[a]["mib_per_s"] / t[b]["mib_per_s"] if a in t and b in t else None
     out = []
 
     def target(what, value, goal, higher=True):
+        if value is None:
+            return
         met = value >= goal if higher else value <= goal
         out.append(f"{what} {value:.2f} (target {'≥' if higher else '≤'} {goal}): "
                    + ("met" if met else f"missed by {abs(value - goal) / goal * 100:.0f} %"))
 
-    if key in ("S1", "S4"):
+    if key in ("S1", "S4") or key.startswith("S5"):
         fixed = {k: v for k, v in t.items() if k == "inbound" or k.startswith("inbound-c")}
-        best = max(fixed, key=lambda k: fixed[k]["mib_per_s"])
+        best = max(fixed, key=lambda k: fixed[k]["mib_per_s"], default="inbound")
         s["best_fixed"] = best
-        target(f"adaptive vs the best fixed count ({best})", ratio("inbound auto", best), 0.95)
+        target(f"adaptive vs the best fixed count ({best})", ratio("inbound auto", best),
+               0.9 if key.startswith("S5") else 0.95)
     if key == "S1":
         ceiling = args.connections * 20
         s["ceiling_mib_per_s"] = ceiling
         target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 1.05)
-        target("share of the ceiling", t["inbound"]["mib_per_s"] / ceiling, 0.95)
+        if "inbound" in t:
+            target("share of the ceiling", t["inbound"]["mib_per_s"] / ceiling, 0.95)
     elif key == "S2":
         target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 1.5)
     elif key == "S3":
         target("vs aria2c at the same budget", ratio("inbound", "aria2c"), 2.5)
-        target("CPU s per GiB", t["inbound"]["cpu_s_per_gib"], 0.5, higher=False)
-        target("peak RSS MiB", t["inbound"]["peak_rss_mib"], 40, higher=False)
+        if "inbound" in t:
+            target("CPU s per GiB", t["inbound"]["cpu_s_per_gib"], 0.5, higher=False)
+            target("peak RSS MiB", t["inbound"]["peak_rss_mib"], 40, higher=False)
         if "inbound-c64" in t:
             target("peak RSS MiB at 64 connections", t["inbound-c64"]["peak_rss_mib"], 40, higher=False)
         if "floor: dd to disk" in t:
@@ -281,6 +369,16 @@ def verdicts(key, s, args):
                        f"{t['floor: curl to /dev/null']['cpu_s_per_gib']:.2f} CPU s/GiB to receive "
                        f"(curl to /dev/null) and {t['floor: dd to disk']['cpu_s_per_gib']:.2f} to write "
                        "from the page cache to a new file (dd)")
+    if key.startswith("S5"):
+        wide = next((k for k in t if k.startswith("aria2c -x16")), "aria2c -x16")
+        target(f"adaptive vs {wide}", ratio("inbound auto", wide), 1.0)
+        killed = s.get("kill_cost")
+        if killed:
+            target(f"inbound auto killed {killed['kills']} times mid-package: bytes served per package byte "
+                   f"({killed['wasted_mib_per_kill']} MiB wasted per kill: "
+                   f"{killed.get('received_not_kept_mib_per_kill', '?')} received and not kept, "
+                   f"{killed.get('never_received_mib_per_kill', '?')} on its way when the process died)",
+                   killed["served_ratio"], 1.2, higher=False)
     if key == "S4":
         target("vs aria2c at its defaults", ratio("inbound", "aria2c defaults"), 1.3)
         target("adaptive vs aria2c at its defaults", ratio("inbound auto", "aria2c defaults"), 1.3)
@@ -291,17 +389,25 @@ def verdicts(key, s, args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--presign", nargs=2, metavar=("API", "LINK"), help=argparse.SUPPRESS)
-    ap.add_argument("--only", default="S1,S2,S3,S4", help="comma list of scenarios")
+    ap.add_argument("--only", default="S1,S2,S3,S4,S5,S5-20ms", help="comma list of scenarios")
     ap.add_argument("--connections", type=int, default=8,
                     help="the connection budget every tool gets (aria2c's -j x -x match it)")
     ap.add_argument("--fixed-counts", type=int, nargs="*", default=[4, 16, 32],
                     help="S1 and S4 also run inbound at these fixed counts")
     ap.add_argument("--s1-large-mib", type=int, default=1024)
     ap.add_argument("--s1-runs", type=int, default=3,
-                    help="S1 runs inbound this many times at each count and keeps the median")
+                    help="S1 and S5 run each tool this many times and keep the median")
     ap.add_argument("--s2-files", type=int, default=5000)
     ap.add_argument("--s3-gib", type=int, default=4)
     ap.add_argument("--s4-mib", type=int, default=1024)
+    ap.add_argument("--s4-runs", type=int, default=1,
+                    help="S4 runs Inbound this many times at each count (its lossy path varies by "
+                         "±20 %% from one run to the next) and keeps the median")
+    ap.add_argument("--tools", default="",
+                    help="comma list: run only these tools (names as in the table), e.g. "
+                         "'inbound auto,inbound-c32' to compare two closely")
+    ap.add_argument("--kills", type=int, default=3,
+                    help="S5 kills inbound this many times mid-package (the bytes a kill wastes)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     if args.presign:
@@ -332,16 +438,19 @@ def main():
              f"'aria2c defaults' is aria2c as it comes; 'inbound auto' finds its own count, up to 32; "
              f"inbound-cN: N fixed). {report['date']}, {os.cpu_count()} cores.", "",
              "| scenario | tool | MiB/s | vs aria2c | vs aria2c defaults | connections peak / mean "
-             "| CPU s/GiB | peak RSS MiB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| first MiB s | 90 % of full rate s (full MiB/s) | CPU s/GiB | peak RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for key, s in report["scenarios"].items():
         t = s["tools"]
         for tool, r in t.items():
             conns = (f"{r['connections_peak']} / {r['connections_mean']}" if "connections_peak" in r else "—")
+            first = f"{r['first_mib_s']:.2f}" if r.get("first_mib_s") is not None else "—"
+            full = (f"{r['full_rate_s']:.2f} ({r['full_rate_mib_per_s']:.0f})"
+                    if r.get("full_rate_s") is not None else "—")
+            vs = lambda other: f"{r['mib_per_s'] / t[other]['mib_per_s']:.2f}x" if other in t else "—"
             lines.append(
                 f"| {key} {s['title']} ({s['network']}) | {tool} | {r['mib_per_s']:.1f} | "
-                f"{r['mib_per_s'] / t['aria2c']['mib_per_s']:.2f}x | "
-                f"{r['mib_per_s'] / t['aria2c defaults']['mib_per_s']:.2f}x | {conns} | "
+                f"{vs('aria2c')} | {vs('aria2c defaults')} | {conns} | {first} | {full} | "
                 f"{r['cpu_s_per_gib']:.3f} | {r['peak_rss_mib']:.1f} |")
     for key, s in report["scenarios"].items():
         lines.append("")

@@ -2,6 +2,7 @@
 delay line (a real round-trip time and loss, see delayline/), or plain loopback."""
 
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ class Loopback:
 
     server_ip = "127.0.0.1"
     description = "loopback"
+    # The device whose received-bytes counter follows a transfer (RxSampler).
+    rx_device = "lo"
 
     def __enter__(self):
         return self
@@ -41,6 +44,7 @@ class Wan:
     client_ns, server_ns = "inbound-bench-c", "inbound-bench-s"
     client_dev, server_dev = "ibbench-c", "ibbench-s"
     client_ip, server_ip = "10.77.0.1", "10.77.0.2"
+    rx_device = client_dev
 
     def __init__(self, rtt_ms, loss=0.0, mtu=9000):
         self.rtt_ms, self.loss, self.mtu = rtt_ms, loss, mtu
@@ -143,3 +147,81 @@ class ConnectionCounter:
         # Over the samples with the transfer under way (not the start-up and the end).
         busy = [s for s in self.samples if s > 0]
         return sum(busy) / len(busy) if busy else 0.0
+
+
+# Run on the client's side of the network (its namespace's /sys shows its devices): the
+# device's received-bytes counter, with the system-wide monotonic time, every few ms.
+_RX_SAMPLER = """
+import sys, time
+path = f"/sys/class/net/{sys.argv[1]}/statistics/rx_bytes"
+every = float(sys.argv[2])
+while True:
+    with open(path) as f:
+        value = f.read().strip()
+    print(f"{time.monotonic():.4f} {value}", flush=True)
+    time.sleep(every)
+"""
+
+
+class RxSampler:
+    """The bytes the client side receives, over time: for how soon a tool's bytes start
+    to flow and how soon they flow at full rate, and for stopping a tool after a share of
+    the package. The counter is the device's, so a tool's MASV API calls count too (a
+    few kilobytes for a package's listing and URLs)."""
+
+    def __init__(self, net, every=0.01):
+        self.cmd = net.client([sys.executable, "-c", _RX_SAMPLER, net.rx_device, str(every)])
+        self.samples = []
+        self._arrived = threading.Condition()
+
+    def __enter__(self):
+        self._proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, text=True)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self.wait_for(lambda: self.samples)
+        return self
+
+    def __exit__(self, *exc):
+        self._proc.kill()
+        self._proc.wait()
+        self._thread.join()
+        return False
+
+    def _read(self):
+        for line in self._proc.stdout:
+            t, value = line.split()
+            with self._arrived:
+                self.samples.append((float(t), int(value)))
+                self._arrived.notify_all()
+
+    def wait_for(self, ready, timeout=600):
+        with self._arrived:
+            if not self._arrived.wait_for(ready, timeout):
+                raise SystemExit("the received-bytes sampler stopped answering")
+
+    def received_since(self, t0):
+        """Bytes received from time t0 (time.monotonic()) to the latest sample."""
+        before = [v for t, v in self.samples if t <= t0]
+        base = before[-1] if before else self.samples[0][1]
+        return self.samples[-1][1] - base
+
+    def ramp(self, t0, first=1024 * 1024, window=0.2):
+        """From t0 (a tool's start): seconds to its first MiB, seconds until it received
+        at 90 % of its full rate (the best rate over any `window`), and that rate in
+        MiB/s."""
+        before = [v for t, v in self.samples if t <= t0]
+        base = before[-1] if before else self.samples[0][1]
+        series = [(t - t0, v - base) for t, v in self.samples if t > t0]
+        first_at = next((t for t, v in series if v >= first), None)
+        rates = []
+        j = 0
+        for t, v in series:
+            while series[j][0] < t - window:
+                j += 1
+            if t - series[j][0] >= window * 0.75:
+                rates.append((t, (v - series[j][1]) / (t - series[j][0])))
+        if not rates:
+            return first_at, None, None
+        full = max(r for _, r in rates)
+        at90 = next(t for t, r in rates if r >= 0.9 * full)
+        return first_at, at90, full / (1024 * 1024)
