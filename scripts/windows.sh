@@ -58,6 +58,7 @@ export CARGO_TARGET_DIR="$WORK/target" CARGO_INCREMENTAL=0
 export CARGO_PROFILE_DEV_DEBUG=false
 DEPS_OPT=(--config 'profile.dev.package."*".opt-level=1')
 BUILD_STD=(-Zbuild-std=std,panic_abort)
+UNIFY=(-Zfeature-unification --config 'resolver.feature-unification="workspace"')
 # The desktop app embeds the built UI; .ci/run builds it first. A bare page is enough
 # to compile it where the UI was not built.
 [ -f ui/dist/index.html ] || { mkdir -p ui/dist && echo '<!doctype html><title>Inbound</title>' > ui/dist/index.html; }
@@ -72,10 +73,13 @@ if has windows; then
 
   step "Windows: build the workspace, its tests and the desktop app (warnings denied)"
   build_log="$WORK/windows-build.log"
-  $CARGO build --locked "${DEPS_OPT[@]}" "${BUILD_STD[@]}" --target $WIN --workspace \
-    --exclude inbound-delayline 2>&1 | tee "$build_log"
-  $CARGO test --locked "${DEPS_OPT[@]}" "${BUILD_STD[@]}" --target $WIN --workspace \
-    --exclude inbound-desktop --exclude inbound-delayline --no-run 2>&1 | tee -a "$build_log"
+  # One command builds the programs (the installer's inbound.exe and inbound-desktop.exe:
+  # every crate's tests need its binaries) and the tests, and the tests run on the same
+  # build: their dependencies' features are the whole workspace's whichever packages a
+  # command selects (UNIFY). A `cargo build` before a `cargo test --no-run`, or a test
+  # run without the desktop app, built hundreds of dependencies a second time.
+  $CARGO test --locked "${UNIFY[@]}" "${DEPS_OPT[@]}" "${BUILD_STD[@]}" --target $WIN \
+    --workspace --exclude inbound-delayline --no-run 2>&1 | tee "$build_log"
   # A warning in our own code fails the build, as clippy -D warnings does on Linux and
   # macOS. (Clippy itself is not run for Windows: it would check the whole workspace a
   # second time, about 2.5 minutes of CI, for the few cfg(windows) lines.)
@@ -108,7 +112,7 @@ if has windows; then
     [ -z "$name" ] || skips+=(--skip "$name")
   done < scripts/windows-skips.txt
   # One test binary at a time, two tests at once in each (as many as the cores).
-  if ! $CARGO test --locked "${DEPS_OPT[@]}" "${BUILD_STD[@]}" --target $WIN --workspace \
+  if ! $CARGO test --locked "${UNIFY[@]}" "${DEPS_OPT[@]}" "${BUILD_STD[@]}" --target $WIN --workspace \
     --exclude inbound-desktop --exclude inbound-delayline --no-fail-fast \
     -- --test-threads 2 "${skips[@]}"; then
     echo "windows.sh: Windows tests failed under Wine" >&2

@@ -192,8 +192,14 @@ async fn a_kill_costs_a_fraction_of_a_second_of_transfer_per_connection() {
     // A kill here loses 2.5 MiB per connection at most: the bytes on their way (the
     // simulator counts what it handed to the socket), a few tens of milliseconds of
     // transfer, and a write batch. Saved only at each flush, it would lose half a
-    // second's worth (4 MiB) on average.
-    let bound = size + connections * 5 * MIB / 2;
+    // second's worth (4 MiB) on average. Under Wine the killed client's socket buffers
+    // hold more (a loaded run there lost 21.4 MiB in all; main loses 38-49 on Linux).
+    let per_connection = if cfg!(windows) {
+        7 * MIB / 2
+    } else {
+        5 * MIB / 2
+    };
+    let bound = size + connections * per_connection;
     eprintln!("served {served} for {size} ({at_kill} before the kill; bound {bound})");
     assert!(served <= bound, "served {served}, bound {bound}");
 }
