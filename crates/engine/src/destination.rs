@@ -4,13 +4,14 @@
 //! on; a drive back under another device number is recognised and its files taken up
 //! again; finished files no longer in the folder are fetched again.
 
-use crate::download::{Download, FileSlot, lock};
+use crate::download::{Download, FileSlot};
 use crate::engine::Shared;
 use crate::fsutil::{describe_io_error, is_drive_away};
 use crate::identity::FileId;
 use crate::model::FileState;
 use crate::prepare::{reset_file, set_file_state};
 use crate::runner::{Interruption, RunEnd};
+use crate::sync::lock;
 use crate::volume::{Compared, Volume};
 
 /// Checks the folder before a run: there and on the download's drive (carrying its

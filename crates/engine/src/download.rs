@@ -18,6 +18,7 @@ use crate::ranges::RangeSet;
 use crate::session::Session;
 use crate::source::Source;
 use crate::store::{DownloadRow, FileMeta, FileRow};
+use crate::sync::lock;
 
 pub(crate) struct FileSlot {
     pub meta: FileMeta,
@@ -41,7 +42,7 @@ pub(crate) struct FileSlot {
     /// Bumped when the file starts again from scratch (see [`crate::partfile::PartFile`]).
     pub epoch: AtomicU64,
     /// Downloaded again into its folder: what the file found there must hash to.
-    pub repair: Mutex<Option<crate::repair::RepairCheck>>,
+    pub repair: Mutex<Option<crate::model::RepairCheck>>,
 }
 
 impl FileSlot {
@@ -165,7 +166,7 @@ pub(crate) struct Download {
     /// `dst` is the package's own folder, created for it when it was added.
     pub package_folder: bool,
     /// The files chosen when it was added (applied when it is listed).
-    pub selection: crate::Selection,
+    pub selection: crate::selection::Selection,
     /// Higher starts first, and takes the place of a lower one when every slot is
     /// taken (see `Engine::set_priority`).
     pub priority: std::sync::atomic::AtomicI64,
@@ -195,21 +196,16 @@ pub(crate) struct Download {
     pub checking: Mutex<Option<crate::model::Checking>>,
 }
 
-fn selection_from_row(id: &str, json: Option<&str>) -> crate::Selection {
+fn selection_from_row(id: &str, json: Option<&str>) -> crate::selection::Selection {
     match json.map(serde_json::from_str) {
-        None => crate::Selection::All,
+        None => crate::selection::Selection::All,
         Some(Ok(selection)) => selection,
         Some(Err(e)) => {
             // Unreadable (a database edited by hand): every file, the safe superset.
             tracing::warn!(download = %id, error = %e, "stored file selection unreadable; taking every file");
-            crate::Selection::All
+            crate::selection::Selection::All
         }
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves its data consistent, so a poisoned lock is usable.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Download {

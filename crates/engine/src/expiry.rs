@@ -5,9 +5,10 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::engine::Shared;
 use crate::model::{DownloadState, Event};
+use crate::sync::lock;
 
 /// How long before expiry an unfinished download is said to expire soon.
 pub const WARN_BEFORE_SECS: i64 = 24 * 3600;

@@ -133,7 +133,7 @@ impl SharedHash {
     }
 
     pub fn learn_etag(&self, etag: &str) {
-        if let Some(h) = crate::download::lock(&self.0).as_mut() {
+        if let Some(h) = crate::sync::lock(&self.0).as_mut() {
             h.learn_etag(etag);
         }
     }
@@ -151,7 +151,7 @@ impl SharedHash {
 
     /// Hashes the rest and gives the result (once; `None` after).
     pub fn finish(&self, file: &File, size: u64) -> std::io::Result<Option<Sealed>> {
-        let mut guard = crate::download::lock(&self.0);
+        let mut guard = crate::sync::lock(&self.0);
         let Some(mut h) = guard.take() else {
             return Ok(None);
         };

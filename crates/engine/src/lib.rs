@@ -2,6 +2,22 @@
 //! ranged connections into part files, persisted in SQLite so that any crash resumes
 //! where it stopped. The desktop app, the agent API and the CLI are thin faces over
 //! [`Engine`].
+//!
+//! # Layout
+//!
+//! Layers, bottom to top; a module imports from its own layer and those below it
+//! (`tests/layers.rs` holds which module is in which, and fails on an import upward):
+//! - `sync`: locks that outlive a panic.
+//! - model: the values the faces see and the store records (downloads, files, events,
+//!   selections, schedules, safe names).
+//! - transfer: bytes from storage into part files (storage client, ranges, spans, part
+//!   files, write batches, hashing, file-system rules, drives); no download, no SQLite.
+//! - hooks (`after`): what runs once a package completes.
+//! - `config`, `error`, logging.
+//! - store: SQLite (schema, downloads, files, ranges, repair, settings, choices).
+//! - download: one download in memory (its files, progress, owner, MASV session).
+//! - run: one run of one download (prepare, connections, hand-over with its manifest).
+//! - engine: the queue and the public API.
 
 mod after;
 mod awake;
@@ -50,6 +66,7 @@ mod store_part;
 mod store_repair;
 mod store_settings;
 mod store_unsynced;
+mod sync;
 mod taking_up;
 mod transfer;
 mod unsynced;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use inbound_mhl::Digest;
 
 use crate::display::human_bytes;
-use crate::download::{Download, FileSlot, lock};
+use crate::download::{Download, FileSlot};
 use crate::engine::Shared;
 use crate::fsutil::{available_space, describe_io_error};
 use crate::hashing::{Sealed, hash_whole};
@@ -18,8 +18,10 @@ use crate::identity::{FileId, Written, from_unix_nanos, unix_nanos};
 use crate::model::{Event, FileState};
 use crate::part_on_disk::{adopt_part_file, create_part_file, finish_part};
 use crate::ranges::RangeSet;
-use crate::runner::{RunEnd, Work, open_session};
+use crate::runner::{RunEnd, open_session};
 use crate::session::Session;
+use crate::span::Work;
+use crate::sync::lock;
 
 /// One request covers at most this much; progress inside it is saved as it arrives.
 const MAX_SEGMENT: u64 = 1024 * 1024 * 1024;

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::model::{DownloadProgress, FileProgress};
+use crate::sync::lock;
 
 /// Weight of the newest sample in the smoothed rate (about a 2 s memory at 4 ticks/s).
 const SMOOTHING: f64 = 0.15;

@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::fsutil::remove_part_file;
 use crate::model::FileState;
+use crate::sync::lock;
 
 /// Removes the part files `dl` wrote, and with `completed` its finished files and its
 /// history too; then the folders it created, if that left them empty. Carries on past

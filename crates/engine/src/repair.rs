@@ -12,57 +12,12 @@ use std::sync::Arc;
 
 use inbound_mhl::Digest;
 
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::engine::Shared;
 use crate::fsutil::{describe_io_error, rename_no_replace};
-use crate::model::FileState;
+use crate::model::{FileState, Found, RepairCheck};
 use crate::prepare::record_complete;
-
-/// What a file found in place must hash to, and what looking found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RepairCheck {
-    /// The hash the earlier download recorded for it.
-    pub expected: Digest,
-    /// `None` until looked at.
-    pub found: Option<Found>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Found {
-    /// There and equal to what arrived before: nothing to fetch.
-    Same,
-    /// Not there: fetched again.
-    Missing,
-    /// There but different: moved to `kept_as` (relative to the download's folder),
-    /// then fetched again.
-    Changed { kept_as: PathBuf },
-}
-
-impl Found {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Same => "same",
-            Self::Missing => "missing",
-            Self::Changed { .. } => "changed",
-        }
-    }
-
-    pub fn parse(s: &str, kept_as: Option<PathBuf>) -> Option<Self> {
-        match (s, kept_as) {
-            ("same", _) => Some(Self::Same),
-            ("missing", _) => Some(Self::Missing),
-            ("changed", Some(kept_as)) => Some(Self::Changed { kept_as }),
-            _ => None,
-        }
-    }
-
-    pub fn kept_as(&self) -> Option<&Path> {
-        match self {
-            Self::Changed { kept_as } => Some(kept_as),
-            _ => None,
-        }
-    }
-}
+use crate::sync::lock;
 
 /// Looks at every file of `dl` still to be checked. Those found equal are complete
 /// when this returns; the others are left to be fetched.

@@ -8,10 +8,11 @@ use inbound_mhl::{
     Action, Digest, FileHash, Generation, HashAlgorithm, Process, record_generation,
 };
 
-use crate::download::{Download, FileSlot, lock};
+use crate::download::{Download, FileSlot};
 use crate::engine::Shared;
 use crate::model::FileState;
 use crate::paths::PART_SUFFIX;
+use crate::sync::lock;
 
 /// The creator every manifest Inbound writes names (its own and a verification's).
 pub(crate) const TOOL: &str = "Inbound";
@@ -91,7 +92,7 @@ fn entry(
     // Found in place and equal to what arrived before (a repair): checked, not received.
     let found_in_place = matches!(
         lock(&f.repair).as_ref().and_then(|c| c.found.as_ref()),
-        Some(crate::repair::Found::Same)
+        Some(crate::model::Found::Same)
     );
     Ok(FileHash {
         path: slash_path(&f.meta.rel_path),

@@ -10,9 +10,21 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::download::lock;
-use crate::runner::Work;
+use crate::sync::lock;
 use crate::unsynced::Unsynced;
+
+/// A byte range of one file to fetch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Work {
+    pub idx: usize,
+    pub start: u64,
+    pub end: u64,
+    /// The file's epoch when this range was queued: a range of a file that has since
+    /// started again is dropped.
+    pub epoch: u64,
+    /// Times this range was taken over from a slow connection (see `runner::pace`).
+    pub handovers: u32,
+}
 
 /// `end` may shrink while the transfer runs: the connection that owns the span stops at
 /// the new end, and whoever moved it fetches the rest.

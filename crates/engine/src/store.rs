@@ -8,8 +8,8 @@ use rusqlite::{Connection, params};
 use inbound_mhl::{Digest, HashAlgorithm};
 
 use crate::identity::{FileId, Written};
+use crate::model::RepairCheck;
 use crate::model::{DownloadState, FileState};
-use crate::repair::RepairCheck;
 use crate::schema::{SCHEMA, clear_ranges, file_id_from_sql, migrate, path_from_sql, path_to_sql};
 use crate::volume::Volume;
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use inbound_mhl::{Digest, HashAlgorithm};
 use rusqlite::{Connection, params};
 
-use crate::repair::{Found, RepairCheck};
+use crate::model::{Found, RepairCheck};
 use crate::store::{DownloadRow, FileRow, Store, insert_download_row, insert_files};
 
 type Result<T> = rusqlite::Result<T>;

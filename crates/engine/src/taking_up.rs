@@ -4,10 +4,11 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::download::{Download, FileSlot, lock};
+use crate::download::{Download, FileSlot};
 use crate::engine::Shared;
 use crate::fsutil::describe_io_error;
 use crate::part_on_disk::{PartCheck, reopen_part_file};
+use crate::sync::lock;
 use crate::unsynced::still_there;
 
 /// Takes up the saved pieces of every file still to fetch, then forgets them all.

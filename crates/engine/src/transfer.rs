@@ -9,10 +9,10 @@ use http::header::{self, HeaderValue};
 use inbound_masv::Secret;
 
 use crate::bandwidth::Bandwidth;
-use crate::download::lock;
 use crate::partfile::PartFile;
 use crate::span::Span;
 use crate::storage_client::{SendError, StorageClient, StorageResponse};
+use crate::sync::lock;
 use crate::write_batch::WriteBatch;
 
 #[derive(Debug)]

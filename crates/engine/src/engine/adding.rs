@@ -7,7 +7,7 @@ use inbound_masv::{LinkRef, Secret};
 
 use super::Engine;
 use super::planning::{NewDownload, package_name, retire, selection_json, source_row};
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::error::EngineError;
 use crate::model::{DownloadId, DownloadState, Event};
 use crate::placement::Destination;
@@ -15,6 +15,7 @@ use crate::runner;
 use crate::selection::Selection;
 use crate::session::Session;
 use crate::source::{Source, TeamDownload};
+use crate::sync::lock;
 
 impl Engine {
     /// Adds a package by link. The link is checked now, so a bad, expired or

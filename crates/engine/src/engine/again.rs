@@ -41,7 +41,7 @@ impl Engine {
             ));
         }
         let session = runner::open_session(&self.shared, &source, &earlier.package_id).await?;
-        let expires_at = *crate::download::lock(&earlier.expires_at);
+        let expires_at = *crate::sync::lock(&earlier.expires_at);
         let new = NewDownload {
             package_id: earlier.package_id.clone(),
             name: earlier.name.clone(),

@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use super::Engine;
 use super::planning::selection_json;
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::error::EngineError;
 use crate::model::{DownloadState, Event, FileState};
 use crate::paths::PathPlanner;
 use crate::selection::{Selection, SelectionError};
 use crate::store_choice::ChosenFile;
+use crate::sync::lock;
 
 impl Engine {
     /// Fetches the files `selection` chooses from now on, instead of those chosen

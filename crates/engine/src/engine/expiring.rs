@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::Engine;
-use crate::download::lock;
+use crate::sync::lock;
 
 /// Often enough that the day's notice is at most a minute late.
 const LOOK_EVERY: Duration = Duration::from_secs(60);

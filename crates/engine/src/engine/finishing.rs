@@ -5,15 +5,19 @@ use std::sync::Arc;
 
 use super::Engine;
 use crate::after::{AfterDownload, CompletedPackage, run_hooks};
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::error::EngineError;
 use crate::model::Event;
+use crate::sync::lock;
 
 /// The key the hooks are saved under in the engine's settings.
 const SETTING: &str = "after_download";
 
 /// The hooks given for this process, else the saved ones.
-pub(super) fn load(config: &crate::EngineConfig, store: &crate::store::Store) -> AfterDownload {
+pub(super) fn load(
+    config: &crate::config::EngineConfig,
+    store: &crate::store::Store,
+) -> AfterDownload {
     config
         .after_download
         .clone()

@@ -13,20 +13,23 @@ use tokio_util::task::TaskTracker;
 
 use crate::bandwidth::Bandwidth;
 use crate::config::EngineConfig;
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::error::EngineError;
-use crate::fsutil::{DataDirLock, restrict_to_user};
+use crate::fsutil::restrict_to_user;
 use crate::model::{DownloadDetail, DownloadState, DownloadSummary, Event, Origin};
 use crate::progress::Meter;
 use crate::session::RetryPolicy;
 use crate::source::Source;
 use crate::store::{DownloadRow, Store};
+use crate::sync::lock;
+use data_dir::DataDirLock;
 
 mod adding;
 mod again;
 mod choosing;
 #[cfg(test)]
 mod cut_short;
+mod data_dir;
 mod expiring;
 mod finishing;
 mod planning;

@@ -9,16 +9,17 @@ use inbound_masv::FileKind;
 use inbound_mhl::Digest;
 
 use super::Engine;
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::error::EngineError;
+use crate::model::RepairCheck;
 use crate::model::{DownloadState, FileState};
 use crate::paths::{PathPlanner, collision_key};
 use crate::placement::{Destination, claim_package_folder};
-use crate::repair::RepairCheck;
 use crate::selection::{Matcher, Selection, SelectionError};
 use crate::session::Session;
 use crate::source::Source;
 use crate::store::{DownloadRow, FileMeta, FileRow};
+use crate::sync::lock;
 
 impl Engine {
     /// Lists the package's files and plans where each goes: the download as it will

@@ -136,7 +136,8 @@ mod tests {
 
     use inbound_sim::{Content, Sim, SimFile, SimPackage};
 
-    use crate::{Engine, EngineConfig};
+    use crate::config::EngineConfig;
+    use crate::engine::Engine;
 
     #[tokio::test]
     async fn a_preview_describes_the_package_and_writes_nothing() {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Engine;
-use crate::download::{Download, RunHandle, Status, lock};
+use crate::download::{Download, RunHandle, Status};
 use crate::error::EngineError;
+use crate::sync::lock;
 use tokio_util::sync::CancellationToken;
 
 use crate::destination::Recovery;

@@ -11,8 +11,8 @@ use inbound_sim::{Sim, catalog};
 
 use super::Engine;
 use crate::config::EngineConfig;
-use crate::download::lock;
 use crate::model::{DownloadState, Event};
+use crate::sync::lock;
 
 pub(super) type Seam = Arc<dyn Fn(&'static str) + Send + Sync>;
 
@@ -77,7 +77,7 @@ pub(super) async fn until(
 fn resume_in_thread(
     engine: &Engine,
     id: &str,
-) -> std::thread::JoinHandle<Result<(), crate::EngineError>> {
+) -> std::thread::JoinHandle<Result<(), crate::error::EngineError>> {
     let (engine, id) = (engine.clone(), id.to_owned());
     std::thread::spawn(move || engine.resume(&id))
 }
@@ -228,7 +228,7 @@ async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
     assert_eq!(running(&engine, &[a.clone(), b.clone()]), 2);
     // The run that gives up its slot is held before it has ended.
     let (arrived_rx, go_tx) = hold_first_at(&engine, "finish_run");
-    let options = crate::LinkOptions {
+    let options = crate::engine::LinkOptions {
         priority: 10,
         ..Default::default()
     };
@@ -377,7 +377,7 @@ async fn a_file_that_completes_while_it_is_left_out_stays_delivered() {
     let (arrived_rx, go_tx) = hold_first_at(&engine, "choose.stopping");
     let choosing = {
         let (engine, id) = (engine.clone(), id.clone());
-        let only_b = crate::Selection::Files {
+        let only_b = crate::selection::Selection::Files {
             ids: ["b".to_owned()].into(),
         };
         tokio::spawn(async move { engine.choose_files(&id, only_b).await })

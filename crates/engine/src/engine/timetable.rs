@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDateTime;
 
 use super::Engine;
-use crate::download::lock;
 use crate::error::EngineError;
 use crate::model::{DownloadState, Event, ScheduleStatus, WaitReason, Waiting};
 use crate::schedule::{Clock, Schedule};
+use crate::sync::lock;
 
 /// The key the schedule is saved under in the engine's settings.
 const SETTING: &str = "bandwidth_schedule";
@@ -27,7 +27,7 @@ pub(crate) struct Timetable {
 
 impl Timetable {
     /// The schedule given for this process, else the one saved in `store`.
-    pub fn load(config: &crate::EngineConfig, store: &crate::store::Store) -> Self {
+    pub fn load(config: &crate::config::EngineConfig, store: &crate::store::Store) -> Self {
         let schedule = config
             .bandwidth_schedule
             .clone()

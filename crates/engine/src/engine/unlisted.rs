@@ -9,13 +9,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use super::planning::{NewDownload, package_name, retire};
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::error::EngineError;
 use crate::model::{DownloadState, Event};
 use crate::placement::Destination;
 use crate::runner::{Interruption, RunEnd};
 use crate::session::Session;
 use crate::source::Source;
+use crate::sync::lock;
 
 impl Engine {
     /// The download ready to run: as it is, or, not listed yet, once MASV has listed

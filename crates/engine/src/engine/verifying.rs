@@ -1,10 +1,10 @@
 //! Verifying a completed download again, on request ("Verify again").
 
 use super::Engine;
-use crate::download::lock;
 use crate::error::EngineError;
 use crate::model::DownloadState;
 use crate::reverify::{VerifySummary, record_verification, verify_folder};
+use crate::sync::lock;
 
 impl Engine {
     /// Verifies a completed download's files again against the ASC MHL history written

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::download::{FileSlot, lock};
+use crate::download::FileSlot;
 use crate::fsutil::{describe_io_error, remove_part_file};
 use crate::hashing::{PrefixHash, Sealed};
 use crate::model::FileState;
 use crate::part_on_disk::{PartCheck, reopen_part_file};
 use crate::partfile::PartFile;
 use crate::prepare::{create_part, finish_file, push_segments, reset_file, set_file_state};
+use crate::sync::lock;
 use crate::transfer::FetchError;
 
 use super::{MAX_OBJECT_CHANGES, RunCtx};

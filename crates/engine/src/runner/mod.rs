@@ -8,14 +8,15 @@ use inbound_masv::MasvError;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::download::{Download, lock};
+use crate::download::Download;
 use crate::engine::Shared;
 use crate::partfile::PartFile;
 use crate::prepare::prepare;
 use crate::seal::seal_package;
 use crate::session::Session;
 use crate::source::Source;
-use crate::span::{Meter, Span};
+use crate::span::{Meter, Span, Work};
+use crate::sync::lock;
 
 mod files;
 mod pace;
@@ -106,19 +107,6 @@ impl From<String> for RunEnd {
     fn from(msg: String) -> Self {
         Self::Failed(msg)
     }
-}
-
-/// A byte range of one file to fetch.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Work {
-    pub idx: usize,
-    pub start: u64,
-    pub end: u64,
-    /// The file's epoch when this range was queued: a range of a file that has since
-    /// started again is dropped.
-    pub epoch: u64,
-    /// Times this range was taken over from a slow connection (see `pace`).
-    pub handovers: u32,
 }
 
 struct RunCtx {

@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::download::lock;
 use crate::span::{Meter, Span};
+use crate::sync::lock;
 
-use super::{RunCtx, Work};
+use super::RunCtx;
+use crate::span::Work;
 
 /// How often each connection's progress is sampled.
 const TICK: Duration = Duration::from_secs(1);

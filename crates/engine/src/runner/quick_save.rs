@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::download::lock;
+use crate::sync::lock;
 use crate::unsynced::{QUICK_SAVE_EVERY, UnsyncedPiece};
 
 use super::RunCtx;

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::download::lock;
+use crate::sync::lock;
 
 use super::RunCtx;
 

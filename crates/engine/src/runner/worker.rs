@@ -6,16 +6,18 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use inbound_masv::MasvError;
 
-use crate::download::{FileSlot, lock};
+use crate::download::FileSlot;
 use crate::fsutil::{describe_io_error, is_disk_full};
 use crate::model::FileState;
 use crate::partfile::PartFile;
 use crate::prepare::set_file_state;
 use crate::span::{Meter, Span};
+use crate::sync::lock;
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, fetch_range};
 
 use super::files::withhold_virus;
-use super::{Interruption, MAX_URL_REFRESHES, RunCtx, Work};
+use super::{Interruption, MAX_URL_REFRESHES, RunCtx};
+use crate::span::Work;
 
 pub(super) async fn worker(ctx: Arc<RunCtx>) {
     // A few quick tries ride out a blip; after that the download waits for the network

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+mod repair_check;
+pub(crate) use repair_check::{Found, RepairCheck};
+
 pub type DownloadId = String;
 
 /// A download's state. `Queued` waits for a free slot (the agent API reports it as
