@@ -1,6 +1,8 @@
 //! The pieces written but not yet flushed, saved often (see `unsynced`): replaced
 //! wholesale per file at every quick save, read back once by the next run.
 
+use std::collections::HashMap;
+
 use rusqlite::params;
 
 use crate::store::Store;
@@ -40,21 +42,29 @@ impl Store {
         tx.commit()
     }
 
-    /// The saved pieces of one file.
-    pub fn unsynced(&self, id: &str, idx: usize) -> rusqlite::Result<Vec<UnsyncedPiece>> {
+    /// The saved pieces of a download, by file (none saved: empty, in one query).
+    pub fn unsynced(&self, id: &str) -> rusqlite::Result<HashMap<usize, Vec<UnsyncedPiece>>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT start, end, xxh3 FROM unsynced_ranges WHERE download_id = ?1 AND idx = ?2
-             ORDER BY start",
+            "SELECT idx, start, end, xxh3 FROM unsynced_ranges WHERE download_id = ?1
+             ORDER BY idx, start",
         )?;
-        stmt.query_map(params![id, idx as i64], |r| {
-            Ok(UnsyncedPiece {
-                start: r.get::<_, i64>(0)? as u64,
-                end: r.get::<_, i64>(1)? as u64,
-                digest: r.get::<_, i64>(2)? as u64,
-            })
-        })?
-        .collect()
+        let rows = stmt.query_map(params![id], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as usize,
+                UnsyncedPiece {
+                    start: r.get::<_, i64>(1)? as u64,
+                    end: r.get::<_, i64>(2)? as u64,
+                    digest: r.get::<_, i64>(3)? as u64,
+                },
+            ))
+        })?;
+        let mut by_file: HashMap<usize, Vec<UnsyncedPiece>> = HashMap::new();
+        for row in rows {
+            let (idx, piece) = row?;
+            by_file.entry(idx).or_default().push(piece);
+        }
+        Ok(by_file)
     }
 
     /// Forgets the saved pieces of a download's files (taken up or not wanted).

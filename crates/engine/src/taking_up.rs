@@ -9,14 +9,23 @@ use crate::engine::Shared;
 use crate::fsutil::describe_io_error;
 use crate::part_on_disk::{PartCheck, reopen_part_file};
 use crate::sync::lock;
-use crate::unsynced::still_there;
+use crate::unsynced::{UnsyncedPiece, still_there};
 
 /// Takes up the saved pieces of every file still to fetch, then forgets them all.
 /// Runs after the part files are checked: a piece is read only from the part file
 /// this download created.
 pub(crate) fn take_up_unsynced(shared: &Shared, dl: &Download) -> Result<(), String> {
+    let mut saved = shared
+        .store
+        .unsynced(&dl.id)
+        .map_err(|e| format!("could not read the saved progress: {e}"))?;
+    if saved.is_empty() {
+        return Ok(());
+    }
     for f in dl.files.iter().filter(|f| !f.state().is_settled()) {
-        take_up(shared, dl, f)?;
+        if let Some(pieces) = saved.remove(&f.meta.idx) {
+            take_up(shared, dl, f, pieces)?;
+        }
     }
     shared
         .store
@@ -24,17 +33,15 @@ pub(crate) fn take_up_unsynced(shared: &Shared, dl: &Download) -> Result<(), Str
         .map_err(|e| format!("could not save progress: {e}"))
 }
 
-fn take_up(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
-    let saved = shared
-        .store
-        .unsynced(&dl.id, f.meta.idx)
-        .map_err(|e| format!("could not read the saved progress: {e}"))?;
+fn take_up(
+    shared: &Shared,
+    dl: &Download,
+    f: &FileSlot,
+    saved: Vec<UnsyncedPiece>,
+) -> Result<(), String> {
     let Some(id) = *lock(&f.part) else {
         return Ok(());
     };
-    if saved.is_empty() {
-        return Ok(());
-    }
     let path = f.part_path(&dl.dst);
     let file = match dl
         .folder()
