@@ -130,3 +130,38 @@ async fn far_away_storage_gets_many_connections_before_a_measurement() {
     );
     assert_completes(&h, &id, "far", &dest, Duration::from_secs(60)).await;
 }
+
+/// Splitting a range costs the bytes storage has already sent past the cut (the first
+/// request stops there and they are thrown away: socket buffers, megabytes on a fast
+/// path) and a new request. On storage that sends each range within a fraction of a
+/// second, the idle connections of a wide start leave the ranges whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_that_finish_soon_are_not_split_by_idle_connections() {
+    let h = Harness::with_config(vec![catalog::large("near", 16 * MIB)], |c| {
+        c.adaptive_connections = true;
+        c.connections_per_download = 32;
+        // Two ranges of 8 MiB for 32 connections.
+        c.chunk_size = 8 * MIB;
+    })
+    .await;
+    peak_connections(&h, "near").await;
+    assert_eq!(h.sim.storage_requests(), 2, "one request per range");
+    assert_eq!(h.sim.package_bytes_served("pkg-near"), 16 * MIB);
+}
+
+/// Where a range would take a while at its connection's pace, idle connections still
+/// split it: storage capping each connection at 2 MiB/s gets twice the connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_that_would_take_a_while_are_split_by_idle_connections() {
+    let h = Harness::with_config(vec![catalog::large("capped", 32 * MIB)], |c| {
+        c.adaptive_connections = true;
+        c.connections_per_download = 32;
+        // Four ranges of 8 MiB for 32 connections.
+        c.chunk_size = 8 * MIB;
+    })
+    .await;
+    h.sim.faults().set_conn_rate(2 * MIB);
+    peak_connections(&h, "capped").await;
+    let requests = h.sim.storage_requests();
+    assert!(requests >= 8, "every range split: {requests} requests");
+}

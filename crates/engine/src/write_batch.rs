@@ -12,7 +12,7 @@ use bytes::Bytes;
 /// Pieces are written once about this much has arrived: one write per network read
 /// would take the file's lock (the kernel's, per inode) tens of thousands of times per
 /// GiB, and with many connections writing one file they queue on it. Well under the
-/// smallest range a steal leaves (`MIN_STEAL_PIECE`), so a batch never reaches into a
+/// smallest range a steal leaves (`runner::split::MIN_PIECE`), so a batch never reaches into a
 /// stolen half.
 pub(crate) const WRITE_BATCH: usize = 128 * 1024;
 

@@ -22,6 +22,7 @@ mod files;
 mod pace;
 mod quick_save;
 pub(crate) mod scale;
+mod split;
 mod worker;
 
 use worker::worker;
@@ -30,9 +31,6 @@ use worker::worker;
 const MAX_OBJECT_CHANGES: u32 = 3;
 /// Storage refusing fresh URLs this often in a row is not an expiry problem.
 const MAX_URL_REFRESHES: u32 = 5;
-/// An idle connection splits another's range only if both halves are at least this big
-/// (a new request costs a round trip).
-const MIN_STEAL_PIECE: u64 = 2 * 1024 * 1024;
 /// Presigned URLs are fetched ahead for the files next in line, so connections moving to
 /// a new file do not wait for the API: at least this many at once, more with more
 /// connections (many small files need a URL per connection every round trip or two:
@@ -299,22 +297,29 @@ pub(crate) async fn open_session(
 impl RunCtx {
     /// The next range to fetch: from the queue; else the rest of a range whose
     /// connection is far slower than its peers (end-game); else the second half of
-    /// the longest range another connection is still fetching.
-    fn next_work(&self) -> Option<Work> {
-        if let Some(w) = lock(&self.queue).pop_front() {
-            return Some(w);
+    /// the longest range another connection is still fetching, where splitting pays.
+    /// When none pays yet but a range too young to judge may, waits until it can be
+    /// judged (see `split`).
+    async fn next_work(&self) -> Option<Work> {
+        loop {
+            let now = tokio::time::Instant::now();
+            if let Some(w) = lock(&self.queue).pop_front() {
+                return Some(w);
+            }
+            let inflight = lock(&self.inflight).clone();
+            let peers = *lock(&self.peers);
+            if let Some(w) = pace::hand_over(&inflight, peers, now) {
+                return Some(w);
+            }
+            if let Some(w) = split::steal(&inflight, now) {
+                return Some(w);
+            }
+            let wait = split::until_judged(&inflight, now)?;
+            tokio::select! {
+                _ = self.cancel.cancelled() => return None,
+                _ = tokio::time::sleep(wait) => {}
+            }
         }
-        let inflight = lock(&self.inflight);
-        let peers = *lock(&self.peers);
-        if let Some(w) = pace::hand_over(&inflight, peers, tokio::time::Instant::now()) {
-            return Some(w);
-        }
-        let mut by_remaining: Vec<_> = inflight.iter().collect();
-        by_remaining.sort_by_key(|s| std::cmp::Reverse(s.remaining()));
-        by_remaining.into_iter().find_map(|s| {
-            s.steal_half(MIN_STEAL_PIECE)
-                .map(|(start, end)| s.work(start, end))
-        })
     }
 
     /// Closes `n` connections now rather than at the end of their ranges: their

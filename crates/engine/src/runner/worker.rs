@@ -30,7 +30,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
     lock(&ctx.connections).push(pace.clone());
     let mut member = ctx.scale.join();
     while !member.should_leave()
-        && let Some(work) = ctx.next_work()
+        && let Some(work) = ctx.next_work().await
     {
         if ctx.cancel.is_cancelled() {
             break;
