@@ -5,11 +5,11 @@
 //! again; finished files no longer in the folder are fetched again.
 
 use crate::download::{Download, FileSlot};
-use crate::engine::Shared;
 use crate::fsutil::{describe_io_error, is_drive_away};
 use crate::identity::FileId;
 use crate::model::FileState;
 use crate::prepare::{reset_file, set_file_state};
+use crate::runner::RunServices;
 use crate::runner::{Interruption, RunEnd};
 use crate::sync::lock;
 use crate::volume::{Compared, Volume};
@@ -17,7 +17,7 @@ use crate::volume::{Compared, Volume};
 /// Checks the folder before a run: there and on the download's drive (carrying its
 /// files' identities over when the drive came back as another device), or a wait.
 /// True when the drive was found again under a new device number.
-pub(crate) fn check(shared: &Shared, dl: &Download) -> Result<bool, RunEnd> {
+pub(crate) fn check(shared: &dyn RunServices, dl: &Download) -> Result<bool, RunEnd> {
     let has_progress = dl.files.iter().any(|f| {
         f.state() == FileState::Complete
             || lock(&f.part).is_some()
@@ -78,7 +78,7 @@ pub(crate) enum Recovery {
 
 /// A run failed (a file could not be written, renamed or read back): if the cause is
 /// its folder going away, or finished files gone from it, that is no failure.
-pub(crate) fn after_failure(shared: &Shared, dl: &Download) -> Option<Recovery> {
+pub(crate) fn after_failure(shared: &dyn RunServices, dl: &Download) -> Option<Recovery> {
     match check(shared, dl) {
         Err(RunEnd::Interrupted(why)) => Some(Recovery::Wait(why)),
         Err(_) => None,
@@ -93,7 +93,7 @@ pub(crate) fn after_failure(shared: &Shared, dl: &Download) -> Option<Recovery> 
 /// Finished files that are no longer at their name (deleted, moved away, or lost
 /// with a share that came back empty) are fetched again: a package is only handed
 /// over whole. True when there was one.
-pub(crate) fn recheck_finished(shared: &Shared, dl: &Download) -> Result<bool, String> {
+pub(crate) fn recheck_finished(shared: &dyn RunServices, dl: &Download) -> Result<bool, String> {
     let mut any = false;
     for f in dl.files.iter().filter(|f| f.state() == FileState::Complete) {
         let path = f.final_path(&dl.dst);
@@ -106,12 +106,12 @@ pub(crate) fn recheck_finished(shared: &Shared, dl: &Download) -> Result<bool, S
     Ok(any)
 }
 
-fn forget_finished(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn forget_finished(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
     reset_file(shared, dl, f)?;
     *lock(&f.written) = None;
     *lock(&f.hash) = None;
     shared
-        .store
+        .store()
         .forget_finished(&dl.id, f.meta.idx)
         .map_err(|e| format!("could not save progress: {e}"))?;
     set_file_state(shared, dl, f, FileState::Pending, None)
@@ -125,9 +125,9 @@ fn away(dl: &Download, why: &str) -> RunEnd {
     )))
 }
 
-fn record(shared: &Shared, dl: &Download, now: &Volume) -> Result<(), RunEnd> {
+fn record(shared: &dyn RunServices, dl: &Download, now: &Volume) -> Result<(), RunEnd> {
     shared
-        .store
+        .store()
         .set_volume(&dl.id, now)
         .map_err(|e| RunEnd::Failed(format!("could not save progress: {e}")))?;
     *lock(&dl.volume) = Some(*now);
@@ -148,10 +148,10 @@ fn files_recognised(dl: &Download, dev: u64) -> bool {
 
 /// The drive came back as device `now.dev`: every identity recorded on `was` moves
 /// to it, in the database first.
-fn moved_to(shared: &Shared, dl: &Download, was: u64, now: &Volume) -> Result<(), RunEnd> {
+fn moved_to(shared: &dyn RunServices, dl: &Download, was: u64, now: &Volume) -> Result<(), RunEnd> {
     tracing::info!(download = %dl.id, folder = %dl.dst.display(), was, now = now.dev, "the drive is back under another device number; its files are taken up again");
     shared
-        .store
+        .store()
         .move_to_volume(&dl.id, was, now)
         .map_err(|e| RunEnd::Failed(format!("could not save progress: {e}")))?;
     for f in &dl.files {

@@ -179,7 +179,7 @@ pub(crate) struct Download {
     /// Its own speed limit, within the global one (none unless set).
     pub limit: crate::bandwidth::Bandwidth,
     /// Who its files are given to when it completes (`uid`/`gid`), if anyone.
-    pub owner: Mutex<Option<crate::ownership::Owner>>,
+    pub owner: Mutex<Option<crate::model::Owner>>,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,

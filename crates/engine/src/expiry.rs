@@ -6,8 +6,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::download::Download;
-use crate::engine::Shared;
 use crate::model::{DownloadState, Event};
+use crate::runner::RunServices;
 use crate::sync::lock;
 
 /// How long before expiry an unfinished download is said to expire soon.
@@ -15,12 +15,12 @@ pub const WARN_BEFORE_SECS: i64 = 24 * 3600;
 
 /// Records the time MASV now gives for `dl`'s expiry (memory, row, event); the one
 /// already known changes nothing, and no time (a team package's session) keeps it.
-pub(crate) fn record(shared: &Shared, dl: &Download, expires_at: Option<i64>) {
+pub(crate) fn record(shared: &dyn RunServices, dl: &Download, expires_at: Option<i64>) {
     let Some(at) = expires_at else { return };
     if lock(&dl.expires_at).replace(at) == Some(at) {
         return;
     }
-    if let Err(e) = shared.store.set_expiry(&dl.id, Some(at)) {
+    if let Err(e) = shared.store().set_expiry(&dl.id, Some(at)) {
         // Only the view is behind: the next opening of the link says it again.
         tracing::warn!(id = %dl.id, error = %e, "could not save the package's expiry");
     }
@@ -35,7 +35,7 @@ pub(crate) fn record(shared: &Shared, dl: &Download, expires_at: Option<i64>) {
 
 /// Says [`Event::ExpiresSoon`] once for `dl` when it is not complete and its package
 /// expires within [`WARN_BEFORE_SECS`] of `now` (and has not expired yet).
-pub(crate) fn warn_if_soon(shared: &Shared, dl: &Download, now: i64) {
+pub(crate) fn warn_if_soon(shared: &dyn RunServices, dl: &Download, now: i64) {
     let Some(at) = *lock(&dl.expires_at) else {
         return;
     };

@@ -16,8 +16,10 @@
 //! - `config`, `error`, logging.
 //! - store: SQLite (schema, downloads, files, ranges, repair, settings, choices).
 //! - download: one download in memory (its files, progress, owner, MASV session).
-//! - run: one run of one download (prepare, connections, hand-over with its manifest).
-//! - engine: the queue and the public API.
+//! - run: one run of one download (prepare, connections, hand-over with its manifest,
+//!   expiry); it sees the engine only through `runner::RunServices`.
+//! - engine: the queue and the public API; the only code that names `Shared`, the
+//!   state every run and call shares.
 
 mod after;
 mod awake;
@@ -88,12 +90,12 @@ pub use held_back::HeldBack;
 pub use inbound_masv::{MasvError, Secret};
 pub use inbound_mhl::HashAlgorithm;
 pub use logging::{WorkerGuard, init_logging};
+pub use model::Owner;
 pub use model::{
     Checking, DownloadDetail, DownloadId, DownloadProgress, DownloadState, DownloadSummary, Event,
     FileHash, FileInfo, FileProgress, FileState, Origin, ScheduleStatus, WaitReason, Waiting,
     unix_now,
 };
-pub use ownership::Owner;
 pub use paths::{NameRules, PART_SUFFIX, collision_key, safe_folder_name, sanitize_package_path};
 pub use placement::Destination;
 pub use reverify::{VerifySummary, record_verification, verify_folder};

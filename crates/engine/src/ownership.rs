@@ -4,31 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::beneath::Beneath;
-
-/// Who the written files and folders belong to; a part left out stays as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Owner {
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-}
+use crate::model::Owner;
 
 impl Owner {
-    pub fn is_empty(&self) -> bool {
-        self.uid.is_none() && self.gid.is_none()
-    }
-
-    fn describe(&self) -> String {
-        match (self.uid, self.gid) {
-            (Some(u), Some(g)) => format!("uid {u} and gid {g}"),
-            (Some(u), None) => format!("uid {u}"),
-            (None, Some(g)) => format!("gid {g}"),
-            (None, None) => "their owner".into(),
-        }
-    }
-
     /// Tries it on a scratch file where the package will go (its nearest existing
     /// folder), so a missing right is said at once, not when the package is done. The
     /// scratch file has an unguessable name, is created new (never through a link
@@ -120,14 +99,14 @@ impl Owner {
 /// made it), the folders it created, its files, and its ASC MHL generation (the whole
 /// history in its own folder; in a shared folder only this package's generation).
 pub(crate) fn written_paths(
-    shared: &crate::engine::Shared,
+    store: &crate::store::Store,
     dl: &crate::download::Download,
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     if dl.package_folder {
         paths.push(PathBuf::new());
     }
-    paths.extend(shared.store.created_dirs(&dl.id).unwrap_or_default());
+    paths.extend(store.created_dirs(&dl.id).unwrap_or_default());
     for f in &dl.files {
         if f.state() == crate::model::FileState::Complete {
             paths.push(f.meta.rel_path.clone());
@@ -149,12 +128,12 @@ pub(crate) fn written_paths(
 
 /// Gives what a completed download wrote to `owner`, from its folder.
 pub(crate) fn give_written(
-    shared: &crate::engine::Shared,
+    store: &crate::store::Store,
     dl: &crate::download::Download,
     owner: Owner,
 ) -> Result<(), String> {
     let folder = dl.folder().map_err(|e| owner.not_given(&dl.dst, &e))?;
-    owner.give_all(&folder, written_paths(shared, dl))
+    owner.give_all(&folder, written_paths(store, dl))
 }
 
 #[cfg(test)]

@@ -11,13 +11,13 @@ use inbound_mhl::Digest;
 
 use crate::display::human_bytes;
 use crate::download::{Download, FileSlot};
-use crate::engine::Shared;
 use crate::fsutil::{available_space, describe_io_error};
 use crate::hashing::{Sealed, hash_whole};
 use crate::identity::{FileId, Written, from_unix_nanos, unix_nanos};
 use crate::model::{Event, FileState};
 use crate::part_on_disk::{adopt_part_file, create_part_file, finish_part};
 use crate::ranges::RangeSet;
+use crate::runner::RunServices;
 use crate::runner::{RunEnd, open_session};
 use crate::session::Session;
 use crate::span::Work;
@@ -32,7 +32,7 @@ const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
 /// empty files, and lists the byte ranges still missing. MASV out of reach ends it as
 /// an interruption (the download waits), anything else as a failure.
 pub(crate) async fn prepare(
-    shared: &Arc<Shared>,
+    shared: &dyn RunServices,
     dl: &Arc<Download>,
 ) -> Result<(Arc<Session>, VecDeque<Work>), RunEnd> {
     crate::destination::check(shared, dl)?;
@@ -82,7 +82,7 @@ pub(crate) async fn prepare(
             .map_err(|e| describe_io_error("create the folder", &dl.dst.join(parent), &e))?;
             for dir in created {
                 shared
-                    .store
+                    .store()
                     .add_created_dir(&dl.id, &dir)
                     .map_err(|e| format!("could not save progress: {e}"))?;
             }
@@ -119,7 +119,7 @@ pub(crate) async fn prepare(
 /// round trips), or of the download's own chunk size when it has one; idle connections
 /// later split what is left (work stealing).
 pub(crate) fn push_segments(
-    shared: &Shared,
+    shared: &dyn RunServices,
     queue: &mut VecDeque<Work>,
     dl: &Download,
     f: &FileSlot,
@@ -128,7 +128,7 @@ pub(crate) fn push_segments(
     let segment = match dl.chunk_size {
         Some(chunk) => chunk.max(1),
         None => {
-            let chunk = shared.config.chunk_size.max(64 * 1024);
+            let chunk = shared.config().chunk_size.max(64 * 1024);
             let connections = shared.connections_per_download() as u64;
             f.meta
                 .size
@@ -155,7 +155,7 @@ pub(crate) fn push_segments(
 /// Recorded bytes are only trusted together with the part file they were written
 /// into: still there, still the same file, still the right length. Otherwise the file
 /// starts again; a file that is not ours is never written into.
-fn check_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
     let path = f.part_path(&dl.dst);
     let found = FileId::at(&path).map_err(|e| describe_io_error("check", &path, &e))?;
     let recorded = *lock(&f.part);
@@ -186,13 +186,13 @@ fn check_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String
 }
 
 /// Records every byte of `f` as arrived.
-fn take_as_whole(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn take_as_whole(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
     tracing::warn!(file = %f.meta.package_path, "found at its final name though not all its bytes were recorded (a power cut?); checking it from disk");
     let mut ranges = lock(&f.ranges);
     ranges.insert(0, f.meta.size);
     f.done.store(f.meta.size, Relaxed);
     shared
-        .store
+        .store()
         .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
         .map_err(|e| format!("could not save progress: {e}"))
 }
@@ -202,7 +202,7 @@ fn part_len(path: &std::path::Path) -> Option<u64> {
 }
 
 fn set_part(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
     id: Option<FileId>,
@@ -210,19 +210,23 @@ fn set_part(
     *lock(&f.part) = id;
     *lock(&f.part_intent) = None;
     shared
-        .store
+        .store()
         .set_part(&dl.id, f.meta.idx, id)
         .map_err(|e| format!("could not save progress: {e}"))
 }
 
-fn restart(shared: &Shared, dl: &Download, f: &FileSlot, why: &str) -> Result<(), String> {
+fn restart(shared: &dyn RunServices, dl: &Download, f: &FileSlot, why: &str) -> Result<(), String> {
     tracing::warn!(file = %f.meta.package_path, "{why}; fetching the file again");
     reset_file(shared, dl, f)
 }
 
 /// Forgets everything fetched for a file: its ranges, part file and ETag. Connections
 /// still writing into the old part file are ignored from now on (new epoch).
-pub(crate) fn reset_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+pub(crate) fn reset_file(
+    shared: &dyn RunServices,
+    dl: &Download,
+    f: &FileSlot,
+) -> Result<(), String> {
     let mut ranges = lock(&f.ranges);
     f.epoch.fetch_add(1, Relaxed);
     *ranges = RangeSet::default();
@@ -231,7 +235,7 @@ pub(crate) fn reset_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result
     *lock(&f.etag) = None;
     f.done.store(0, Relaxed);
     shared
-        .store
+        .store()
         .reset_file(&dl.id, f.meta.idx)
         .map_err(|e| format!("could not save progress: {e}"))
 }
@@ -240,7 +244,7 @@ pub(crate) fn reset_file(shared: &Shared, dl: &Download, f: &FileSlot) -> Result
 /// write, what the other downloads running on that drive still have to write, and a
 /// margin; else the download waits for space (another program may free it, or the
 /// person), saying how much is missing.
-fn check_space(shared: &Shared, dl: &Download) -> Result<(), RunEnd> {
+fn check_space(shared: &dyn RunServices, dl: &Download) -> Result<(), RunEnd> {
     let remaining = dl.bytes_remaining();
     let free = available_space(&dl.dst)
         .map_err(|e| describe_io_error("check free space in", &dl.dst, &e))?;
@@ -276,7 +280,7 @@ fn check_space(shared: &Shared, dl: &Download) -> Result<(), RunEnd> {
 /// One at its name that this download created just before it was stopped (killed, or
 /// the power cut) is taken up again.
 pub(crate) fn create_part(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
 ) -> Result<(std::fs::File, FileId), String> {
@@ -312,14 +316,18 @@ pub(crate) fn create_part(
 
 /// When this download set out to create `f`'s part file: the first time not yet
 /// fulfilled, recorded before the file is created.
-fn intend_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<SystemTime, String> {
+fn intend_part(
+    shared: &dyn RunServices,
+    dl: &Download,
+    f: &FileSlot,
+) -> Result<SystemTime, String> {
     let mut intent = lock(&f.part_intent);
     let at = match *intent {
         Some(at) => at,
         None => {
             let now = unix_nanos(SystemTime::now());
             shared
-                .store
+                .store()
                 .set_part_intent(&dl.id, f.meta.idx, now)
                 .map_err(|e| format!("could not save progress: {e}"))?;
             *intent.insert(now)
@@ -328,7 +336,7 @@ fn intend_part(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<SystemTim
     Ok(from_unix_nanos(at))
 }
 
-fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn finish_empty(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
     if !finished_before(dl, f) && lock(&f.part).is_none() {
         create_part(shared, dl, f)?;
     }
@@ -343,7 +351,7 @@ fn finish_empty(shared: &Shared, dl: &Download, f: &FileSlot) -> Result<(), Stri
 /// rename already happened), for a file whose bytes arrived in an earlier process.
 /// `None` when storage's MD5 says the bytes are wrong.
 fn digest_from_disk(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
 ) -> Result<Option<Digest>, String> {
@@ -362,7 +370,7 @@ fn digest_from_disk(
 
 /// Gives a whole part file its final name and records the file as written.
 pub(crate) fn finish_file(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
     digest: Digest,
@@ -378,7 +386,7 @@ pub(crate) fn finish_file(
 
 /// Records the file at its final name as complete, with `digest` as its hash.
 pub(crate) fn record_complete(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
     digest: Digest,
@@ -388,7 +396,7 @@ pub(crate) fn record_complete(
         Written::at(&final_path).map_err(|e| describe_io_error("check", &final_path, &e))?;
     *lock(&f.written) = Some(written);
     shared
-        .store
+        .store()
         .set_written(&dl.id, f.meta.idx, &written, &digest)
         .map_err(|e| format!("could not save progress: {e}"))?;
     *lock(&f.hash) = Some(digest);
@@ -406,7 +414,7 @@ fn finished_before(dl: &Download, f: &FileSlot) -> bool {
 }
 
 pub(crate) fn set_file_state(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
     state: FileState,
@@ -415,7 +423,7 @@ pub(crate) fn set_file_state(
     f.set_state(state);
     *lock(&f.error) = error.clone();
     shared
-        .store
+        .store()
         .set_file_state(&dl.id, f.meta.idx, state, error.as_deref())
         .map_err(|e| format!("could not save progress: {e}"))?;
     shared.emit(Event::FileStateChanged {

@@ -7,8 +7,8 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 use inbound_masv::{PackageFile, Secret};
 
-use crate::engine::Shared;
 use crate::error::EngineError;
+use crate::runner::RunServices;
 use crate::session::Session;
 use crate::storage_client::{SendError, StorageClient};
 use crate::transfer::parse_content_range;
@@ -24,7 +24,7 @@ enum ProbeError {
 /// Every listed size, asking storage for the files the listing does not size. `None`
 /// is left for files that will not be fetched (`wanted` says which will).
 pub(crate) async fn listed_or_stored_sizes(
-    shared: &Shared,
+    shared: &dyn RunServices,
     session: &Session,
     listing: &[PackageFile],
     wanted: impl Fn(usize) -> bool,
@@ -41,7 +41,7 @@ pub(crate) async fn listed_or_stored_sizes(
 }
 
 async fn stored_size(
-    shared: &Shared,
+    shared: &dyn RunServices,
     session: &Session,
     idx: usize,
     f: &PackageFile,
@@ -49,7 +49,7 @@ async fn stored_size(
     let mut backoff = shared.retry_policy().backoff();
     loop {
         let url = session.file_url(idx, &f.id).await?;
-        let failure = match probe(&shared.storage, &url.url, shared.config.stall_timeout).await {
+        let failure = match probe(shared.storage(), &url.url, shared.config().stall_timeout).await {
             Ok(size) => {
                 tracing::info!(file = %f.package_path(), size, "size learned from storage");
                 return Ok(size);

@@ -13,15 +13,18 @@ use std::sync::Arc;
 use inbound_mhl::Digest;
 
 use crate::download::Download;
-use crate::engine::Shared;
 use crate::fsutil::{describe_io_error, rename_no_replace};
 use crate::model::{FileState, Found, RepairCheck};
 use crate::prepare::record_complete;
+use crate::runner::RunServices;
 use crate::sync::lock;
 
 /// Looks at every file of `dl` still to be checked. Those found equal are complete
 /// when this returns; the others are left to be fetched.
-pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(), String> {
+pub(crate) async fn check_files(
+    shared: &dyn RunServices,
+    dl: &Arc<Download>,
+) -> Result<(), String> {
     let to_check: Vec<(usize, Digest)> = dl
         .files
         .iter()
@@ -54,7 +57,7 @@ pub(crate) async fn check_files(shared: &Shared, dl: &Arc<Download>) -> Result<(
             }
         }
         shared
-            .store
+            .store()
             .set_repair_found(&dl.id, f.meta.idx, &found)
             .map_err(|e| format!("could not save progress: {e}"))?;
         if let Some(check) = &mut *lock(&f.repair) {

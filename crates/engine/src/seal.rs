@@ -9,17 +9,20 @@ use inbound_mhl::{
 };
 
 use crate::download::{Download, FileSlot};
-use crate::engine::Shared;
 use crate::model::FileState;
 use crate::paths::PART_SUFFIX;
+use crate::runner::RunServices;
 use crate::sync::lock;
 
 /// The creator every manifest Inbound writes names (its own and a verification's).
 pub(crate) const TOOL: &str = "Inbound";
 
 /// Writes the package's manifest (unless turned off) and remembers where it is.
-pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<PathBuf>, String> {
-    if !shared.config.write_manifest {
+pub(crate) fn seal_package(
+    shared: &dyn RunServices,
+    dl: &Download,
+) -> Result<Option<PathBuf>, String> {
+    if !shared.config().write_manifest {
         return Ok(None);
     }
     shared.seam("sealing");
@@ -39,12 +42,12 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
         created: Utc::now(),
     };
     // Packages sharing a folder share its history: one writer at a time.
-    let _one_writer = lock(&shared.sealing);
+    let _one_writer = lock(shared.sealing());
     let manifest = record_generation(&dl.dst, algorithm, files, generation).map_err(|e| {
         format!("the package arrived, but its ASC MHL manifest could not be written: {e}")
     })?;
     shared
-        .store
+        .store()
         .set_manifest(&dl.id, &manifest)
         .map_err(|e| format!("could not save progress: {e}"))?;
     dl.status().manifest = Some(manifest.clone());
@@ -57,7 +60,7 @@ pub(crate) fn seal_package(shared: &Shared, dl: &Download) -> Result<Option<Path
 /// is hashed again from disk, so one generation uses one format. A file that cannot be
 /// read now fails the manifest, naming it: nothing is left out silently.
 fn entry(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
     algorithm: HashAlgorithm,
@@ -81,7 +84,7 @@ fn entry(
             // The file shows the hash its manifest holds.
             if let Some(written) = *lock(&f.written) {
                 shared
-                    .store
+                    .store()
                     .set_written(&dl.id, f.meta.idx, &written, &digest)
                     .map_err(|e| format!("could not save progress: {e}"))?;
             }

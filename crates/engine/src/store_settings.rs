@@ -6,11 +6,10 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::engine::Shared;
 use crate::error::EngineError;
 use crate::store::Store;
 
-impl Shared {
+impl Store {
     /// Saves a setting as JSON with the downloads.
     pub(crate) fn save_setting<T: Serialize>(
         &self,
@@ -18,14 +17,10 @@ impl Shared {
         value: &T,
     ) -> Result<(), EngineError> {
         let json = serde_json::to_string(value).unwrap_or_default();
-        let db = self.store.path().to_owned();
-        self.store
-            .set_setting(key, &json)
-            .map_err(EngineError::db(&db))
+        self.set_setting(key, &json)
+            .map_err(EngineError::db(self.path()))
     }
-}
 
-impl Store {
     pub fn setting(&self, key: &str) -> rusqlite::Result<Option<String>> {
         self.conn()
             .query_row(
@@ -83,13 +78,13 @@ impl Store {
     }
 
     /// Every download's file owner, by download id (`uid`/`gid` asked for when added).
-    pub fn download_owners(&self) -> rusqlite::Result<Vec<(String, crate::ownership::Owner)>> {
+    pub fn download_owners(&self) -> rusqlite::Result<Vec<(String, crate::model::Owner)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT download_id, uid, gid FROM download_owners")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get(0)?,
-                crate::ownership::Owner {
+                crate::model::Owner {
                     uid: r.get::<_, Option<i64>>(1)?.map(|v| v as u32),
                     gid: r.get::<_, Option<i64>>(2)?.map(|v| v as u32),
                 },
@@ -98,11 +93,7 @@ impl Store {
         rows.collect()
     }
 
-    pub fn set_download_owner(
-        &self,
-        id: &str,
-        owner: crate::ownership::Owner,
-    ) -> rusqlite::Result<()> {
+    pub fn set_download_owner(&self, id: &str, owner: crate::model::Owner) -> rusqlite::Result<()> {
         self.conn().execute(
             "INSERT INTO download_owners (download_id, uid, gid) VALUES (?1, ?2, ?3)
              ON CONFLICT (download_id) DO UPDATE SET uid = excluded.uid, gid = excluded.gid",

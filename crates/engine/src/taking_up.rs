@@ -5,18 +5,18 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::download::{Download, FileSlot};
-use crate::engine::Shared;
 use crate::fsutil::describe_io_error;
 use crate::part_on_disk::{PartCheck, reopen_part_file};
+use crate::runner::RunServices;
 use crate::sync::lock;
 use crate::unsynced::{UnsyncedPiece, still_there};
 
 /// Takes up the saved pieces of every file still to fetch, then forgets them all.
 /// Runs after the part files are checked: a piece is read only from the part file
 /// this download created.
-pub(crate) fn take_up_unsynced(shared: &Shared, dl: &Download) -> Result<(), String> {
+pub(crate) fn take_up_unsynced(shared: &dyn RunServices, dl: &Download) -> Result<(), String> {
     let mut saved = shared
-        .store
+        .store()
         .unsynced(&dl.id)
         .map_err(|e| format!("could not read the saved progress: {e}"))?;
     if saved.is_empty() {
@@ -28,13 +28,13 @@ pub(crate) fn take_up_unsynced(shared: &Shared, dl: &Download) -> Result<(), Str
         }
     }
     shared
-        .store
+        .store()
         .clear_unsynced(&dl.id)
         .map_err(|e| format!("could not save progress: {e}"))
 }
 
 fn take_up(
-    shared: &Shared,
+    shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
     saved: Vec<UnsyncedPiece>,
@@ -83,7 +83,7 @@ fn take_up(
     f.done.store(ranges.covered(), Relaxed);
     tracing::debug!(file = %f.meta.package_path, pieces = taken.len(), "took up bytes written before the stop");
     shared
-        .store
+        .store()
         .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
         .map_err(|e| format!("could not save progress: {e}"))
 }

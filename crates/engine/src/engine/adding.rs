@@ -225,7 +225,7 @@ impl Engine {
             token: package.access_token,
             origin: package.origin,
         };
-        let session = runner::open_session(&self.shared, &source, &package.package_id).await?;
+        let session = runner::open_session(&*self.shared, &source, &package.package_id).await?;
         let new = NewDownload {
             name: package_name(&package.name, &package.package_id),
             package_id: package.package_id,
@@ -242,7 +242,7 @@ impl Engine {
     }
 
     /// Records who a download's files go to when it completes.
-    fn set_owner(&self, id: &str, owner: crate::ownership::Owner) -> Result<(), EngineError> {
+    fn set_owner(&self, id: &str, owner: crate::model::Owner) -> Result<(), EngineError> {
         let dl = self.find(id)?;
         let db = self.shared.store.path().to_owned();
         self.shared
@@ -325,7 +325,7 @@ impl Engine {
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
         });
-        crate::expiry::warn_if_soon(&self.shared, &dl, crate::model::unix_now());
+        crate::expiry::warn_if_soon(&*self.shared, &dl, crate::model::unix_now());
         self.schedule();
         Ok(id)
     }
@@ -446,7 +446,7 @@ pub struct LinkOptions {
     /// Higher starts first (see `Engine::set_priority`); 0 by default.
     pub priority: i64,
     /// Who the files are given to when the package completes (checked now).
-    pub owner: Option<crate::ownership::Owner>,
+    pub owner: Option<crate::model::Owner>,
     /// What to do when the package is already a download.
     pub if_downloaded: IfDownloaded,
     /// Refuse the package whole, writing nothing, when MASV's virus scan flagged one of

@@ -40,7 +40,7 @@ impl Engine {
                 "only a completed download can be checked again; resume or retry it instead".into(),
             ));
         }
-        let session = runner::open_session(&self.shared, &source, &earlier.package_id).await?;
+        let session = runner::open_session(&*self.shared, &source, &earlier.package_id).await?;
         let expires_at = *crate::sync::lock(&earlier.expires_at);
         let new = NewDownload {
             package_id: earlier.package_id.clone(),

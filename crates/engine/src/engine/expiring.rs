@@ -20,7 +20,7 @@ impl Engine {
             .cloned()
             .collect();
         for dl in &downloads {
-            crate::expiry::record(&self.shared, dl, Some(expires_at));
+            crate::expiry::record(&*self.shared, dl, Some(expires_at));
         }
     }
 
@@ -29,7 +29,7 @@ impl Engine {
             let now = crate::model::unix_now();
             let downloads: Vec<_> = lock(&shared.downloads).clone();
             for dl in &downloads {
-                crate::expiry::warn_if_soon(shared, dl, now);
+                crate::expiry::warn_if_soon(&**shared, dl, now);
             }
         });
     }

@@ -33,7 +33,7 @@ impl Engine {
     /// Replaces (and saves) what runs after each package completes.
     pub fn set_after_download(&self, hooks: AfterDownload) -> Result<(), EngineError> {
         hooks.validate()?;
-        self.shared.save_setting(SETTING, &hooks)?;
+        self.shared.store.save_setting(SETTING, &hooks)?;
         *lock(&self.shared.after_download) = hooks;
         Ok(())
     }

@@ -201,6 +201,64 @@ impl Shared {
     }
 }
 
+/// A run sees the engine only through this.
+impl crate::runner::RunServices for Shared {
+    fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+    fn store(&self) -> &Store {
+        &self.store
+    }
+    fn emit(&self, e: Event) {
+        Shared::emit(self, e);
+    }
+    fn client_for(&self, link_id: &str) -> MasvClient {
+        Shared::client_for(self, link_id)
+    }
+    fn storage(&self) -> &crate::storage_client::StorageClient {
+        &self.storage
+    }
+    fn bandwidth(&self) -> &Bandwidth {
+        &self.bandwidth
+    }
+    fn connections(&self) -> &Arc<Semaphore> {
+        &self.connections
+    }
+    fn connections_per_download(&self) -> usize {
+        Shared::connections_per_download(self)
+    }
+    fn adaptive_connections(&self) -> bool {
+        Shared::adaptive_connections(self)
+    }
+    fn host_ceilings(&self) -> &crate::runner::scale::HostCeilings {
+        &self.host_ceilings
+    }
+    fn hash_algorithm(&self) -> inbound_mhl::HashAlgorithm {
+        Shared::hash_algorithm(self)
+    }
+    fn sealing(&self) -> &Mutex<()> {
+        &self.sealing
+    }
+    fn network_back(&self) -> &tokio::sync::Notify {
+        &self.network_back
+    }
+    fn quick_retry_policy(&self) -> RetryPolicy {
+        Shared::quick_retry_policy(self)
+    }
+    fn retry_policy(&self) -> RetryPolicy {
+        Shared::retry_policy(self)
+    }
+    fn set_waiting(&self, dl: &Download, waiting: Option<crate::model::Waiting>) {
+        Shared::set_waiting(self, dl, waiting);
+    }
+    fn remaining_of_others_on(&self, dl: &Download, device: Option<u64>) -> u64 {
+        Shared::remaining_of_others_on(self, dl, device)
+    }
+    fn seam(&self, point: &'static str) {
+        Shared::seam(self, point);
+    }
+}
+
 /// The download manager. Cheap to clone; all clones drive the same engine.
 #[derive(Clone)]
 pub struct Engine {
@@ -226,7 +284,7 @@ impl Engine {
         }
         let storage = crate::storage_client::StorageClient::from_env()?;
         let rows = store.load_all().map_err(EngineError::db(&db_path))?;
-        let owners: HashMap<String, crate::ownership::Owner> = store
+        let owners: HashMap<String, crate::model::Owner> = store
             .download_owners()
             .map_err(EngineError::db(&db_path))?
             .into_iter()
@@ -383,7 +441,9 @@ impl Engine {
     /// next process on this data folder that does not say otherwise (the agent's FIFO
     /// mode).
     pub fn keep_max_active_downloads(&self, n: usize) -> Result<(), EngineError> {
-        self.shared.save_setting(MAX_ACTIVE_SETTING, &n.max(1))?;
+        self.shared
+            .store
+            .save_setting(MAX_ACTIVE_SETTING, &n.max(1))?;
         self.set_max_active_downloads(n);
         Ok(())
     }

@@ -49,7 +49,7 @@ impl Engine {
         if !new.selection.is_all() && !states.contains(&FileState::Pending) {
             return Err(SelectionError::NothingSelected(new.selection.describe()).into());
         }
-        let sizes = crate::probe::listed_or_stored_sizes(&self.shared, session, &listing, |idx| {
+        let sizes = crate::probe::listed_or_stored_sizes(&*self.shared, session, &listing, |idx| {
             states[idx] == FileState::Pending
         })
         .await?;

@@ -247,7 +247,7 @@ impl Engine {
             let why = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
                 RunEnd::Interrupted(why) => why,
                 RunEnd::Failed(msg) if !cancel.is_cancelled() => {
-                    match crate::destination::after_failure(&self.shared, dl) {
+                    match crate::destination::after_failure(&*self.shared, dl) {
                         Some(Recovery::Wait(why)) => why,
                         Some(Recovery::Again) if again < MAX_RUNS_AGAIN => {
                             again += 1;

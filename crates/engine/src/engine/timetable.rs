@@ -97,7 +97,7 @@ impl Engine {
     /// Replaces the bandwidth schedule, saves it with the downloads and applies it now.
     pub fn set_bandwidth_schedule(&self, schedule: Schedule) -> Result<(), EngineError> {
         schedule.validate()?;
-        self.shared.save_setting(SETTING, &schedule)?;
+        self.shared.store.save_setting(SETTING, &schedule)?;
         *lock(&self.shared.timetable.schedule) = schedule;
         self.apply_timetable();
         self.shared.timetable.changed.notify_one();

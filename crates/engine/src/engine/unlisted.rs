@@ -150,7 +150,7 @@ impl Engine {
         self.shared.emit(Event::Added {
             download: Box::new(listed.summary()),
         });
-        crate::expiry::warn_if_soon(&self.shared, &listed, crate::model::unix_now());
+        crate::expiry::warn_if_soon(&*self.shared, &listed, crate::model::unix_now());
         Ok(Some(listed))
     }
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+mod owner;
 mod repair_check;
+pub use owner::Owner;
 pub(crate) use repair_check::{Found, RepairCheck};
 
 pub type DownloadId = String;

@@ -27,7 +27,7 @@ impl RunCtx {
         }
         let recorded = *lock(&f.part);
         let (file, id) = match recorded {
-            None => create_part(&self.shared, &self.dl, f)?,
+            None => create_part(&*self.shared, &self.dl, f)?,
             Some(id) => {
                 let path = f.part_path(&self.dl.dst);
                 let reopened = self
@@ -64,7 +64,7 @@ impl RunCtx {
         start: u64,
         end: u64,
     ) -> Result<bool, String> {
-        if self.shared.config.durable_writes {
+        if self.shared.config().durable_writes {
             handle
                 .sync()
                 .await
@@ -76,7 +76,7 @@ impl RunCtx {
         }
         ranges.insert(start, end);
         self.shared
-            .store
+            .store()
             .set_ranges(&self.dl.id, f.meta.idx, ranges.ranges())
             .map_err(|e| format!("could not save progress: {e}"))?;
         let whole = ranges.covered() == f.meta.size;
@@ -114,7 +114,7 @@ impl RunCtx {
             None => Ok(()),
             Some(Sealed::Good(digest)) => {
                 lock(&self.open).remove(&f.meta.idx);
-                finish_file(&self.shared, &self.dl, f, digest)
+                finish_file(&*self.shared, &self.dl, f, digest)
             }
             Some(Sealed::Md5Mismatch { etag, found }) => {
                 let why = format!(
@@ -132,7 +132,7 @@ impl RunCtx {
                         f.meta.package_path
                     );
                     set_file_state(
-                        &self.shared,
+                        &*self.shared,
                         &self.dl,
                         f,
                         FileState::Error,
@@ -166,7 +166,7 @@ impl RunCtx {
             None => {
                 handle.hash.learn_etag(etag);
                 self.shared
-                    .store
+                    .store()
                     .set_etag(&self.dl.id, f.meta.idx, Some(etag))
                     .map_err(|e| FetchError::Save(format!("could not save progress: {e}")))?;
                 *pinned = Some(etag.to_owned());
@@ -206,13 +206,13 @@ impl RunCtx {
         if handle.id.is_at(&part) {
             let _ = remove_part_file(&part);
         }
-        if let Err(msg) = reset_file(&self.shared, &self.dl, f) {
+        if let Err(msg) = reset_file(&*self.shared, &self.dl, f) {
             self.fail(msg);
             return false;
         }
         let mut queue = lock(&self.queue);
         queue.retain(|w| w.idx != f.meta.idx);
-        push_segments(&self.shared, &mut queue, &self.dl, f, &[(0, f.meta.size)]);
+        push_segments(&*self.shared, &mut queue, &self.dl, f, &[(0, f.meta.size)]);
         true
     }
 }
@@ -230,7 +230,7 @@ pub(super) fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
     }
     ctx.session.forget_url(f.meta.idx);
     f.done.store(0, Relaxed);
-    if let Err(msg) = set_file_state(&ctx.shared, &ctx.dl, f, FileState::VirusWithheld, None) {
+    if let Err(msg) = set_file_state(&*ctx.shared, &ctx.dl, f, FileState::VirusWithheld, None) {
         ctx.fail(msg);
     }
 }

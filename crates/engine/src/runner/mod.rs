@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::download::Download;
-use crate::engine::Shared;
+
 use crate::partfile::PartFile;
 use crate::prepare::prepare;
 use crate::seal::seal_package;
@@ -22,8 +22,11 @@ mod files;
 mod pace;
 mod quick_save;
 pub(crate) mod scale;
+mod services;
 mod split;
 mod worker;
+
+pub(crate) use services::RunServices;
 
 use worker::worker;
 
@@ -108,7 +111,7 @@ impl From<String> for RunEnd {
 }
 
 struct RunCtx {
-    shared: Arc<Shared>,
+    shared: Arc<dyn RunServices>,
     dl: Arc<Download>,
     session: Arc<Session>,
     cancel: CancellationToken,
@@ -137,13 +140,13 @@ struct RunCtx {
 }
 
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    shared: Arc<dyn RunServices>,
     dl: Arc<Download>,
     cancel: CancellationToken,
 ) -> RunEnd {
     let result = tokio::select! {
         _ = cancel.cancelled() => return RunEnd::Cancelled,
-        r = prepare(&shared, &dl) => r,
+        r = prepare(&*shared, &dl) => r,
     };
     let (session, queue) = match result {
         Ok(v) => v,
@@ -152,7 +155,7 @@ pub(crate) async fn run(
     let prefetch_parallel = shared
         .connections_per_download()
         .clamp(URL_PREFETCH_PARALLEL, URL_PREFETCH_PARALLEL_MAX);
-    let limited = shared.bandwidth.limit().is_some() || dl.limit.limit().is_some();
+    let limited = shared.bandwidth().limit().is_some() || dl.limit.limit().is_some();
     let scale = scale::Scale::new(
         shared.connections_per_download(),
         shared.adaptive_connections(),
@@ -233,10 +236,10 @@ pub(crate) async fn run(
         None => {
             let (shared, dl) = (ctx.shared.clone(), ctx.dl.clone());
             let sealed_and_given = move || {
-                seal_package(&shared, &dl)?;
+                seal_package(&*shared, &dl)?;
                 let owner = *lock(&dl.owner);
                 match owner {
-                    Some(o) => crate::ownership::give_written(&shared, &dl, o),
+                    Some(o) => crate::ownership::give_written(shared.store(), &dl, o),
                     None => Ok(()),
                 }
             };
@@ -270,7 +273,7 @@ async fn all_closed(files: &[std::sync::Weak<PartFile>]) {
 }
 
 pub(crate) async fn open_session(
-    shared: &Shared,
+    shared: &dyn RunServices,
     source: &Source,
     package_id: &str,
 ) -> Result<Session, MasvError> {

@@ -52,7 +52,7 @@ pub(super) struct Peers {
 /// Samples every connection once per tick and replaces the ones far slower than their
 /// peers. Runs until the run's connections are done (the caller drops it).
 pub(super) async fn watch(ctx: &RunCtx) {
-    let slow_after = ctx.shared.config.slow_connection_after;
+    let slow_after = ctx.shared.config().slow_connection_after;
     // Samples come a tick apart: the oldest one inside this is at least `slow_after` old.
     let judged_over = slow_after + TICK;
     let mut tick = tokio::time::interval(TICK);

@@ -33,7 +33,7 @@ pub(super) async fn keep_saving(ctx: &RunCtx) {
         // Off the runtime's threads: a commit waits on the disk.
         let (shared, id) = (ctx.shared.clone(), ctx.dl.id.clone());
         let result = tokio::task::spawn_blocking(move || {
-            let result = shared.store.set_unsynced(&id, &changed);
+            let result = shared.store().set_unsynced(&id, &changed);
             (result, changed)
         })
         .await;

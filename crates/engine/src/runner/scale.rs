@@ -329,7 +329,7 @@ async fn grow(ctx: &RunCtx, open: &mpsc::UnboundedSender<usize>) {
                 }
             }
         };
-        let next = (count * factor).min(scale.ceiling(&ctx.shared.host_ceilings));
+        let next = (count * factor).min(scale.ceiling(ctx.shared.host_ceilings()));
         if next <= count {
             tracing::debug!(download = %ctx.dl.id, connections = count, "settled at the ceiling");
             return;

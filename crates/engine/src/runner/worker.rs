@@ -44,7 +44,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
         }
         let permit = tokio::select! {
             _ = ctx.cancel.cancelled() => break,
-            p = ctx.shared.connections.clone().acquire_owned() => match p {
+            p = ctx.shared.connections().clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -60,7 +60,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
         let url = match url {
             Ok(u) => {
                 ctx.scale
-                    .saw_host(u.url.expose(), &ctx.shared.host_ceilings);
+                    .saw_host(u.url.expose(), ctx.shared.host_ceilings());
                 if member.should_leave() {
                     // That host took fewer connections before: this one closes.
                     ctx.requeue(work);
@@ -94,15 +94,15 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
         ctx.track(&span);
         let (written, result) = fetch_range(
             RangeRequest {
-                storage: &ctx.shared.storage,
+                storage: ctx.shared.storage(),
                 url: &url.url,
                 file: &handle,
                 span: &span,
-                bandwidth: &ctx.shared.bandwidth,
+                bandwidth: ctx.shared.bandwidth(),
                 download_limit: &ctx.dl.limit,
-                stall_timeout: ctx.shared.config.stall_timeout,
-                checkpoint_every: ctx.shared.config.chunk_size,
-                checkpoint_interval: ctx.shared.config.checkpoint_interval,
+                stall_timeout: ctx.shared.config().stall_timeout,
+                checkpoint_every: ctx.shared.config().chunk_size,
+                checkpoint_interval: ctx.shared.config().checkpoint_interval,
                 size: f.meta.size,
                 if_match,
                 on_answer: &|latency| ctx.scale.answered(latency),
@@ -125,7 +125,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
         if written > 0 {
             // Through to storage: whatever waits for the network may go now.
             ctx.shared.set_waiting(&ctx.dl, None);
-            ctx.shared.network_back.notify_waiters();
+            ctx.shared.network_back().notify_waiters();
             backoff.reset();
             url_refreshes = 0;
             match ctx
@@ -186,7 +186,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 ctx.requeue(rest);
                 if throttled {
                     ctx.dl.signals.throttled(std::time::Instant::now());
-                    ctx.scale.throttled(&ctx.shared.host_ceilings);
+                    ctx.scale.throttled(ctx.shared.host_ceilings());
                 }
                 let Some(delay) = backoff.next_delay(retry_after) else {
                     ctx.interrupt(Interruption {
@@ -207,8 +207,13 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             }
             Err(FetchError::Fatal(msg)) => {
                 let msg = format!("{}: {msg}", f.meta.package_path);
-                let _ =
-                    set_file_state(&ctx.shared, &ctx.dl, f, FileState::Error, Some(msg.clone()));
+                let _ = set_file_state(
+                    &*ctx.shared,
+                    &ctx.dl,
+                    f,
+                    FileState::Error,
+                    Some(msg.clone()),
+                );
                 ctx.fail(msg);
                 break;
             }
