@@ -9,8 +9,8 @@ use crate::fsutil::{describe_io_error, is_drive_away};
 use crate::identity::FileId;
 use crate::model::FileState;
 use crate::prepare::{reset_file, set_file_state};
-use crate::runner::RunServices;
 use crate::runner::{Interruption, RunEnd};
+use crate::runner::{RunError, RunServices};
 use crate::sync::lock;
 use crate::volume::{Compared, Volume};
 
@@ -93,7 +93,7 @@ pub(crate) fn after_failure(shared: &dyn RunServices, dl: &Download) -> Option<R
 /// Finished files that are no longer at their name (deleted, moved away, or lost
 /// with a share that came back empty) are fetched again: a package is only handed
 /// over whole. True when there was one.
-pub(crate) fn recheck_finished(shared: &dyn RunServices, dl: &Download) -> Result<bool, String> {
+pub(crate) fn recheck_finished(shared: &dyn RunServices, dl: &Download) -> Result<bool, RunError> {
     let mut any = false;
     for f in dl.files.iter().filter(|f| f.state() == FileState::Complete) {
         let path = f.final_path(&dl.dst);
@@ -106,14 +106,14 @@ pub(crate) fn recheck_finished(shared: &dyn RunServices, dl: &Download) -> Resul
     Ok(any)
 }
 
-fn forget_finished(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn forget_finished(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
     reset_file(shared, dl, f)?;
     *lock(&f.written) = None;
     *lock(&f.hash) = None;
     shared
         .store()
         .forget_finished(&dl.id, f.meta.idx)
-        .map_err(|e| format!("could not save progress: {e}"))?;
+        .map_err(RunError::from)?;
     set_file_state(shared, dl, f, FileState::Pending, None)
 }
 
@@ -129,7 +129,7 @@ fn record(shared: &dyn RunServices, dl: &Download, now: &Volume) -> Result<(), R
     shared
         .store()
         .set_volume(&dl.id, now)
-        .map_err(|e| RunEnd::Failed(format!("could not save progress: {e}")))?;
+        .map_err(|e| RunEnd::from(RunError::from(e)))?;
     *lock(&dl.volume) = Some(*now);
     Ok(())
 }
@@ -153,7 +153,7 @@ fn moved_to(shared: &dyn RunServices, dl: &Download, was: u64, now: &Volume) -> 
     shared
         .store()
         .move_to_volume(&dl.id, was, now)
-        .map_err(|e| RunEnd::Failed(format!("could not save progress: {e}")))?;
+        .map_err(|e| RunEnd::from(RunError::from(e)))?;
     for f in &dl.files {
         if let Some(id) = &mut *lock(&f.part)
             && id.dev == was

@@ -17,8 +17,8 @@ use crate::identity::{FileId, Written, from_unix_nanos, unix_nanos};
 use crate::model::{Event, FileState};
 use crate::part_on_disk::{adopt_part_file, create_part_file, finish_part};
 use crate::ranges::RangeSet;
-use crate::runner::RunServices;
 use crate::runner::{RunEnd, open_session};
+use crate::runner::{RunError, RunServices};
 use crate::session::Session;
 use crate::span::Work;
 use crate::sync::lock;
@@ -84,7 +84,7 @@ pub(crate) async fn prepare(
                 shared
                     .store()
                     .add_created_dir(&dl.id, &dir)
-                    .map_err(|e| format!("could not save progress: {e}"))?;
+                    .map_err(RunError::from)?;
             }
         }
         if f.meta.size == 0 {
@@ -155,7 +155,7 @@ pub(crate) fn push_segments(
 /// Recorded bytes are only trusted together with the part file they were written
 /// into: still there, still the same file, still the right length. Otherwise the file
 /// starts again; a file that is not ours is never written into.
-fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
     let path = f.part_path(&dl.dst);
     let found = FileId::at(&path).map_err(|e| describe_io_error("check", &path, &e))?;
     let recorded = *lock(&f.part);
@@ -175,10 +175,10 @@ fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(
         // only ever set by us): never written into, never deleted.
         (Some(_), Some(_)) => {
             reset_file(shared, dl, f)?;
-            Err(format!(
+            Err(RunError::Said(format!(
                 "{} was replaced or changed by something else; Inbound will not write into it. Move it away, then retry",
                 path.display()
-            ))
+            )))
         }
         (Some(_), None) if finished_before(dl, f) => Ok(()),
         (Some(_), None) => restart(shared, dl, f, "its part file was deleted"),
@@ -186,7 +186,7 @@ fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(
 }
 
 /// Records every byte of `f` as arrived.
-fn take_as_whole(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn take_as_whole(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
     tracing::warn!(file = %f.meta.package_path, "found at its final name though not all its bytes were recorded (a power cut?); checking it from disk");
     let mut ranges = lock(&f.ranges);
     ranges.insert(0, f.meta.size);
@@ -194,7 +194,7 @@ fn take_as_whole(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Resul
     shared
         .store()
         .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
-        .map_err(|e| format!("could not save progress: {e}"))
+        .map_err(RunError::from)
 }
 
 fn part_len(path: &std::path::Path) -> Option<u64> {
@@ -206,16 +206,21 @@ fn set_part(
     dl: &Download,
     f: &FileSlot,
     id: Option<FileId>,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     *lock(&f.part) = id;
     *lock(&f.part_intent) = None;
     shared
         .store()
         .set_part(&dl.id, f.meta.idx, id)
-        .map_err(|e| format!("could not save progress: {e}"))
+        .map_err(RunError::from)
 }
 
-fn restart(shared: &dyn RunServices, dl: &Download, f: &FileSlot, why: &str) -> Result<(), String> {
+fn restart(
+    shared: &dyn RunServices,
+    dl: &Download,
+    f: &FileSlot,
+    why: &str,
+) -> Result<(), RunError> {
     tracing::warn!(file = %f.meta.package_path, "{why}; fetching the file again");
     reset_file(shared, dl, f)
 }
@@ -226,7 +231,7 @@ pub(crate) fn reset_file(
     shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let mut ranges = lock(&f.ranges);
     f.epoch.fetch_add(1, Relaxed);
     *ranges = RangeSet::default();
@@ -237,7 +242,7 @@ pub(crate) fn reset_file(
     shared
         .store()
         .reset_file(&dl.id, f.meta.idx)
-        .map_err(|e| format!("could not save progress: {e}"))
+        .map_err(RunError::from)
 }
 
 /// Enough free space on the destination's drive for what this download has still to
@@ -283,7 +288,7 @@ pub(crate) fn create_part(
     shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
-) -> Result<(std::fs::File, FileId), String> {
+) -> Result<(std::fs::File, FileId), RunError> {
     let path = f.part_path(&dl.dst);
     let intent = intend_part(shared, dl, f)?;
     let (rel, size) = (f.part_rel(), f.meta.size);
@@ -320,7 +325,7 @@ fn intend_part(
     shared: &dyn RunServices,
     dl: &Download,
     f: &FileSlot,
-) -> Result<SystemTime, String> {
+) -> Result<SystemTime, RunError> {
     let mut intent = lock(&f.part_intent);
     let at = match *intent {
         Some(at) => at,
@@ -329,14 +334,14 @@ fn intend_part(
             shared
                 .store()
                 .set_part_intent(&dl.id, f.meta.idx, now)
-                .map_err(|e| format!("could not save progress: {e}"))?;
+                .map_err(RunError::from)?;
             *intent.insert(now)
         }
     };
     Ok(from_unix_nanos(at))
 }
 
-fn finish_empty(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), String> {
+fn finish_empty(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
     if !finished_before(dl, f) && lock(&f.part).is_none() {
         create_part(shared, dl, f)?;
     }
@@ -374,7 +379,7 @@ pub(crate) fn finish_file(
     dl: &Download,
     f: &FileSlot,
     digest: Digest,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     if !finished_before(dl, f) {
         let final_path = f.final_path(&dl.dst);
         dl.folder()
@@ -390,7 +395,7 @@ pub(crate) fn record_complete(
     dl: &Download,
     f: &FileSlot,
     digest: Digest,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let final_path = f.final_path(&dl.dst);
     let written =
         Written::at(&final_path).map_err(|e| describe_io_error("check", &final_path, &e))?;
@@ -398,7 +403,7 @@ pub(crate) fn record_complete(
     shared
         .store()
         .set_written(&dl.id, f.meta.idx, &written, &digest)
-        .map_err(|e| format!("could not save progress: {e}"))?;
+        .map_err(RunError::from)?;
     *lock(&f.hash) = Some(digest);
     f.done.store(f.meta.size, Relaxed);
     set_file_state(shared, dl, f, FileState::Complete, None)
@@ -419,13 +424,13 @@ pub(crate) fn set_file_state(
     f: &FileSlot,
     state: FileState,
     error: Option<String>,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     f.set_state(state);
     *lock(&f.error) = error.clone();
     shared
         .store()
         .set_file_state(&dl.id, f.meta.idx, state, error.as_deref())
-        .map_err(|e| format!("could not save progress: {e}"))?;
+        .map_err(RunError::from)?;
     shared.emit(Event::FileStateChanged {
         id: dl.id.clone(),
         index: f.meta.idx,

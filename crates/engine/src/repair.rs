@@ -16,7 +16,7 @@ use crate::download::Download;
 use crate::fsutil::{describe_io_error, rename_no_replace};
 use crate::model::{FileState, Found, RepairCheck};
 use crate::prepare::record_complete;
-use crate::runner::RunServices;
+use crate::runner::{RunError, RunServices};
 use crate::sync::lock;
 
 /// Looks at every file of `dl` still to be checked. Those found equal are complete
@@ -24,7 +24,7 @@ use crate::sync::lock;
 pub(crate) async fn check_files(
     shared: &dyn RunServices,
     dl: &Arc<Download>,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let to_check: Vec<(usize, Digest)> = dl
         .files
         .iter()
@@ -59,7 +59,7 @@ pub(crate) async fn check_files(
         shared
             .store()
             .set_repair_found(&dl.id, f.meta.idx, &found)
-            .map_err(|e| format!("could not save progress: {e}"))?;
+            .map_err(RunError::from)?;
         if let Some(check) = &mut *lock(&f.repair) {
             check.found = Some(found);
         }

@@ -11,7 +11,7 @@ use inbound_mhl::{
 use crate::download::{Download, FileSlot};
 use crate::model::FileState;
 use crate::paths::PART_SUFFIX;
-use crate::runner::RunServices;
+use crate::runner::{RunError, RunServices};
 use crate::sync::lock;
 
 /// The creator every manifest Inbound writes names (its own and a verification's).
@@ -21,7 +21,7 @@ pub(crate) const TOOL: &str = "Inbound";
 pub(crate) fn seal_package(
     shared: &dyn RunServices,
     dl: &Download,
-) -> Result<Option<PathBuf>, String> {
+) -> Result<Option<PathBuf>, RunError> {
     if !shared.config().write_manifest {
         return Ok(None);
     }
@@ -32,7 +32,7 @@ pub(crate) fn seal_package(
         .iter()
         .filter(|f| f.state() == FileState::Complete)
         .map(|f| entry(shared, dl, f, algorithm))
-        .collect::<Result<Vec<FileHash>, String>>()?;
+        .collect::<Result<Vec<FileHash>, RunError>>()?;
     let generation = Generation {
         tool: TOOL.into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -49,7 +49,7 @@ pub(crate) fn seal_package(
     shared
         .store()
         .set_manifest(&dl.id, &manifest)
-        .map_err(|e| format!("could not save progress: {e}"))?;
+        .map_err(RunError::from)?;
     dl.status().manifest = Some(manifest.clone());
     tracing::info!(id = %dl.id, manifest = %manifest.display(), "ASC MHL manifest written");
     Ok(Some(manifest))
@@ -64,7 +64,7 @@ fn entry(
     dl: &Download,
     f: &FileSlot,
     algorithm: HashAlgorithm,
-) -> Result<FileHash, String> {
+) -> Result<FileHash, RunError> {
     let path = f.final_path(&dl.dst);
     let unreadable = |e: std::io::Error| {
         format!(
@@ -86,7 +86,7 @@ fn entry(
                 shared
                     .store()
                     .set_written(&dl.id, f.meta.idx, &written, &digest)
-                    .map_err(|e| format!("could not save progress: {e}"))?;
+                    .map_err(RunError::from)?;
             }
             *lock(&f.hash) = Some(digest.clone());
             digest

@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::download::{Download, FileSlot};
 use crate::fsutil::describe_io_error;
 use crate::part_on_disk::{PartCheck, reopen_part_file};
-use crate::runner::RunServices;
+use crate::runner::{RunError, RunServices};
 use crate::sync::lock;
 use crate::unsynced::{UnsyncedPiece, still_there};
 
 /// Takes up the saved pieces of every file still to fetch, then forgets them all.
 /// Runs after the part files are checked: a piece is read only from the part file
 /// this download created.
-pub(crate) fn take_up_unsynced(shared: &dyn RunServices, dl: &Download) -> Result<(), String> {
+pub(crate) fn take_up_unsynced(shared: &dyn RunServices, dl: &Download) -> Result<(), RunError> {
     let mut saved = shared
         .store()
         .unsynced(&dl.id)
@@ -30,7 +30,7 @@ pub(crate) fn take_up_unsynced(shared: &dyn RunServices, dl: &Download) -> Resul
     shared
         .store()
         .clear_unsynced(&dl.id)
-        .map_err(|e| format!("could not save progress: {e}"))
+        .map_err(RunError::from)
 }
 
 fn take_up(
@@ -38,7 +38,7 @@ fn take_up(
     dl: &Download,
     f: &FileSlot,
     saved: Vec<UnsyncedPiece>,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let Some(id) = *lock(&f.part) else {
         return Ok(());
     };
@@ -49,7 +49,7 @@ fn take_up(
         .and_then(|d| reopen_part_file(&d, &f.part_rel(), f.meta.size, id))
     {
         Ok(file) => file,
-        Err(PartCheck::Io(e)) => return Err(describe_io_error("open", &path, &e)),
+        Err(PartCheck::Io(e)) => return Err(describe_io_error("open", &path, &e).into()),
         // Not the part file recorded: the check before has started the file again.
         Err(_) => return Ok(()),
     };
@@ -67,7 +67,7 @@ fn take_up(
             Ok(false) => {
                 tracing::info!(file = %f.meta.package_path, start = piece.start, end = piece.end, "bytes written before the stop are not on disk as written; fetching them again");
             }
-            Err(e) => return Err(describe_io_error("read back", &path, &e)),
+            Err(e) => return Err(describe_io_error("read back", &path, &e).into()),
         }
     }
     if taken.is_empty() {
@@ -85,5 +85,5 @@ fn take_up(
     shared
         .store()
         .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
-        .map_err(|e| format!("could not save progress: {e}"))
+        .map_err(RunError::from)
 }

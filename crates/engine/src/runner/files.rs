@@ -14,12 +14,13 @@ use crate::prepare::{create_part, finish_file, push_segments, reset_file, set_fi
 use crate::sync::lock;
 use crate::transfer::FetchError;
 
+use super::RunError;
 use super::{MAX_OBJECT_CHANGES, RunCtx};
 
 impl RunCtx {
     /// The part file of `f` for the current epoch: created exclusively the first time,
     /// else reopened only if it is still the file this download created.
-    pub(super) fn file_handle(&self, f: &FileSlot) -> Result<Arc<PartFile>, String> {
+    pub(super) fn file_handle(&self, f: &FileSlot) -> Result<Arc<PartFile>, RunError> {
         let mut open = lock(&self.open);
         let epoch = f.epoch.load(Relaxed);
         if let Some(h) = open.get(&f.meta.idx).filter(|h| h.epoch == epoch) {
@@ -37,12 +38,14 @@ impl RunCtx {
                     .and_then(|d| reopen_part_file(&d, &f.part_rel(), f.meta.size, id));
                 match reopened {
                     Ok(file) => (file, id),
-                    Err(PartCheck::Io(e)) => return Err(describe_io_error("open", &path, &e)),
+                    Err(PartCheck::Io(e)) => {
+                        return Err(describe_io_error("open", &path, &e).into());
+                    }
                     Err(_) => {
-                        return Err(format!(
+                        return Err(RunError::Said(format!(
                             "{} was removed or replaced while downloading; retry to fetch the file again",
                             path.display()
-                        ));
+                        )));
                     }
                 }
             }
@@ -63,7 +66,7 @@ impl RunCtx {
         handle: &Arc<PartFile>,
         start: u64,
         end: u64,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, RunError> {
         if self.shared.config().durable_writes {
             handle
                 .sync()
@@ -78,7 +81,7 @@ impl RunCtx {
         self.shared
             .store()
             .set_ranges(&self.dl.id, f.meta.idx, ranges.ranges())
-            .map_err(|e| format!("could not save progress: {e}"))?;
+            .map_err(RunError::from)?;
         let whole = ranges.covered() == f.meta.size;
         // The written-from-0 prefix, when this range joined it (a range elsewhere in
         // the file leaves it as it was: nothing new to hash).
@@ -103,7 +106,7 @@ impl RunCtx {
         &self,
         f: &FileSlot,
         handle: &Arc<PartFile>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let (h, size) = (handle.clone(), f.meta.size);
         let sealed = tokio::task::spawn_blocking(move || h.hash.finish(h.file(), size))
             .await
@@ -138,12 +141,12 @@ impl RunCtx {
                         FileState::Error,
                         Some(msg.clone()),
                     )?;
-                    return Err(msg);
+                    return Err(msg.into());
                 }
                 if self.restart_file(f, handle, &why) {
                     Ok(())
                 } else {
-                    Err(why)
+                    Err(why.into())
                 }
             }
         }
@@ -168,7 +171,7 @@ impl RunCtx {
                 self.shared
                     .store()
                     .set_etag(&self.dl.id, f.meta.idx, Some(etag))
-                    .map_err(|e| FetchError::Save(format!("could not save progress: {e}")))?;
+                    .map_err(|e| FetchError::Save(RunError::from(e).to_string()))?;
                 *pinned = Some(etag.to_owned());
                 Ok(())
             }

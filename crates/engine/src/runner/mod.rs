@@ -18,6 +18,7 @@ use crate::source::Source;
 use crate::span::{Meter, Span, Work};
 use crate::sync::lock;
 
+mod error;
 mod files;
 mod pace;
 mod quick_save;
@@ -26,6 +27,7 @@ mod services;
 mod split;
 mod worker;
 
+pub(crate) use error::RunError;
 pub(crate) use services::RunServices;
 
 use worker::worker;
@@ -239,13 +241,14 @@ pub(crate) async fn run(
                 seal_package(&*shared, &dl)?;
                 let owner = *lock(&dl.owner);
                 match owner {
-                    Some(o) => crate::ownership::give_written(shared.store(), &dl, o),
+                    Some(o) => crate::ownership::give_written(shared.store(), &dl, o)
+                        .map_err(RunError::from),
                     None => Ok(()),
                 }
             };
             match tokio::task::spawn_blocking(sealed_and_given).await {
                 Ok(Ok(_)) => RunEnd::Complete,
-                Ok(Err(msg)) => RunEnd::Failed(msg),
+                Ok(Err(e)) => RunEnd::from(e),
                 Err(e) => RunEnd::Failed(format!("writing the ASC MHL manifest stopped: {e}")),
             }
         }
@@ -395,7 +398,8 @@ impl RunCtx {
     }
 
     /// Stops the whole run with a message for the person.
-    fn fail(&self, msg: String) {
+    fn fail(&self, msg: impl std::fmt::Display) {
+        let msg = msg.to_string();
         tracing::warn!(download = %self.dl.id, error = %msg, "download failed");
         lock(&self.failure).get_or_insert(msg);
         self.cancel.cancel();

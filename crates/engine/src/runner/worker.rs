@@ -260,6 +260,7 @@ impl Checkpoint for Saver<'_> {
             .record(self.f, self.handle, start, end)
             .await
             .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn pin_etag(&self, etag: &str) -> Result<(), FetchError> {
