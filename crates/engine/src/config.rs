@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::paths::NameRules;
+use crate::model::paths::NameRules;
 
 /// Environment variable that overrides the data folder.
 pub const DATA_DIR_ENV: &str = "INBOUND_DATA_DIR";
@@ -17,7 +17,7 @@ pub struct EngineConfig {
     /// the most a download grows to.
     pub connections_per_download: usize,
     /// Open many connections at once (up to `connections_per_download`) and close
-    /// those that do not add to the download's throughput (see `runner::scale`).
+    /// those that do not add to the download's throughput (see `run::scale`).
     pub adaptive_connections: bool,
     /// Parallel connections over all downloads.
     pub max_connections: usize,
@@ -35,12 +35,12 @@ pub struct EngineConfig {
     pub bandwidth_limit: Option<u64>,
     /// A bandwidth schedule for this process only, in place of the saved one (which
     /// stays saved); `None` uses the saved one.
-    pub bandwidth_schedule: Option<crate::schedule::Schedule>,
+    pub bandwidth_schedule: Option<crate::model::schedule::Schedule>,
     /// What runs after each package completes, for this process only, in place of the
     /// saved hooks; `None` uses the saved ones.
-    pub after_download: Option<crate::after::AfterDownload>,
+    pub after_download: Option<crate::hooks::AfterDownload>,
     /// The local time the schedule follows.
-    pub clock: std::sync::Arc<dyn crate::schedule::Clock>,
+    pub clock: std::sync::Arc<dyn crate::model::schedule::Clock>,
     /// A body that sends nothing for this long is abandoned and retried.
     pub stall_timeout: Duration,
     /// A connection at under a tenth of its peers' pace for this long gives its range
@@ -86,7 +86,7 @@ impl EngineConfig {
             bandwidth_limit: None,
             bandwidth_schedule: None,
             after_download: None,
-            clock: std::sync::Arc::new(crate::schedule::SystemClock),
+            clock: std::sync::Arc::new(crate::model::schedule::SystemClock),
             stall_timeout: Duration::from_secs(30),
             slow_connection_after: Duration::from_secs(20),
             max_retries: 10,

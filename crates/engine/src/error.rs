@@ -44,15 +44,15 @@ pub enum EngineError {
     #[error("the download is removed, but some of its files could not be deleted: {0}")]
     RemoveFiles(String),
     #[error(transparent)]
-    Selection(#[from] crate::selection::SelectionError),
+    Selection(#[from] crate::model::selection::SelectionError),
     #[error(transparent)]
-    StorageClient(#[from] crate::storage_client::StorageClientError),
+    StorageClient(#[from] crate::transfer::storage_client::StorageClientError),
     #[error("{0}")]
     Ownership(String),
     #[error("the after-download hook cannot be used: {0}")]
-    After(#[from] crate::after::AfterError),
+    After(#[from] crate::hooks::AfterError),
     #[error("the bandwidth schedule cannot be used: {0}")]
-    Schedule(#[from] crate::schedule::ScheduleError),
+    Schedule(#[from] crate::model::schedule::ScheduleError),
     #[error("cannot verify the package: {0}")]
     NotVerifiable(String),
     #[error("the files of this download cannot be changed now: {0}")]

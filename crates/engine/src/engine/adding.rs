@@ -8,13 +8,13 @@ use inbound_masv::{LinkRef, Secret};
 use super::Engine;
 use super::planning::{NewDownload, package_name, retire, selection_json, source_row};
 use crate::download::Download;
+use crate::download::session::Session;
+use crate::engine::placement::Destination;
 use crate::error::EngineError;
+use crate::model::selection::Selection;
+use crate::model::source::{Source, TeamDownload};
 use crate::model::{DownloadId, DownloadState, Event};
-use crate::placement::Destination;
-use crate::runner;
-use crate::selection::Selection;
-use crate::session::Session;
-use crate::source::{Source, TeamDownload};
+use crate::run;
 use crate::sync::lock;
 
 impl Engine {
@@ -225,7 +225,7 @@ impl Engine {
             token: package.access_token,
             origin: package.origin,
         };
-        let session = runner::open_session(&*self.shared, &source, &package.package_id).await?;
+        let session = run::open_session(&*self.shared, &source, &package.package_id).await?;
         let new = NewDownload {
             name: package_name(&package.name, &package.package_id),
             package_id: package.package_id,
@@ -325,7 +325,7 @@ impl Engine {
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
         });
-        crate::expiry::warn_if_soon(&*self.shared, &dl, crate::model::unix_now());
+        crate::run::expiry::warn_if_soon(&*self.shared, &dl, crate::model::unix_now());
         self.schedule();
         Ok(id)
     }
@@ -363,7 +363,7 @@ impl Engine {
         // The first try just failed: it waits before the next.
         let delay = self.shared.retry_policy().base;
         dl.status().waiting = Some(crate::model::Waiting {
-            reason: crate::runner::Interruption::of(error).reason,
+            reason: crate::run::Interruption::of(error).reason,
             message: error.unreachable_sentence(),
             retry_at: crate::model::unix_now() + delay.as_secs().max(1) as i64,
         });

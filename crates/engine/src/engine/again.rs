@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::Engine;
 use super::planning::NewDownload;
+use crate::engine::placement::Destination;
 use crate::error::EngineError;
+use crate::model::source::Source;
 use crate::model::{DownloadId, DownloadState};
-use crate::placement::Destination;
-use crate::runner;
-use crate::source::Source;
+use crate::run;
 
 impl Engine {
     /// Downloads the completed download `id` again into its own folder: a file that
@@ -40,7 +40,7 @@ impl Engine {
                 "only a completed download can be checked again; resume or retry it instead".into(),
             ));
         }
-        let session = runner::open_session(&*self.shared, &source, &earlier.package_id).await?;
+        let session = run::open_session(&*self.shared, &source, &earlier.package_id).await?;
         let expires_at = *crate::sync::lock(&earlier.expires_at);
         let new = NewDownload {
             package_id: earlier.package_id.clone(),

@@ -13,10 +13,10 @@ use super::Engine;
 use super::planning::selection_json;
 use crate::download::Download;
 use crate::error::EngineError;
+use crate::model::paths::PathPlanner;
+use crate::model::selection::{Selection, SelectionError};
 use crate::model::{DownloadState, Event, FileState};
-use crate::paths::PathPlanner;
-use crate::selection::{Selection, SelectionError};
-use crate::store_choice::ChosenFile;
+use crate::store::choice::ChosenFile;
 use crate::sync::lock;
 
 impl Engine {

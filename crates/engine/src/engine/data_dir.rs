@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::EngineError;
-use crate::fsutil::create_private_dir;
+use crate::transfer::fsutil::create_private_dir;
 
 /// Holds the data folder for this process; a second engine on the same folder fails.
 #[derive(Debug)]

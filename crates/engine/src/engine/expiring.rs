@@ -1,5 +1,5 @@
 //! Looks over the downloads once a minute for packages that will expire within a day
-//! and are not complete (see `crate::expiry`): a download added long before its expiry
+//! and are not complete (see `crate::run::expiry`): a download added long before its expiry
 //! is said to expire soon when that day begins, not only when it is added.
 
 use std::time::Duration;
@@ -20,7 +20,7 @@ impl Engine {
             .cloned()
             .collect();
         for dl in &downloads {
-            crate::expiry::record(&*self.shared, dl, Some(expires_at));
+            crate::run::expiry::record(&*self.shared, dl, Some(expires_at));
         }
     }
 
@@ -29,7 +29,7 @@ impl Engine {
             let now = crate::model::unix_now();
             let downloads: Vec<_> = lock(&shared.downloads).clone();
             for dl in &downloads {
-                crate::expiry::warn_if_soon(&**shared, dl, now);
+                crate::run::expiry::warn_if_soon(&**shared, dl, now);
             }
         });
     }

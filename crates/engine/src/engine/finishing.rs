@@ -1,12 +1,12 @@
-//! "When done": the hooks run after each package completes (see `crate::after`), set
+//! "When done": the hooks run after each package completes (see `crate::hooks`), set
 //! for the engine (saved with the downloads) or for one process (`--then-run`).
 
 use std::sync::Arc;
 
 use super::Engine;
-use crate::after::{AfterDownload, CompletedPackage, run_hooks};
 use crate::download::Download;
 use crate::error::EngineError;
+use crate::hooks::{AfterDownload, CompletedPackage, run_hooks};
 use crate::model::Event;
 use crate::sync::lock;
 

@@ -1,5 +1,12 @@
 //! The public face of the engine: add, pause, resume, retry, delete, list, events.
 
+pub(crate) mod awake;
+pub(crate) mod netwatch;
+pub(crate) mod placement;
+pub(crate) mod removal;
+pub(crate) mod reverify;
+pub(crate) mod url_schemes;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -11,17 +18,17 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bandwidth::Bandwidth;
 use crate::config::EngineConfig;
 use crate::download::Download;
+use crate::download::progress::Meter;
+use crate::download::session::RetryPolicy;
 use crate::error::EngineError;
-use crate::fsutil::restrict_to_user;
+use crate::model::source::Source;
 use crate::model::{DownloadDetail, DownloadState, DownloadSummary, Event, Origin};
-use crate::progress::Meter;
-use crate::session::RetryPolicy;
-use crate::source::Source;
 use crate::store::{DownloadRow, Store};
 use crate::sync::lock;
+use crate::transfer::bandwidth::Bandwidth;
+use crate::transfer::fsutil::restrict_to_user;
 use data_dir::DataDirLock;
 
 mod adding;
@@ -66,24 +73,24 @@ pub(crate) struct Shared {
     /// simulator), with the client to use for them.
     routes: HashMap<String, MasvClient>,
     /// For storage: no overall timeout (stalls are detected per read instead).
-    pub storage: crate::storage_client::StorageClient,
+    pub storage: crate::transfer::storage_client::StorageClient,
     /// The limit in force now (the schedule's, or the global one).
     pub bandwidth: Bandwidth,
     /// The bandwidth schedule and the global limit.
     timetable: timetable::Timetable,
     /// What runs after each package completes.
-    after_download: Mutex<crate::after::AfterDownload>,
+    after_download: Mutex<crate::hooks::AfterDownload>,
     pub connections: Arc<Semaphore>,
     connections_per_download: AtomicUsize,
     adaptive_connections: std::sync::atomic::AtomicBool,
     /// Storage hosts that said "too many connections" this session, with their count.
-    pub host_ceilings: crate::runner::scale::HostCeilings,
+    pub host_ceilings: crate::run::scale::HostCeilings,
     max_active: AtomicUsize,
     /// Files that start hashing from now on use this (the config's, until changed).
     hash_algorithm: Mutex<inbound_mhl::HashAlgorithm>,
     downloads: Mutex<Vec<Arc<Download>>>,
     /// Per (package, folder): held while an add runs.
-    adding: Mutex<HashMap<(String, crate::placement::Destination), AddGate>>,
+    adding: Mutex<HashMap<(String, crate::engine::placement::Destination), AddGate>>,
     /// Held while a new download plans its paths and joins the list, so two adds
     /// never pick the same names.
     planning: Mutex<()>,
@@ -96,7 +103,7 @@ pub(crate) struct Shared {
     /// try again at once instead of at the end of their pause.
     pub network_back: tokio::sync::Notify,
     /// Keeps the machine awake while anything transfers.
-    pub awake: crate::awake::Awake,
+    pub awake: crate::engine::awake::Awake,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -174,7 +181,7 @@ impl Shared {
             .collect();
         running
             .iter()
-            .filter(|d| crate::identity::FileId::device_of(&d.dst) == Some(device))
+            .filter(|d| crate::transfer::identity::FileId::device_of(&d.dst) == Some(device))
             .map(|d| d.bytes_remaining())
             .sum()
     }
@@ -202,7 +209,7 @@ impl Shared {
 }
 
 /// A run sees the engine only through this.
-impl crate::runner::RunServices for Shared {
+impl crate::run::RunServices for Shared {
     fn config(&self) -> &EngineConfig {
         &self.config
     }
@@ -215,7 +222,7 @@ impl crate::runner::RunServices for Shared {
     fn client_for(&self, link_id: &str) -> MasvClient {
         Shared::client_for(self, link_id)
     }
-    fn storage(&self) -> &crate::storage_client::StorageClient {
+    fn storage(&self) -> &crate::transfer::storage_client::StorageClient {
         &self.storage
     }
     fn bandwidth(&self) -> &Bandwidth {
@@ -230,7 +237,7 @@ impl crate::runner::RunServices for Shared {
     fn adaptive_connections(&self) -> bool {
         Shared::adaptive_connections(self)
     }
-    fn host_ceilings(&self) -> &crate::runner::scale::HostCeilings {
+    fn host_ceilings(&self) -> &crate::run::scale::HostCeilings {
         &self.host_ceilings
     }
     fn hash_algorithm(&self) -> inbound_mhl::HashAlgorithm {
@@ -282,7 +289,7 @@ impl Engine {
         for (link_id, api_url) in &config.link_routes {
             routes.insert(link_id.clone(), MasvClient::new(api_url.clone())?);
         }
-        let storage = crate::storage_client::StorageClient::from_env()?;
+        let storage = crate::transfer::storage_client::StorageClient::from_env()?;
         let rows = store.load_all().map_err(EngineError::db(&db_path))?;
         let owners: HashMap<String, crate::model::Owner> = store
             .download_owners()
@@ -322,7 +329,7 @@ impl Engine {
             scheduling: Mutex::new(()),
             sealing: Mutex::new(()),
             network_back: tokio::sync::Notify::new(),
-            awake: crate::awake::Awake::new(config.keep_awake),
+            awake: crate::engine::awake::Awake::new(config.keep_awake),
             events,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -374,7 +381,7 @@ impl Engine {
         engine.spawn_progress_ticker();
         engine.spawn_timetable();
         engine.spawn_expiry_watch();
-        tokio::spawn(crate::netwatch::watch(
+        tokio::spawn(crate::engine::netwatch::watch(
             Arc::downgrade(&engine.shared),
             engine.shared.shutdown.clone(),
         ));

@@ -10,14 +10,14 @@ use inbound_mhl::Digest;
 
 use super::Engine;
 use crate::download::Download;
+use crate::download::session::Session;
+use crate::engine::placement::{Destination, claim_package_folder};
 use crate::error::EngineError;
 use crate::model::RepairCheck;
+use crate::model::paths::{PathPlanner, collision_key};
+use crate::model::selection::{Matcher, Selection, SelectionError};
+use crate::model::source::Source;
 use crate::model::{DownloadState, FileState};
-use crate::paths::{PathPlanner, collision_key};
-use crate::placement::{Destination, claim_package_folder};
-use crate::selection::{Matcher, Selection, SelectionError};
-use crate::session::Session;
-use crate::source::Source;
 use crate::store::{DownloadRow, FileMeta, FileRow};
 use crate::sync::lock;
 
@@ -49,10 +49,11 @@ impl Engine {
         if !new.selection.is_all() && !states.contains(&FileState::Pending) {
             return Err(SelectionError::NothingSelected(new.selection.describe()).into());
         }
-        let sizes = crate::probe::listed_or_stored_sizes(&*self.shared, session, &listing, |idx| {
-            states[idx] == FileState::Pending
-        })
-        .await?;
+        let sizes =
+            crate::run::probe::listed_or_stored_sizes(&*self.shared, session, &listing, |idx| {
+                states[idx] == FileState::Pending
+            })
+            .await?;
         // Downloaded again: into the folder the earlier download completed in.
         let dst_folder = match &new.replaces {
             Some(earlier) => {
@@ -71,7 +72,9 @@ impl Engine {
             .as_deref()
             .map(completed_files)
             .unwrap_or_default();
-        let volume = crate::volume::Volume::of(&dst_folder).ok().map(|(_, v)| v);
+        let volume = crate::transfer::volume::Volume::of(&dst_folder)
+            .ok()
+            .map(|(_, v)| v);
         // From here to joining the list, no other add may plan: the names this one
         // picks are reserved for it from the moment they are chosen.
         let planning = lock(&self.shared.planning);
@@ -148,13 +151,13 @@ impl Engine {
     /// (a path under two folders means one is inside the other), so a history of
     /// packages in folders of their own costs nothing here; before, every file of every
     /// download was keyed on each add, about 0.9 s per add with 200k files on record.
-    pub(super) fn reserved_paths(&self, folder: &Path) -> crate::paths::Reserved {
+    pub(super) fn reserved_paths(&self, folder: &Path) -> crate::model::paths::Reserved {
         let folder = PathBuf::from(collision_key(folder));
         let related = |dst: &Path| {
             let dst = PathBuf::from(collision_key(dst));
             dst.starts_with(&folder) || folder.starts_with(&dst)
         };
-        let mut reserved = crate::paths::Reserved::default();
+        let mut reserved = crate::model::paths::Reserved::default();
         for d in lock(&self.shared.downloads)
             .iter()
             .filter(|d| related(&d.dst))

@@ -7,10 +7,10 @@ use ts_rs::TS;
 
 use super::Engine;
 use super::planning::{chosen_states, package_name};
+use crate::download::session::Session;
 use crate::error::EngineError;
 use crate::model::FileState;
-use crate::selection::Selection;
-use crate::session::Session;
+use crate::model::selection::Selection;
 
 /// A package as MASV describes it, before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -10,11 +10,11 @@ use crate::error::EngineError;
 use crate::sync::lock;
 use tokio_util::sync::CancellationToken;
 
-use crate::destination::Recovery;
+use crate::engine::removal::remove_written_files;
 use crate::model::{DownloadState, Event, Waiting};
-use crate::removal::remove_written_files;
-use crate::retry::Backoff;
-use crate::runner::{self, Interruption, RunEnd};
+use crate::run::destination::Recovery;
+use crate::run::{self, Interruption, RunEnd};
+use crate::transfer::retry::Backoff;
 
 /// A failed run is run again at once at most this many times in a row when finished
 /// files were found gone (see `destination::after_failure`).
@@ -244,10 +244,10 @@ impl Engine {
         let mut again = 0;
         loop {
             let before = dl.bytes_done();
-            let why = match runner::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
+            let why = match run::run(self.shared.clone(), dl.clone(), cancel.clone()).await {
                 RunEnd::Interrupted(why) => why,
                 RunEnd::Failed(msg) if !cancel.is_cancelled() => {
-                    match crate::destination::after_failure(&*self.shared, dl) {
+                    match crate::run::destination::after_failure(&*self.shared, dl) {
                         Some(Recovery::Wait(why)) => why,
                         Some(Recovery::Again) if again < MAX_RUNS_AGAIN => {
                             again += 1;

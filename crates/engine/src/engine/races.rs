@@ -377,7 +377,7 @@ async fn a_file_that_completes_while_it_is_left_out_stays_delivered() {
     let (arrived_rx, go_tx) = hold_first_at(&engine, "choose.stopping");
     let choosing = {
         let (engine, id) = (engine.clone(), id.clone());
-        let only_b = crate::selection::Selection::Files {
+        let only_b = crate::model::selection::Selection::Files {
             ids: ["b".to_owned()].into(),
         };
         tokio::spawn(async move { engine.choose_files(&id, only_b).await })

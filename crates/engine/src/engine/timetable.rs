@@ -8,8 +8,8 @@ use chrono::NaiveDateTime;
 
 use super::Engine;
 use crate::error::EngineError;
+use crate::model::schedule::{Clock, Schedule};
 use crate::model::{DownloadState, Event, ScheduleStatus, WaitReason, Waiting};
-use crate::schedule::{Clock, Schedule};
 use crate::sync::lock;
 
 /// The key the schedule is saved under in the engine's settings.

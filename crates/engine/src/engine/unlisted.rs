@@ -10,12 +10,12 @@ use tokio_util::sync::CancellationToken;
 use super::Engine;
 use super::planning::{NewDownload, package_name, retire};
 use crate::download::Download;
+use crate::download::session::Session;
+use crate::engine::placement::Destination;
 use crate::error::EngineError;
+use crate::model::source::Source;
 use crate::model::{DownloadState, Event};
-use crate::placement::Destination;
-use crate::runner::{Interruption, RunEnd};
-use crate::session::Session;
-use crate::source::Source;
+use crate::run::{Interruption, RunEnd};
 use crate::sync::lock;
 
 impl Engine {
@@ -150,7 +150,7 @@ impl Engine {
         self.shared.emit(Event::Added {
             download: Box::new(listed.summary()),
         });
-        crate::expiry::warn_if_soon(&*self.shared, &listed, crate::model::unix_now());
+        crate::run::expiry::warn_if_soon(&*self.shared, &listed, crate::model::unix_now());
         Ok(Some(listed))
     }
 }

@@ -1,9 +1,9 @@
 //! Verifying a completed download again, on request ("Verify again").
 
 use super::Engine;
+use crate::engine::reverify::{VerifySummary, record_verification, verify_folder};
 use crate::error::EngineError;
 use crate::model::DownloadState;
-use crate::reverify::{VerifySummary, record_verification, verify_folder};
 use crate::sync::lock;
 
 impl Engine {

@@ -1,4 +1,12 @@
-//! The engine's public data: what the UI, the agent API and the CLI show.
+//! The engine's values: what the UI, the agent API and the CLI show and the store
+//! records, with the rules that belong to them (names, selections, schedules).
+
+pub(crate) mod display;
+pub(crate) mod held_back;
+pub(crate) mod paths;
+pub(crate) mod schedule;
+pub(crate) mod selection;
+pub(crate) mod source;
 
 use std::path::PathBuf;
 
@@ -335,7 +343,7 @@ pub struct DownloadProgress {
     pub connections: usize,
     /// What makes it slower than the network would, when Inbound can tell.
     #[serde(default)]
-    pub held_back: Option<crate::held_back::HeldBack>,
+    pub held_back: Option<crate::model::held_back::HeldBack>,
     /// Downloaded again: how far the look at the files already in the folder is.
     #[serde(default)]
     pub checking: Option<Checking>,
