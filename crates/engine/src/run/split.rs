@@ -2,8 +2,9 @@
 //! its second half. A split is not free: the first request stops at the cut, and what
 //! storage has already sent past it (socket buffers on both sides, megabytes on a fast
 //! path) is thrown away, besides the new request's round trip. So a range is split only
-//! when its rest would take a while at the pace its request shows; a request too young
-//! to have shown a pace is judged a moment later, not split blindly.
+//! when its rest would take a while at the pace its bytes have been coming (counted
+//! from its first byte: the round trip before it is not the pace); a request too young
+//! to say is judged a moment later, not split blindly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,23 +18,31 @@ pub(super) const MIN_PIECE: u64 = 2 * 1024 * 1024;
 /// A range is split only when its rest would take at least this long at its request's
 /// pace: the split then saves at least half of it.
 const WORTH_SPLITTING: Duration = Duration::from_secs(1);
-/// A request's pace is judged once it has run this long (its first moments are the
-/// round trip).
+/// A request's pace is judged once its bytes have come for this long.
 const JUDGED_AFTER: Duration = Duration::from_millis(200);
+/// A request that has had no byte for this long is as slow as a request can be.
+const SILENT_FOR: Duration = Duration::from_secs(1);
 /// The pace judged is the request's recent one, over at most this long.
 const RECENT: Duration = Duration::from_secs(5);
 
 /// Whether splitting `span` pays, or `None` while its request is too young to say.
 fn pays(span: &Span, now: Instant) -> Option<bool> {
-    let pace = span.meter.pace(now, RECENT);
-    if pace.over < JUDGED_AFTER {
+    let Some(&first) = span.first_byte.get() else {
+        return (now.saturating_duration_since(span.started) >= SILENT_FOR).then_some(true);
+    };
+    let coming = now.saturating_duration_since(first);
+    if coming < JUDGED_AFTER {
         return None;
     }
-    // Nothing arrived yet: as slow as a request can be.
-    if pace.bytes_per_sec <= 0.0 {
+    let bytes_per_sec = if coming < RECENT {
+        span.meter.total() as f64 / coming.as_secs_f64()
+    } else {
+        span.meter.pace(now, RECENT).bytes_per_sec
+    };
+    if bytes_per_sec <= 0.0 {
         return Some(true);
     }
-    Some(span.remaining() as f64 / pace.bytes_per_sec >= WORTH_SPLITTING.as_secs_f64())
+    Some(span.remaining() as f64 / bytes_per_sec >= WORTH_SPLITTING.as_secs_f64())
 }
 
 /// The second half of the range with the most left among those worth splitting, taken
@@ -50,14 +59,17 @@ pub(super) fn steal(inflight: &[Arc<Span>], now: Instant) -> Option<Work> {
     })
 }
 
-/// How long until the youngest range big enough to split can be judged, if one is too
-/// young now: an idle connection waits that long rather than close.
+/// How long until the first range big enough to split that is too young to judge now
+/// can be judged, if there is one: an idle connection waits that long rather than close.
 pub(super) fn until_judged(inflight: &[Arc<Span>], now: Instant) -> Option<Duration> {
     inflight
         .iter()
         .filter(|s| s.remaining() >= 2 * MIN_PIECE && pays(s, now).is_none())
-        .map(|s| JUDGED_AFTER.saturating_sub(s.meter.pace(now, RECENT).over))
-        .max()
+        .map(|s| match s.first_byte.get() {
+            Some(&first) => JUDGED_AFTER.saturating_sub(now.saturating_duration_since(first)),
+            None => SILENT_FOR.saturating_sub(now.saturating_duration_since(s.started)),
+        })
+        .min()
         .map(|d| d.max(Duration::from_millis(1)))
 }
 
@@ -69,8 +81,9 @@ mod tests {
 
     const MIB: u64 = 1024 * 1024;
 
-    /// A request for `len` bytes that started at `started` and has `arrived` of them.
-    fn span(len: u64, started: Instant, arrived: u64) -> Arc<Span> {
+    /// A request for `len` bytes made at `started`, whose first byte came at `first`,
+    /// with `arrived` of them.
+    fn span(len: u64, started: Instant, first: Option<Instant>, arrived: u64) -> Arc<Span> {
         let work = Work {
             idx: 0,
             start: 0,
@@ -79,8 +92,11 @@ mod tests {
             handovers: 0,
         };
         let mut s = Span::new(&work, CancellationToken::new(), Arc::new(Meter::new()));
-        s.meter = Meter::started_at(started);
-        s.arrived(arrived as usize);
+        s.started = started;
+        if let Some(first) = first {
+            s.first_byte.set(first).unwrap();
+        }
+        s.meter.add(arrived as usize);
         s.pos.store(arrived, std::sync::atomic::Ordering::Relaxed);
         Arc::new(s)
     }
@@ -88,27 +104,50 @@ mod tests {
     #[test]
     fn a_range_that_finishes_within_a_second_is_left_whole() {
         let t = Instant::now();
-        let now = t + Duration::from_millis(500);
-        // 4 MiB in half a second: the other 12 MiB take 1.5 s, worth splitting...
-        assert!(steal(&[span(16 * MIB, t, 4 * MIB)], now).is_some());
-        // ...8 MiB of 16 in half a second: 0.5 s left, not.
-        assert!(steal(&[span(16 * MIB, t, 8 * MIB)], now).is_none());
+        let first = t + Duration::from_millis(100);
+        let now = first + Duration::from_millis(500);
+        // 4 MiB in half a second since its first byte: the other 12 MiB take 1.5 s,
+        // worth splitting...
+        assert!(steal(&[span(16 * MIB, t, Some(first), 4 * MIB)], now).is_some());
+        // ...8 MiB of 16: 0.5 s left, not.
+        assert!(steal(&[span(16 * MIB, t, Some(first), 8 * MIB)], now).is_none());
     }
 
     #[test]
-    fn a_request_with_nothing_yet_is_split_once_it_can_be_judged() {
+    fn the_round_trip_before_the_first_byte_is_not_counted_as_slowness() {
         let t = Instant::now();
-        let waiting = [span(16 * MIB, t, 0)];
-        let young = t + Duration::from_millis(50);
-        assert!(steal(&waiting, young).is_none(), "too young to judge");
+        // Answered after 400 ms, then 4 MiB in 200 ms: 20 MiB/s, 0.6 s left.
+        let first = t + Duration::from_millis(400);
+        let now = first + JUDGED_AFTER;
+        assert!(steal(&[span(16 * MIB, t, Some(first), 4 * MIB)], now).is_none());
+    }
+
+    #[test]
+    fn a_request_is_judged_a_moment_after_its_first_byte() {
+        let t = Instant::now();
+        let first = t + Duration::from_millis(30);
+        let young = [span(16 * MIB, t, Some(first), 64 * 1024)];
+        let now = first + Duration::from_millis(50);
+        assert!(steal(&young, now).is_none(), "too young to judge");
+        assert_eq!(until_judged(&young, now), Some(Duration::from_millis(150)));
+        let judged = first + JUDGED_AFTER;
+        assert_eq!(until_judged(&young, judged), None);
+        // 64 KiB in 200 ms: the rest takes a minute.
+        assert!(steal(&young, judged).is_some());
+    }
+
+    #[test]
+    fn a_request_with_no_answer_is_split_once_it_has_been_silent_a_while() {
+        let t = Instant::now();
+        let silent = [span(16 * MIB, t, None, 0)];
+        let soon = t + Duration::from_millis(400);
+        assert!(steal(&silent, soon).is_none());
         assert_eq!(
-            until_judged(&waiting, young),
-            Some(Duration::from_millis(150))
+            until_judged(&silent, soon),
+            Some(Duration::from_millis(600))
         );
-        let judged = t + JUDGED_AFTER;
-        assert_eq!(until_judged(&waiting, judged), None);
         assert_eq!(
-            steal(&waiting, judged).map(|w| (w.start, w.end)),
+            steal(&silent, t + SILENT_FOR).map(|w| (w.start, w.end)),
             Some((8 * MIB, 16 * MIB))
         );
     }
@@ -116,7 +155,7 @@ mod tests {
     #[test]
     fn a_range_too_small_to_split_is_not_waited_for() {
         let t = Instant::now();
-        let small = [span(3 * MIB, t, 0)];
+        let small = [span(3 * MIB, t, None, 0)];
         assert_eq!(until_judged(&small, t + Duration::from_millis(10)), None);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -49,6 +49,9 @@ pub(crate) struct Span {
     pub connection: Arc<Meter>,
     /// What it wrote since its last flush, for the run's quick saves.
     pub unsynced: Mutex<Unsynced>,
+    /// When the request was made, and when its first bytes came.
+    pub started: Instant,
+    pub first_byte: OnceLock<Instant>,
 }
 
 impl Span {
@@ -66,11 +69,14 @@ impl Span {
             meter: Meter::new(),
             connection,
             unsynced: Mutex::new(Unsynced::new(work.start)),
+            started: Instant::now(),
+            first_byte: OnceLock::new(),
         }
     }
 
     /// `n` bytes came in for this request.
     pub fn arrived(&self, n: usize) {
+        self.first_byte.get_or_init(Instant::now);
         self.meter.add(n);
         self.connection.add(n);
     }
@@ -152,6 +158,11 @@ impl Meter {
 
     pub fn add(&self, n: usize) {
         self.arrived.fetch_add(n as u64, Relaxed);
+    }
+
+    /// Every byte counted so far.
+    pub fn total(&self) -> u64 {
+        self.arrived.load(Relaxed)
     }
 
     /// Records how much has arrived by `now`, keeping what a pace over `keep` needs.
