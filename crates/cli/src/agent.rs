@@ -68,7 +68,7 @@ pub async fn run(args: AgentArgs) -> ExitCode {
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::get::fail_line(&crate::get::one_line(&e));
+            crate::output::fail_line(&crate::output::one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -85,7 +85,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let _log_guard = crate::logging::init_with_stderr_default(Some(&data_dir), "info");
     let access = access(&args, &data_dir)?;
     let mut config = EngineConfig::new(&data_dir);
-    crate::get::set_connections(&mut config, args.connections);
+    crate::args::set_connections(&mut config, args.connections);
     config.max_active_downloads = args.max_active.map_or(3, usize::from);
     config.max_active_from_saved = args.max_active.is_none();
     config.hash_algorithm = args.hash;

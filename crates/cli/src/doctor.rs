@@ -21,7 +21,7 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
     match doctor(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::get::fail_line(&format!("{e:#}"));
+            crate::output::fail_line(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -10,7 +10,8 @@ use inbound_engine::{
     human_bytes, sanitize_package_path,
 };
 
-use crate::get::{Pick, explain_add_error, read_password};
+use crate::args::{Pick, read_password};
+use crate::output::explain_add_error;
 
 #[derive(Args)]
 pub struct LsArgs {
@@ -27,7 +28,7 @@ pub async fn run(args: LsArgs) -> ExitCode {
     match ls(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::get::fail_line(&format!("{e:#}"));
+            crate::output::fail_line(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

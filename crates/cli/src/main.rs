@@ -1,12 +1,14 @@
 //! `inbound`: download MASV packages from a terminal, and run the simulator.
 
 mod agent;
+mod args;
 mod asking;
 mod doctor;
 mod get;
 mod hours;
 mod logging;
 mod ls;
+mod output;
 mod patient;
 mod progress;
 mod rate;
@@ -73,7 +75,7 @@ fn main() -> ExitCode {
                 // `inbound man | head`: the reader had enough.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
-                    get::fail_line(&format!("cannot write the manual page: {e}"));
+                    output::fail_line(&format!("cannot write the manual page: {e}"));
                     ExitCode::FAILURE
                 }
             };
@@ -86,7 +88,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            get::fail_line(&format!("cannot start: {e}"));
+            output::fail_line(&format!("cannot start: {e}"));
             return ExitCode::FAILURE;
         }
     };

@@ -86,7 +86,7 @@ pub async fn run(args: SimArgs) -> ExitCode {
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::get::fail_line(&crate::get::one_line(&e));
+            crate::output::fail_line(&crate::output::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -74,7 +74,7 @@ pub async fn run(args: TeamArgs) -> ExitCode {
     match team(args).await {
         Ok(code) => code,
         Err(e) => {
-            crate::get::fail_line(&crate::get::one_line(&e));
+            crate::output::fail_line(&crate::output::one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -139,11 +139,13 @@ async fn team(args: TeamArgs) -> anyhow::Result<ExitCode> {
                     team_id: api.team_id().to_owned(),
                 },
             )?;
-            let dest =
-                crate::get::placement(crate::get::destination(dest.as_deref())?, no_package_folder);
+            let dest = crate::args::placement(
+                crate::args::destination(dest.as_deref())?,
+                no_package_folder,
+            );
             let mut config = EngineConfig::new(&data_dir);
             config.auto_resume = false;
-            crate::get::set_connections(&mut config, connections);
+            crate::args::set_connections(&mut config, connections);
             let engine = Engine::open(config).await?;
             let events = engine.subscribe();
             let id = match engine.add_team_package(download, dest).await {
@@ -153,7 +155,7 @@ async fn team(args: TeamArgs) -> anyhow::Result<ExitCode> {
                     return Err(e.into());
                 }
             };
-            return crate::get::follow(&engine, &id, events).await;
+            return crate::output::follow(&engine, &id, events).await;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -61,7 +61,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
     let (report, recorded) = match verified {
         Ok(v) => v,
         Err(e) => {
-            crate::get::fail_line(&format!("cannot verify {}: {e}", args.dir.display()));
+            crate::output::fail_line(&format!("cannot verify {}: {e}", args.dir.display()));
             return ExitCode::from(UNVERIFIABLE);
         }
     };
