@@ -52,7 +52,7 @@ pub struct AgentArgs {
     #[command(flatten)]
     hours: crate::hours::Hours,
     #[command(flatten)]
-    when_done: crate::when_done::WhenDone,
+    hooks: crate::hooks::HookFlags,
     /// Seconds between two looks at the portals that automations download from
     /// (automations need `inbound team login`).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -91,7 +91,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
     config.bandwidth_schedule = args.hours.schedule();
-    config.after_download = args.when_done.hooks()?;
+    config.after_download = args.hooks.for_engine()?;
     let provisioning = provisioning_file(args.config.as_deref())?;
     let engine = Engine::open(config).await?;
     if let Some(file) = &provisioning {

@@ -53,7 +53,7 @@ pub struct GetArgs {
     #[command(flatten)]
     hours: crate::hours::Hours,
     #[command(flatten)]
-    when_done: crate::when_done::WhenDone,
+    hooks: crate::hooks::HookFlags,
     /// Download Inbound's demo package from a built-in simulator (no MASV link needed).
     #[arg(long, conflicts_with = "url")]
     demo: bool,
@@ -90,7 +90,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     set_connections(&mut config, args.connections);
     config.bandwidth_limit = args.limit;
     config.bandwidth_schedule = args.hours.schedule();
-    config.after_download = args.when_done.hooks()?;
+    config.after_download = args.hooks.for_engine()?;
     config.hash_algorithm = args.hash;
     config.keep_awake = !args.allow_sleep;
     let (_sim, url) = if args.demo {

@@ -5,6 +5,7 @@ mod args;
 mod asking;
 mod doctor;
 mod get;
+mod hooks;
 mod hours;
 mod logging;
 mod ls;
@@ -16,7 +17,6 @@ mod sim;
 mod stdin_line;
 mod team;
 mod verify;
-mod when_done;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -73,7 +73,7 @@ impl TotalRate {
 }
 
 #[derive(Default)]
-pub(crate) struct Meter {
+pub(crate) struct ProgressMeter {
     total: TotalRate,
     files: HashMap<usize, FileMeter>,
     judge: crate::model::held_back::Judge,
@@ -86,7 +86,7 @@ struct FileMeter {
     rate: f64,
 }
 
-impl Meter {
+impl ProgressMeter {
     /// Samples a running download. `None` when nothing changed since the last sample.
     pub fn sample(&mut self, dl: &Download, now: Instant) -> Option<DownloadProgress> {
         let total = dl.bytes_done();

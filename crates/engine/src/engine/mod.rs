@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::EngineConfig;
 use crate::download::Download;
-use crate::download::progress::Meter;
+use crate::download::progress::ProgressMeter;
 use crate::download::session::RetryPolicy;
 use crate::error::EngineError;
 use crate::model::source::Source;
@@ -38,7 +38,7 @@ mod choosing;
 mod cut_short;
 mod data_dir;
 mod expiring;
-mod finishing;
+mod hooks;
 mod planning;
 mod preview;
 mod queue;
@@ -318,7 +318,7 @@ impl Engine {
             hash_algorithm: Mutex::new(config.hash_algorithm),
             bandwidth: Bandwidth::new(config.bandwidth_limit),
             timetable: timetable::Timetable::load(&config, &store),
-            after_download: Mutex::new(finishing::load(&config, &store)),
+            after_download: Mutex::new(hooks::load(&config, &store)),
             store,
             routes,
             client,
@@ -489,7 +489,7 @@ impl Engine {
     }
 
     fn spawn_progress_ticker(&self) {
-        let mut meters: HashMap<String, Meter> = HashMap::new();
+        let mut meters: HashMap<String, ProgressMeter> = HashMap::new();
         self.spawn_every(PROGRESS_INTERVAL, move |shared| {
             let running: Vec<_> = lock(&shared.downloads)
                 .iter()

@@ -91,7 +91,7 @@ fn written_by_inbound(path: &Path) -> bool {
         && std::fs::read_to_string(path)
             .ok()
             .and_then(|xml| inbound_mhl::read_manifest(&xml).ok())
-            .is_some_and(|m| m.tool == crate::run::seal::TOOL)
+            .is_some_and(|m| m.tool == crate::run::manifest::TOOL)
 }
 
 /// Removes `path` with `remover`; a failure is logged and said in `failures`.

@@ -84,7 +84,7 @@ pub fn record_verification(root: &Path, report: &Report) -> Result<Option<PathBu
         return Ok(None);
     };
     let generation = Generation {
-        tool: crate::run::seal::TOOL.into(),
+        tool: crate::run::manifest::TOOL.into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         comment: Some(format!(
             "verified again: {} OK, {} changed, {} missing, {} not recorded before",

@@ -3,10 +3,10 @@
 
 pub(crate) mod destination;
 pub(crate) mod expiry;
+pub(crate) mod manifest;
 pub(crate) mod prepare;
 pub(crate) mod probe;
 pub(crate) mod repair;
-pub(crate) mod seal;
 pub(crate) mod taking_up;
 
 use std::collections::{HashMap, VecDeque};
@@ -20,11 +20,11 @@ use crate::download::Download;
 
 use crate::download::session::Session;
 use crate::model::source::Source;
+use crate::run::manifest::write_manifest;
 use crate::run::prepare::prepare;
-use crate::run::seal::seal_package;
 use crate::sync::lock;
 use crate::transfer::partfile::PartFile;
-use crate::transfer::span::{Meter, Span, Work};
+use crate::transfer::span::{PaceMeter, Span, Work};
 
 mod error;
 mod files;
@@ -131,7 +131,7 @@ struct RunCtx {
     opened: Mutex<Vec<std::sync::Weak<PartFile>>>,
     inflight: Mutex<Vec<Arc<Span>>>,
     /// How fast each connection of this run goes, and their median (see `pace`).
-    connections: Mutex<Vec<Arc<Meter>>>,
+    connections: Mutex<Vec<Arc<PaceMeter>>>,
     peers: Mutex<pace::Peers>,
     prefetch: Arc<tokio::sync::Semaphore>,
     failure: Mutex<Option<String>>,
@@ -245,8 +245,8 @@ pub(crate) async fn run(
     match ctx.dl.files.iter().find(|f| !f.state().is_settled()) {
         None => {
             let (shared, dl) = (ctx.shared.clone(), ctx.dl.clone());
-            let sealed_and_given = move || {
-                seal_package(&*shared, &dl)?;
+            let manifest_and_owner = move || {
+                write_manifest(&*shared, &dl)?;
                 let owner = *lock(&dl.owner);
                 match owner {
                     Some(o) => crate::download::ownership::give_written(shared.store(), &dl, o)
@@ -254,7 +254,7 @@ pub(crate) async fn run(
                     None => Ok(()),
                 }
             };
-            match tokio::task::spawn_blocking(sealed_and_given).await {
+            match tokio::task::spawn_blocking(manifest_and_owner).await {
                 Ok(Ok(_)) => RunEnd::Complete,
                 Ok(Err(e)) => RunEnd::from(e),
                 Err(e) => RunEnd::Failed(format!("writing the ASC MHL manifest stopped: {e}")),

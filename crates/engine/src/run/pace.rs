@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::sync::lock;
-use crate::transfer::span::{Meter, Span};
+use crate::transfer::span::{PaceMeter, Span};
 
 use super::RunCtx;
 use crate::transfer::span::Work;
@@ -96,7 +96,7 @@ pub(super) async fn watch(ctx: &RunCtx) {
 /// The median recent pace of the run's connections (over all their requests, so a
 /// connection between two short requests still counts) measured long enough, if at
 /// least two are: one connection has no peers to be slow against.
-fn peer_median(connections: &[Arc<Meter>], now: Instant) -> Option<f64> {
+fn peer_median(connections: &[Arc<PaceMeter>], now: Instant) -> Option<f64> {
     let mut paces: Vec<f64> = connections
         .iter()
         .map(|c| c.pace(now, RECENT))
@@ -163,8 +163,8 @@ mod tests {
             epoch: 0,
             handovers,
         };
-        let mut span = Span::new(&work, CancellationToken::new(), Arc::new(Meter::new()));
-        span.meter = Meter::started_at(start);
+        let mut span = Span::new(&work, CancellationToken::new(), Arc::new(PaceMeter::new()));
+        span.meter = PaceMeter::started_at(start);
         Arc::new(span)
     }
 

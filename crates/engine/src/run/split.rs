@@ -76,7 +76,7 @@ pub(super) fn until_judged(inflight: &[Arc<Span>], now: Instant) -> Option<Durat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::span::Meter;
+    use crate::transfer::span::PaceMeter;
     use tokio_util::sync::CancellationToken;
 
     const MIB: u64 = 1024 * 1024;
@@ -91,7 +91,7 @@ mod tests {
             epoch: 0,
             handovers: 0,
         };
-        let mut s = Span::new(&work, CancellationToken::new(), Arc::new(Meter::new()));
+        let mut s = Span::new(&work, CancellationToken::new(), Arc::new(PaceMeter::new()));
         s.started = started;
         if let Some(first) = first {
             s.first_byte.set(first).unwrap();

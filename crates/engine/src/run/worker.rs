@@ -12,7 +12,7 @@ use crate::run::prepare::set_file_state;
 use crate::sync::lock;
 use crate::transfer::fsutil::{describe_io_error, is_disk_full};
 use crate::transfer::partfile::PartFile;
-use crate::transfer::span::{Meter, Span};
+use crate::transfer::span::{PaceMeter, Span};
 use crate::transfer::{Checkpoint, FetchError, RangeRequest, fetch_range};
 
 use super::files::withhold_virus;
@@ -26,7 +26,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
     let mut url_refreshes = 0u32;
     // However this connection ends, one waiting out a pause may be the last one left.
     let _idle = IdleOnDrop(&ctx);
-    let pace = Arc::new(Meter::new());
+    let pace = Arc::new(PaceMeter::new());
     lock(&ctx.connections).push(pace.clone());
     let mut member = ctx.scale.join();
     while !member.should_leave()

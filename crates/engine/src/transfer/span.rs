@@ -43,10 +43,10 @@ pub(crate) struct Span {
     /// How many times this range's rest has already been taken from a slow connection.
     pub handovers: u32,
     /// This request's pace.
-    pub meter: Meter,
+    pub meter: PaceMeter,
     /// The pace of the connection making it, over all its requests (its peers' pace
     /// is what a request is judged against).
-    pub connection: Arc<Meter>,
+    pub connection: Arc<PaceMeter>,
     /// What it wrote since its last flush, for the run's quick saves.
     pub unsynced: Mutex<Unsynced>,
     /// When the request was made, and when its first bytes came.
@@ -56,7 +56,7 @@ pub(crate) struct Span {
 
 impl Span {
     /// `cancel` should be a child of the run's token, so stopping the run stops it.
-    pub fn new(work: &Work, cancel: CancellationToken, connection: Arc<Meter>) -> Self {
+    pub fn new(work: &Work, cancel: CancellationToken, connection: Arc<PaceMeter>) -> Self {
         Self {
             idx: work.idx,
             epoch: work.epoch,
@@ -66,7 +66,7 @@ impl Span {
             end: AtomicU64::new(work.end),
             cancel,
             handovers: work.handovers,
-            meter: Meter::new(),
+            meter: PaceMeter::new(),
             connection,
             unsynced: Mutex::new(Unsynced::new(work.start)),
             started: Instant::now(),
@@ -132,7 +132,7 @@ impl Span {
 
 /// Bytes arriving on one request over time (skipped bytes of a whole-object answer
 /// count too: the connection is moving), sampled about once a second.
-pub(crate) struct Meter {
+pub(crate) struct PaceMeter {
     arrived: AtomicU64,
     samples: Mutex<VecDeque<(Instant, u64)>>,
 }
@@ -144,7 +144,7 @@ pub(crate) struct Pace {
     pub over: Duration,
 }
 
-impl Meter {
+impl PaceMeter {
     pub fn new() -> Self {
         Self::started_at(Instant::now())
     }
@@ -217,7 +217,7 @@ mod tests {
         let s = Span::new(
             &work(0, 100),
             CancellationToken::new(),
-            Arc::new(Meter::new()),
+            Arc::new(PaceMeter::new()),
         );
         s.pos.store(20, Relaxed);
         assert_eq!(s.steal_half(10), Some((60, 100)));
@@ -233,7 +233,7 @@ mod tests {
         let s = Span::new(
             &work(0, 100),
             CancellationToken::new(),
-            Arc::new(Meter::new()),
+            Arc::new(PaceMeter::new()),
         );
         s.pos.store(20, Relaxed);
         s.received_to.store(30, Relaxed);
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn pace_is_measured_over_the_window_asked_for() {
         let start = Instant::now();
-        let m = Meter::started_at(start);
+        let m = PaceMeter::started_at(start);
         let keep = Duration::from_secs(20);
         // 1000 B/s for 10 s, then 10 B/s for 10 s.
         for second in 1..=20u64 {

@@ -5,7 +5,7 @@ use clap::Args;
 use inbound_engine::AfterDownload;
 
 #[derive(Args, Clone, Default)]
-pub struct WhenDone {
+pub struct HookFlags {
     /// Run this after each package completes (quoted like a shell line, or on Windows
     /// like a Windows command line, and run without a shell: name one for pipes or
     /// scripts, `sh -c '…'` or `cmd /C …`): the package folder is added as its last
@@ -24,9 +24,9 @@ pub struct WhenDone {
 #[derive(Clone, Debug)]
 struct CommandLine(Vec<String>);
 
-impl WhenDone {
+impl HookFlags {
     /// The hooks the flags give; `None` without any (the saved ones apply).
-    pub fn hooks(&self) -> anyhow::Result<Option<AfterDownload>> {
+    pub fn for_engine(&self) -> anyhow::Result<Option<AfterDownload>> {
         let hooks = AfterDownload {
             run: self.then_run.clone().map(|c| c.0).unwrap_or_default(),
             post_url: self.then_post.clone(),
@@ -81,7 +81,7 @@ mod tests {
     #[derive(Parser)]
     struct Flags {
         #[command(flatten)]
-        when_done: WhenDone,
+        hooks: HookFlags,
     }
 
     /// `--then-run` once made clap panic ("Mismatch between definition and access"):
@@ -89,10 +89,10 @@ mod tests {
     #[test]
     fn then_run_gives_the_command_to_run() {
         let flags = Flags::try_parse_from(["inbound", "--then-run", "ingest --fast"]).unwrap();
-        let hooks = flags.when_done.hooks().unwrap().unwrap();
+        let hooks = flags.hooks.for_engine().unwrap().unwrap();
         assert_eq!(hooks.run, ["ingest", "--fast"]);
         let none = Flags::try_parse_from(["inbound"]).unwrap();
-        assert!(none.when_done.hooks().unwrap().is_none());
+        assert!(none.hooks.for_engine().unwrap().is_none());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::sync::lock;
 pub(crate) const TOOL: &str = "Inbound";
 
 /// Writes the package's manifest (unless turned off) and remembers where it is.
-pub(crate) fn seal_package(
+pub(crate) fn write_manifest(
     shared: &dyn RunServices,
     dl: &Download,
 ) -> Result<Option<PathBuf>, RunError> {

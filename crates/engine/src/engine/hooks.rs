@@ -1,4 +1,4 @@
-//! "When done": the hooks run after each package completes (see `crate::hooks`), set
+//! The hooks: what runs after each package completes (see `crate::hooks`), set
 //! for the engine (saved with the downloads) or for one process (`--then-run`).
 
 use std::sync::Arc;
