@@ -227,7 +227,8 @@ def run_scenario(key, spec, args, work):
                 repeated = key == "S1" or key.startswith("S5")
                 runs = args.s1_runs if repeated else args.s4_runs if key == "S4" else 1
                 measure(tool, cmd, dest, env, before_each=clear, runs=runs)
-                if tool == "inbound auto" and key.startswith("S5"):
+                # --kills 0: the speeds alone.
+                if tool == "inbound auto" and key.startswith("S5") and args.kills > 0:
                     clear()
                     killed = kill_cost(
                         net, key, work, cmd, env, dest, total, args.kills)
