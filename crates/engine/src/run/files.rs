@@ -213,9 +213,12 @@ impl RunCtx {
             self.fail(msg);
             return false;
         }
-        let mut queue = lock(&self.queue);
-        queue.retain(|w| w.idx != f.meta.idx);
-        push_segments(&*self.shared, &mut queue, &self.dl, f, &[(0, f.meta.size)]);
+        {
+            let mut queue = lock(&self.queue);
+            queue.retain(|w| w.idx != f.meta.idx);
+            push_segments(&*self.shared, &mut queue, &self.dl, f, &[(0, f.meta.size)]);
+        }
+        self.more_work.notify_waiters();
         true
     }
 }

@@ -17,7 +17,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::download::Download;
-
 use crate::download::session::Session;
 use crate::model::source::Source;
 use crate::run::manifest::write_manifest;
@@ -139,6 +138,9 @@ struct RunCtx {
     interruption: Mutex<Option<Interruption>>,
     /// Told whenever a connection ends, for connections pausing before a retry.
     idle: tokio::sync::Notify,
+    /// Told when work goes back in the queue, for idle connections waiting to judge
+    /// whether a range is worth splitting (see `next_work`).
+    more_work: tokio::sync::Notify,
     /// Times each file's object changed during this run (by file index).
     object_changes: Mutex<HashMap<usize, u32>>,
     /// Times each file's bytes did not match storage's MD5 during this run.
@@ -191,6 +193,7 @@ pub(crate) async fn run(
         failure: Mutex::new(None),
         interruption: Mutex::new(None),
         idle: tokio::sync::Notify::new(),
+        more_work: tokio::sync::Notify::new(),
         object_changes: Mutex::new(HashMap::new()),
         md5_mismatches: Mutex::new(HashMap::new()),
         scale,
@@ -267,7 +270,6 @@ pub(crate) async fn run(
     }
 }
 
-/// Opens access to the package: through its link, or with a team access token.
 /// Waits until none of `files` is open any more. A flush or a hash step already handed
 /// to a blocking thread holds its part file until it returns (aborting its task does
 /// not stop it); those take milliseconds. Bounded, so a stuck disk cannot hold a run's
@@ -283,6 +285,7 @@ async fn all_closed(files: &[std::sync::Weak<PartFile>]) {
     }
 }
 
+/// Opens access to the package: through its link, or with a team access token.
 pub(crate) async fn open_session(
     shared: &dyn RunServices,
     source: &Source,
@@ -313,9 +316,11 @@ impl RunCtx {
     /// connection is far slower than its peers (end-game); else the second half of
     /// the longest range another connection is still fetching, where splitting pays.
     /// When none pays yet but a range too young to judge may, waits until it can be
-    /// judged (see `split`).
+    /// judged (see `split`), or until work goes back in the queue.
     async fn next_work(&self) -> Option<Work> {
         loop {
+            // Before the queue is looked at, so work queued after that still wakes it.
+            let more_work = self.more_work.notified();
             let now = tokio::time::Instant::now();
             if let Some(w) = lock(&self.queue).pop_front() {
                 return Some(w);
@@ -332,6 +337,7 @@ impl RunCtx {
             tokio::select! {
                 _ = self.cancel.cancelled() => return None,
                 _ = tokio::time::sleep(wait) => {}
+                _ = more_work => {}
             }
         }
     }
@@ -402,6 +408,7 @@ impl RunCtx {
     fn requeue(&self, w: Work) {
         if w.start < w.end {
             lock(&self.queue).push_front(w);
+            self.more_work.notify_waiters();
         }
     }
 
