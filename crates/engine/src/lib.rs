@@ -16,7 +16,8 @@
 //! - `hooks/`: what runs once a package completes.
 //! - `config.rs`, `error.rs`, `logging.rs`.
 //! - `store/`: SQLite (schema, downloads, files, ranges, repair, settings, choices).
-//! - `download/`: one download in memory (its files, progress, owner, MASV session).
+//! - `download/`: one download in memory (its files, progress, owner, MASV session);
+//!   its `ledger` is the only code that changes what is recorded (memory, row, event).
 //! - `run/`: one run of one download (prepare, connections, hand-over with its
 //!   manifest, expiry); it sees the engine only through `run::RunServices`.
 //! - `engine/`: the queue and the public API; the only code that names `Shared`, the

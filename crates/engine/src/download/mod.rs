@@ -1,143 +1,25 @@
 //! The in-memory state of one download, shared by the engine and its running task.
 
+pub(crate) mod file;
+pub(crate) mod ledger;
 pub(crate) mod ownership;
 pub(crate) mod progress;
 pub(crate) mod session;
 
+pub(crate) use file::FileSlot;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use inbound_mhl::Digest;
-
 use crate::download::session::Session;
-use crate::model::paths::part_path;
 use crate::model::source::Source;
-use crate::model::{
-    DownloadDetail, DownloadState, DownloadSummary, FileHash, FileInfo, FileState, Waiting,
-};
-use crate::store::{DownloadRow, FileMeta, FileRow};
+use crate::model::{DownloadDetail, DownloadState, DownloadSummary, FileState, Waiting};
+use crate::store::{DownloadRow, FileRow};
 use crate::sync::lock;
-use crate::transfer::identity::{FileId, Written};
-use crate::transfer::ranges::RangeSet;
-
-pub(crate) struct FileSlot {
-    pub meta: FileMeta,
-    /// Bytes written so far (recorded ranges plus what is arriving now).
-    pub done: AtomicU64,
-    state: AtomicU8,
-    pub error: Mutex<Option<String>>,
-    /// What the database says is on disk.
-    pub ranges: Mutex<RangeSet>,
-    /// The part file this download created (`None` until it has one).
-    pub part: Mutex<Option<FileId>>,
-    /// When it set out to create a part file it has not recorded yet (nanoseconds
-    /// since the Unix epoch).
-    pub part_intent: Mutex<Option<i64>>,
-    /// The storage ETag the recorded bytes belong to; later requests must match it.
-    pub etag: Mutex<Option<String>>,
-    /// The completed file as written, to recognise it later.
-    pub written: Mutex<Option<Written>>,
-    /// The completed file's hash.
-    pub hash: Mutex<Option<Digest>>,
-    /// Bumped when the file starts again from scratch (see [`crate::transfer::partfile::PartFile`]).
-    pub epoch: AtomicU64,
-    /// Downloaded again into its folder: what the file found there must hash to.
-    pub repair: Mutex<Option<crate::model::RepairCheck>>,
-}
-
-impl FileSlot {
-    pub fn from_row(row: FileRow) -> Self {
-        let ranges = RangeSet::from_ranges(row.ranges);
-        let done = if row.state == FileState::Complete {
-            row.meta.size
-        } else {
-            ranges.covered()
-        };
-        Self {
-            meta: row.meta,
-            done: AtomicU64::new(done),
-            state: AtomicU8::new(row.state.to_u8()),
-            error: Mutex::new(row.error),
-            ranges: Mutex::new(ranges),
-            part: Mutex::new(row.part),
-            part_intent: Mutex::new(row.part_intent),
-            etag: Mutex::new(row.etag),
-            written: Mutex::new(row.written),
-            hash: Mutex::new(row.hash),
-            epoch: AtomicU64::new(0),
-            repair: Mutex::new(row.repair),
-        }
-    }
-
-    pub fn state(&self) -> FileState {
-        FileState::from_u8(self.state.load(Relaxed))
-    }
-
-    pub fn set_state(&self, s: FileState) {
-        self.state.store(s.to_u8(), Relaxed);
-    }
-
-    /// Counts toward the download's total (withheld, skipped and excluded files do not).
-    pub fn is_wanted(&self) -> bool {
-        !matches!(
-            self.state(),
-            FileState::VirusWithheld | FileState::Skipped | FileState::Excluded
-        )
-    }
-
-    pub fn error(&self) -> Option<String> {
-        lock(&self.error).clone()
-    }
-
-    pub fn final_path(&self, dst: &Path) -> PathBuf {
-        dst.join(&self.meta.rel_path)
-    }
-
-    pub fn part_path(&self, dst: &Path) -> PathBuf {
-        part_path(&self.final_path(dst))
-    }
-
-    /// The part file's path below the download's folder.
-    pub fn part_rel(&self) -> PathBuf {
-        part_path(&self.meta.rel_path)
-    }
-
-    fn info(&self) -> FileInfo {
-        // Read once, and not while another lock of this file is held.
-        let hash = lock(&self.hash).as_ref().map(|d| FileHash {
-            algorithm: d.algorithm.name().to_owned(),
-            value: d.value.clone(),
-        });
-        let kept_aside = lock(&self.repair)
-            .as_ref()
-            .and_then(|c| c.found.as_ref())
-            .and_then(|found| found.kept_as())
-            .map(Path::to_path_buf);
-        FileInfo {
-            index: self.meta.idx,
-            file_id: self.meta.file_id.clone(),
-            kind: self.meta.kind.clone(),
-            package_path: self.meta.package_path.clone(),
-            path: self.meta.rel_path.clone(),
-            size: self.meta.size,
-            bytes_done: self.done.load(Relaxed),
-            state: self.state(),
-            error: self.error(),
-            virus_detected: self.meta.virus,
-            hash,
-            verified: self.is_verified(),
-            kept_aside,
-        }
-    }
-
-    pub fn is_verified(&self) -> bool {
-        self.state() == FileState::Complete && lock(&self.hash).is_some()
-    }
-}
 
 pub(crate) struct RunHandle {
     pub run_id: u64,
@@ -145,45 +27,65 @@ pub(crate) struct RunHandle {
     pub join: Option<JoinHandle<()>>,
 }
 
+/// Where a download stands. What is recorded (state, error, completion, manifest) is
+/// read here and changed by the ledger; the rest lives in this process only.
 pub(crate) struct Status {
-    pub state: DownloadState,
-    pub error: Option<String>,
-    pub completed_at: Option<i64>,
+    state: DownloadState,
+    error: Option<String>,
+    completed_at: Option<i64>,
+    /// The ASC MHL manifest written when it completed.
+    manifest: Option<PathBuf>,
     pub run: Option<RunHandle>,
     /// Deleted: nothing may start it again, whoever still holds it.
     pub deleted: bool,
-    /// The ASC MHL manifest written when it completed.
-    pub manifest: Option<PathBuf>,
     /// Transferring but held up until the network is back.
     pub waiting: Option<Waiting>,
     /// The last after-download hook's failure, if it failed.
     pub after_error: Option<String>,
 }
 
+impl Status {
+    pub fn state(&self) -> DownloadState {
+        self.state
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    pub fn completed_at(&self) -> Option<i64> {
+        self.completed_at
+    }
+
+    pub fn manifest(&self) -> Option<&Path> {
+        self.manifest.as_deref()
+    }
+}
+
 pub(crate) struct Download {
     pub id: String,
-    pub source: Mutex<Source>,
+    source: Mutex<Source>,
     pub dst: PathBuf,
     /// The drive the destination was on when the download was added, or when it was
     /// last found again (see `destination`).
-    pub volume: Mutex<Option<crate::transfer::volume::Volume>>,
+    volume: Mutex<Option<crate::transfer::volume::Volume>>,
     /// `dst` is the package's own folder, created for it when it was added.
     pub package_folder: bool,
     /// The files chosen when it was added (applied when it is listed).
     pub selection: crate::model::selection::Selection,
     /// Higher starts first, and takes the place of a lower one when every slot is
     /// taken (see `Engine::set_priority`).
-    pub priority: std::sync::atomic::AtomicI64,
+    priority: std::sync::atomic::AtomicI64,
     /// Bytes asked of storage per range, when it was added with its own size.
     pub chunk_size: Option<u64>,
     /// When MASV deletes the package (Unix seconds), as it last said (see `expiry`).
-    pub expires_at: Mutex<Option<i64>>,
+    expires_at: Mutex<Option<i64>>,
     /// Said to expire soon already (see `expiry::warn_if_soon`).
     pub expiry_warned: std::sync::atomic::AtomicBool,
     /// Its own speed limit, within the global one (none unless set).
-    pub limit: crate::transfer::bandwidth::Bandwidth,
+    limit: crate::transfer::bandwidth::Bandwidth,
     /// Who its files are given to when it completes (`uid`/`gid`), if anyone.
-    pub owner: Mutex<Option<crate::model::Owner>>,
+    owner: Mutex<Option<crate::model::Owner>>,
     pub name: String,
     pub sender_email: String,
     pub package_id: String,
@@ -259,6 +161,42 @@ impl Download {
         lock(&self.source).clone()
     }
 
+    /// The drive its folder was on when it was added, or when it was last found again.
+    pub fn volume(&self) -> Option<crate::transfer::volume::Volume> {
+        *lock(&self.volume)
+    }
+
+    pub fn priority(&self) -> i64 {
+        self.priority.load(Relaxed)
+    }
+
+    /// When MASV deletes the package (Unix seconds), as it last said.
+    pub fn expires_at(&self) -> Option<i64> {
+        *lock(&self.expires_at)
+    }
+
+    /// Its own speed limit, if it has one.
+    pub fn rate_limit(&self) -> Option<u64> {
+        self.limit.limit()
+    }
+
+    /// Its own speed limit, for the connections that keep to it.
+    pub fn throttle(&self) -> &crate::transfer::bandwidth::Bandwidth {
+        &self.limit
+    }
+
+    /// Who its files are given to when it completes, if anyone.
+    pub fn owner(&self) -> Option<crate::model::Owner> {
+        *lock(&self.owner)
+    }
+
+    /// The limit and owner kept in the settings, given to a download read from its rows.
+    pub fn with_settings(self, limit: Option<u64>, owner: Option<crate::model::Owner>) -> Self {
+        self.limit.set(limit);
+        *lock(&self.owner) = owner;
+        self
+    }
+
     pub fn status(&self) -> MutexGuard<'_, Status> {
         lock(&self.status)
     }
@@ -280,7 +218,7 @@ impl Download {
         self.files
             .iter()
             .filter(|f| !f.state().is_settled())
-            .map(|f| f.meta.size - f.done.load(Relaxed).min(f.meta.size))
+            .map(|f| f.meta.size - f.bytes_done().min(f.meta.size))
             .sum()
     }
 
@@ -295,7 +233,7 @@ impl Download {
         self.files
             .iter()
             .filter(|f| f.is_wanted())
-            .map(|f| f.done.load(Relaxed))
+            .map(FileSlot::bytes_done)
             .sum()
     }
 
@@ -347,12 +285,13 @@ impl Download {
                 .map(|f| f.meta.package_path.clone())
                 .collect(),
             created_at: self.created_at,
-            priority: self.priority.load(Relaxed),
+            priority: self.priority(),
             completed_at,
-            expires_at: *lock(&self.expires_at),
+            expires_at: self.expires_at(),
             files_verified: self.files.iter().filter(|f| f.is_verified()).count(),
             hash_algorithm: self.files.iter().find_map(|f| {
-                lock(&f.hash)
+                f.record()
+                    .hash
                     .as_ref()
                     .map(|d| d.algorithm.name().to_owned())
             }),
@@ -360,7 +299,7 @@ impl Download {
             waiting,
             connections: self.connections.load(Relaxed),
             after_error,
-            rate_limit: self.limit.limit(),
+            rate_limit: self.rate_limit(),
         }
     }
 

@@ -118,7 +118,7 @@ pub(crate) fn written_paths(
             paths.extend(entries.flatten().map(|e| history.join(e.file_name())));
         }
         paths.push(history);
-    } else if let Some(manifest) = dl.status().manifest.clone()
+    } else if let Some(manifest) = dl.status().manifest().map(Path::to_path_buf)
         && let Ok(rel) = manifest.strip_prefix(&dl.dst)
     {
         paths.push(rel.to_owned());

@@ -8,6 +8,7 @@ use inbound_masv::{LinkRef, Secret};
 use super::Engine;
 use super::planning::{NewDownload, package_name, retire, selection_json, source_row};
 use crate::download::Download;
+use crate::download::ledger;
 use crate::download::session::Session;
 use crate::engine::placement::Destination;
 use crate::error::EngineError;
@@ -128,7 +129,7 @@ impl Engine {
         };
         if if_downloaded == IfDownloaded::Ask
             && let Some(elsewhere) = self.find_anywhere(
-                |d| matches!(&*lock(&d.source), Source::Link { link: l, .. } if l.id == link.id),
+                |d| matches!(d.source(), Source::Link { link: l, .. } if l.id == link.id),
             )
         {
             return Err(downloaded_before(&elsewhere));
@@ -209,16 +210,9 @@ impl Engine {
             .clone()
             .filter(|e| e.state() == DownloadState::Complete);
         if let Some(existing) = existing.filter(|_| replaces.is_none()) {
-            let mut source = lock(&existing.source);
-            if let Source::Team { token, .. } = &mut *source {
-                *token = package.access_token.clone();
-                let db = self.shared.store.path().to_owned();
-                self.shared
-                    .store
-                    .set_access_token(&existing.id, package.access_token.expose())
-                    .map_err(EngineError::db(&db))?;
-            }
-            drop(source);
+            let db = self.shared.store.path().to_owned();
+            ledger::renew_token(&*self.shared, &existing, &package.access_token)
+                .map_err(EngineError::db(&db))?;
             return self.revive(&existing);
         }
         let source = Source::Team {
@@ -245,12 +239,7 @@ impl Engine {
     fn set_owner(&self, id: &str, owner: crate::model::Owner) -> Result<(), EngineError> {
         let dl = self.find(id)?;
         let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .set_download_owner(&dl.id, owner)
-            .map_err(EngineError::db(&db))?;
-        *lock(&dl.owner) = Some(owner);
-        Ok(())
+        ledger::set_owner(&*self.shared, &dl, owner).map_err(EngineError::db(&db))
     }
 
     /// One add at a time per package and folder, so a link arriving twice at once
@@ -424,7 +413,7 @@ impl Engine {
                     !d.package_folder && d.dst == dst.folder
                 };
                 same_place
-                    && match (&*lock(&d.source), package_id) {
+                    && match (&d.source(), package_id) {
                         (Source::Link { link, .. }, None) => link.id == link_id,
                         (Source::Team { .. }, Some(p)) => d.package_id == p,
                         _ => false,

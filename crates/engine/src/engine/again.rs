@@ -3,8 +3,6 @@
 //! file is hashed where it is and only what is missing or differs is fetched (see
 //! `repair`).
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use super::Engine;
 use super::planning::NewDownload;
 use crate::engine::placement::Destination;
@@ -41,14 +39,14 @@ impl Engine {
             ));
         }
         let session = run::open_session(&*self.shared, &source, &earlier.package_id).await?;
-        let expires_at = *crate::sync::lock(&earlier.expires_at);
+        let expires_at = earlier.expires_at();
         let new = NewDownload {
             package_id: earlier.package_id.clone(),
             name: earlier.name.clone(),
             sender_email: earlier.sender_email.clone(),
             source,
             selection: earlier.selection.clone(),
-            priority: earlier.priority.load(Relaxed),
+            priority: earlier.priority(),
             chunk_size: earlier.chunk_size,
             expires_at,
             replaces: Some(earlier),

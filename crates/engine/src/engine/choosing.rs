@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::Engine;
 use super::planning::selection_json;
 use crate::download::Download;
+use crate::download::ledger;
 use crate::error::EngineError;
 use crate::model::paths::PathPlanner;
 use crate::model::selection::{Selection, SelectionError};
@@ -89,7 +90,7 @@ impl Engine {
                 return Err(EngineError::UnknownDownload(dl.id.clone()));
             }
             s.deleted = true;
-            (s.run.take(), s.state)
+            (s.run.take(), s.state())
         };
         self.shared.seam("choose.stopping");
         super::queue::stop_run(run).await;
@@ -114,8 +115,6 @@ impl Engine {
             remove_part_file(dl, idx);
         }
         let next = Arc::new(Download::from_rows(row, files, dl.source()));
-        next.limit.set(dl.limit.limit());
-        *lock(&next.owner) = *lock(&dl.owner);
         *lock(&next.session) = lock(&dl.session).take();
         let state = match was {
             // Running, or done and now given more to fetch: back to the queue.
@@ -123,16 +122,7 @@ impl Engine {
             DownloadState::Complete if !take_in.is_empty() => DownloadState::Queued,
             other => other,
         };
-        {
-            let old = dl.status();
-            let mut s = next.status();
-            s.state = state;
-            s.completed_at = old
-                .completed_at
-                .filter(|_| state == DownloadState::Complete);
-            s.manifest = old.manifest.clone();
-            s.after_error = old.after_error.clone();
-        }
+        ledger::carry_over(dl, &next, state);
         if let Some(slot) = lock(&self.shared.downloads)
             .iter_mut()
             .find(|d| Arc::ptr_eq(d, dl))
@@ -145,7 +135,7 @@ impl Engine {
             download: Box::new(next.summary()),
         });
         if state != was {
-            let completed_at = next.status().completed_at;
+            let completed_at = next.status().completed_at();
             self.persist_state(&next, state, None, completed_at);
         }
         self.schedule();
@@ -201,7 +191,8 @@ impl Engine {
 fn remove_part_file(dl: &Download, idx: usize) {
     let f = &dl.files[idx];
     let path = f.part_path(&dl.dst);
-    if let Some(ours) = *lock(&f.part)
+    let ours = f.record().part;
+    if let Some(ours) = ours
         && ours.is_at(&path)
         && let Err(e) = std::fs::remove_file(&path)
     {

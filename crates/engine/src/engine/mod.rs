@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::EngineConfig;
-use crate::download::Download;
 use crate::download::progress::ProgressMeter;
 use crate::download::session::RetryPolicy;
+use crate::download::{Download, ledger};
 use crate::error::EngineError;
 use crate::model::source::Source;
 use crate::model::{DownloadDetail, DownloadState, DownloadSummary, Event, Origin};
@@ -209,15 +209,18 @@ impl Shared {
 }
 
 /// A run sees the engine only through this.
-impl crate::run::RunServices for Shared {
-    fn config(&self) -> &EngineConfig {
-        &self.config
-    }
+impl crate::download::ledger::Journal for Shared {
     fn store(&self) -> &Store {
         &self.store
     }
     fn emit(&self, e: Event) {
         Shared::emit(self, e);
+    }
+}
+
+impl crate::run::RunServices for Shared {
+    fn config(&self) -> &EngineConfig {
+        &self.config
     }
     fn client_for(&self, link_id: &str) -> MasvClient {
         Shared::client_for(self, link_id)
@@ -347,31 +350,30 @@ impl Engine {
                     tracing::warn!(id = %row.id, "skipping a stored download with an unreadable source");
                     continue;
                 };
-                let dl = Download::from_rows(row, files, source);
-                dl.limit.set(limits.get(&dl.id).copied());
-                *lock(&dl.owner) = owners.get(&dl.id).copied();
+                let (limit, owner) = (limits.get(&row.id).copied(), owners.get(&row.id).copied());
+                let dl = Download::from_rows(row, files, source).with_settings(limit, owner);
                 {
                     let mut s = dl.status();
-                    if s.state.is_active() {
+                    if s.state().is_active() {
                         // Unfinished when the last process stopped. Without auto-resume
                         // it waits, paused in memory only, so the next full start still
                         // resumes it.
-                        s.state = if shared.config.auto_resume {
+                        let state = if shared.config.auto_resume {
                             DownloadState::Queued
                         } else {
                             DownloadState::Paused
                         };
-                    } else if s.state == DownloadState::Error
+                        let error = s.error().map(str::to_owned);
+                        ledger::show_state(&mut s, state, error);
+                    } else if s.state() == DownloadState::Error
                         && shared.config.auto_resume
-                        && s.error
-                            .as_deref()
+                        && s.error()
                             .is_some_and(inbound_masv::MasvError::is_transient_message)
                     {
                         // An older version gave up on the network; this one waits it
                         // out, so such a download simply goes on.
                         tracing::info!(id = %dl.id, "retrying a download that failed for a network cause");
-                        s.state = DownloadState::Queued;
-                        s.error = None;
+                        ledger::show_state(&mut s, DownloadState::Queued, None);
                     }
                 }
                 list.push(Arc::new(dl));

@@ -201,7 +201,7 @@ fn completed_files(dl: &Download) -> HashMap<&str, (PathBuf, Digest)> {
         .iter()
         .filter(|f| f.state() == FileState::Complete && !f.meta.rel_path.as_os_str().is_empty())
         .filter_map(|f| {
-            let hash = lock(&f.hash).clone()?;
+            let hash = f.record().hash.clone()?;
             Some((f.meta.file_id.as_str(), (f.meta.rel_path.clone(), hash)))
         })
         .collect()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Engine;
-use crate::download::{Download, RunHandle, Status};
+use crate::download::{Download, RunHandle, Status, ledger};
 use crate::error::EngineError;
 use crate::sync::lock;
 use tokio_util::sync::CancellationToken;
@@ -24,17 +24,16 @@ impl Engine {
     /// Stops transferring; bytes already received are kept. Returns once the running
     /// connections have stopped and their progress is saved.
     pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
-        let (dl, run) = self.with_status(id, |s| {
-            if !s.state.is_active() {
+        let (_, run) = self.with_status(id, |dl, s| {
+            if !s.state().is_active() {
                 return None;
             }
-            s.state = DownloadState::Paused;
+            ledger::set_state(&*self.shared, dl, s, DownloadState::Paused, None, None);
             Some(s.run.take())
         })?;
         let Some(run) = run else {
             return Ok(());
         };
-        self.persist_state(&dl, DownloadState::Paused, None, None);
         stop_run(run).await;
         self.schedule();
         Ok(())
@@ -42,18 +41,16 @@ impl Engine {
 
     /// Continues a paused download (or retries a failed one).
     pub fn resume(&self, id: &str) -> Result<(), EngineError> {
-        let (dl, resumed) = self.with_status(id, |s| {
-            if !matches!(s.state, DownloadState::Paused | DownloadState::Error) {
+        let (_, resumed) = self.with_status(id, |dl, s| {
+            if !matches!(s.state(), DownloadState::Paused | DownloadState::Error) {
                 return false;
             }
-            s.state = DownloadState::Queued;
-            s.error = None;
+            ledger::set_state(&*self.shared, dl, s, DownloadState::Queued, None, None);
             true
         })?;
         if !resumed {
             return Ok(());
         }
-        self.persist_state(&dl, DownloadState::Queued, None, None);
         self.schedule();
         Ok(())
     }
@@ -72,7 +69,7 @@ impl Engine {
     /// Forgets a download. With `remove_files`, deletes what this download wrote (its
     /// files, part files and the folders it created, if empty) and nothing else.
     pub async fn delete(&self, id: &str, remove_files: bool) -> Result<(), EngineError> {
-        let (dl, run) = self.with_status(id, |s| {
+        let (dl, run) = self.with_status(id, |_, s| {
             // From now on nothing starts it again (a resume racing with this delete).
             s.deleted = true;
             s.run.take()
@@ -104,7 +101,7 @@ impl Engine {
     fn with_status<R>(
         &self,
         id: &str,
-        change: impl FnOnce(&mut Status) -> R,
+        change: impl FnOnce(&Download, &mut Status) -> R,
     ) -> Result<(Arc<Download>, R), EngineError> {
         loop {
             let dl = self.find(id)?;
@@ -116,7 +113,7 @@ impl Engine {
                 }
                 return Err(EngineError::UnknownDownload(id.to_owned()));
             }
-            let changed = change(&mut s);
+            let changed = change(&dl, &mut s);
             drop(s);
             return Ok((dl, changed));
         }
@@ -141,7 +138,7 @@ impl Engine {
         }
         self.release_from_schedule(&list);
         // Higher priority first; among equals, the order they were added in.
-        list.sort_by_key(|d| std::cmp::Reverse(d.priority.load(Relaxed)));
+        list.sort_by_key(|d| std::cmp::Reverse(d.priority()));
         let max = self.shared.max_active.load(Relaxed).max(1);
         let mut running = list.iter().filter(|d| d.status().run.is_some()).count();
         self.seam("schedule.counted");
@@ -151,13 +148,19 @@ impl Engine {
                 break;
             }
             let mut s = dl.status();
-            if s.state != DownloadState::Queued || s.run.is_some() || s.deleted {
+            if s.state() != DownloadState::Queued || s.run.is_some() || s.deleted {
                 continue;
             }
-            s.state = DownloadState::Transferring;
             // Recorded before the run exists: a run that ends at once records its end
             // after this, never before (the database and the events end on the truth).
-            self.persist_state(dl, DownloadState::Transferring, None, None);
+            ledger::set_state(
+                &*self.shared,
+                dl,
+                &mut s,
+                DownloadState::Transferring,
+                None,
+                None,
+            );
             let run_id = self.shared.next_run.fetch_add(1, Relaxed);
             let cancel = self.shared.shutdown.child_token();
             let engine = self.clone();
@@ -196,10 +199,10 @@ impl Engine {
     /// is stopped. The slot counts as taken until that run has ended; then `waiting`
     /// starts (the run's end schedules again).
     fn make_room_for(&self, waiting: &Arc<Download>, list: &[Arc<Download>]) {
-        let rank = waiting.priority.load(Relaxed);
+        let rank = waiting.priority();
         {
             let s = waiting.status();
-            if s.state != DownloadState::Queued || s.run.is_some() || s.deleted {
+            if s.state() != DownloadState::Queued || s.run.is_some() || s.deleted {
                 return;
             }
         }
@@ -207,27 +210,33 @@ impl Engine {
         // ended must not send a second download back to the queue.
         if list.iter().any(|d| {
             let s = d.status();
-            s.state == DownloadState::Queued && s.run.is_some()
+            s.state() == DownloadState::Queued && s.run.is_some()
         }) {
             return;
         }
         // The lowest-ranked running download, the most recently added among equals.
         let Some(lowest) = list.iter().rev().find(|d| {
             let s = d.status();
-            s.state == DownloadState::Transferring && s.run.is_some()
+            s.state() == DownloadState::Transferring && s.run.is_some()
         }) else {
             return;
         };
-        if lowest.priority.load(Relaxed) >= rank {
+        if lowest.priority() >= rank {
             return;
         }
+        tracing::info!(id = %lowest.id, before = %waiting.id, "a download of higher priority takes its place");
         let cancel = {
             let mut s = lowest.status();
-            s.state = DownloadState::Queued;
+            ledger::set_state(
+                &*self.shared,
+                lowest,
+                &mut s,
+                DownloadState::Queued,
+                None,
+                None,
+            );
             s.run.as_ref().map(|r| r.cancel.clone())
         };
-        tracing::info!(id = %lowest.id, before = %waiting.id, "a download of higher priority takes its place");
-        self.persist_state(lowest, DownloadState::Queued, None, None);
         if let Some(cancel) = cancel {
             cancel.cancel();
         }
@@ -317,38 +326,34 @@ impl Engine {
                 s.run = None;
             }
             let stopped =
-                s.state != DownloadState::Transferring || self.shared.shutdown.is_cancelled();
-            match end {
+                s.state() != DownloadState::Transferring || self.shared.shutdown.is_cancelled();
+            let outcome = match end {
                 _ if s.deleted => None,
                 // Every file is in and the manifest written: a pause, a pre-emption or
                 // a shutdown that came while it was written changes nothing now (a
                 // run again would write a second generation for one transfer).
-                RunEnd::Complete => {
-                    let now = crate::model::unix_now();
-                    s.state = DownloadState::Complete;
-                    s.error = None;
-                    s.completed_at = Some(now);
-                    Some((DownloadState::Complete, None, Some(now)))
-                }
+                RunEnd::Complete => Some((
+                    DownloadState::Complete,
+                    None,
+                    Some(crate::model::unix_now()),
+                )),
                 _ if stopped => None,
                 RunEnd::Cancelled | RunEnd::Interrupted(_) => None,
-                RunEnd::Failed(msg) => {
-                    s.state = DownloadState::Error;
-                    s.error = Some(msg.clone());
-                    Some((DownloadState::Error, Some(msg), None))
-                }
-            }
+                RunEnd::Failed(msg) => Some((DownloadState::Error, Some(msg), None)),
+            };
+            outcome.map(|(state, error, completed_at)| {
+                tracing::info!(id = %dl.id, state = state.as_str(), "download finished");
+                ledger::set_state(&*self.shared, dl, &mut s, state, error, completed_at);
+                state
+            })
         };
-        if let Some((state, error, completed_at)) = outcome {
-            tracing::info!(id = %dl.id, state = state.as_str(), "download finished");
-            self.persist_state(dl, state, error, completed_at);
-            if state == DownloadState::Complete {
-                self.after_complete(dl);
-            }
+        if outcome == Some(DownloadState::Complete) {
+            self.after_complete(dl);
         }
         self.schedule();
     }
 
+    /// Records `state` for a download whose status the caller does not hold.
     pub(super) fn persist_state(
         &self,
         dl: &Download,
@@ -356,18 +361,8 @@ impl Engine {
         error: Option<String>,
         completed_at: Option<i64>,
     ) {
-        if let Err(e) = self
-            .shared
-            .store
-            .set_state(&dl.id, state, error.as_deref(), completed_at)
-        {
-            tracing::error!(id = %dl.id, error = %e, "could not save a download's state");
-        }
-        self.shared.emit(Event::StateChanged {
-            id: dl.id.clone(),
-            state,
-            error,
-        });
+        let mut s = dl.status();
+        ledger::set_state(&*self.shared, dl, &mut s, state, error, completed_at);
     }
 }
 

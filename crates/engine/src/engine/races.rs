@@ -241,8 +241,8 @@ async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
     // meanwhile, and a must keep running.
     engine.set_priority(&urgent, 10).unwrap();
     engine.schedule();
-    let a_state = engine.find(&a).unwrap().status().state;
-    let b_state = engine.find(&b).unwrap().status().state;
+    let a_state = engine.find(&a).unwrap().status().state();
+    let b_state = engine.find(&b).unwrap().status().state();
     assert_eq!(
         (a_state, b_state),
         (
@@ -255,7 +255,7 @@ async fn a_slot_being_given_up_is_not_taken_from_a_second_download() {
     sim.faults().set_conn_rate(0);
     // The slot given up goes to the download that asked for it.
     let mut events = engine.subscribe();
-    while engine.find(&urgent).unwrap().status().state != crate::model::DownloadState::Complete {
+    while engine.find(&urgent).unwrap().status().state() != crate::model::DownloadState::Complete {
         let _ = tokio::time::timeout(Duration::from_secs(30), events.recv())
             .await
             .expect("progress within 30 s");

@@ -2,9 +2,8 @@
 //! at a time (the agent's `priority`) or as a whole order (a person moving packages up
 //! and down), and each download's own speed limit.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use super::Engine;
+use crate::download::ledger;
 use crate::error::EngineError;
 use crate::model::Event;
 
@@ -38,11 +37,7 @@ impl Engine {
         let dl = self.find(id)?;
         let limit = limit.filter(|&b| b > 0);
         let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .set_download_limit(&dl.id, limit)
-            .map_err(EngineError::db(&db))?;
-        dl.limit.set(limit);
+        ledger::set_limit(&*self.shared, &dl, limit).map_err(EngineError::db(&db))?;
         // The list shows it: `added` updates a known download in place.
         self.shared.emit(Event::Added {
             download: Box::new(dl.summary()),
@@ -52,18 +47,8 @@ impl Engine {
 
     fn store_priority(&self, id: &str, priority: i64) -> Result<(), EngineError> {
         let dl = self.find(id)?;
-        if dl.priority.swap(priority, Relaxed) == priority {
-            return Ok(());
-        }
         let db = self.shared.store.path().to_owned();
-        self.shared
-            .store
-            .set_priority(&dl.id, priority)
-            .map_err(EngineError::db(&db))?;
-        self.shared.emit(Event::PriorityChanged {
-            id: dl.id.clone(),
-            priority,
-        });
+        ledger::set_priority(&*self.shared, &dl, priority).map_err(EngineError::db(&db))?;
         Ok(())
     }
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::download::Download;
 use crate::model::FileState;
-use crate::sync::lock;
 use crate::transfer::fsutil::remove_part_file;
 
 /// Removes the part files `dl` wrote, and with `completed` its finished files and its
@@ -26,7 +25,8 @@ pub(crate) fn remove_written_files(
         }
         let final_path = f.final_path(&dl.dst);
         if completed && f.state() == FileState::Complete {
-            match *lock(&f.written) {
+            let written = f.record().written;
+            match written {
                 Some(w) if w.still_at(&final_path) => {
                     remove(|p| std::fs::remove_file(p), &final_path, &mut failures);
                 }
@@ -41,7 +41,8 @@ pub(crate) fn remove_written_files(
             }
         }
         let part = f.part_path(&dl.dst);
-        if let Some(id) = *lock(&f.part)
+        let ours = f.record().part;
+        if let Some(id) = ours
             && id.is_at(&part)
         {
             remove(remove_part_file, &part, &mut failures);

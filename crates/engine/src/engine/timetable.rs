@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDateTime;
 
 use super::Engine;
+use crate::download::ledger;
 use crate::error::EngineError;
 use crate::model::schedule::{Clock, Schedule};
 use crate::model::{DownloadState, Event, ScheduleStatus, WaitReason, Waiting};
@@ -186,18 +187,23 @@ impl Engine {
         for dl in list {
             let cancel = {
                 let mut s = dl.status();
-                if s.deleted || !s.state.is_active() {
+                if s.deleted || !s.state().is_active() {
                     continue;
                 }
-                let cancel = (s.state == DownloadState::Transferring)
+                let cancel = (s.state() == DownloadState::Transferring)
                     .then(|| s.run.as_ref().map(|r| r.cancel.clone()))
                     .flatten();
-                s.state = DownloadState::Queued;
+                if cancel.is_some() {
+                    tracing::info!(id = %dl.id, "outside the download hours: stopping until they begin");
+                    ledger::set_state(&*self.shared, dl, &mut s, DownloadState::Queued, None, None);
+                } else {
+                    // Queued already, or about to start: it does not start now.
+                    let error = s.error().map(str::to_owned);
+                    ledger::show_state(&mut s, DownloadState::Queued, error);
+                }
                 cancel
             };
             if let Some(cancel) = cancel {
-                tracing::info!(id = %dl.id, "outside the download hours: stopping until they begin");
-                self.persist_state(dl, DownloadState::Queued, None, None);
                 cancel.cancel();
             }
             self.shared.set_waiting(

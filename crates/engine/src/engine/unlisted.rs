@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::Engine;
 use super::planning::{NewDownload, package_name, retire};
 use crate::download::Download;
+use crate::download::ledger;
 use crate::download::session::Session;
 use crate::engine::placement::Destination;
 use crate::error::EngineError;
@@ -96,7 +97,7 @@ impl Engine {
             sender_email: info.sender_email,
             source: Source::Link { link, password },
             selection: dl.selection.clone(),
-            priority: dl.priority.load(std::sync::atomic::Ordering::Relaxed),
+            priority: dl.priority(),
             replaces,
             refuse_flagged: false,
             chunk_size: dl.chunk_size,
@@ -109,7 +110,7 @@ impl Engine {
         // In the order `list` takes them: the list, then a download's status.
         let mut list = lock(&self.shared.downloads);
         let mut placeholder = dl.status();
-        if placeholder.deleted || placeholder.state != DownloadState::Transferring {
+        if placeholder.deleted || placeholder.state() != DownloadState::Transferring {
             drop((placeholder, list));
             planned.abandon();
             return Ok(None);
@@ -127,8 +128,7 @@ impl Engine {
         let (listed, replaced, planning) = planned.into_download();
         listed.status().run = placeholder.run.take();
         // What was set on the placeholder meanwhile carries over.
-        listed.limit.set(dl.limit.limit());
-        *lock(&listed.owner) = *lock(&dl.owner);
+        ledger::carry_settings(dl, &listed);
         // Whoever still holds the placeholder finds it gone.
         placeholder.deleted = true;
         *lock(&listed.session) = Some(Arc::new(session));

@@ -4,12 +4,10 @@
 //! on; a drive back under another device number is recognised and its files taken up
 //! again; finished files no longer in the folder are fetched again.
 
-use crate::download::{Download, FileSlot};
+use crate::download::{Download, ledger};
 use crate::model::FileState;
-use crate::run::prepare::{reset_file, set_file_state};
 use crate::run::{Interruption, RunEnd};
 use crate::run::{RunError, RunServices};
-use crate::sync::lock;
 use crate::transfer::fsutil::{describe_io_error, is_drive_away};
 use crate::transfer::identity::FileId;
 use crate::transfer::volume::{Compared, Volume};
@@ -19,9 +17,8 @@ use crate::transfer::volume::{Compared, Volume};
 /// True when the drive was found again under a new device number.
 pub(crate) fn check(shared: &dyn RunServices, dl: &Download) -> Result<bool, RunEnd> {
     let has_progress = dl.files.iter().any(|f| {
-        f.state() == FileState::Complete
-            || lock(&f.part).is_some()
-            || !lock(&f.ranges).ranges().is_empty()
+        let r = f.record();
+        f.state() == FileState::Complete || r.part.is_some() || !r.ranges.ranges().is_empty()
     });
     let now = match Volume::of(&dl.dst) {
         Ok((meta, now)) if meta.is_dir() => now,
@@ -47,7 +44,7 @@ pub(crate) fn check(shared: &dyn RunServices, dl: &Download) -> Result<bool, Run
         }
         Err(e) => return Err(describe_io_error("open the folder", &dl.dst, &e).into()),
     };
-    let was = *lock(&dl.volume);
+    let was = dl.volume();
     match was {
         Some(was) if has_progress => match was.compare(&now) {
             Compared::Same if was.folder.is_none() => record(shared, dl, &now).map(|()| false),
@@ -99,22 +96,11 @@ pub(crate) fn recheck_finished(shared: &dyn RunServices, dl: &Download) -> Resul
         let path = f.final_path(&dl.dst);
         if FileId::at(&path).is_ok_and(|found| found.is_none()) {
             tracing::warn!(file = %f.meta.package_path, "finished before, but no longer in the folder; fetching it again");
-            forget_finished(shared, dl, f)?;
+            ledger::forget_finished(shared, dl, f)?;
             any = true;
         }
     }
     Ok(any)
-}
-
-fn forget_finished(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
-    reset_file(shared, dl, f)?;
-    *lock(&f.written) = None;
-    *lock(&f.hash) = None;
-    shared
-        .store()
-        .forget_finished(&dl.id, f.meta.idx)
-        .map_err(RunError::from)?;
-    set_file_state(shared, dl, f, FileState::Pending, None)
 }
 
 /// The wait for a drive that is not there, in words that say what to do.
@@ -126,20 +112,19 @@ fn away(dl: &Download, why: &str) -> RunEnd {
 }
 
 fn record(shared: &dyn RunServices, dl: &Download, now: &Volume) -> Result<(), RunEnd> {
-    shared
-        .store()
-        .set_volume(&dl.id, now)
-        .map_err(|e| RunEnd::from(RunError::from(e)))?;
-    *lock(&dl.volume) = Some(*now);
-    Ok(())
+    ledger::set_volume(shared, dl, now).map_err(|e| RunEnd::from(RunError::from(e)))
 }
 
 /// Whether a file this download created is at its name on device `dev` under the
 /// inode it had: proof that a drive whose file system has no lasting id is the one.
 fn files_recognised(dl: &Download, dev: u64) -> bool {
     dl.files.iter().any(|f| {
-        let part = lock(&f.part).map(|id| (id, f.part_path(&dl.dst)));
-        let written = lock(&f.written).map(|w| (w.id, f.final_path(&dl.dst)));
+        let (part, written) = {
+            let r = f.record();
+            (r.part, r.written)
+        };
+        let part = part.map(|id| (id, f.part_path(&dl.dst)));
+        let written = written.map(|w| (w.id, f.final_path(&dl.dst)));
         part.into_iter().chain(written).any(|(id, path)| {
             FileId::at(&path).is_ok_and(|found| found == Some(FileId { dev, ino: id.ino }))
         })
@@ -150,22 +135,5 @@ fn files_recognised(dl: &Download, dev: u64) -> bool {
 /// to it, in the database first.
 fn moved_to(shared: &dyn RunServices, dl: &Download, was: u64, now: &Volume) -> Result<(), RunEnd> {
     tracing::info!(download = %dl.id, folder = %dl.dst.display(), was, now = now.dev, "the drive is back under another device number; its files are taken up again");
-    shared
-        .store()
-        .move_to_volume(&dl.id, was, now)
-        .map_err(|e| RunEnd::from(RunError::from(e)))?;
-    for f in &dl.files {
-        if let Some(id) = &mut *lock(&f.part)
-            && id.dev == was
-        {
-            id.dev = now.dev;
-        }
-        if let Some(w) = &mut *lock(&f.written)
-            && w.id.dev == was
-        {
-            w.id.dev = now.dev;
-        }
-    }
-    *lock(&dl.volume) = Some(*now);
-    Ok(())
+    ledger::move_to_volume(shared, dl, was, now).map_err(|e| RunEnd::from(RunError::from(e)))
 }

@@ -5,10 +5,9 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::download::Download;
+use crate::download::{Download, ledger};
 use crate::model::{DownloadState, Event};
 use crate::run::RunServices;
-use crate::sync::lock;
 
 /// How long before expiry an unfinished download is said to expire soon.
 pub const WARN_BEFORE_SECS: i64 = 24 * 3600;
@@ -17,29 +16,18 @@ pub const WARN_BEFORE_SECS: i64 = 24 * 3600;
 /// already known changes nothing, and no time (a team package's session) keeps it.
 pub(crate) fn record(shared: &dyn RunServices, dl: &Download, expires_at: Option<i64>) {
     let Some(at) = expires_at else { return };
-    if lock(&dl.expires_at).replace(at) == Some(at) {
-        return;
+    if ledger::set_expiry(shared, dl, at) {
+        warn_if_soon(shared, dl, crate::model::unix_now());
     }
-    if let Err(e) = shared.store().set_expiry(&dl.id, Some(at)) {
-        // Only the view is behind: the next opening of the link says it again.
-        tracing::warn!(id = %dl.id, error = %e, "could not save the package's expiry");
-    }
-    // A later time is a new day's notice, if it comes to that.
-    dl.expiry_warned.store(false, Relaxed);
-    shared.emit(Event::ExpiryChanged {
-        id: dl.id.clone(),
-        expires_at: Some(at),
-    });
-    warn_if_soon(shared, dl, crate::model::unix_now());
 }
 
 /// Says [`Event::ExpiresSoon`] once for `dl` when it is not complete and its package
 /// expires within [`WARN_BEFORE_SECS`] of `now` (and has not expired yet).
 pub(crate) fn warn_if_soon(shared: &dyn RunServices, dl: &Download, now: i64) {
-    let Some(at) = *lock(&dl.expires_at) else {
+    let Some(at) = dl.expires_at() else {
         return;
     };
-    if dl.status().state == DownloadState::Complete || !expires_soon(at, now) {
+    if dl.state() == DownloadState::Complete || !expires_soon(at, now) {
         return;
     }
     if dl.expiry_warned.swap(true, Relaxed) {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::download::FileSlot;
+use crate::download::ledger::{self, Pinned, Recorded};
 use crate::model::FileState;
-use crate::run::prepare::{create_part, finish_file, push_segments, reset_file, set_file_state};
+use crate::run::prepare::{create_part, finish_file, push_segments};
 use crate::sync::lock;
 use crate::transfer::FetchError;
 use crate::transfer::fsutil::{describe_io_error, remove_part_file};
@@ -22,11 +23,11 @@ impl RunCtx {
     /// else reopened only if it is still the file this download created.
     pub(super) fn file_handle(&self, f: &FileSlot) -> Result<Arc<PartFile>, RunError> {
         let mut open = lock(&self.open);
-        let epoch = f.epoch.load(Relaxed);
+        let epoch = f.epoch();
         if let Some(h) = open.get(&f.meta.idx).filter(|h| h.epoch == epoch) {
             return Ok(h.clone());
         }
-        let recorded = *lock(&f.part);
+        let recorded = f.record().part;
         let (file, id) = match recorded {
             None => create_part(&*self.shared, &self.dl, f)?,
             Some(id) => {
@@ -50,7 +51,8 @@ impl RunCtx {
                 }
             }
         };
-        let hash = PrefixHash::new(self.shared.hash_algorithm(), lock(&f.etag).as_deref());
+        let etag = f.record().etag.clone();
+        let hash = PrefixHash::new(self.shared.hash_algorithm(), etag.as_deref());
         let h = Arc::new(PartFile::new(file, id, epoch, hash));
         open.insert(f.meta.idx, h.clone());
         lock(&self.opened).push(Arc::downgrade(&h));
@@ -73,25 +75,12 @@ impl RunCtx {
                 .await
                 .map_err(|e| describe_io_error("write", &f.part_path(&self.dl.dst), &e))?;
         }
-        let mut ranges = lock(&f.ranges);
-        if handle.epoch != f.epoch.load(Relaxed) {
+        let Some(Recorded { whole, prefix_end }) =
+            ledger::record_range(&*self.shared, &self.dl, f, handle.epoch, start, end)?
+        else {
             return Ok(false);
-        }
-        ranges.insert(start, end);
-        self.shared
-            .store()
-            .set_ranges(&self.dl.id, f.meta.idx, ranges.ranges())
-            .map_err(RunError::from)?;
-        let whole = ranges.covered() == f.meta.size;
-        // The written-from-0 prefix, when this range joined it (a range elsewhere in
-        // the file leaves it as it was: nothing new to hash).
-        let prefix = ranges
-            .ranges()
-            .first()
-            .filter(|r| r.0 == 0 && start < r.1)
-            .map(|r| r.1);
-        drop(ranges);
-        if let Some(end) = prefix.filter(|_| !whole) {
+        };
+        if let Some(end) = prefix_end.filter(|_| !whole) {
             // Hash what is now written from the start, off this connection's path:
             // it goes on receiving meanwhile.
             let handle = handle.clone();
@@ -134,7 +123,7 @@ impl RunCtx {
                         "{}: {why}, twice; the file was not kept. Retry later, or ask the sender to upload it again",
                         f.meta.package_path
                     );
-                    set_file_state(
+                    ledger::set_file_state(
                         &*self.shared,
                         &self.dl,
                         f,
@@ -159,22 +148,15 @@ impl RunCtx {
         handle: &PartFile,
         etag: &str,
     ) -> Result<(), FetchError> {
-        let mut pinned = lock(&f.etag);
-        match pinned.as_deref() {
-            Some(known) if known == etag => Ok(()),
-            Some(_) => Err(FetchError::Changed(
+        let pinned = ledger::pin_etag(&*self.shared, &self.dl, f, handle.epoch, etag, || {
+            handle.hash.learn_etag(etag)
+        })
+        .map_err(|e| FetchError::Save(RunError::from(e).to_string()))?;
+        match pinned {
+            Pinned::Changed => Err(FetchError::Changed(
                 "the file changed on MASV while downloading".into(),
             )),
-            None if handle.epoch != f.epoch.load(Relaxed) => Ok(()),
-            None => {
-                handle.hash.learn_etag(etag);
-                self.shared
-                    .store()
-                    .set_etag(&self.dl.id, f.meta.idx, Some(etag))
-                    .map_err(|e| FetchError::Save(RunError::from(e).to_string()))?;
-                *pinned = Some(etag.to_owned());
-                Ok(())
-            }
+            Pinned::Known | Pinned::Stale | Pinned::Learned => Ok(()),
         }
     }
 
@@ -183,7 +165,7 @@ impl RunCtx {
     /// does it; the others find a new epoch). Returns false if the run must stop.
     pub(super) fn restart_file(&self, f: &FileSlot, handle: &PartFile, why: &str) -> bool {
         let mut open = lock(&self.open);
-        if handle.epoch != f.epoch.load(Relaxed) {
+        if handle.epoch != f.epoch() {
             return true;
         }
         let changes = {
@@ -209,8 +191,8 @@ impl RunCtx {
         if handle.id.is_at(&part) {
             let _ = remove_part_file(&part);
         }
-        if let Err(msg) = reset_file(&*self.shared, &self.dl, f) {
-            self.fail(msg);
+        if let Err(e) = ledger::reset_file(&*self.shared, &self.dl, f) {
+            self.fail(RunError::from(e));
             return false;
         }
         {
@@ -229,14 +211,14 @@ pub(super) fn withhold_virus(ctx: &RunCtx, f: &FileSlot) {
     tracing::warn!(file = %f.meta.package_path, "file flagged as infected, withheld");
     lock(&ctx.open).remove(&f.meta.idx);
     let part = f.part_path(&ctx.dl.dst);
-    if let Some(id) = *lock(&f.part)
+    let ours = f.record().part;
+    if let Some(id) = ours
         && id.is_at(&part)
     {
         let _ = remove_part_file(&part);
     }
     ctx.session.forget_url(f.meta.idx);
-    f.done.store(0, Relaxed);
-    if let Err(msg) = set_file_state(&*ctx.shared, &ctx.dl, f, FileState::VirusWithheld, None) {
-        ctx.fail(msg);
+    if let Err(e) = ledger::withhold_virus(&*ctx.shared, &ctx.dl, f) {
+        ctx.fail(RunError::from(e));
     }
 }

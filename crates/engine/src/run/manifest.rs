@@ -8,7 +8,7 @@ use inbound_mhl::{
     Action, Digest, FileHash, Generation, HashAlgorithm, Process, record_generation,
 };
 
-use crate::download::{Download, FileSlot};
+use crate::download::{Download, FileSlot, ledger};
 use crate::model::FileState;
 use crate::model::paths::PART_SUFFIX;
 use crate::run::{RunError, RunServices};
@@ -46,11 +46,7 @@ pub(crate) fn write_manifest(
     let manifest = record_generation(&dl.dst, algorithm, files, generation).map_err(|e| {
         format!("the package arrived, but its ASC MHL manifest could not be written: {e}")
     })?;
-    shared
-        .store()
-        .set_manifest(&dl.id, &manifest)
-        .map_err(RunError::from)?;
-    dl.status().manifest = Some(manifest.clone());
+    ledger::set_manifest(shared, dl, manifest.clone())?;
     tracing::info!(id = %dl.id, manifest = %manifest.display(), "ASC MHL manifest written");
     Ok(Some(manifest))
 }
@@ -73,7 +69,7 @@ fn entry(
         )
     };
     let meta = std::fs::metadata(&path).map_err(unreadable)?;
-    let recorded = lock(&f.hash).clone().filter(|d| d.algorithm == algorithm);
+    let recorded = f.record().hash.clone().filter(|d| d.algorithm == algorithm);
     let digest = match recorded {
         Some(d) => d,
         None => {
@@ -82,19 +78,13 @@ fn entry(
                 value: inbound_mhl::hash_file(&path, algorithm).map_err(unreadable)?,
             };
             // The file shows the hash its manifest holds.
-            if let Some(written) = *lock(&f.written) {
-                shared
-                    .store()
-                    .set_written(&dl.id, f.meta.idx, &written, &digest)
-                    .map_err(RunError::from)?;
-            }
-            *lock(&f.hash) = Some(digest.clone());
+            ledger::record_hash(shared, dl, f, digest.clone())?;
             digest
         }
     };
     // Found in place and equal to what arrived before (a repair): checked, not received.
     let found_in_place = matches!(
-        lock(&f.repair).as_ref().and_then(|c| c.found.as_ref()),
+        f.record().repair.as_ref().and_then(|c| c.found.as_ref()),
         Some(crate::model::Found::Same)
     );
     Ok(FileHash {
@@ -116,7 +106,9 @@ fn entry(
 fn ignore_patterns(dl: &Download) -> Vec<String> {
     let mut ignore = vec![format!("*{PART_SUFFIX}")];
     for f in &dl.files {
-        if let Some(kept) = lock(&f.repair)
+        if let Some(kept) = f
+            .record()
+            .repair
             .as_ref()
             .and_then(|c| c.found.as_ref())
             .and_then(|found| found.kept_as())

@@ -167,7 +167,7 @@ pub(crate) async fn run(
     let prefetch_parallel = shared
         .connections_per_download()
         .clamp(URL_PREFETCH_PARALLEL, URL_PREFETCH_PARALLEL_MAX);
-    let limited = shared.bandwidth().limit().is_some() || dl.limit.limit().is_some();
+    let limited = shared.bandwidth().limit().is_some() || dl.rate_limit().is_some();
     let scale = scale::Scale::new(
         shared.connections_per_download(),
         shared.adaptive_connections(),
@@ -250,7 +250,7 @@ pub(crate) async fn run(
             let (shared, dl) = (ctx.shared.clone(), ctx.dl.clone());
             let manifest_and_owner = move || {
                 write_manifest(&*shared, &dl)?;
-                let owner = *lock(&dl.owner);
+                let owner = dl.owner();
                 match owner {
                     Some(o) => crate::download::ownership::give_written(shared.store(), &dl, o)
                         .map_err(RunError::from),

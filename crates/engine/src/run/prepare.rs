@@ -4,15 +4,15 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 
 use inbound_mhl::Digest;
 
+use crate::download::ledger;
 use crate::download::session::Session;
 use crate::download::{Download, FileSlot};
+use crate::model::FileState;
 use crate::model::display::human_bytes;
-use crate::model::{Event, FileState};
 use crate::run::{RunEnd, open_session};
 use crate::run::{RunError, RunServices};
 use crate::sync::lock;
@@ -20,7 +20,6 @@ use crate::transfer::fsutil::{available_space, describe_io_error};
 use crate::transfer::hashing::{Sealed, hash_whole};
 use crate::transfer::identity::{FileId, Written, from_unix_nanos, unix_nanos};
 use crate::transfer::part_on_disk::{adopt_part_file, create_part_file, finish_part};
-use crate::transfer::ranges::RangeSet;
 use crate::transfer::span::Work;
 
 /// One request covers at most this much; progress inside it is saved as it arrives.
@@ -70,8 +69,7 @@ pub(crate) async fn prepare(
             continue;
         }
         if f.state() == FileState::Error {
-            f.set_state(FileState::Pending);
-            *lock(&f.error) = None;
+            ledger::show_retrying(f);
         }
         if let Some(parent) = f.meta.rel_path.parent() {
             let created = match &folder {
@@ -91,14 +89,14 @@ pub(crate) async fn prepare(
             finish_empty(shared, dl, f)?;
             continue;
         }
-        if finished_before(dl, f) && !lock(&f.ranges).missing(f.meta.size).is_empty() {
+        if finished_before(dl, f) && !f.record().ranges.missing(f.meta.size).is_empty() {
             // Given its final name, then a power cut lost the last records of its
             // bytes: a part file is renamed only once every byte is in, and this is
             // the very file it created. Hashed from disk below like any whole file.
             take_as_whole(shared, dl, f)?;
         }
         let before = queue.len();
-        let gaps = lock(&f.ranges).missing(f.meta.size);
+        let gaps = f.record().ranges.missing(f.meta.size);
         push_segments(shared, &mut queue, dl, f, &gaps);
         if queue.len() == before {
             // Every byte is recorded but the rename did not happen (a crash between).
@@ -144,7 +142,7 @@ pub(crate) fn push_segments(
                 idx: f.meta.idx,
                 start: s,
                 end: e,
-                epoch: f.epoch.load(Relaxed),
+                epoch: f.epoch(),
                 handovers: 0,
             });
             s = e;
@@ -158,8 +156,10 @@ pub(crate) fn push_segments(
 fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
     let path = f.part_path(&dl.dst);
     let found = FileId::at(&path).map_err(|e| describe_io_error("check", &path, &e))?;
-    let recorded = *lock(&f.part);
-    let has_ranges = !lock(&f.ranges).ranges().is_empty();
+    let (recorded, has_ranges) = {
+        let r = f.record();
+        (r.part, !r.ranges.ranges().is_empty())
+    };
     match (recorded, found) {
         // Nothing fetched yet: the part file is created (exclusively) when needed.
         (None, _) if !has_ranges => Ok(()),
@@ -188,13 +188,7 @@ fn check_part(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(
 /// Records every byte of `f` as arrived.
 fn take_as_whole(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
     tracing::warn!(file = %f.meta.package_path, "found at its final name though not all its bytes were recorded (a power cut?); checking it from disk");
-    let mut ranges = lock(&f.ranges);
-    ranges.insert(0, f.meta.size);
-    f.done.store(f.meta.size, Relaxed);
-    shared
-        .store()
-        .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
-        .map_err(RunError::from)
+    Ok(ledger::add_ranges(shared, dl, f, [(0, f.meta.size)])?)
 }
 
 fn part_len(path: &std::path::Path) -> Option<u64> {
@@ -207,12 +201,7 @@ fn set_part(
     f: &FileSlot,
     id: Option<FileId>,
 ) -> Result<(), RunError> {
-    *lock(&f.part) = id;
-    *lock(&f.part_intent) = None;
-    shared
-        .store()
-        .set_part(&dl.id, f.meta.idx, id)
-        .map_err(RunError::from)
+    Ok(ledger::set_part(shared, dl, f, id)?)
 }
 
 fn restart(
@@ -232,17 +221,7 @@ pub(crate) fn reset_file(
     dl: &Download,
     f: &FileSlot,
 ) -> Result<(), RunError> {
-    let mut ranges = lock(&f.ranges);
-    f.epoch.fetch_add(1, Relaxed);
-    *ranges = RangeSet::default();
-    *lock(&f.part) = None;
-    *lock(&f.part_intent) = None;
-    *lock(&f.etag) = None;
-    f.done.store(0, Relaxed);
-    shared
-        .store()
-        .reset_file(&dl.id, f.meta.idx)
-        .map_err(RunError::from)
+    Ok(ledger::reset_file(shared, dl, f)?)
 }
 
 /// Enough free space on the destination's drive for what this download has still to
@@ -326,23 +305,12 @@ fn intend_part(
     dl: &Download,
     f: &FileSlot,
 ) -> Result<SystemTime, RunError> {
-    let mut intent = lock(&f.part_intent);
-    let at = match *intent {
-        Some(at) => at,
-        None => {
-            let now = unix_nanos(SystemTime::now());
-            shared
-                .store()
-                .set_part_intent(&dl.id, f.meta.idx, now)
-                .map_err(RunError::from)?;
-            *intent.insert(now)
-        }
-    };
+    let at = ledger::intend_part(shared, dl, f, unix_nanos(SystemTime::now()))?;
     Ok(from_unix_nanos(at))
 }
 
 fn finish_empty(shared: &dyn RunServices, dl: &Download, f: &FileSlot) -> Result<(), RunError> {
-    if !finished_before(dl, f) && lock(&f.part).is_none() {
+    if !finished_before(dl, f) && f.record().part.is_none() {
         create_part(shared, dl, f)?;
     }
     let digest = Digest {
@@ -365,7 +333,7 @@ fn digest_from_disk(
     } else {
         f.part_path(&dl.dst)
     };
-    let etag = lock(&f.etag).clone();
+    let etag = f.record().etag.clone();
     match hash_whole(&path, shared.hash_algorithm(), etag.as_deref()) {
         Ok(Sealed::Good(digest)) => Ok(Some(digest)),
         Ok(Sealed::Md5Mismatch { .. }) => Ok(None),
@@ -399,43 +367,14 @@ pub(crate) fn record_complete(
     let final_path = f.final_path(&dl.dst);
     let written =
         Written::at(&final_path).map_err(|e| describe_io_error("check", &final_path, &e))?;
-    *lock(&f.written) = Some(written);
-    shared
-        .store()
-        .set_written(&dl.id, f.meta.idx, &written, &digest)
-        .map_err(RunError::from)?;
-    *lock(&f.hash) = Some(digest);
-    f.done.store(f.meta.size, Relaxed);
-    set_file_state(shared, dl, f, FileState::Complete, None)
+    Ok(ledger::record_complete(shared, dl, f, written, digest)?)
 }
 
 /// The rename happened but the process stopped before recording it: the part file is
 /// gone and the final name holds the very file this download created.
 fn finished_before(dl: &Download, f: &FileSlot) -> bool {
-    let recorded = *lock(&f.part);
+    let recorded = f.record().part;
     recorded.is_some()
         && FileId::at(&f.part_path(&dl.dst)).ok().flatten().is_none()
         && FileId::at(&f.final_path(&dl.dst)).ok().flatten() == recorded
-}
-
-pub(crate) fn set_file_state(
-    shared: &dyn RunServices,
-    dl: &Download,
-    f: &FileSlot,
-    state: FileState,
-    error: Option<String>,
-) -> Result<(), RunError> {
-    f.set_state(state);
-    *lock(&f.error) = error.clone();
-    shared
-        .store()
-        .set_file_state(&dl.id, f.meta.idx, state, error.as_deref())
-        .map_err(RunError::from)?;
-    shared.emit(Event::FileStateChanged {
-        id: dl.id.clone(),
-        index: f.meta.idx,
-        state,
-        error,
-    });
-    Ok(())
 }

@@ -3,7 +3,6 @@
 //! what arrived since (see `unsynced`).
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 
 use crate::sync::lock;
 use crate::transfer::unsynced::{QUICK_SAVE_EVERY, UnsyncedPiece};
@@ -73,7 +72,7 @@ fn pieces(ctx: &RunCtx) -> HashMap<usize, Vec<UnsyncedPiece>> {
             .dl
             .files
             .get(span.idx)
-            .is_some_and(|f| f.epoch.load(Relaxed) == span.epoch);
+            .is_some_and(|f| f.epoch() == span.epoch);
         if let Some(piece) = lock(&span.unsynced).piece().filter(|_| current) {
             by_file.entry(span.idx).or_default().push(piece);
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use inbound_mhl::Digest;
 
-use crate::download::Download;
+use crate::download::{Download, ledger};
 use crate::model::{FileState, Found, RepairCheck};
 use crate::run::prepare::record_complete;
 use crate::run::{RunError, RunServices};
@@ -56,13 +56,7 @@ pub(crate) async fn check_files(
                 tracing::warn!(file = %f.meta.package_path, kept_as = %kept_as.display(), "differs from what arrived before; kept aside, fetching the package's file again");
             }
         }
-        shared
-            .store()
-            .set_repair_found(&dl.id, f.meta.idx, &found)
-            .map_err(RunError::from)?;
-        if let Some(check) = &mut *lock(&f.repair) {
-            check.found = Some(found);
-        }
+        ledger::set_repair_found(shared, dl, f, found)?;
         if let Some(c) = &mut *lock(&dl.checking) {
             c.files_done += 1;
         }
@@ -73,7 +67,7 @@ pub(crate) async fn check_files(
 /// What a file completed before, and not looked at yet in this repair, is expected to
 /// hash to.
 fn unchecked(f: &crate::download::FileSlot) -> Option<Digest> {
-    match &*lock(&f.repair) {
+    match &f.record().repair {
         Some(RepairCheck {
             expected,
             found: None,

@@ -10,20 +10,17 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::config::EngineConfig;
 use crate::download::Download;
+use crate::download::ledger::Journal;
 use crate::download::session::RetryPolicy;
-use crate::model::{Event, Waiting};
-use crate::store::Store;
+use crate::model::Waiting;
 use crate::transfer::bandwidth::Bandwidth;
 use crate::transfer::storage_client::StorageClient;
 
 use super::scale::HostCeilings;
 
-pub(crate) trait RunServices: Send + Sync {
+/// The record and the event stream come with [`Journal`], what the ledger writes to.
+pub(crate) trait RunServices: Journal {
     fn config(&self) -> &EngineConfig;
-    /// The downloads' record (SQLite).
-    fn store(&self) -> &Store;
-    /// Tells the faces something changed; the record is written first.
-    fn emit(&self, e: Event);
     /// The MASV API client for a link (the demo's link has its own).
     fn client_for(&self, link_id: &str) -> MasvClient;
     /// For storage: no overall timeout (stalls are detected per read instead).

@@ -2,11 +2,8 @@
 //! `unsynced`): each piece whose bytes are still the ones written is flushed and
 //! recorded; the rest is fetched again.
 
-use std::sync::atomic::Ordering::Relaxed;
-
-use crate::download::{Download, FileSlot};
+use crate::download::{Download, FileSlot, ledger};
 use crate::run::{RunError, RunServices};
-use crate::sync::lock;
 use crate::transfer::fsutil::describe_io_error;
 use crate::transfer::part_on_disk::{PartCheck, reopen_part_file};
 use crate::transfer::unsynced::{UnsyncedPiece, still_there};
@@ -39,7 +36,7 @@ fn take_up(
     f: &FileSlot,
     saved: Vec<UnsyncedPiece>,
 ) -> Result<(), RunError> {
-    let Some(id) = *lock(&f.part) else {
+    let Some(id) = f.record().part else {
         return Ok(());
     };
     let path = f.part_path(&dl.dst);
@@ -53,7 +50,7 @@ fn take_up(
         // Not the part file recorded: the check before has started the file again.
         Err(_) => return Ok(()),
     };
-    let missing = lock(&f.ranges).missing(f.meta.size);
+    let missing = f.record().ranges.missing(f.meta.size);
     let mut taken = Vec::new();
     for piece in saved {
         let needed = missing
@@ -76,14 +73,7 @@ fn take_up(
     // Recorded for good only once on disk, as every range.
     file.sync_data()
         .map_err(|e| describe_io_error("write", &path, &e))?;
-    let mut ranges = lock(&f.ranges);
-    for piece in &taken {
-        ranges.insert(piece.start, piece.end);
-    }
-    f.done.store(ranges.covered(), Relaxed);
     tracing::debug!(file = %f.meta.package_path, pieces = taken.len(), "took up bytes written before the stop");
-    shared
-        .store()
-        .set_ranges(&dl.id, f.meta.idx, ranges.ranges())
-        .map_err(RunError::from)
+    let pieces = taken.iter().map(|piece| (piece.start, piece.end));
+    Ok(ledger::add_ranges(shared, dl, f, pieces)?)
 }

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use inbound_masv::MasvError;
 
 use crate::download::FileSlot;
+use crate::download::ledger;
 use crate::model::FileState;
-use crate::run::prepare::set_file_state;
 use crate::sync::lock;
 use crate::transfer::fsutil::{describe_io_error, is_disk_full};
 use crate::transfer::partfile::PartFile;
@@ -36,10 +36,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             break;
         }
         let f = &ctx.dl.files[work.idx];
-        if f.state().is_settled()
-            || f.state() == FileState::Error
-            || work.epoch != f.epoch.load(Relaxed)
-        {
+        if f.state().is_settled() || f.state() == FileState::Error || work.epoch != f.epoch() {
             continue;
         }
         let permit = tokio::select! {
@@ -50,7 +47,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             },
         };
         if f.state() == FileState::Pending {
-            f.set_state(FileState::Transferring);
+            ledger::show_transferring(f);
         }
         ctx.prefetch_urls();
         let url = tokio::select! {
@@ -89,7 +86,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 break;
             }
         };
-        let if_match = lock(&f.etag).clone();
+        let if_match = f.record().etag.clone();
         let span = Arc::new(Span::new(&work, ctx.cancel.child_token(), pace.clone()));
         ctx.track(&span);
         let (written, result) = fetch_range(
@@ -99,7 +96,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 file: &handle,
                 span: &span,
                 bandwidth: ctx.shared.bandwidth(),
-                download_limit: &ctx.dl.limit,
+                download_limit: ctx.dl.throttle(),
                 stall_timeout: ctx.shared.config().stall_timeout,
                 checkpoint_every: ctx.shared.config().chunk_size,
                 checkpoint_interval: ctx.shared.config().checkpoint_interval,
@@ -109,8 +106,8 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 on_write: &|took| ctx.dl.signals.wrote(took),
             },
             |n| {
-                if handle.epoch == f.epoch.load(Relaxed) {
-                    f.done.fetch_add(n, Relaxed);
+                if handle.epoch == f.epoch() {
+                    f.add_arrived(n);
                 }
             },
             &Saver {
@@ -145,7 +142,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
                 }
             }
         }
-        if handle.epoch != f.epoch.load(Relaxed) {
+        if handle.epoch != f.epoch() {
             // The file started again meanwhile: this range is not wanted any more.
             continue;
         }
@@ -207,7 +204,7 @@ pub(super) async fn worker(ctx: Arc<RunCtx>) {
             }
             Err(FetchError::Fatal(msg)) => {
                 let msg = format!("{}: {msg}", f.meta.package_path);
-                let _ = set_file_state(
+                let _ = ledger::set_file_state(
                     &*ctx.shared,
                     &ctx.dl,
                     f,

@@ -3,6 +3,8 @@
 
 pub(crate) mod choice;
 pub(crate) mod drive;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub(crate) mod part;
 pub(crate) mod repair;
 pub(crate) mod schema;
@@ -553,56 +555,7 @@ pub(crate) fn insert_files(
 mod tests {
     use super::*;
 
-    fn row(id: &str) -> DownloadRow {
-        DownloadRow {
-            id: id.into(),
-            link_id: "L".into(),
-            link_url: "https://get.massive.app/L?secret=s".into(),
-            password: Some("pw".into()),
-            dst_folder: "/tmp/x".into(),
-            name: "n".into(),
-            package_id: "P".into(),
-            sender_email: "s@e".into(),
-            total_bytes: 10,
-            state: DownloadState::Queued,
-            error: None,
-            created_at: 1,
-            completed_at: None,
-            access_token: None,
-            origin: None,
-            volume: None,
-            manifest: None,
-            package_folder: false,
-            selection: None,
-            priority: 0,
-            chunk_size: None,
-            expires_at: None,
-        }
-    }
-
-    fn file(idx: usize) -> FileRow {
-        FileRow {
-            meta: FileMeta {
-                idx,
-                file_id: format!("f{idx}"),
-                kind: "file".into(),
-                package_path: "a/b".into(),
-                rel_path: "a/b".into(),
-                size: 10,
-                mtime: Some(5),
-                virus: false,
-            },
-            state: FileState::Pending,
-            error: None,
-            ranges: vec![],
-            part: None,
-            part_intent: None,
-            etag: None,
-            written: None,
-            hash: None,
-            repair: None,
-        }
-    }
+    use crate::store::fixtures::{file, row};
 
     #[test]
     fn round_trips_downloads_files_and_ranges() {
