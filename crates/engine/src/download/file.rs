@@ -1,8 +1,9 @@
 //! One file of a download in memory: what is listed of it, how far it is, and its
 //! record (state, ranges, part file, ETag, hash, repair) as the database holds it.
 //! Everything recorded sits under one lock, so a reader never sees half of a change
-//! (the ranges of one epoch beside the part file of the next). Only the ledger
-//! (`ledger.rs`) changes what is recorded; everyone else reads.
+//! (the ranges of one epoch beside the part file of the next), and it is never held
+//! across a database write. Only the ledger (`ledger.rs`) changes what is recorded;
+//! everyone else reads.
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ pub(crate) struct FileRecord {
 }
 
 /// A file's record, held for reading. Not held across a call that may change it (the
-/// ledger takes the same lock).
+/// ledger takes the same lock), nor across I/O.
 pub(crate) struct RecordRef<'a>(MutexGuard<'a, FileRecord>);
 
 impl Deref for RecordRef<'_> {
@@ -56,6 +57,10 @@ pub(crate) struct FileSlot {
     pub(super) done: AtomicU64,
     pub(super) state: AtomicU8,
     pub(super) record: Mutex<FileRecord>,
+    /// Held while the file's row is written: rows are written one at a time, in the
+    /// order memory changed, while the record itself is locked only for the change
+    /// (a listing never waits on the database).
+    pub(super) row: Mutex<()>,
     /// Bumped when the file starts again from scratch (see [`crate::transfer::partfile::PartFile`]).
     pub(super) epoch: AtomicU64,
 }
@@ -82,6 +87,7 @@ impl FileSlot {
                 hash: row.hash,
                 repair: row.repair,
             }),
+            row: Mutex::new(()),
             epoch: AtomicU64::new(0),
         }
     }

@@ -1,6 +1,7 @@
 //! The ledger's changes to one file of a download: its state, part file, ranges, ETag,
-//! hash and repair finding. The file's record stays locked while its row is written
-//! where a second writer must not come between (ranges, ETag, part file intent).
+//! hash and repair finding. Each change holds the file's `row` lock from the change in
+//! memory to the end of its row's write, so rows are written in the order memory
+//! changed; the record itself is locked only for the change in memory.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -22,6 +23,7 @@ pub(crate) fn set_file_state(
     state: FileState,
     error: Option<String>,
 ) -> Result<()> {
+    let _row = lock(&f.row);
     f.state.store(state.to_u8(), Relaxed);
     lock(&f.record).error = error.clone();
     j.store()
@@ -56,6 +58,7 @@ pub(crate) fn set_part(
     f: &FileSlot,
     id: Option<FileId>,
 ) -> Result<()> {
+    let _row = lock(&f.row);
     {
         let mut r = lock(&f.record);
         r.part = id;
@@ -67,12 +70,13 @@ pub(crate) fn set_part(
 /// When this download set out to create the file's part file (nanoseconds since the
 /// Unix epoch): the first time not yet fulfilled, recorded before it is created.
 pub(crate) fn intend_part(j: &dyn Journal, dl: &Download, f: &FileSlot, now: i64) -> Result<i64> {
-    let mut r = lock(&f.record);
-    if let Some(at) = r.part_intent {
+    let _row = lock(&f.row);
+    if let Some(at) = lock(&f.record).part_intent {
         return Ok(at);
     }
     j.store().set_part_intent(&dl.id, f.meta.idx, now)?;
-    Ok(*r.part_intent.insert(now))
+    lock(&f.record).part_intent = Some(now);
+    Ok(now)
 }
 
 /// Bytes found durably on disk (taken up after a stop, or a whole file found at its
@@ -83,12 +87,16 @@ pub(crate) fn add_ranges(
     f: &FileSlot,
     pieces: impl IntoIterator<Item = (u64, u64)>,
 ) -> Result<()> {
-    let mut r = lock(&f.record);
-    for (start, end) in pieces {
-        r.ranges.insert(start, end);
-    }
-    f.done.store(r.ranges.covered(), Relaxed);
-    j.store().set_ranges(&dl.id, f.meta.idx, r.ranges.ranges())
+    let _row = lock(&f.row);
+    let ranges = {
+        let mut r = lock(&f.record);
+        for (start, end) in pieces {
+            r.ranges.insert(start, end);
+        }
+        f.done.store(r.ranges.covered(), Relaxed);
+        r.ranges.ranges().to_vec()
+    };
+    j.store().set_ranges(&dl.id, f.meta.idx, &ranges)
 }
 
 /// A range made durable by a connection, recorded.
@@ -109,22 +117,25 @@ pub(crate) fn record_range(
     start: u64,
     end: u64,
 ) -> Result<Option<Recorded>> {
-    let mut r = lock(&f.record);
-    if epoch != f.epoch.load(Relaxed) {
-        return Ok(None);
-    }
-    r.ranges.insert(start, end);
-    j.store()
-        .set_ranges(&dl.id, f.meta.idx, r.ranges.ranges())?;
-    let whole = r.ranges.covered() == f.meta.size;
-    // A range elsewhere in the file leaves the prefix as it was: nothing new to hash.
-    let prefix_end = r
-        .ranges
-        .ranges()
-        .first()
-        .filter(|p| p.0 == 0 && start < p.1)
-        .map(|p| p.1);
-    Ok(Some(Recorded { whole, prefix_end }))
+    let _row = lock(&f.row);
+    let (ranges, recorded) = {
+        let mut r = lock(&f.record);
+        if epoch != f.epoch.load(Relaxed) {
+            return Ok(None);
+        }
+        r.ranges.insert(start, end);
+        let whole = r.ranges.covered() == f.meta.size;
+        // A range elsewhere in the file leaves the prefix as it was: nothing new to hash.
+        let prefix_end = r
+            .ranges
+            .ranges()
+            .first()
+            .filter(|p| p.0 == 0 && start < p.1)
+            .map(|p| p.1);
+        (r.ranges.ranges().to_vec(), Recorded { whole, prefix_end })
+    };
+    j.store().set_ranges(&dl.id, f.meta.idx, &ranges)?;
+    Ok(Some(recorded))
 }
 
 /// What storage's ETag for a file is to what is recorded.
@@ -135,11 +146,12 @@ pub(crate) enum Pinned {
     Changed,
     /// None recorded, and the bytes asked for belong to an earlier start of the file.
     Stale,
-    /// None recorded: now this one is (`learn` ran first, under the same lock).
+    /// None recorded: now this one is (`learn` ran first).
     Learned,
 }
 
-/// Compares storage's ETag with the file's, remembering it the first time.
+/// Compares storage's ETag with the file's, remembering it the first time (one
+/// connection learns it; the others wait for it and compare).
 pub(crate) fn pin_etag(
     j: &dyn Journal,
     dl: &Download,
@@ -148,28 +160,29 @@ pub(crate) fn pin_etag(
     etag: &str,
     learn: impl FnOnce(),
 ) -> Result<Pinned> {
-    let mut r = lock(&f.record);
-    match r.etag.as_deref() {
-        Some(known) if known == etag => Ok(Pinned::Known),
-        Some(_) => Ok(Pinned::Changed),
-        None if epoch != f.epoch.load(Relaxed) => Ok(Pinned::Stale),
-        None => {
-            learn();
-            j.store().set_etag(&dl.id, f.meta.idx, Some(etag))?;
-            r.etag = Some(etag.to_owned());
-            Ok(Pinned::Learned)
-        }
+    let _row = lock(&f.row);
+    match lock(&f.record).etag.as_deref() {
+        Some(known) if known == etag => return Ok(Pinned::Known),
+        Some(_) => return Ok(Pinned::Changed),
+        None if epoch != f.epoch.load(Relaxed) => return Ok(Pinned::Stale),
+        None => {}
     }
+    learn();
+    j.store().set_etag(&dl.id, f.meta.idx, Some(etag))?;
+    lock(&f.record).etag = Some(etag.to_owned());
+    Ok(Pinned::Learned)
 }
 
 /// Forgets everything fetched for a file: its ranges, part file and ETag. Connections
 /// still writing into the old part file are ignored from now on (new epoch).
 pub(crate) fn reset_file(j: &dyn Journal, dl: &Download, f: &FileSlot) -> Result<()> {
-    let mut r = lock(&f.record);
-    f.epoch.fetch_add(1, Relaxed);
-    forget_bytes(&mut r);
-    f.done.store(0, Relaxed);
-    drop(r);
+    let _row = lock(&f.row);
+    {
+        let mut r = lock(&f.record);
+        f.epoch.fetch_add(1, Relaxed);
+        forget_bytes(&mut r);
+        f.done.store(0, Relaxed);
+    }
     j.store().reset_file(&dl.id, f.meta.idx)
 }
 
@@ -185,11 +198,14 @@ fn forget_bytes(r: &mut FileRecord) {
 pub(crate) fn forget_finished(j: &dyn Journal, dl: &Download, f: &FileSlot) -> Result<()> {
     reset_file(j, dl, f)?;
     {
-        let mut r = lock(&f.record);
-        r.written = None;
-        r.hash = None;
+        let _row = lock(&f.row);
+        {
+            let mut r = lock(&f.record);
+            r.written = None;
+            r.hash = None;
+        }
+        j.store().forget_finished(&dl.id, f.meta.idx)?;
     }
-    j.store().forget_finished(&dl.id, f.meta.idx)?;
     set_file_state(j, dl, f, FileState::Pending, None)
 }
 
@@ -201,11 +217,14 @@ pub(crate) fn record_complete(
     written: Written,
     digest: Digest,
 ) -> Result<()> {
-    lock(&f.record).written = Some(written);
-    j.store()
-        .set_written(&dl.id, f.meta.idx, &written, &digest)?;
-    lock(&f.record).hash = Some(digest);
-    f.done.store(f.meta.size, Relaxed);
+    {
+        let _row = lock(&f.row);
+        lock(&f.record).written = Some(written);
+        j.store()
+            .set_written(&dl.id, f.meta.idx, &written, &digest)?;
+        lock(&f.record).hash = Some(digest);
+        f.done.store(f.meta.size, Relaxed);
+    }
     set_file_state(j, dl, f, FileState::Complete, None)
 }
 
@@ -216,6 +235,7 @@ pub(crate) fn record_hash(
     f: &FileSlot,
     digest: Digest,
 ) -> Result<()> {
+    let _row = lock(&f.row);
     let written = lock(&f.record).written;
     if let Some(written) = written {
         j.store()
@@ -238,6 +258,7 @@ pub(crate) fn set_repair_found(
     f: &FileSlot,
     found: Found,
 ) -> Result<()> {
+    let _row = lock(&f.row);
     j.store().set_repair_found(&dl.id, f.meta.idx, &found)?;
     if let Some(check) = &mut lock(&f.record).repair {
         check.found = Some(found);

@@ -142,3 +142,53 @@ fn an_etag_is_learned_once_and_another_one_is_a_change() {
     assert_eq!(learned, 1);
     assert_eq!(recorded_file(&j).etag.as_deref(), Some("\"a\""));
 }
+
+/// A journal whose database answers only when the test says so.
+struct Held {
+    inner: Recording,
+    writing: std::sync::mpsc::SyncSender<()>,
+    go_on: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Journal for Held {
+    fn store(&self) -> &Store {
+        let _ = self.writing.send(());
+        let _ = lock(&self.go_on).recv();
+        &self.inner.store
+    }
+    fn emit(&self, e: Event) {
+        self.inner.emit(e);
+    }
+}
+
+#[test]
+fn a_file_is_read_while_its_row_is_being_written() {
+    // A listing reads every file; it must not wait on a connection's database write
+    // (seconds on a slow disk, times thousands of files).
+    let (_dir, inner, dl) = setup();
+    let (writing, written) = std::sync::mpsc::sync_channel(1);
+    let (go_on, release) = std::sync::mpsc::sync_channel(1);
+    let j = Held {
+        inner,
+        writing,
+        go_on: Mutex::new(release),
+    };
+    std::thread::scope(|scope| {
+        let (j, dl) = (&j, &dl);
+        let recording =
+            scope.spawn(move || record_range(j, dl, &dl.files[0], dl.files[0].epoch(), 0, 4));
+        written.recv().unwrap();
+        let (read, was_read) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let _ = read.send(dl.files[0].record().ranges.covered());
+        });
+        let seen = was_read.recv_timeout(std::time::Duration::from_secs(10));
+        go_on.send(()).unwrap();
+        assert!(recording.join().unwrap().unwrap().is_some());
+        assert_eq!(
+            seen,
+            Ok(4),
+            "the record stayed locked through the database write"
+        );
+    });
+}
