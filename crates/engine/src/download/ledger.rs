@@ -70,8 +70,7 @@ pub(crate) fn show_state(s: &mut Status, state: DownloadState, error: Option<Str
 /// it is shown where `old` was, with `state`, its manifest and its hooks' outcome. Its
 /// state is recorded by [`set_state`] when it differs from the recorded one.
 pub(crate) fn carry_over(old: &Download, next: &Download, state: DownloadState) {
-    next.limit.set(old.limit.limit());
-    *lock(&next.owner) = *lock(&old.owner);
+    carry_settings(old, next);
     let old = old.status();
     let mut s = next.status();
     s.state = state;

@@ -45,6 +45,8 @@ mod queue;
 #[cfg(test)]
 mod races;
 mod ranking;
+#[cfg(test)]
+mod recorded_races;
 mod timetable;
 mod unlisted;
 mod verifying;

@@ -31,6 +31,7 @@ impl Engine {
             ledger::set_state(&*self.shared, dl, s, DownloadState::Paused, None, None);
             Some(s.run.take())
         })?;
+        self.seam("pause.decided");
         let Some(run) = run else {
             return Ok(());
         };
