@@ -534,12 +534,21 @@ pub fn window_shown(display: &str, window: u32) -> bool {
         .is_some_and(|a| a.map_state == MapState::VIEWABLE)
 }
 
-/// Whether process `pid` has ended (gone, or a zombie its parent has not reaped).
+/// Whether process `pid` has ended (gone, or every thread of it a zombie its parent has
+/// not reaped).
 pub fn process_ended(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-        stat.rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    // Every thread, not the first alone: the first shows as a zombie as soon as it is
+    // done, while the others may still be closing the process's files (and releasing
+    // its locks).
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    threads.flatten().all(|thread| {
+        std::fs::read_to_string(thread.path().join("stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
     })
 }
 
