@@ -31,8 +31,8 @@ pub(crate) fn row(id: &str) -> DownloadRow {
 }
 
 pub(crate) fn file(idx: usize) -> FileRow {
-    FileRow {
-        meta: FileMeta {
+    FileRow::listed(
+        FileMeta {
             idx,
             file_id: format!("f{idx}"),
             kind: "file".into(),
@@ -42,14 +42,6 @@ pub(crate) fn file(idx: usize) -> FileRow {
             mtime: Some(5),
             virus: false,
         },
-        state: FileState::Pending,
-        error: None,
-        ranges: vec![],
-        part: None,
-        part_intent: None,
-        etag: None,
-        written: None,
-        hash: None,
-        repair: None,
-    }
+        FileState::Pending,
+    )
 }
