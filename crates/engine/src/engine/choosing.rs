@@ -135,8 +135,9 @@ impl Engine {
             download: Box::new(next.summary()),
         });
         if state != was {
-            let completed_at = next.status().completed_at();
-            self.persist_state(&next, state, None, completed_at);
+            let mut s = next.status();
+            let completed_at = s.completed_at();
+            ledger::set_state(&*self.shared, &next, &mut s, state, None, completed_at);
         }
         self.schedule();
         Ok(leave_out.len())

@@ -353,18 +353,6 @@ impl Engine {
         }
         self.schedule();
     }
-
-    /// Records `state` for a download whose status the caller does not hold.
-    pub(super) fn persist_state(
-        &self,
-        dl: &Download,
-        state: DownloadState,
-        error: Option<String>,
-        completed_at: Option<i64>,
-    ) {
-        let mut s = dl.status();
-        ledger::set_state(&*self.shared, dl, &mut s, state, error, completed_at);
-    }
 }
 
 pub(super) async fn stop_run(run: Option<RunHandle>) {
